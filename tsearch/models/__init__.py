@@ -1,0 +1,25 @@
+"""Model registry: one line per model family or bundled model (DESIGN.md, "The parts")."""
+
+from __future__ import annotations
+
+from tsearch.models.base import Model
+from tsearch.registry import Entry, resolve, status, unknown
+
+MODELS: dict[str, Entry] = {
+    "gmm": Entry("tsearch.models.gmm:build", "analytic Gaussian mixture in a 3x8x8 space, exact denoiser (tests, teaching)", kind="analytic"),
+}
+
+
+def load_model(name: str, device: str = "cpu", **options) -> Model:
+    """Build a registered model by name. Hub ids and local folders are resolved by `models.hub`."""
+    if name not in MODELS:
+        raise unknown("model", name, MODELS)
+    return resolve(MODELS[name])(device=device, **options)
+
+
+def model_status() -> list[tuple[str, bool, str, str]]:
+    """(name, available, reason, description) for every registered model."""
+    return [(name, *status(entry), entry.description) for name, entry in MODELS.items()]
+
+
+__all__ = ["MODELS", "Model", "load_model", "model_status"]

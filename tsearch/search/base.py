@@ -1,0 +1,108 @@
+"""What search algorithms exchange with the engine: recipes of ops, proposals, and compute costs.
+
+An algorithm never touches a tensor. It proposes *recipes*: tuples of ops that the engine executes
+(draw noise, rotate it to a neighbour, integrate an interval of normalised time, re-noise up).
+Normalised time t runs from 1 (pure noise) to 0 (data); each model maps t to its own sigma.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Union
+
+from tsearch.sampling import solver_nfes
+
+
+@dataclass(frozen=True)
+class Gaussian:
+    """Draw the start noise from N(0, I) with this seed (the state at t = 1)."""
+    seed: int
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """Replace the current noise by a neighbour at cosine `cos`, same norm (zero-order search)."""
+    seed: int
+    cos: float
+
+
+@dataclass(frozen=True)
+class Integrate:
+    """Integrate the probability-flow ODE from t_from down to t_to in `steps` solver steps."""
+    t_from: float
+    t_to: float
+    steps: int
+
+
+@dataclass(frozen=True)
+class Renoise:
+    """Run the forward process from t_from up to t_to with fresh noise of this seed (search over paths)."""
+    t_from: float
+    t_to: float
+    seed: int
+
+
+Op = Union[Gaussian, Neighbour, Integrate, Renoise]
+_OPS = {cls.__name__.lower(): cls for cls in (Gaussian, Neighbour, Integrate, Renoise)}
+
+
+def op_to_dict(op: Op) -> dict:
+    return {"op": type(op).__name__.lower(), **asdict(op)}
+
+
+def op_from_dict(data: dict) -> Op:
+    fields = dict(data)
+    kind = fields.pop("op")
+    if kind not in _OPS:
+        raise ValueError(f"unknown recipe op {kind!r}; known: {sorted(_OPS)}")
+    return _OPS[kind](**fields)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One candidate to evaluate.
+
+    `start` is None when `ops` begin from nothing (a Gaussian op first), or the id of a candidate
+    scored in the previous round whose end state the ops continue from (search over paths).
+    """
+    id: int
+    parent: int | None
+    round: int
+    ops: tuple[Op, ...]
+    start: int | None = None
+
+    @property
+    def t_end(self) -> float:
+        """Normalised time where this candidate's state ends (1.0 if it never integrates)."""
+        t = 1.0
+        for op in self.ops:
+            if isinstance(op, (Integrate, Renoise)):
+                t = op.t_to
+        return t
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Exact NFEs of a proposal: one NFE is one denoiser forward pass over one sample.
+
+    `nfe_per_eval` is 2 for two-pass classifier-free guidance, else 1. A candidate whose state ends
+    above t = 0 is scored on its one-step clean estimate, which costs one more evaluation.
+    """
+    solver: str = "euler"
+    nfe_per_eval: int = 1
+
+    def integrate(self, steps: int, ends_at_zero: bool = True) -> int:
+        return solver_nfes(self.solver, steps, ends_at_zero) * self.nfe_per_eval
+
+    def of(self, proposal: Proposal) -> int:
+        total = 0
+        for op in proposal.ops:
+            if isinstance(op, Integrate):
+                total += self.integrate(op.steps, op.t_to == 0.0)
+        if proposal.t_end > 0.0:
+            total += self.nfe_per_eval
+        return total
+
+    def full(self, steps: int) -> int:
+        """A candidate denoised from noise to data in `steps` steps."""
+        return self.integrate(steps, True)

@@ -1,0 +1,28 @@
+"""Verifier registry: one line per verifier. Factories take (model, device) and return a Verifier."""
+
+from __future__ import annotations
+
+from tsearch.registry import Entry, resolve, status, unknown
+from tsearch.verifiers.base import Verifier
+
+VERIFIERS: dict[str, Entry] = {
+    "gmm-density": Entry("tsearch.verifiers.gmm_density:build", "log-density of the chosen mixture component (gmm only; exact optimum known)", kind="analytic"),
+}
+
+
+def load_verifier(name: str, model=None, device: str = "cpu") -> Verifier:
+    """Build a verifier by registered name, or from "module:function" (a custom scoring function)."""
+    if name not in VERIFIERS:
+        if ":" in name:
+            from tsearch.verifiers.custom import from_import_path
+
+            return from_import_path(name)
+        raise unknown("verifier", name, VERIFIERS)
+    return resolve(VERIFIERS[name])(model=model, device=device)
+
+
+def verifier_status() -> list[tuple[str, bool, str, str]]:
+    return [(name, *status(entry), entry.description) for name, entry in VERIFIERS.items()]
+
+
+__all__ = ["VERIFIERS", "Verifier", "load_verifier", "verifier_status"]

@@ -5,3 +5,7 @@ from tsearch._compat import ensure_torchvision
 ensure_torchvision()
 
 __version__ = "0.1.0"
+
+from tsearch.api import SearchResult, prepare, search, stream  # noqa: E402
+
+__all__ = ["search", "stream", "prepare", "SearchResult", "__version__"]

@@ -106,3 +106,13 @@ class Costs:
     def full(self, steps: int) -> int:
         """A candidate denoised from noise to data in `steps` steps."""
         return self.integrate(steps, True)
+
+
+def check_budget(budget: int, cost: int, steps: int) -> int:
+    """ValueError unless the budget buys at least one candidate; returns that candidate's cost."""
+    if budget < cost:
+        raise ValueError(
+            f"budget of {budget} NFEs is below one candidate's cost of {cost} NFEs ({steps} steps); "
+            f"raise the budget to at least {cost} or use fewer steps"
+        )
+    return cost

@@ -1,0 +1,108 @@
+"""Search over paths (Paths-N, PAPER.md): branch noisy states, score their clean estimates, keep the top N.
+
+(1) N noises are integrated from t = 1 down to `sigma`; (2) each kept state is branched M times by
+re-noising it up by `delta_f`; (3) each branch is integrated down by `delta_b` in `L` steps and scored
+on its one-step clean estimate; the top N continue; (2)-(3) repeat until t reaches 0; (4) the best of
+the final N wins. Times are normalised (1 = noise, 0 = data). When the budget buys several such
+episodes, new episodes start from fresh noises; the best over finished samples is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tsearch.search.base import Costs, Gaussian, Integrate, Proposal, Renoise
+
+
+@dataclass(frozen=True)
+class Options:
+    n: int = 4              # states kept after every round (beam width)
+    m: int = 8              # branches drawn from each kept state
+    sigma: float = 0.11     # normalised time where branching starts
+    delta_f: float = 0.78   # how far each branch is re-noised up (forward process)
+    delta_b: float = 0.81   # how far each branch is then integrated down; must exceed delta_f
+    L: int = 10             # solver steps per backward interval
+
+
+class PathsSearch:
+    Options = Options
+
+    def __init__(self, budget: int, costs: Costs, steps: int, seed: int = 0, options: Options = Options()):
+        o = options
+        if o.n < 1 or o.m < 1 or o.L < 1:
+            raise ValueError(f"n, m and L must be at least 1, got n={o.n}, m={o.m}, L={o.L}")
+        if not 0.0 < o.sigma < 1.0:
+            raise ValueError(f"sigma must lie in (0, 1) (normalised time), got {o.sigma}")
+        if not 0.0 < o.delta_f < o.delta_b:
+            raise ValueError(f"need 0 < delta_f < delta_b so each round moves toward the data; got delta_f={o.delta_f}, delta_b={o.delta_b}")
+        self.costs, self.options = costs, o
+        self.first_steps = max(1, round(steps * (1.0 - o.sigma)))
+        self.levels = self._levels()
+        self.episode_cost = self._episode_cost()
+        if budget < self.episode_cost:
+            raise ValueError(
+                f"budget of {budget} NFEs is below one search over paths with n={o.n}, m={o.m}, L={o.L} "
+                f"({self.episode_cost} NFEs); raise the budget or lower n, m or L"
+            )
+        self.episodes = budget // self.episode_cost
+        self.rng = np.random.default_rng(seed)
+        self.next_id, self.round, self.episode = 0, 0, 0
+        self.stage = 0                                   # 0 = fresh noises, k = k-th branching round
+        self.beam: list[tuple[float, Proposal]] = []     # (score, proposal) of the states kept
+        self.best: tuple[int, float] | None = None
+
+    def _levels(self) -> list[tuple[float, float, float]]:
+        """(t_from, t_up, t_down) of each branching round, from sigma until t = 0."""
+        o, levels, t = self.options, [], self.options.sigma
+        while t > 0.0:
+            up = min(t + o.delta_f, 1.0)
+            down = max(up - o.delta_b, 0.0)
+            levels.append((t, up, down))
+            t = down
+        return levels
+
+    def _episode_cost(self) -> int:
+        o, c = self.options, self.costs
+        total = o.n * (c.integrate(self.first_steps, False) + c.nfe_per_eval)
+        for _, _, down in self.levels:
+            per_branch = c.integrate(o.L, down == 0.0) + (0 if down == 0.0 else c.nfe_per_eval)
+            total += o.n * o.m * per_branch
+        return total
+
+    @property
+    def done(self) -> bool:
+        return self.episode >= self.episodes
+
+    def _new(self, ops, parent, start) -> Proposal:
+        proposal = Proposal(self.next_id, parent, self.round, tuple(ops), start)
+        self.next_id += 1
+        return proposal
+
+    def _seed(self) -> int:
+        return int(self.rng.integers(2**31))
+
+    def ask(self) -> list[Proposal]:
+        o = self.options
+        if self.stage == 0:
+            proposals = [self._new([Gaussian(self._seed()), Integrate(1.0, o.sigma, self.first_steps)], None, None)
+                         for _ in range(o.n)]
+        else:
+            t_from, up, down = self.levels[self.stage - 1]
+            proposals = [self._new([Renoise(t_from, up, self._seed()), Integrate(up, down, o.L)], parent.id, parent.id)
+                         for _, parent in self.beam for _ in range(o.m)]
+        self.round += 1
+        return proposals
+
+    def tell(self, proposals: list[Proposal], scores: list[float]) -> None:
+        ranked = sorted(zip(scores, proposals), key=lambda pair: -pair[0])
+        self.beam = ranked[: self.options.n]
+        final = self.stage == len(self.levels)
+        if final:
+            score, proposal = ranked[0]
+            if self.best is None or score > self.best[1]:
+                self.best = (proposal.id, score)
+            self.stage, self.episode, self.beam = 0, self.episode + 1, []
+        else:
+            self.stage += 1

@@ -1,0 +1,5 @@
+import sys
+
+from tsearch.cli import main
+
+sys.exit(main())

@@ -1,0 +1,98 @@
+"""The bundled `shapes` model: text-to-image over 32x32 shape scenes (a miniature of FLUX on GenEval).
+
+A rectified-flow UNet trained here (`tsearch.worlds.shapes.generator`); the state is the image
+itself in [-1, 1], so decoding is a rescale. Classifier-free guidance (Ho & Salimans 2022) runs
+its two passes as one batch, which counts as two NFEs per sample (DESIGN.md, "Engine").
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+from tsearch.models.base import Model
+from tsearch.registry import Unavailable
+
+DEFAULT_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                            "assets", "shapes", "generator")
+TRAIN_HINT = ("train them with `python -m tsearch.worlds.shapes.train_generator --out assets/shapes/generator` "
+              "(about 6 minutes on a GPU with --device cuda --minutes 6)")
+
+
+@dataclass(frozen=True)
+class TextCond:
+    """A caption's token states and pooled vector, and the null caption's, each with batch 1."""
+    caption: str
+    states: torch.Tensor
+    pooled: torch.Tensor
+    null_states: torch.Tensor
+    null_pooled: torch.Tensor
+
+
+class ShapesModel(Model):
+    name = "shapes"
+    conditioning = "text"
+    parameterization = "rf"
+    noise_shape = (3, 32, 32)
+
+    def __init__(self, generator, device: str = "cpu", guidance: float | None = None):
+        super().__init__()
+        self.generator = generator.to(device).eval()
+        self.device = torch.device(device)
+        meta = generator.meta
+        self.guidance = float(meta.get("default_guidance", 1.0) if guidance is None else guidance)
+        if self.guidance < 0:
+            raise ValueError(f"guidance must be >= 0 (1 = no classifier-free guidance), got {self.guidance}")
+        self.default_steps = int(meta.get("default_steps", 20))
+        self.nfe_per_eval = 1 if self.guidance == 1.0 else 2
+
+    def encode(self, condition: str) -> TextCond:
+        from tsearch.worlds.shapes import grammar
+
+        if not isinstance(condition, str):
+            raise ValueError(f"the shapes model takes a caption such as 'a red circle', got {condition!r}")
+        grammar.parse(condition)  # ValueError with the grammar's own message
+        caption = grammar.normalize(condition)
+        states, pooled, null_states, null_pooled = self.generator.condition(caption)
+        return TextCond(caption, states, pooled, null_states, null_pooled)
+
+    @torch.no_grad()
+    def forward_x0(self, x: torch.Tensor, cond: TextCond, sigma: float) -> torch.Tensor:
+        parts = (cond.states, cond.pooled, cond.null_states, cond.null_pooled)
+        x0 = self.generator.x0(x.to(self.device, torch.float32), sigma, parts, self.guidance)
+        return x0.to(x.dtype)
+
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x.float() + 1.0) / 2.0).clamp(0.0, 1.0)
+
+
+def build(device: str = "cpu", path: str | None = None, guidance: float | None = None, **kw) -> ShapesModel:
+    """The bundled shapes generator from `path` (default assets/shapes/generator)."""
+    if kw:
+        raise ValueError(f"unknown options for the shapes model: {', '.join(sorted(kw))}; it takes path and guidance")
+    folder = path or DEFAULT_PATH
+    ok, reason = _check(folder)
+    if not ok:
+        raise Unavailable(reason)
+    import tsearch  # noqa: F401  (torchvision fix before diffusers)
+    from tsearch.worlds.shapes.generator import Generator
+
+    return ShapesModel(Generator.load(folder, device=device), device=device, guidance=guidance)
+
+
+def _check(folder: str) -> tuple[bool, str]:
+    needed = ["model_index.json", os.path.join("unet", "config.json"), os.path.join("text_encoder", "config.json")]
+    missing = [name for name in needed if not os.path.exists(os.path.join(folder, name))]
+    if missing:
+        return False, f"shapes generator weights not found in {folder} (missing {', '.join(missing)}): {TRAIN_HINT}"
+    return True, "ok"
+
+
+def available() -> tuple[bool, str]:
+    """Cheap check used by the registry listing: are the default weights there?"""
+    return _check(DEFAULT_PATH)
+
+
+build.available = available

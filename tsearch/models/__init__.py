@@ -7,6 +7,7 @@ from tsearch.registry import Entry, resolve, status, unknown
 
 MODELS: dict[str, Entry] = {
     "gmm": Entry("tsearch.models.gmm:build", "analytic Gaussian mixture in a 3x8x8 space, exact denoiser (tests, teaching)", kind="analytic"),
+    "shapes": Entry("tsearch.models.shapes:build", "bundled text-to-image model of 32x32 shape scenes (miniature of FLUX/GenEval)", kind="bundled"),
 }
 
 

@@ -62,7 +62,7 @@ def prepare(model: str | Model, prompt: str | None = None, cls: int | None = Non
         raise ValueError("choose at least one verifier (several are combined by mean rank)")
     loaded = [_as_verifier(v, model, device) for v in verifiers]
     held_out = [_as_verifier(v, model, device) for v in evaluators]
-    steps = int(steps or model.default_steps)
+    steps = model.default_steps if steps is None else int(steps)
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     if batch_size < 1:

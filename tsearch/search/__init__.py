@@ -41,7 +41,8 @@ def make_options(name: str, **values):
 
 def make_algorithm(name: str, budget: int, costs: Costs, steps: int, seed: int = 0, **options):
     """Build an algorithm by name with its budget (NFEs), cost model, steps per candidate and seed."""
-    return ALGORITHMS[name](budget, costs, steps, seed, make_options(name, **options))
+    options = make_options(name, **options)
+    return ALGORITHMS[name](budget, costs, steps, seed, options)
 
 
 __all__ = ["ALGORITHMS", "Costs", "Proposal", "make_algorithm", "make_options"]

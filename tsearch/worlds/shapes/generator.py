@@ -109,7 +109,9 @@ class Generator(torch.nn.Module):
 
         with open(os.path.join(folder, "model_index.json")) as f:
             meta = json.load(f)
-        unet = UNet2DConditionModel.from_pretrained(os.path.join(folder, "unet"), torch_dtype=torch.float32)
+        unet = UNet2DConditionModel.from_pretrained(
+            os.path.join(folder, "unet"), torch_dtype=torch.float32, low_cpu_mem_usage=False,  # no accelerate needed
+        )
         text_encoder = ShapesTextEncoder.from_pretrained(os.path.join(folder, "text_encoder"))
         return cls(unet, text_encoder, meta).to(device).eval()
 

@@ -1,0 +1,97 @@
+"""The shapes generator's quality bar (issue 3): oracle accuracy with no search.
+
+    python -m tsearch.worlds.shapes.eval_generator --weights assets/shapes/generator \
+        --captions 240 --steps 20 --guidance 1 2 3
+
+Captions are drawn per category from a fixed seed (captions/6 each, GenEval's six categories,
+Ghosh et al. 2023); caption i is denoised from the noise of seed i, one sample each, with the
+default Euler solver; the oracle judges each image. Prints overall and per-category accuracy for
+every (steps, guidance) pair asked for. The bar: overall between 30% and 80%, every category >= 10%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+import tsearch  # noqa: F401  (torchvision fix before diffusers)
+from tsearch import noise
+from tsearch.models.shapes import TextCond, build
+from tsearch.worlds.shapes import grammar, oracle
+
+
+def eval_captions(count: int, seed: int = 0) -> list[tuple[str, str]]:
+    """(category, caption) pairs: count / 6 per category, drawn with a fixed seed."""
+    if count % len(grammar.CATEGORIES):
+        raise ValueError(f"--captions must be a multiple of {len(grammar.CATEGORIES)} (one share per category), got {count}")
+    rng = np.random.default_rng(seed)
+    per = count // len(grammar.CATEGORIES)
+    return [(c, grammar.random_caption(rng, c)) for c in grammar.CATEGORIES for _ in range(per)]
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """[b, 3, H, W] in [0, 1] -> uint8 [b, H, W, 3], the renderer's format."""
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+@torch.no_grad()
+def generate(model, captions: list[str], steps: int, batch_size: int = 48, seed: int = 0) -> torch.Tensor:
+    """One image per caption, caption i from noise seed (seed + i); captions batched together."""
+    sigmas = model.sigmas(steps)
+    null = model.encode(grammar.EXAMPLES["single"])  # only its null-caption part is used
+    out = []
+    for lo in range(0, len(captions), batch_size):
+        chunk = captions[lo: lo + batch_size]
+        states, pooled = model.generator.text_encoder.encode(chunk)
+        cond = TextCond("batch", states, pooled, null.null_states, null.null_pooled)
+        x = torch.stack([noise.gaussian(model.noise_shape, seed + lo + i) for i in range(len(chunk))])
+        out.append(model.decode(model.denoise(x.to(model.device), cond, sigmas)).cpu())
+    return torch.cat(out)
+
+
+def evaluate(weights: str | None, captions: int, steps: int, guidance: float | None, device: str = "cpu", seed: int = 0) -> dict:
+    model = build(device=device, path=weights, guidance=guidance)
+    pairs = eval_captions(captions, seed)
+    start = time.time()
+    images = to_uint8(generate(model, [c for _, c in pairs], steps, seed=seed))
+    seconds = time.time() - start
+    verdicts = [bool(oracle.evaluate(image, caption).ok) for image, (_, caption) in zip(images, pairs)]
+    per_category = {
+        c: float(np.mean([ok for ok, (cat, _) in zip(verdicts, pairs) if cat == c])) for c in grammar.CATEGORIES
+    }
+    return {
+        "steps": steps, "guidance": model.guidance, "captions": len(pairs),
+        "overall": float(np.mean(verdicts)), "per_category": per_category,
+        "nfe": model.nfe, "seconds": round(seconds, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", default=None, help="generator folder (default assets/shapes/generator)")
+    parser.add_argument("--captions", type=int, default=240)
+    parser.add_argument("--steps", type=int, nargs="+", default=[20])
+    parser.add_argument("--guidance", type=float, nargs="+", default=[None], help="default: the model's own")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    results = []
+    for steps in args.steps:
+        for guidance in args.guidance:
+            result = evaluate(args.weights, args.captions, steps, guidance, args.device, args.seed)
+            cats = "  ".join(f"{c} {100 * a:.0f}%" for c, a in result["per_category"].items())
+            print(f"steps {steps} guidance {result['guidance']:g}: overall {100 * result['overall']:.1f}%  {cats}"
+                  f"  ({result['seconds']}s)", flush=True)
+            print(json.dumps(result), flush=True)
+            results.append(result)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -120,11 +120,14 @@ def test_text_encoder_uses_a_compact_table_and_round_trips(tmp_path):
     assert torch.allclose(loaded(rows)[1], encoder.half().float()(rows)[1], atol=1e-3)
 
 
-def test_eval_script_reports_accuracy_per_category(weights, capsys):
+def test_eval_script_reports_accuracy_per_category(weights, capsys, tmp_path):
     from tsearch.worlds.shapes import eval_generator
 
-    results = eval_generator.main(["--weights", weights, "--captions", "6", "--steps", "1", "--guidance", "1", "2"])
+    out = tmp_path / "results.json"
+    results = eval_generator.main(["--weights", weights, "--captions", "6", "--steps", "1", "--guidance", "1", "2",
+                                   "--out", str(out)])
     assert [r["guidance"] for r in results] == [1.0, 2.0]
+    assert json.loads(out.read_text()) == results
     assert set(results[0]["per_category"]) == set(grammar.CATEGORIES)
     assert 0.0 <= results[0]["overall"] <= 1.0 and results[1]["nfe"] == 6 * 2
     assert "overall" in capsys.readouterr().out

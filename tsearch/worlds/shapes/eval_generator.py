@@ -1,17 +1,18 @@
 """The shapes generator's quality bar (issue 3): oracle accuracy with no search.
 
     python -m tsearch.worlds.shapes.eval_generator --weights assets/shapes/generator \
-        --captions 240 --steps 20 --guidance 1 2 3
+        --captions 240 --steps 20 --guidance 1 2 3 [--out results.json]
 
 Captions are drawn per category from a fixed seed (captions/6 each, GenEval's six categories,
 Ghosh et al. 2023); caption i is denoised from the noise of seed i, one sample each, with the
 default Euler solver; the oracle judges each image. Prints overall and per-category accuracy for
-every (steps, guidance) pair asked for. The bar: overall between 30% and 80%, every category >= 10%.
+every (weights, steps, guidance) asked for. The bar: overall between 30% and 80%, every category >= 10%.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 
@@ -72,24 +73,26 @@ def evaluate(weights: str | None, captions: int, steps: int, guidance: float | N
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--weights", default=None, help="generator folder (default assets/shapes/generator)")
+    parser.add_argument("--weights", nargs="+", default=[None], help="generator folder(s) (default assets/shapes/generator)")
     parser.add_argument("--captions", type=int, default=240)
     parser.add_argument("--steps", type=int, nargs="+", default=[20])
     parser.add_argument("--guidance", type=float, nargs="+", default=[None], help="default: the model's own")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", default=None, help="also write the results as a JSON list to this file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     results = []
-    for steps in args.steps:
-        for guidance in args.guidance:
-            result = evaluate(args.weights, args.captions, steps, guidance, args.device, args.seed)
-            cats = "  ".join(f"{c} {100 * a:.0f}%" for c, a in result["per_category"].items())
-            print(f"steps {steps} guidance {result['guidance']:g}: overall {100 * result['overall']:.1f}%  {cats}"
-                  f"  ({result['seconds']}s)", flush=True)
-            print(json.dumps(result), flush=True)
-            results.append(result)
+    for weights, steps, guidance in itertools.product(args.weights, args.steps, args.guidance):
+        result = {"weights": weights, **evaluate(weights, args.captions, steps, guidance, args.device, args.seed)}
+        cats = "  ".join(f"{c} {100 * a:.0f}%" for c, a in result["per_category"].items())
+        print(f"{weights or 'default'} steps {steps} guidance {result['guidance']:g}: "
+              f"overall {100 * result['overall']:.1f}%  {cats}  ({result['seconds']}s)", flush=True)
+        results.append(result)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1)
     return results
 
 

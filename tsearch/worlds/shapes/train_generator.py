@@ -7,7 +7,7 @@ x_t = (1 - t) x0 + t e, t = sigmoid(n), n ~ N(0, 1). The caption is replaced by 
 probability 0.1 so the same network also learns the null condition (Ho & Salimans 2022). Weights
 are averaged by EMA; the EMA weights are what is saved. Scene/caption pairs are rendered on the
 fly (`tsearch.worlds.shapes.data`), in data-loader workers on a GPU. Training stops at --steps or
---minutes, whichever comes first, and always saves to --out (plus snapshots at 25/50/75% of the
+--minutes, whichever comes first, and always saves to --out (plus snapshots at 10/25/50/75% of the
 budget under --out/snapshots/, for picking a checkpoint by the quality bar).
 """
 
@@ -101,7 +101,7 @@ def train(config: TrainConfig) -> dict:
     signal.signal(signal.SIGTERM, lambda *_: stop.update(signal=True))
     seconds = config.minutes * 60.0
     start, step, losses = time.time(), 0, []
-    next_report, snapshots = 0.1, [0.25, 0.5, 0.75]
+    next_report, snapshots = 0.1, [0.1, 0.25, 0.5, 0.75]
     for images, rows in batches:
         elapsed = time.time() - start
         progress = max(step / config.steps, elapsed / seconds)

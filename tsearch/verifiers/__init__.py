@@ -9,6 +9,7 @@ VERIFIERS: dict[str, Entry] = {
     "gmm-density": Entry("tsearch.verifiers.gmm_density:build", "log-density of the chosen mixture component (gmm only; exact optimum known)", kind="analytic"),
     "shapes-clip": Entry("tsearch.verifiers.shapes_clip:build", "tiny CLIP trained on shape scenes, scored like CLIPScore", kind="bundled"),
     "shapes-quality": Entry("tsearch.verifiers.shapes_quality:build", "quality head on the shapes CLIP's image embedding, blind to the prompt (aesthetic analogue)", kind="bundled"),
+    "shapes-oracle": Entry("tsearch.verifiers.shapes_oracle:build", "exact oracle for the shapes world (upper bound: GenEval-style checks)", kind="bundled"),
 }
 
 

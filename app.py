@@ -1,0 +1,33 @@
+"""tsearch's Gradio app: `python app.py [--port N] [--host H] [--share]` (PORT is honoured).
+
+Layout and handlers live in tsearch/app/; this file only parses the command line and launches.
+In a notebook: `from tsearch.app import build_demo; build_demo().launch(inline=True)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import tsearch  # noqa: F401  (applies the torchvision fix before anything imports diffusers)
+from tsearch.app import build_demo
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="The tsearch app: inference-time search over diffusion noise.")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"),
+                        help="address to listen on (default 127.0.0.1; 0.0.0.0 to serve a network)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "7860")),
+                        help="port (default: $PORT, else 7860)")
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    demo = build_demo()
+    demo.queue().launch(server_name=args.host, server_port=args.port, share=args.share)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""What the app offers, read from the registries: models, verifiers, algorithms and their options.
+
+Nothing here lists models, verifiers or algorithms by hand; `PRESETS` only says which registered
+names a model starts with (its verifiers, held-out evaluator, prompt and budget), and is filtered
+against what the registries report as available here.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import re
+import textwrap
+from dataclasses import dataclass
+
+from tsearch.models import model_status
+from tsearch.search import ALGORITHMS
+from tsearch.verifiers import verifier_status
+
+
+@dataclass(frozen=True)
+class Preset:
+    verifiers: tuple[str, ...]      # the verifiers a search with this model starts with
+    evaluator: str | None           # held-out scorer plotted beside them (never told to the search)
+    prompt: str | None = None       # text models: the prompt the app opens with
+    cls: int | None = None          # class models: the class the app opens with
+    budget: int = 400               # NFEs; about half a minute or less on a 2-core CPU
+
+
+PRESETS = {
+    "shapes": Preset(("shapes-clip",), "shapes-oracle", prompt="a red circle and a blue square", budget=800),
+    "digits": Preset(("digits-classifier",), None, cls=3, budget=600),
+    "gmm": Preset(("gmm-density",), None, cls=1, budget=300),
+}
+PREFERRED_MODELS = ("shapes", "gmm")   # the first available one is selected when the app opens
+
+
+def models() -> list[tuple[str, bool, str, str]]:
+    """(name, available, reason, description) for every registered model."""
+    return model_status()
+
+
+def verifiers() -> list[tuple[str, bool, str, str]]:
+    return verifier_status()
+
+
+def available_verifiers() -> list[str]:
+    return [name for name, ok, _, _ in verifiers() if ok]
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """Dropdown choices (label, name); an unavailable model stays listed, marked, with the reason shown on selection."""
+    return [(name if ok else f"{name} (unavailable)", name) for name, ok, _, _ in models()]
+
+
+def default_model() -> tuple[str, str]:
+    """The model the app opens on and a note saying why, when it is not the first preference."""
+    status = {name: (ok, reason) for name, ok, reason, _ in models()}
+    for name in PREFERRED_MODELS:
+        if status.get(name, (False, ""))[0]:
+            first = PREFERRED_MODELS[0]
+            if name == first:
+                return name, ""
+            why = status.get(first, (False, "it is not registered"))[1]
+            return name, f"The bundled `{first}` model is not available here, so the app opened on `{name}`. Why: {why}"
+    usable = [name for name, ok, _, _ in models() if ok]
+    if not usable:
+        raise RuntimeError("no model is available here; run `python -m tsearch models` to see why")
+    return usable[0], ""
+
+
+def preset(model: str) -> Preset:
+    """The model's preset, keeping only the verifiers that are registered and available here."""
+    ready = set(available_verifiers())
+    base = PRESETS.get(model, Preset((), None))
+    chosen = tuple(v for v in base.verifiers if v in ready)
+    evaluator = base.evaluator if base.evaluator in ready else None
+    return dataclasses.replace(base, verifiers=chosen, evaluator=evaluator)
+
+
+def model_note(model: str) -> str:
+    """One markdown line about the chosen model: its description, or why it cannot run here."""
+    for name, ok, reason, description in models():
+        if name == model:
+            return f"**{name}**: {description}" if ok else f"**{name} is unavailable here.** {reason}"
+    return f"**{model}** is not a registered model."
+
+
+def verifier_note() -> str:
+    lines = [f"- `{name}`: {description}" + ("" if ok else f" — *unavailable: {reason}*")
+             for name, ok, reason, description in verifiers()]
+    return "\n".join(lines)
+
+
+def example_prompts(seed: int = 0) -> list[str]:
+    """One caption from each of the shapes grammar's categories (GenEval's six, in miniature)."""
+    import numpy as np
+
+    from tsearch.worlds.shapes import grammar
+
+    rng = np.random.default_rng(seed)
+    return [grammar.random_caption(rng, category) for category in grammar.CATEGORIES]
+
+
+# --- algorithm options ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OptionField:
+    algorithm: str
+    name: str
+    kind: type           # int, float or str
+    default: object
+    help: str            # the dataclass's inline comment
+    choices: tuple[str, ...] = ()   # str options whose comment quotes the valid values
+
+    @property
+    def key(self) -> str:
+        """The keyword the app and its API use: algorithm and field, e.g. zero_order_lam."""
+        return f"{self.algorithm.replace('-', '_')}_{self.name}"
+
+
+def _comments(options_cls) -> dict[str, str]:
+    """Each field's inline comment, read from the dataclass source (the commented defaults of STYLE.md)."""
+    source = textwrap.dedent(inspect.getsource(options_cls))
+    lines = source.splitlines()
+    found = {}
+    for node in ast.parse(source).body[0].body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            line = lines[node.lineno - 1]
+            found[node.target.id] = line.split("#", 1)[1].strip() if "#" in line else ""
+    return found
+
+
+def option_fields(algorithm: str) -> list[OptionField]:
+    options_cls = ALGORITHMS[algorithm].Options
+    comments = _comments(options_cls)
+    fields = []
+    for f in dataclasses.fields(options_cls):
+        help_text = comments.get(f.name, "")
+        choices = ()
+        if isinstance(f.default, str):
+            quoted = tuple(dict.fromkeys(re.findall(r'"([^"]+)"', help_text)))
+            choices = quoted if f.default in quoted else ()
+        fields.append(OptionField(algorithm, f.name, type(f.default), f.default, help_text, choices))
+    return fields
+
+
+def all_option_fields() -> list[OptionField]:
+    return [field for name in ALGORITHMS for field in option_fields(name)]
+
+
+def algorithm_doc(algorithm: str) -> str:
+    """The algorithm's own explanation: its module docstring (which cites PAPER.md)."""
+    module = inspect.getmodule(ALGORITHMS[algorithm])
+    return inspect.cleandoc(module.__doc__ or ALGORITHMS[algorithm].__doc__ or "")
+
+
+def options_for(algorithm: str, values: dict) -> dict:
+    """The keyword options of one algorithm from the app's flat {key: value}, defaults left out."""
+    chosen = {}
+    for field in option_fields(algorithm):
+        if field.key in values and values[field.key] is not None and values[field.key] != "":
+            value = values[field.key]
+            if field.kind is int and isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if value != field.default:
+                chosen[field.name] = value
+    return chosen

@@ -1,0 +1,58 @@
+"""How long a budget takes here: seconds per NFE, measured rather than guessed.
+
+The first estimate for a model times one small batch through two Euler steps (a tiny calibration);
+every finished search then replaces it with what the whole loop really cost per NFE (denoising,
+decoding and verifiers), so the estimate improves as the app is used.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import torch
+
+from tsearch import noise as noise_lib
+
+CALIBRATION_STEPS = 2
+
+
+class Estimator:
+    def __init__(self):
+        self._per_nfe: dict[str, float] = {}
+        self._measured: set[str] = set()   # models whose figure comes from a real search
+        self._lock = threading.Lock()
+
+    def calibrate(self, slot, condition, batch_size: int = 8) -> float:
+        """Seconds per NFE of `slot.model` from one batch of `batch_size` samples over two steps."""
+        model = slot.model
+        cond = model.encode(condition)
+        x = torch.stack([noise_lib.gaussian(model.noise_shape, seed) for seed in range(batch_size)])
+        x = x.to(model.device) * model.prior_scale
+        model.denoise(x, cond, model.sigmas(1))   # warm-up: first calls pay for allocation and lazy init
+        nfe0, t0 = model.nfe, time.perf_counter()
+        model.decode(model.denoise(x, cond, model.sigmas(CALIBRATION_STEPS)))
+        per_nfe = (time.perf_counter() - t0) / max(model.nfe - nfe0, 1)
+        with self._lock:
+            if slot.name not in self._measured:
+                self._per_nfe[slot.name] = per_nfe
+        return per_nfe
+
+    def observe(self, model: str, seconds: float, nfe: int) -> None:
+        """A finished search's real cost per NFE (ignored for tiny runs dominated by start-up)."""
+        if nfe >= 50 and seconds > 0:
+            with self._lock:
+                self._per_nfe[model] = seconds / nfe
+                self._measured.add(model)
+
+    def per_nfe(self, model: str) -> float | None:
+        return self._per_nfe.get(model)
+
+    def text(self, model: str, budget: int) -> str:
+        per = self.per_nfe(model)
+        if per is None:
+            return "Time estimate: not measured yet for this model."
+        seconds = per * max(int(budget or 0), 0)
+        when = "under a second" if seconds < 1 else f"about {seconds:.0f} s"
+        source = "from the last search" if model in self._measured else "from a one-batch calibration"
+        return f"{budget} NFEs take {when} here ({per * 1000:.2f} ms per NFE, {source})."

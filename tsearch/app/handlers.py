@@ -1,0 +1,298 @@
+"""Event handlers: validate the controls, drive the engine, turn its events into page updates.
+
+`search` is also the app's API endpoint (api_name="search"): its parameter names are the API's.
+It is a generator; each yield is one update of (status, best image, best card, chart, gallery,
+details), throttled to a few per second with the last always sent. Stop sets the session's flag;
+the loop then closes the engine generator, which ends the search at once with everything scored
+already on disk. A cancelled job (gradio_client's `job.cancel()`) closes this generator, and the
+same `finally` closes the engine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import gradio as gr
+
+from tsearch import engine
+from tsearch.api import prepare
+from tsearch.app import catalog, charts, views
+from tsearch.app.estimate import Estimator
+from tsearch.app.export import export_zip, load_live
+from tsearch.app.gpu import ZEROGPU_MAX_SECONDS, device, gpu
+from tsearch.app.pool import ModelPool
+from tsearch.app.state import LiveRun, RunHandle, Session, Throttle, new_run_dir
+from tsearch.events import CandidateScored
+from tsearch.models import MODELS
+from tsearch.registry import Unavailable
+from tsearch.search import ALGORITHMS
+from tsearch.verifiers import VERIFIERS
+
+POOL = ModelPool(device())
+ESTIMATOR = Estimator()
+UPDATE_INTERVAL = 0.25   # seconds between page updates while a search runs (the last is always sent)
+DEFAULT_BATCH = 8        # smaller batches than the CLI's 16: Stop and the first update come sooner
+
+SEARCH_OUTPUTS = ("status", "best_image", "best_card", "chart", "gallery", "details")
+COMPARE_OUTPUTS = ("compare_status", "compare_chart", "compare_gallery")
+
+
+@dataclass(frozen=True)
+class Request:
+    """A search the user asked for, checked against the registries."""
+    model: str
+    prompt: str | None
+    cls: int | None
+    verifiers: tuple[str, ...]
+    evaluator: str | None
+    algorithm: str
+    budget: int
+    steps: int | None
+    seed: int
+    final_steps: int | None
+    batch_size: int
+    options: dict
+
+
+def _known(kind: str, name, registry) -> str:
+    if name is None or name == "":
+        raise gr.Error(f"choose a {kind}")
+    if name not in registry:
+        raise gr.Error(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(registry))}")
+    return name
+
+
+def _whole(name: str, value, minimum: int) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise gr.Error(f"{name} must be a whole number, got {value!r}") from None
+    if not number.is_integer() or number < minimum:
+        raise gr.Error(f"{name} must be a whole number of at least {minimum}, got {value!r}")
+    return int(number)
+
+
+def _unavailable(kind: str, name: str, rows) -> None:
+    for row_name, ok, reason, _ in rows:
+        if row_name == name and not ok:
+            raise gr.Error(f"{kind} {name!r} is unavailable here: {reason}")
+
+
+def check(model, prompt, cls, verifiers, evaluator, algorithm, budget, steps, seed, final_steps, batch_size,
+          options) -> Request:
+    """Everything that can be checked without loading a model; gr.Error with a clear message otherwise."""
+    model = _known("model", model, MODELS)
+    _unavailable("model", model, catalog.models())
+    if isinstance(verifiers, str):
+        verifiers = [verifiers] if verifiers else []
+    verifiers = tuple(dict.fromkeys(verifiers or ()))
+    if not verifiers:
+        raise gr.Error("choose at least one verifier (several are combined by mean rank)")
+    for name in verifiers:
+        _known("verifier", name, VERIFIERS)
+        _unavailable("verifier", name, catalog.verifiers())
+    evaluator = evaluator or None
+    if evaluator is not None:
+        _known("held-out evaluator", evaluator, VERIFIERS)
+        _unavailable("evaluator", evaluator, catalog.verifiers())
+    algorithm = _known("algorithm", algorithm, ALGORITHMS)
+    budget = _whole("budget (NFEs)", budget, 1)
+    steps = None if steps in (None, "", 0) else _whole("steps", steps, 1)
+    seed = _whole("seed", 0 if seed in (None, "") else seed, 0)
+    final_steps = None if final_steps in (None, "", 0) else _whole("final render steps", final_steps, 1)
+    batch_size = _whole("batch size", batch_size or DEFAULT_BATCH, 1)
+    prompt = None if prompt is None else str(prompt)
+    cls = None if cls in (None, "") else _whole("class", cls, 0)
+    return Request(model, prompt, cls, verifiers, evaluator, algorithm, budget, steps, seed, final_steps,
+                   batch_size, catalog.options_for(algorithm, options))
+
+
+def _plan(slot, request: Request, out=None) -> engine.Plan:
+    """tsearch.api.prepare with the borrowed model and its cached verifiers; ValueError -> gr.Error."""
+    model = slot.model
+    try:
+        if model.conditioning == "text":
+            if not (request.prompt or "").strip():
+                raise ValueError(f"write a prompt for the {request.model} model, e.g. "
+                                 f"{catalog.preset(request.model).prompt or 'a red circle'!r}")
+            condition = {"prompt": request.prompt.strip()}
+        else:
+            cls = request.cls if request.cls is not None else (request.prompt or None)
+            if cls is None or str(cls).strip() == "":
+                raise ValueError(f"choose a class for the {request.model} model")
+            condition = {"cls": cls}
+        verifiers = [slot.verifier(name) for name in request.verifiers]
+        evaluators = [slot.verifier(request.evaluator)] if request.evaluator else []
+        return prepare(model=model, verifiers=verifiers, evaluators=evaluators, algorithm=request.algorithm,
+                       budget=request.budget, steps=request.steps, seed=request.seed,
+                       batch_size=request.batch_size, out=out, final_steps=request.final_steps,
+                       device=slot.device, **condition, **request.options)
+    except (ValueError, Unavailable) as error:
+        raise gr.Error(str(error)) from None
+
+
+def _with_model_name(plan: engine.Plan, name: str) -> engine.Plan:
+    plan.model_name = name
+    plan.config["model"] = name
+    return plan
+
+
+def _drive(plan: engine.Plan, live: LiveRun, handle: RunHandle, throttle: Throttle, view) -> Iterator[Any]:
+    """Feed the engine's events into `live`, yielding throttled views; Stop closes the engine at once."""
+    events = engine.run(plan)
+    try:
+        for event in events:
+            live.add(event)
+            if handle.stopped:
+                break
+            if isinstance(event, CandidateScored) and throttle.ready():
+                yield view()
+    finally:
+        events.close()   # the engine's own `finally` writes the summary; everything scored is on disk
+    live.end(stopped=handle.stopped and live.seconds is None)
+
+
+def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = ""):
+    return (views.status_line(run, note), views.best_path(run), views.best_card(run),
+            charts.run_figure(run, baseline), views.gallery(run), views.summary(run))
+
+
+def _gpu_seconds(*args, **kwargs) -> int:
+    per = ESTIMATOR.per_nfe(kwargs.get("model") or (args[0] if args else "")) or 0.01
+    factor = 2 if kwargs.get("baseline") else 1
+    return int(min(ZEROGPU_MAX_SECONDS, 10 + 1.5 * factor * per * float(kwargs.get("budget") or 0)))
+
+
+@gpu(duration=_gpu_seconds)
+def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str, budget: int, steps: int | None,
+           seed: int, cls: int | None = None, evaluator: str | None = None, baseline: bool = False,
+           final_steps: int | None = None, batch_size: int = DEFAULT_BATCH, session: Session | None = None,
+           **options) -> Iterator[tuple]:
+    """Run a search and stream (status, best image, best card, chart, gallery, details) as it goes."""
+    request = check(model, prompt, cls, verifiers, evaluator, algorithm, budget, steps, seed, final_steps,
+                    batch_size, options)
+    session = session if session is not None else Session()
+    handle = session.start()
+    throttle = Throttle(UPDATE_INTERVAL)
+    run, base = LiveRun(seed=request.seed, label=request.algorithm), None
+    try:
+        with POOL.borrow(request.model) as slot:
+            plan = _with_model_name(_plan(slot, request, out=new_run_dir(request.algorithm)), request.model)
+            session.last_run_dir = str(plan.writer.root)
+            yield from _drive(plan, run, handle, throttle, lambda: _search_view(run))
+            ESTIMATOR.observe(request.model, run.elapsed, run.nfe_spent)
+            if baseline and request.algorithm != "steps" and not handle.stopped:
+                steps_request = dataclasses.replace(request, algorithm="steps", options={}, final_steps=None)
+                base = LiveRun(seed=request.seed, label="more steps")
+                plan = _with_model_name(_plan(slot, steps_request, out=new_run_dir("steps")), request.model)
+                note = "running the more-steps baseline at the same budget"
+                yield from _drive(plan, base, handle, throttle, lambda: _search_view(run, base, note))
+    finally:
+        session.finish(handle)
+    yield _search_view(run, base)
+
+
+def stop(session: Session | None = None) -> None:
+    """Ask this tab's running search (or comparison) to end; it stops at the next candidate."""
+    if session is not None:
+        session.stop()
+
+
+# --- compare -------------------------------------------------------------------------------
+
+def _compare_view(runs: list[LiveRun], status: str, by_evaluator: bool):
+    cards = []
+    for run in runs:
+        path, row = views.best_path(run), run.row(run.best_id)
+        if path and row:
+            evals = ", ".join(f"{k} {views._fmt(v)}" for k, v in (row.get("evals") or {}).items())
+            cards.append((path, f"{run.label}: score {views._fmt(row.get('score'))}" + (f" · {evals}" if evals else "")))
+    return status, charts.compare_figure(runs, by_evaluator), cards
+
+
+@gpu(duration=lambda *a, **k: ZEROGPU_MAX_SECONDS)
+def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str, budget: int, steps: int | None,
+            seed: int, cls: int | None = None, evaluator: str | None = None, mode: str = "algorithms",
+            algorithms: list[str] | None = None, compare_verifiers: list[str] | None = None,
+            batch_size: int = DEFAULT_BATCH, session: Session | None = None, **options) -> Iterator[tuple]:
+    """Several algorithms (same verifiers) or several verifiers (same algorithm), one after another, same budget."""
+    if mode == "algorithms":
+        entries = [(name, name, verifiers) for name in dict.fromkeys(algorithms or [])]
+    elif mode == "verifiers":
+        entries = [(name, algorithm, [name]) for name in dict.fromkeys(compare_verifiers or [])]
+    else:
+        raise gr.Error(f"compare mode must be 'algorithms' or 'verifiers', got {mode!r}")
+    if len(entries) < 2:
+        raise gr.Error(f"choose at least two {mode} to compare")
+    requests = [(label, check(model, prompt, cls, chosen, evaluator, algo, budget, steps, seed, None, batch_size,
+                              options)) for label, algo, chosen in entries]
+    by_evaluator = mode == "verifiers" and bool(requests[0][1].evaluator)
+    session = session if session is not None else Session()
+    handle = session.start()
+    throttle = Throttle(UPDATE_INTERVAL)
+    runs: list[LiveRun] = []
+    try:
+        with POOL.borrow(requests[0][1].model) as slot:
+            for _, request in requests:
+                _plan(slot, request)   # every entry is checked before any of them runs
+            for i, (label, request) in enumerate(requests):
+                if handle.stopped:
+                    break
+                run = LiveRun(seed=request.seed, label=label)
+                runs.append(run)
+                plan = _with_model_name(_plan(slot, request, out=new_run_dir(f"compare-{label}")), request.model)
+                status = f"Comparing {i + 1}/{len(requests)}: {label}"
+                yield from _drive(plan, run, handle, throttle,
+                                  lambda: _compare_view(runs, f"{status} · {views.status_line(run)}", by_evaluator))
+    finally:
+        session.finish(handle)
+    ended = "Stopped; the runs so far are kept" if handle.stopped else f"Compared {len(runs)} runs"
+    yield _compare_view(runs, f"{ended} at {requests[0][1].budget} NFEs each.", by_evaluator)
+
+
+# --- export, load, controls --------------------------------------------------------------------
+
+def export(session: Session | None = None) -> str:
+    if session is None or not session.last_run_dir:
+        raise gr.Error("nothing to export yet: run a search (or load a run) first")
+    try:
+        return str(export_zip(session.last_run_dir))
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+
+
+def load(file, session: Session | None = None):
+    """A zip from Export shown as if it had just run: gallery, best sample, chart, status."""
+    if not file:
+        raise gr.Error("choose a zip exported from this app")
+    path = file if isinstance(file, str) else getattr(file, "name", file)
+    try:
+        run = load_live(path)
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    if session is not None:
+        session.last_run_dir = run.run_dir
+    return _search_view(run, note="loaded from a saved run")
+
+
+def estimate(model: str, budget, prompt: str | None = None, cls: int | None = None,
+             batch_size: int = DEFAULT_BATCH) -> str:
+    """'N NFEs take about T s here', calibrating the model on one batch the first time."""
+    if model not in MODELS or not any(n == model and ok for n, ok, _, _ in catalog.models()):
+        return ""
+    if ESTIMATOR.per_nfe(model) is None:
+        try:
+            with POOL.borrow(model) as slot:
+                text_model = slot.model.conditioning == "text"
+                condition = (prompt or catalog.preset(model).prompt) if text_model else (cls or 0)
+                ESTIMATOR.calibrate(slot, condition, int(batch_size or DEFAULT_BATCH))
+        except (ValueError, Unavailable) as error:
+            return f"Time estimate unavailable: {error}"
+    return ESTIMATOR.text(model, budget)
+
+
+def describe(model: str) -> dict:
+    """What the controls need to know about a model: conditioning, classes, default steps (loads it once)."""
+    return POOL.describe(model)

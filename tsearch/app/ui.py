@@ -1,0 +1,207 @@
+"""The page: controls on the left, the live search on the right; `build_demo()` returns the Blocks.
+
+Layout and wiring only; the work is in handlers.py. Every choice the page offers (models,
+verifiers, algorithms, their options and explanations) is read from the registries by catalog.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import gradio as gr
+
+from tsearch.app import catalog, handlers
+from tsearch.app.state import Session
+from tsearch.search import ALGORITHMS
+
+TITLE = "tsearch: search over noise, not more denoising steps"
+INTRO = """\
+# tsearch: inference-time search for diffusion models
+A diffusion model turns a random **noise** into an image, always the same image for the same noise.
+Some noises give better images than others. Instead of spending compute on more denoising steps, spend it
+**trying noises**: a *verifier* scores each result and a *search algorithm* picks the next noises to try
+(Ma et al. 2025, arXiv 2501.09732). Press **Run** and watch the best image improve as compute (NFEs, one pass
+of the denoiser over one image) is spent.
+"""
+DEFAULT_ALGORITHM = "random"
+# Tiny images are shown with sharp pixels instead of a blur.
+HEAD = "<style>.pixelated img { image-rendering: pixelated; }</style>"
+CONCURRENCY = int(os.environ.get("TSEARCH_APP_CONCURRENCY", "2"))   # searches running at once, all tabs together
+
+
+def _class_choices(info: dict) -> list[tuple[str, int]]:
+    return [(f"{i}: {name}", i) for i, name in enumerate(info["classes"])]
+
+
+def _option_component(field: catalog.OptionField):
+    info = f"{field.help} (default {field.default})" if field.help else f"default {field.default}"
+    label = f"{field.name}"
+    if field.kind is int:
+        return gr.Number(field.default, label=label, info=info, precision=0)
+    if field.kind is float:
+        return gr.Number(field.default, label=label, info=info)
+    if field.choices:
+        return gr.Dropdown(list(field.choices), value=field.default, label=label, info=info)
+    return gr.Textbox(str(field.default), label=label, info=info)
+
+
+def _model_controls(model: str):
+    """Controls that follow the chosen model: prompt or class picker, preset verifiers, steps, note."""
+    note = catalog.model_note(model)
+    ok = any(name == model and available for name, available, _, _ in catalog.models())
+    if not ok:
+        return (note, gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), "")
+    info = handlers.describe(model)
+    preset = catalog.preset(model)
+    text = info["conditioning"] == "text"
+    classes = _class_choices(info)
+    cls_value = preset.cls if preset.cls is not None and preset.cls < len(classes) else (0 if classes else None)
+    return (note,
+            gr.update(visible=text, value=preset.prompt if text and preset.prompt else gr.skip()),
+            gr.update(visible=text),
+            gr.update(visible=not text, choices=classes, value=cls_value),
+            gr.update(value=list(preset.verifiers)),
+            gr.update(value=preset.evaluator or ""),
+            gr.update(value=preset.budget),
+            gr.update(value=info["default_steps"]),
+            handlers.estimate(model, preset.budget, preset.prompt, cls_value))
+
+
+def build_demo(title: str = TITLE, model: str | None = None, budget: int | None = None) -> gr.Blocks:
+    """The app. `build_demo().launch()` serves it; in a notebook, `.launch(inline=True)` embeds it.
+
+    `model` and `budget` choose what the page opens with (default: the bundled shapes model when it
+    is available, else gmm, with its preset budget)."""
+    start, fallback = catalog.default_model()
+    if model is not None:
+        usable = [name for name, ok, _, _ in catalog.models() if ok]
+        if model not in usable:
+            raise ValueError(f"model {model!r} is unknown or unavailable here; available: {', '.join(usable)}")
+        start, fallback = model, ""
+    preset = catalog.preset(start)
+    if budget is not None:
+        preset = dataclasses.replace(preset, budget=int(budget))
+    info = handlers.describe(start)
+    text = info["conditioning"] == "text"
+    verifier_names = catalog.available_verifiers()
+    fields = catalog.all_option_fields()
+
+    with gr.Blocks(title=title) as demo:
+        session = gr.State(Session())   # deep-copied per tab: each tab gets a fresh Session
+        gr.HTML("", head=HEAD, padding=False)
+        gr.Markdown(INTRO)
+        gr.Markdown(f"> **Note:** {fallback}", visible=bool(fallback), elem_id="fallback-note")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=340):
+                model = gr.Dropdown(catalog.model_choices(), value=start, label="Model")
+                model_note = gr.Markdown(catalog.model_note(start))
+                prompt = gr.Textbox(preset.prompt or "", label="Prompt", visible=text, max_lines=2,
+                                    placeholder="a red circle and a blue square")
+                with gr.Column(visible=text) as examples_column:
+                    gr.Examples(catalog.example_prompts(), inputs=[prompt], label="Example prompts (one per category)",
+                                cache_examples=False)
+                classes = _class_choices(info)
+                cls = gr.Dropdown(classes, value=preset.cls if preset.cls is not None else None, label="Class",
+                                  visible=not text)
+                verifiers = gr.CheckboxGroup(verifier_names, value=list(preset.verifiers), label="Verifiers",
+                                             info="Score each candidate; several are combined by mean rank (an ensemble).")
+                evaluator = gr.Dropdown([("none", "")] + [(n, n) for n in verifier_names], value=preset.evaluator or "",
+                                        label="Held-out evaluator",
+                                        info="Plotted beside the verifier, never told to the search: does search "
+                                             "improve what we care about, or only the verifier's opinion?")
+                algorithm = gr.Radio(list(ALGORITHMS), value=DEFAULT_ALGORITHM, label="Search algorithm",
+                                     info="steps = the baseline: one noise, more denoising steps.")
+                budget = gr.Slider(10, 10000, value=preset.budget, step=10, label="Budget (NFEs)",
+                                   info="Denoiser passes over one image, all candidates together.")
+                estimate = gr.Markdown("")
+                with gr.Row():
+                    steps = gr.Number(info["default_steps"], label="Denoising steps per candidate", precision=0,
+                                      minimum=1)
+                    seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                baseline = gr.Checkbox(True, label="Also run the more-steps baseline at the same budget")
+                with gr.Accordion("Advanced: algorithm parameters", open=False):
+                    groups, option_inputs = {}, {}
+                    for name in ALGORITHMS:
+                        with gr.Group(visible=name == DEFAULT_ALGORITHM) as group:
+                            gr.Markdown(catalog.algorithm_doc(name))
+                            for field in (f for f in fields if f.algorithm == name):
+                                option_inputs[field.key] = _option_component(field)
+                        groups[name] = group
+                    final_steps = gr.Number(0, label="Final render steps", precision=0, minimum=0,
+                                            info="Re-render the winning noise with more steps (0 = no final "
+                                                 "render); counted in the budget.")
+                    batch_size = gr.Number(handlers.DEFAULT_BATCH, label="Batch size", precision=0, minimum=1,
+                                           info="Candidates denoised together; smaller means quicker updates and Stop.")
+                with gr.Row():
+                    run_button = gr.Button("Run", variant="primary", elem_id="run")
+                    stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
+            with gr.Column(scale=2):
+                with gr.Tabs() as tabs:
+                    with gr.Tab("Search", id="search"):
+                        status = gr.Markdown("Press **Run** to start a search.", label="Status", elem_id="status")
+                        with gr.Row(equal_height=False):
+                            best_image = gr.Image(label="Best so far", type="filepath", interactive=False, height=256,
+                                                  elem_classes=["pixelated"], elem_id="best")
+                            best_card = gr.Markdown("", label="Best sample", elem_id="best-card")
+                        chart = gr.Plot(label="Compute vs score", elem_id="chart")
+                        gallery = gr.Gallery(label="Candidates: the top scores first, then the latest", columns=8,
+                                             height="auto", object_fit="contain", elem_classes=["pixelated"],
+                                             elem_id="gallery")
+                        with gr.Accordion("Run details", open=False):
+                            details = gr.JSON(label="Run details")
+                    with gr.Tab("Compare", id="compare"):
+                        gr.Markdown("Run several algorithms (same verifiers) or several verifiers (same algorithm) "
+                                    "on the prompt, budget, steps and seed set on the left, one after another. "
+                                    "Comparing verifiers plots the held-out evaluator when one is chosen, since "
+                                    "each verifier's own scale differs.")
+                        mode = gr.Radio(["algorithms", "verifiers"], value="algorithms", label="Compare")
+                        compare_algorithms = gr.CheckboxGroup(list(ALGORITHMS), value=["random", "zero-order"],
+                                                              label="Algorithms")
+                        compare_verifiers = gr.CheckboxGroup(verifier_names, value=verifier_names[:2],
+                                                             label="Verifiers (one run each)")
+                        compare_button = gr.Button("Compare", variant="primary", elem_id="compare")
+                        compare_status = gr.Markdown("", label="Compare status")
+                        compare_chart = gr.Plot(label="Best so far at equal compute")
+                        compare_gallery = gr.Gallery(label="Best image of each run", columns=4, height="auto",
+                                                     elem_classes=["pixelated"])
+                    with gr.Tab("Export / load", id="files"):
+                        gr.Markdown("A run is `run.json` (settings, versions, summary), `candidates.jsonl` (every "
+                                    "candidate's scores, NFEs and the noise recipe that regenerates it) and `images/`.")
+                        export_button = gr.Button("Export the last run as a zip")
+                        export_file = gr.File(label="Exported run", interactive=False)
+                        load_file = gr.File(label="Load a saved run (zip); it opens in the Search tab",
+                                            file_types=[".zip"], type="filepath")
+                gr.Markdown("**Verifiers here**\n\n" + catalog.verifier_note())
+
+        search_outputs = [status, best_image, best_card, chart, gallery, details]
+        shared = {"model": model, "prompt": prompt, "cls": cls, "verifiers": verifiers, "evaluator": evaluator,
+                  "algorithm": algorithm, "budget": budget, "steps": steps, "seed": seed,
+                  "batch_size": batch_size, "session": session, **option_inputs}
+        run_event = run_button.click(
+            handlers.search, inputs_kwargs={**shared, "baseline": baseline, "final_steps": final_steps},
+            outputs=search_outputs, api_name="search", concurrency_limit=CONCURRENCY, concurrency_id="search",
+            show_progress="minimal")
+        stop_button.click(handlers.stop, inputs_kwargs={"session": session}, outputs=None, queue=False,
+                          api_name="stop")
+        compare_button.click(
+            handlers.compare, inputs_kwargs={**shared, "mode": mode, "algorithms": compare_algorithms,
+                                             "compare_verifiers": compare_verifiers},
+            outputs=[compare_status, compare_chart, compare_gallery], api_name="compare",
+            concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal")
+        export_button.click(handlers.export, inputs_kwargs={"session": session}, outputs=export_file,
+                            api_name="export")
+        load_file.upload(handlers.load, inputs_kwargs={"file": load_file, "session": session},
+                         outputs=search_outputs, api_name="load_run").then(
+            lambda: gr.Tabs(selected="search"), outputs=tabs, api_visibility="private")
+
+        model.change(_model_controls, inputs=model,
+                     outputs=[model_note, prompt, examples_column, cls, verifiers, evaluator, budget, steps, estimate],
+                     api_visibility="private")
+        algorithm.change(lambda name: [gr.update(visible=key == name) for key in groups], inputs=algorithm,
+                         outputs=list(groups.values()), api_visibility="private")
+        for trigger in (budget.release, demo.load):
+            trigger(handlers.estimate, inputs=[model, budget, prompt, cls, batch_size], outputs=estimate,
+                    api_visibility="private")
+        demo.run_event = run_event   # for tests and notebooks that want to chain on a search
+    return demo

@@ -1,0 +1,107 @@
+"""From a run's rows to what the page shows: gallery items, the best sample's card, the status line.
+
+Images are the PNG files the run writes once per candidate; the gallery points at them instead of
+re-encoding pictures on every update, and holds the top candidates plus the latest, not thousands.
+"""
+
+from __future__ import annotations
+
+from tsearch.app.state import LiveRun
+
+TOP = 8      # best-scoring candidates kept in the gallery
+LATEST = 8   # most recent candidates kept beside them
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def caption(row: dict, best_id: int | None = None) -> str:
+    parent = "none" if row.get("parent") is None else f"#{row['parent']}"
+    star = "★ best · " if row["id"] == best_id else ""
+    return (f"{star}#{row['id']} · score {_fmt(row.get('score'))} · {row['nfe_spent']} NFEs · "
+            f"round {row['round']} · parent {parent}")
+
+
+def gallery_rows(run: LiveRun, top: int = TOP, latest: int = LATEST) -> list[dict]:
+    """The top candidates by score (best first), then the latest ones not already shown (newest first)."""
+    scored = [r for r in run.rows if r.get("score") is not None and r.get("image_path")]
+    best = sorted(scored, key=lambda r: (-r["score"], r["id"]))[:top]
+    shown = {r["id"] for r in best}
+    recent = [r for r in reversed(scored) if r["id"] not in shown][:latest]
+    return best + recent
+
+
+def gallery(run: LiveRun) -> list[tuple[str, str]]:
+    return [(row["image_path"], caption(row, run.best_id)) for row in gallery_rows(run)]
+
+
+def recipe_text(recipe: list[dict]) -> str:
+    """A recipe as one line, e.g. `gaussian(seed=7) → neighbour(cos=0.95, seed=3) → integrate(1→0, 10 steps)`."""
+    parts = []
+    for op in recipe:
+        kind = op.get("op")
+        if kind == "gaussian":
+            parts.append(f"gaussian(seed={op['seed']})")
+        elif kind == "neighbour":
+            parts.append(f"neighbour(cos={op['cos']:g}, seed={op['seed']})")
+        elif kind == "integrate":
+            parts.append(f"integrate({op['t_from']:g}→{op['t_to']:g}, {op['steps']} steps)")
+        elif kind == "renoise":
+            parts.append(f"renoise({op['t_from']:g}→{op['t_to']:g}, seed={op['seed']})")
+        else:
+            parts.append(str(op))
+    return " → ".join(parts)
+
+
+def best_path(run: LiveRun) -> str | None:
+    if run.final_path:
+        return run.final_path
+    row = run.row(run.best_id)
+    return row.get("image_path") if row else None
+
+
+def best_card(run: LiveRun) -> str:
+    """Markdown beside the large best image: its scores and the recipe that regenerates it."""
+    row = run.row(run.best_id)
+    if row is None:
+        return "*No finished sample yet.*"
+    lines = [f"### Best so far: #{row['id']}",
+             f"**{' + '.join(run.verifiers) or 'score'}**: {_fmt(row.get('score'))}"]
+    if len(run.verifiers) > 1:
+        lines.append("Per verifier: " + ", ".join(f"{k} {_fmt(v)}" for k, v in (row.get("scores") or {}).items()))
+    for name, value in (row.get("evals") or {}).items():
+        lines.append(f"**{name}** (held out): {_fmt(value)}")
+    parent = "none" if row.get("parent") is None else f"#{row['parent']}"
+    lines.append(f"Found at {row['nfe_spent']} NFEs, round {row['round']}, parent {parent}.")
+    if run.final_path:
+        lines.append("Shown re-rendered with more steps (the final render).")
+    lines.append(f"Recipe: `{recipe_text(row.get('recipe') or [])}`")
+    lines.append(f"Condition: `{run.condition}` · seed {run.seed} · {run.steps} steps per candidate")
+    return "\n\n".join(lines)
+
+
+def status_line(run: LiveRun, note: str = "") -> str:
+    """NFEs spent / budget, candidates per second and the time left (or how the run ended)."""
+    n, elapsed = len(run.rows), max(run.elapsed, 1e-9)
+    rate = n / elapsed
+    head = f"**{run.nfe_spent} / {run.budget} NFEs** · {n} candidates · {rate:.1f} candidates/s"
+    if run.running:
+        left = max(run.budget - run.nfe_spent, 0)
+        eta = left * elapsed / run.nfe_spent if run.nfe_spent else None
+        tail = f" · ETA {eta:.0f} s" if eta is not None else " · starting"
+        state = "Running"
+    elif run.stopped:
+        tail, state = f" · stopped after {elapsed:.1f} s; everything found so far is kept", "Stopped"
+    else:
+        tail, state = f" · done in {elapsed:.1f} s", "Done"
+    return f"{state}: {head}{tail}" + (f" · {note}" if note else "")
+
+
+def summary(run: LiveRun) -> dict:
+    """The machine-readable state of a run (shown under "Run details", returned to API clients)."""
+    return {"run_dir": run.run_dir, "model": run.model, "condition": run.condition, "algorithm": run.algorithm,
+            "verifiers": list(run.verifiers), "evaluators": list(run.evaluators), "budget": run.budget,
+            "steps": run.steps, "seed": run.seed, "nfe_spent": run.nfe_spent, "candidates": len(run.rows),
+            "best_id": run.best_id, "best_score": run.best_score, "running": run.running, "stopped": run.stopped,
+            "seconds": round(run.elapsed, 3)}

@@ -10,6 +10,7 @@ from safetensors import safe_open
 from tsearch.registry import Unavailable
 from tsearch.verifiers import VERIFIERS, shapes_clip, shapes_quality, verifier_status
 from tsearch.worlds.shapes import clip_model, data, eval_clip, grammar, train_clip, train_quality
+from tsearch.worlds.shapes import hard_negatives
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,7 @@ def test_every_caption_is_enumerated_once():
 
 
 def test_twins_contradict_both_ways_and_held_out_captions_never_train():
-    index, possibly_true = train_clip.possibly_true_matrix()
+    index, possibly_true = hard_negatives.possibly_true_matrix()
     assert possibly_true[index["a circle"], index["a red circle and a blue square"]]    # true of that image
     assert not possibly_true[index["a red circle"], index["a blue circle"]]
     held = train_clip.held_out_captions(0.1)

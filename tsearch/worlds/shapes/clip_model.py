@@ -73,6 +73,8 @@ class CompactTokenizer:
         self.lookup = torch.ones(len(self.base.encoder), dtype=torch.long)  # 1 = unknown word
         self.lookup[0] = 0                                                   # padding stays 0
         self.lookup[torch.tensor(self.known_ids)] = torch.arange(2, 2 + len(self.known_ids))
+        self._row_of: dict[str, int] = {}                                    # text -> row of _table
+        self._table = torch.zeros((0, context_length), dtype=torch.long)
 
     @classmethod
     def from_texts(cls, texts, context_length: int) -> "CompactTokenizer":
@@ -92,7 +94,13 @@ class CompactTokenizer:
         return sorted(w for w in words if (self([w]) == 1).any())
 
     def __call__(self, texts: list[str]) -> torch.Tensor:
-        return self.lookup[self.base(list(texts))]
+        # a training batch repeats the grammar's 126 captions thousands of times: tokenise each once
+        missing = [text for text in dict.fromkeys(texts) if text not in self._row_of]
+        if missing:
+            first = len(self._row_of)
+            self._row_of.update((text, first + i) for i, text in enumerate(missing))
+            self._table = torch.cat([self._table, self.lookup[self.base(missing)]])
+        return self._table[torch.tensor([self._row_of[text] for text in texts], dtype=torch.long)]
 
 
 class ShapesClip(torch.nn.Module):

@@ -1,10 +1,12 @@
 """How well the shapes CLIP tells a caption from its contradictions, per category.
 
 On fresh renders (a seed training never used), each image is scored against its true caption and
-k contradicting captions (swapped colours or relation, wrong count or shape). "pairwise" is how
-often the true caption outscores one contradiction; "beats all" how often it outscores all k.
-Best-of-N search picks the image the verifier ranks first, so this is the number that makes it
-work. A separate row uses only captions held out of training (compositional generalisation).
+k = 4 contradicting captions (swapped colours or relation, wrong count or shape). "caption
+pairwise" is how often the true caption outscores one contradiction; "beats all k" how often it
+outscores all four. "image pairwise" is the search's own question: under the caption, does its
+render outscore a render of a contradicting caption (one the caption is false of)? Best-of-N
+picks the image the verifier ranks first, so these are the numbers that make search work. A
+separate row uses only captions held out of training (compositional generalisation).
 
     python -m tsearch.worlds.shapes.eval_clip --clip assets/shapes/clip --per-category 250
 """
@@ -64,18 +66,27 @@ def sample_with_captions(wanted: set[str], n: int, rng: np.random.Generator, cat
 
 @torch.no_grad()
 def accuracy_on(model, images: np.ndarray, captions: list[str], rng: np.random.Generator, k: int = 4) -> dict:
-    from tsearch.worlds.shapes import data
+    """Caption side: true caption vs k contradictions of it, for each image. Image side: each image
+    vs a render of a twin caption (one its caption is false of), under the image's caption."""
+    from tsearch.worlds.shapes import data, hard_negatives
+    from tsearch.worlds.shapes.render import render
 
     negatives = [data.contradicting_captions(text, rng, k=k) for text in captions]
-    device = model.clip.logit_scale.device
-    x = torch.as_tensor(np.asarray(data.to_unit(images)), dtype=torch.float32, device=device)
-    image_emb = model.encode_images(x)
-    wins, alls = [], []
+    twins = np.zeros_like(images)
     for i, text in enumerate(captions):
-        scores = (image_emb[i] @ model.encode_texts([text] + negatives[i]).T).cpu()
+        render(data.sample_scene(hard_negatives.twin(text, rng, negatives[i]), rng), out=twins[i])
+    device = model.clip.logit_scale.device
+    unit = lambda batch: torch.as_tensor(np.asarray(data.to_unit(batch)), dtype=torch.float32, device=device)  # noqa: E731
+    image_emb, twin_emb = model.encode_images(unit(images)), model.encode_images(unit(twins))
+    wins, alls, image_wins = [], [], []
+    for i, text in enumerate(captions):
+        text_emb = model.encode_texts([text] + negatives[i])
+        scores = (image_emb[i] @ text_emb.T).cpu()
         wins.append((scores[0] > scores[1:]).float().mean().item())
         alls.append(float((scores[0] > scores[1:]).all()))
-    return {"pairwise": float(np.mean(wins)), "beats_all": float(np.mean(alls)), "n": len(captions)}
+        image_wins.append(float(scores[0] > (twin_emb[i] @ text_emb[0]).cpu()))
+    return {"pairwise": float(np.mean(wins)), "beats_all": float(np.mean(alls)),
+            "image_pairwise": float(np.mean(image_wins)), "n": len(captions)}
 
 
 def caption_accuracy(model, per_category: int, held_out: list[str], rng: np.random.Generator) -> dict:
@@ -92,14 +103,14 @@ def caption_accuracy(model, per_category: int, held_out: list[str], rng: np.rand
         results["held_out"] = accuracy_on(model, images, captions, rng)
     total = sum(results[c]["n"] for c in grammar.CATEGORIES)
     results["overall"] = {key: sum(results[c][key] * results[c]["n"] for c in grammar.CATEGORIES) / total
-                          for key in ("pairwise", "beats_all")} | {"n": total}
+                          for key in ("pairwise", "beats_all", "image_pairwise")} | {"n": total}
     return results
 
 
 def format_table(results: dict) -> str:
-    lines = [f"{'category':12s} {'pairwise':>9s} {'beats all':>9s} {'n':>6s}"]
+    lines = [f"{'category':12s} {'caption pairwise':>16s} {'beats all k':>11s} {'image pairwise':>14s} {'n':>6s}"]
     for name, row in results.items():
-        lines.append(f"{name:12s} {row['pairwise']:9.3f} {row['beats_all']:9.3f} {row['n']:6d}")
+        lines.append(f"{name:12s} {row['pairwise']:16.3f} {row['beats_all']:11.3f} {row['image_pairwise']:14.3f} {row['n']:6d}")
     return "\n".join(lines)
 
 

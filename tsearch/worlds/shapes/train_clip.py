@@ -23,7 +23,6 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ import torch.nn.functional as F
 
 import tsearch  # noqa: F401  (torchvision fix before open_clip)
 from tsearch.worlds.shapes import clip_model, eval_clip
+from tsearch.worlds.shapes import hard_negatives
 from tsearch.worlds.shapes.clip_model import ClipConfig
 
 
@@ -42,7 +42,9 @@ class TrainConfig:
     batch_size: int = 0           # 0 = 512 on cuda, 32 on cpu
     negatives: int = 3            # contradicting captions per image
     hard_weight: float = 1.0      # weight of the "true caption beats its own negatives" term
-    degrade_fraction: float = 0.25  # images degraded (noise/blur) so generator artefacts look familiar
+    degrade_fraction: float = 0.1  # images degraded (noise/blur) so generator artefacts look familiar;
+                                   # kept small: the quality head reads this embedding and needs to
+                                   # see noise and blur in it
     lr: float = 1e-3
     weight_decay: float = 0.05
     warmup_steps: int = 200
@@ -96,7 +98,7 @@ class PairStream(torch.utils.data.IterableDataset):
             captions = captions[:b]
             negatives = [data.contradicting_captions(text, rng, k=self.negatives) for text in captions]
             for i, text in enumerate(captions[:b]):
-                twin = _twin(text, negatives[i], self.exclude, rng)
+                twin = hard_negatives.twin(text, rng, negatives[i], self.exclude)
                 render(data.sample_scene(twin, rng), out=images[b + i])  # into a black image
                 captions.append(twin)
             negatives += [data.contradicting_captions(text, rng, k=self.negatives) for text in captions[b:]]
@@ -112,35 +114,6 @@ class PairStream(torch.utils.data.IterableDataset):
 SAFE_DEGRADATIONS = ("noise", "blur")
 
 
-def _twin(caption: str, negatives: list[str], exclude: set[str], rng: np.random.Generator) -> str:
-    """A contradiction of `caption` whose own renders also contradict `caption` ("a circle" vs
-    "two circles" fails that: two circles do show a circle)."""
-    from tsearch.worlds.shapes import data
-
-    index, possibly_true = possibly_true_matrix()
-    for _ in range(50):
-        for negative in negatives:
-            if negative not in exclude and not possibly_true[index[caption], index[negative]]:
-                return negative
-        negatives = data.contradicting_captions(caption, rng, k=4)
-    raise RuntimeError(f"no mutually contradicting caption found for {caption!r}")
-
-
-@lru_cache(maxsize=1)
-def possibly_true_matrix() -> tuple[dict[str, int], torch.Tensor]:
-    """Index of every caption, and M[t, c] = caption t may hold on a render of caption c.
-
-    From the data module's exact `surely_false` (judged as the oracle judges), so the contrastive
-    loss never pushes away a caption that is true of an image ("a circle" for a red circle).
-    """
-    from tsearch.worlds.shapes import data
-
-    specs = data.all_specs()
-    index = {data.caption_of(spec): i for i, spec in enumerate(specs)}
-    matrix = torch.tensor([[not data.surely_false(claim, truth) for truth in specs] for claim in specs])
-    return index, matrix
-
-
 def contrastive_loss(model: clip_model.ShapesClip, images: torch.Tensor, captions: list[str],
                      negatives: list[list[str]], hard_weight: float) -> torch.Tensor:
     """Symmetric InfoNCE with hard negatives; a text that may be true of an image is not its negative.
@@ -154,7 +127,7 @@ def contrastive_loss(model: clip_model.ShapesClip, images: torch.Tensor, caption
     scale = model.clip.logit_scale.exp().clamp(max=100)
     logits = scale * image_emb @ text_emb.T                                  # [n, n + n*k]
     device = logits.device
-    index, possibly_true = possibly_true_matrix()
+    index, possibly_true = hard_negatives.possibly_true_matrix()
     caption_ids = torch.tensor([index[t] for t in captions])
     text_ids = torch.tensor([index[t] for t in texts])
     maybe = possibly_true[text_ids[None, :], caption_ids[:, None]].to(device)  # text j may be true of image i
@@ -243,6 +216,8 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = leave torch's default)")
     parser.add_argument("--workers", type=int, default=-1, help="data processes (-1 = 6 on cuda, 0 on cpu)")
     parser.add_argument("--eval-per-category", type=int, default=0, help="0 = 250 on cuda, 8 on cpu")
+    parser.add_argument("--degrade-fraction", type=float, default=TrainConfig.degrade_fraction,
+                        help="share of training images given noise or blur (the caption stays true)")
     parser.add_argument("--holdout", type=float, default=TrainConfig.holdout_fraction,
                         help="fraction of position/colour-attribution captions never trained on")
     args = parser.parse_args(argv)
@@ -250,7 +225,7 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     config = TrainConfig(steps=args.steps, minutes=args.minutes, batch_size=args.batch_size, seed=args.seed,
                          workers=args.workers, eval_per_category=args.eval_per_category,
-                         holdout_fraction=args.holdout)
+                         holdout_fraction=args.holdout, degrade_fraction=args.degrade_fraction)
     train(config, ClipConfig(), args.out, args.device)
 
 

@@ -1,0 +1,11 @@
+"""Dispatch `python -m tsearch.bench NAME [options]` to tsearch.bench.NAME.main."""
+
+import importlib
+import sys
+
+BENCHES = {"engine": "tsearch.bench.engine", "scaling": "tsearch.bench.scaling"}
+
+if len(sys.argv) < 2 or sys.argv[1] not in BENCHES:
+    print(f"usage: python -m tsearch.bench {{{','.join(BENCHES)}}} [options]", file=sys.stderr)
+    sys.exit(2)
+importlib.import_module(BENCHES[sys.argv[1]]).main(sys.argv[2:])

@@ -1,0 +1,120 @@
+"""`python -m tsearch.bench engine`: the engine against the naive loop peers use, on the same search.
+
+The same random search (default 256 candidates, 20 Euler steps) runs three ways on one denoiser:
+1. the engine: one prompt encoding, candidates denoised and verified in batches;
+2. a naive loop: one candidate at a time, the prompt re-encoded for each (PEERS.md);
+3. the bare batched denoiser calls alone (no engine), to show the engine's own overhead.
+It prints the times, their ratio and the overhead. Nothing here is a test: it only measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+import tsearch
+from tsearch import engine, noise
+from tsearch.bench.toy import ToyConvModel, ToyScorer
+from tsearch.search import Costs, make_algorithm
+
+
+def _model(name: str, device: str):
+    if name == "toy-conv":
+        return ToyConvModel(device=device), "a photo of a red circle"
+    if name.endswith("-random"):
+        from tsearch.models.random_arch import build_random
+
+        return build_random(name, device=device), "a photo of a red circle"
+    from tsearch.models import load_model
+
+    model = load_model(name, device=device)
+    return model, ("a red circle" if model.conditioning == "text" else 3)
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def engine_run(model, verifier, condition, n, steps, batch_size, device) -> float:
+    costs = Costs(model.default_solver, model.nfe_per_eval)
+    plan = engine.Plan(model, model.name, [verifier], make_algorithm("random", n * costs.full(steps), costs, steps, 0,
+                                                                     per_round=n), "random", condition,
+                       n * costs.full(steps), steps, costs, batch_size)
+    _sync(device)
+    start = time.perf_counter()
+    for event in engine.run(plan):
+        done = event
+    _sync(device)
+    return time.perf_counter() - start, done.summary.verifier_seconds
+
+
+def naive_run(model, verifier, condition, n, steps, device) -> float:
+    """One candidate at a time, re-encoding the condition every time."""
+    _sync(device)
+    start = time.perf_counter()
+    for i in range(n):
+        cond = model.encode(condition)
+        x = noise.gaussian(model.noise_shape, i)[None].to(device) * model.prior_scale
+        x = model.denoise(x, cond, model.sigmas(steps))
+        verifier.score(model.decode(x).float(), condition)
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def bare_run(model, condition, n, steps, batch_size, device) -> float:
+    """Only the batched denoiser calls the engine makes, timed with nothing around them."""
+    cond = model.encode(condition)
+    x = torch.randn((batch_size, *model.noise_shape), device=device)
+    sigmas = model.sigmas(steps)
+    _sync(device)
+    start = time.perf_counter()
+    for i in range(0, n, batch_size):
+        b = min(batch_size, n - i)
+        for s in sigmas[:-1]:
+            model.forward_x0(x[:b], cond, float(s))
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tsearch.bench engine", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="toy-conv", help="toy-conv (default), a registered model, or sd15-random / flux-random")
+    parser.add_argument("--candidates", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--naive-candidates", type=int, default=None, help="time the naive loop on fewer candidates and scale (default: all)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model, condition = _model(args.model, args.device)
+    verifier = ToyScorer(args.device)
+    n, steps = args.candidates, args.steps
+    naive_n = args.naive_candidates or n
+    engine_run(model, verifier, condition, min(n, args.batch_size), 2, args.batch_size, args.device)  # warm-up
+    if args.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    t_engine, t_verify = engine_run(model, verifier, condition, n, steps, args.batch_size, args.device)
+    peak = torch.cuda.max_memory_allocated() / 2**30 if args.device.startswith("cuda") else None
+    t_bare = bare_run(model, condition, n, steps, args.batch_size, args.device)
+    t_naive = naive_run(model, verifier, condition, naive_n, steps, args.device) * n / naive_n
+    device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU ({torch.get_num_threads()} threads)"
+    print(f"model {args.model} on {device_name}: random search, {n} candidates x {steps} steps, batch {args.batch_size}")
+    print(f"engine (batched, prompt encoded once): {t_engine:8.2f} s  {n / t_engine:8.2f} candidates/s")
+    scaled = f" (timed on {naive_n}, scaled)" if naive_n != n else ""
+    print(f"naive loop (one at a time, re-encode):  {t_naive:8.2f} s  {n / t_naive:8.2f} candidates/s{scaled}")
+    print(f"speed-up of the engine over the naive loop: {t_naive / t_engine:.2f}x")
+    rest = t_engine - t_verify - t_bare
+    print(f"bare batched denoiser calls alone:      {t_bare:8.2f} s")
+    print(f"engine = denoiser {t_bare:.2f} s + verifier {t_verify:.2f} s + the rest (noise, decode, images, bookkeeping) "
+          f"{rest:.2f} s: overhead {100 * rest / t_bare:.1f}% over the bare denoiser calls")
+    if peak is not None:
+        print(f"peak GPU memory (engine run): {peak:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()

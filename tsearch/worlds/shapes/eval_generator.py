@@ -54,11 +54,12 @@ def generate(model, captions: list[str], steps: int, batch_size: int = 48, seed:
     return torch.cat(out)
 
 
-def evaluate(weights: str | None, captions: int, steps: int, guidance: float | None, device: str = "cpu", seed: int = 0) -> dict:
+def evaluate(weights: str | None, captions: int, steps: int, guidance: float | None, device: str = "cpu",
+             seed: int = 0, batch_size: int = 48) -> dict:
     model = build(device=device, path=weights, guidance=guidance)
     pairs = eval_captions(captions, seed)
     start = time.time()
-    images = to_uint8(generate(model, [c for _, c in pairs], steps, seed=seed))
+    images = to_uint8(generate(model, [c for _, c in pairs], steps, batch_size, seed))
     seconds = time.time() - start
     verdicts = [bool(oracle.evaluate(image, caption).ok) for image, (_, caption) in zip(images, pairs)]
     per_category = {
@@ -68,6 +69,7 @@ def evaluate(weights: str | None, captions: int, steps: int, guidance: float | N
         "steps": steps, "guidance": model.guidance, "captions": len(pairs),
         "overall": float(np.mean(verdicts)), "per_category": per_category,
         "nfe": model.nfe, "seconds": round(seconds, 1),
+        "seconds_per_batch_step": round(seconds / (steps * -(-len(pairs) // batch_size)), 4), "batch_size": batch_size,
     }
 
 
@@ -79,13 +81,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--guidance", type=float, nargs="+", default=[None], help="default: the model's own")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=48, help="captions denoised together")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=None, help="also write the results as a JSON list to this file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     results = []
     for weights, steps, guidance in itertools.product(args.weights, args.steps, args.guidance):
-        result = {"weights": weights, **evaluate(weights, args.captions, steps, guidance, args.device, args.seed)}
+        result = {"weights": weights, **evaluate(weights, args.captions, steps, guidance, args.device, args.seed, args.batch_size)}
         cats = "  ".join(f"{c} {100 * a:.0f}%" for c, a in result["per_category"].items())
         print(f"{weights or 'default'} steps {steps} guidance {result['guidance']:g}: "
               f"overall {100 * result['overall']:.1f}%  {cats}  ({result['seconds']}s)", flush=True)

@@ -142,7 +142,7 @@ def train(config: TrainConfig) -> dict:
 
 def save(ema, folder: str, config: TrainConfig, step: int, seconds: float, losses: list[float]) -> dict:
     log = {
-        "steps": step, "seconds": round(seconds, 1),
+        "steps": step, "seconds": round(seconds, 1), "seconds_per_step": round(seconds / max(step, 1), 4),
         "final_loss": round(float(np.mean(losses[-100:])), 5) if losses else None,
         "config": asdict(config),
     }

@@ -146,3 +146,21 @@ def test_contrastive_loss_is_finite_with_repeated_captions():
     loss = train_clip.contrastive_loss(model, torch.rand(8, 3, 32, 32), captions + twins, negatives, 1.0)
     loss.backward()
     assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_loss_never_pushes_away_a_caption_that_is_true_of_the_image():
+    # rows 2 and 3 are the twins of rows 0 and 1; columns 4..7 are each row's one negative
+    captions = ["a red circle and a blue square", "a circle", "a blue circle and a red square", "a square"]
+    negatives = [["a blue circle and a red square"], ["a triangle"], ["a triangle"], ["a circle"]]
+    logits = torch.zeros(4, 8)
+    base = train_clip.loss_from_logits(logits, captions, negatives, 1.0)
+    true_text = logits.clone()
+    true_text[0, 1] = 5.0     # "a circle" is true of a red circle beside a blue square: not a negative
+    true_text[1, 7] = 5.0     # row 3's negative repeats row 1's own caption
+    assert torch.allclose(train_clip.loss_from_logits(true_text, captions, negatives, 1.0), base)
+    false_text = logits.clone()
+    false_text[0, 4] = 5.0    # its own contradiction (swapped colours) is a negative
+    assert train_clip.loss_from_logits(false_text, captions, negatives, 1.0) > base + 0.5
+    twin_image = logits.clone()
+    twin_image[2, 0] = 5.0    # row 0's caption scoring its twin's image high is penalised
+    assert train_clip.loss_from_logits(twin_image, captions, negatives, 1.0) > base + 0.5

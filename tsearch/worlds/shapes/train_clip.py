@@ -1,12 +1,15 @@
-"""Train the shapes world's tiny CLIP contrastively, with hard negative captions.
+"""Train the shapes world's tiny CLIP contrastively, with hard negatives on both sides.
 
 CLIP's symmetric InfoNCE loss (Radford et al. 2021, fig. 3) over (render, caption) pairs, with
-two changes that matter for search:
+three changes that matter for search:
 - each image also sees k contradicting captions (swapped colours, swapped relation, wrong count,
-  wrong shape; NegCLIP, Yuksekgonul et al. 2023): they join the image->text softmax, and a second
-  term asks the true caption to beat exactly those k. Best-of-N search ranks images that differ in
-  such details, so this is the distinction the verifier must learn;
-- captions repeat (the grammar has ~126), so identical captions in a batch are not negatives.
+  wrong shape; as in NegCLIP, Yuksekgonul et al. 2023): they join the image->text softmax, and a
+  second term asks the true caption to beat exactly those k;
+- each batch carries a "twin" render per pair, drawn for a caption that contradicts it both ways,
+  and a third term asks each caption to prefer its own image over its twin's. That is best-of-N's
+  own question: which of several images fits this caption;
+- a text that may be true of an image (a repeated caption, "a circle" for a red circle beside a
+  square) is never used as its negative (hard_negatives.possibly_true_matrix).
 
     python -m tsearch.worlds.shapes.train_clip --device cuda --minutes 8 --out runs/shapes_clip
 
@@ -41,7 +44,7 @@ class TrainConfig:
     minutes: float = 8.0
     batch_size: int = 0           # 0 = 512 on cuda, 32 on cpu
     negatives: int = 3            # contradicting captions per image
-    hard_weight: float = 1.0      # weight of the "true caption beats its own negatives" term
+    hard_weight: float = 1.0      # weight of the two hard terms (own k captions; own vs twin image)
     degrade_fraction: float = 0.1  # images degraded (noise/blur) so generator artefacts look familiar;
                                    # kept small: the quality head reads this embedding and needs to
                                    # see noise and blur in it
@@ -120,25 +123,30 @@ def contrastive_loss(model: clip_model.ShapesClip, images: torch.Tensor, caption
 
     images [n] pair with captions [n]; rows n/2.. are the twins of rows ..n/2 (see PairStream).
     """
+    texts = captions + [t for row in negatives for t in row]
+    scale = model.clip.logit_scale.exp().clamp(max=100)
+    logits = scale * model.encode_images(images) @ model.encode_texts(texts).T   # [n, n + n*k]
+    return loss_from_logits(logits, captions, negatives, hard_weight)
+
+
+def loss_from_logits(logits: torch.Tensor, captions: list[str], negatives: list[list[str]],
+                     hard_weight: float) -> torch.Tensor:
+    """The loss of `contrastive_loss` given its image-text logits [n, n + n*k]
+    (columns: the n captions, then each row's k negatives in order)."""
     n, k = len(captions), len(negatives[0])
     texts = captions + [t for row in negatives for t in row]
-    image_emb = model.encode_images(images)
-    text_emb = model.encode_texts(texts)
-    scale = model.clip.logit_scale.exp().clamp(max=100)
-    logits = scale * image_emb @ text_emb.T                                  # [n, n + n*k]
     device = logits.device
     index, possibly_true = hard_negatives.possibly_true_matrix()
     caption_ids = torch.tensor([index[t] for t in captions])
     text_ids = torch.tensor([index[t] for t in texts])
     maybe = possibly_true[text_ids[None, :], caption_ids[:, None]].to(device)  # text j may be true of image i
-    own = torch.zeros_like(maybe)
-    own[torch.arange(n), torch.arange(n)] = True
+    own = torch.eye(n, n + n * k, dtype=torch.bool, device=device)             # image i's own caption
     target = torch.arange(n, device=device)
     image_to_text = F.cross_entropy(logits.masked_fill(maybe & ~own, float("-inf")), target)
     text_to_image = F.cross_entropy(logits[:, :n].T.masked_fill((maybe[:, :n] & ~own[:, :n]).T, float("-inf")), target)
     # the true caption against exactly its own k contradictions (column 0 is the true one)
     rows = torch.arange(n, device=device)
-    own_negatives = logits[:, n:].reshape(n, n, k)[rows, rows]
+    own_negatives = logits.gather(1, n + rows[:, None] * k + torch.arange(k, device=device))
     hard_text = F.cross_entropy(torch.cat([logits[rows, rows][:, None], own_negatives], 1),
                                 torch.zeros(n, dtype=torch.long, device=device))
     # each caption against its twin's image (the twin's caption is false of it, and vice versa)

@@ -39,7 +39,7 @@ class ShapesClipScore:
     @torch.inference_mode()
     def score(self, images: torch.Tensor, condition) -> torch.Tensor:
         text = self._text_embedding(condition)
-        image_emb = self.clip.encode_images(images.to(self.device, torch.float32))
+        image_emb = self.clip.encode_images(images.to(self.device, torch.float32).clamp(0, 1))
         return self.clip.clip_score(image_emb, text[None])[:, 0].float().cpu()
 
 

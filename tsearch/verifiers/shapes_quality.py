@@ -28,7 +28,7 @@ class ShapesQuality:
     @torch.inference_mode()
     def score(self, images: torch.Tensor, condition=None) -> torch.Tensor:
         """Logit of "clean" per image; the condition is ignored (the aesthetic predictor is prompt-blind)."""
-        image_emb = self.clip.encode_images(images.to(self.device, torch.float32))
+        image_emb = self.clip.encode_images(images.to(self.device, torch.float32).clamp(0, 1))
         return self.head(image_emb).float().cpu()
 
 

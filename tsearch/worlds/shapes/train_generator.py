@@ -73,6 +73,7 @@ def learning_rate(config: TrainConfig, lr: float, step: int, progress: float) ->
 
 
 def train(config: TrainConfig) -> dict:
+    launched = time.time()  # the --minutes budget covers set-up and the final save too
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     cuda = config.device.startswith("cuda")
@@ -99,7 +100,8 @@ def train(config: TrainConfig) -> dict:
     batches = iter(stream)  # starts the data workers before the handler, so they keep the default
     stop = {"signal": False}  # SIGTERM (a job's time limit) ends the loop and still saves
     signal.signal(signal.SIGTERM, lambda *_: stop.update(signal=True))
-    seconds = config.minutes * 60.0
+    # training time: the budget less set-up so far and a reserve for writing the weights
+    seconds = max(1.0, config.minutes * 60.0 - (time.time() - launched) - min(15.0, 0.05 * config.minutes * 60.0))
     start, step, losses = time.time(), 0, []
     next_report, snapshots = 0.1, [0.1, 0.25, 0.5, 0.75]
     for images, rows in batches:

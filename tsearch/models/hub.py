@@ -1,0 +1,137 @@
+"""Real models by hub id or local folder, and the registered names that point at them.
+
+A diffusers pipeline folder names its pipeline class in model_index.json (`_class_name`); that
+name, looked up in the plain dict `ADAPTERS`, picks the adapter. Nothing is guessed from Python
+class names. Weights come from a local folder or the Hugging Face hub (honouring HF_HUB_OFFLINE);
+when they cannot be reached the error names the model and says how to provide it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+
+import torch
+
+from tsearch.models.base import Model
+from tsearch.models.batching import choose_dtype
+from tsearch.models.pipeline import parse_options
+from tsearch.registry import Unavailable
+
+# pipeline class in model_index.json -> "module:adapter class"
+ADAPTERS: dict[str, str] = {
+    "FluxPipeline": "tsearch.models.flux:Flux",
+    "StableDiffusion3Pipeline": "tsearch.models.sd3:SD3",
+    "StableDiffusionPipeline": "tsearch.models.unet:StableDiffusion",
+    "StableDiffusionXLPipeline": "tsearch.models.unet:StableDiffusionXL",
+    "PixArtSigmaPipeline": "tsearch.models.pixart:PixArtSigma",
+    "DiTPipeline": "tsearch.models.dit:DiT",
+}
+
+
+def how_to_provide(repo_id: str) -> str:
+    return (f"log in with `huggingface-cli login` (or set HF_TOKEN), accept the licence on "
+            f"https://huggingface.co/{repo_id} if the model is gated, and run where the hub is reachable "
+            f"(unset HF_HUB_OFFLINE); or download it elsewhere (`huggingface-cli download {repo_id} "
+            f"--local-dir DIR`) and point --model at that local folder")
+
+
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def read_model_index(name_or_path: str) -> dict:
+    """model_index.json of a local diffusers folder or a hub repository (cached copy when offline)."""
+    if os.path.isdir(name_or_path):
+        path = os.path.join(name_or_path, "model_index.json")
+        if not os.path.isfile(path):
+            raise ValueError(f"{name_or_path!r} is a folder without model_index.json: not a diffusers pipeline "
+                             f"(save one with pipeline.save_pretrained(folder))")
+    else:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import EntryNotFoundError
+
+        try:
+            path = hf_hub_download(name_or_path, "model_index.json")
+        except (OSError, EntryNotFoundError, ValueError) as error:
+            raise Unavailable(f"cannot reach model {name_or_path!r} ({type(error).__name__}: {_first_line(error)}); "
+                              f"to use it, {how_to_provide(name_or_path)}") from error
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def adapter_class(pipeline_name: str):
+    if pipeline_name not in ADAPTERS:
+        raise ValueError(f"pipeline class {pipeline_name!r} is not supported; tsearch drives: {', '.join(sorted(ADAPTERS))}")
+    module_name, _, attribute = ADAPTERS[pipeline_name].partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def load_pretrained(name_or_path: str, device: str | torch.device = "cpu", dtype: str | torch.dtype | None = None,
+                    variant: str | None = None, name: str | None = None, **options) -> Model:
+    """A hub id or local diffusers folder -> the adapter its model_index.json's pipeline class names.
+
+    dtype: None = float32 on the CPU and the family's half precision on CUDA; variant: a weights
+    variant on the hub such as "fp16"; options: the adapter's options (size, guidance, batch sizes).
+    """
+    import diffusers
+
+    index = read_model_index(name_or_path)
+    adapter = adapter_class(index.get("_class_name", "<missing _class_name>"))
+    parsed = parse_options(adapter.options_class, options, adapter.pipeline_name)
+    device = torch.device(device)
+    dtype = choose_dtype(device, dtype, adapter.gpu_dtype)
+    pipeline_class = getattr(diffusers, adapter.pipeline_name)
+    try:
+        pipe = pipeline_class.from_pretrained(name_or_path, variant=variant, **{_dtype_keyword(): dtype})
+    except (OSError, ValueError) as error:
+        if os.path.isdir(name_or_path) and not isinstance(error, OSError):
+            raise
+        raise Unavailable(f"cannot load the weights of {name or name_or_path!r} ({type(error).__name__}: "
+                          f"{_first_line(error)}); to use it, {how_to_provide(name_or_path)}") from error
+    return adapter(pipe.to(device), name or name_or_path, device, parsed)
+
+
+def hub_status(repo_id: str, gated: bool) -> tuple[bool, str]:
+    """Cheap availability: local cache, offline mode and login are checked; nothing is loaded."""
+    from huggingface_hub import get_token, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(repo_id, "model_index.json"), str):
+        return True, f"{repo_id} is in the local Hugging Face cache"
+    if hub_offline():
+        return False, f"{repo_id} is not in the local cache and HF_HUB_OFFLINE is set; to use it, {how_to_provide(repo_id)}"
+    if gated and not get_token():
+        return False, f"{repo_id} is gated and no Hugging Face token is set; to use it, {how_to_provide(repo_id)}"
+    return True, f"downloads {repo_id} from the hub on first use"
+
+
+def _named(repo_id: str, name: str, gated: bool = False, **defaults):
+    """A registry factory for one hub repository, with a cheap `available()`."""
+    def factory(device: str = "cpu", **options) -> Model:
+        return load_pretrained(repo_id, device, name=name, **{**defaults, **options})
+
+    factory.available = lambda: hub_status(repo_id, gated)
+    factory.repo_id = repo_id
+    return factory
+
+
+def _dtype_keyword() -> str:
+    """diffusers renamed from_pretrained's `torch_dtype` to `dtype` (the old name now warns)."""
+    from diffusers.utils import deprecation_utils
+
+    return "dtype" if hasattr(deprecation_utils, "_TORCH_DTYPE_DEPRECATION_MESSAGE") else "torch_dtype"
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else "no details"
+
+
+flux_dev = _named("black-forest-labs/FLUX.1-dev", "flux-dev", gated=True)
+flux_schnell = _named("black-forest-labs/FLUX.1-schnell", "flux-schnell", max_sequence_length=256)
+sd35_medium = _named("stabilityai/stable-diffusion-3.5-medium", "sd3.5-medium", gated=True)
+sdxl = _named("stabilityai/stable-diffusion-xl-base-1.0", "sdxl")
+sd15 = _named("stable-diffusion-v1-5/stable-diffusion-v1-5", "sd15")
+pixart_sigma = _named("PixArt-alpha/PixArt-Sigma-XL-2-1024-MS", "pixart-sigma")
+dit_xl_2_256 = _named("facebook/DiT-XL-2-256", "dit-xl-2-256")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from tsearch.models.base import Model
 from tsearch.registry import Entry, resolve, status, unknown
 
@@ -14,6 +16,10 @@ MODELS: dict[str, Entry] = {
 def load_model(name: str, device: str = "cpu", **options) -> Model:
     """Build a registered model by name. Hub ids and local folders are resolved by `models.hub`."""
     if name not in MODELS:
+        if "/" in name or os.path.isdir(name):
+            from tsearch.models import hub
+
+            return hub.load_pretrained(name, device, **options)
         raise unknown("model", name, MODELS)
     return resolve(MODELS[name])(device=device, **options)
 

@@ -116,8 +116,8 @@ class OptionField:
 
     @property
     def key(self) -> str:
-        """The keyword the app and its API use: algorithm and field, e.g. zero_order_lam."""
-        return f"{self.algorithm.replace('-', '_')}_{self.name}"
+        """The keyword the app and its API use: algorithm and field in lower case, e.g. zero_order_lam, paths_l."""
+        return f"{self.algorithm.replace('-', '_')}_{self.name}".lower()
 
 
 def _comments(options_cls) -> dict[str, str]:

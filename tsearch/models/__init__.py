@@ -14,6 +14,7 @@ MODELS: dict[str, Entry] = {
     "flux-schnell": Entry("tsearch.models.hub:flux_schnell", "FLUX.1-schnell, 12B rectified flow, 4-step distilled (black-forest-labs/FLUX.1-schnell)", requires=("diffusers", "transformers"), kind="diffusers"),
     "sd3.5-medium": Entry("tsearch.models.hub:sd35_medium", "Stable Diffusion 3.5 Medium, rectified-flow MMDiT (stabilityai/stable-diffusion-3.5-medium, gated)", requires=("diffusers", "transformers"), kind="diffusers"),
     "sdxl": Entry("tsearch.models.hub:sdxl", "Stable Diffusion XL base 1.0, epsilon UNet seen as variance-exploding (stabilityai/stable-diffusion-xl-base-1.0)", requires=("diffusers", "transformers"), kind="diffusers"),
+    "sd15": Entry("tsearch.models.hub:sd15", "Stable Diffusion 1.5, epsilon UNet seen as variance-exploding (stable-diffusion-v1-5/stable-diffusion-v1-5)", requires=("diffusers", "transformers"), kind="diffusers"),
 }
 
 

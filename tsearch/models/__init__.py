@@ -15,6 +15,7 @@ MODELS: dict[str, Entry] = {
     "sd3.5-medium": Entry("tsearch.models.hub:sd35_medium", "Stable Diffusion 3.5 Medium, rectified-flow MMDiT (stabilityai/stable-diffusion-3.5-medium, gated)", requires=("diffusers", "transformers"), kind="diffusers"),
     "sdxl": Entry("tsearch.models.hub:sdxl", "Stable Diffusion XL base 1.0, epsilon UNet seen as variance-exploding (stabilityai/stable-diffusion-xl-base-1.0)", requires=("diffusers", "transformers"), kind="diffusers"),
     "sd15": Entry("tsearch.models.hub:sd15", "Stable Diffusion 1.5, epsilon UNet seen as variance-exploding (stable-diffusion-v1-5/stable-diffusion-v1-5)", requires=("diffusers", "transformers"), kind="diffusers"),
+    "pixart-sigma": Entry("tsearch.models.hub:pixart_sigma", "PixArt-Sigma XL-2 1024, T5-conditioned DiT seen as variance-exploding (PixArt-alpha/PixArt-Sigma-XL-2-1024-MS)", requires=("diffusers", "transformers"), kind="diffusers"),
 }
 
 

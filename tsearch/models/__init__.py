@@ -16,6 +16,7 @@ MODELS: dict[str, Entry] = {
     "sdxl": Entry("tsearch.models.hub:sdxl", "Stable Diffusion XL base 1.0, epsilon UNet seen as variance-exploding (stabilityai/stable-diffusion-xl-base-1.0)", requires=("diffusers", "transformers"), kind="diffusers"),
     "sd15": Entry("tsearch.models.hub:sd15", "Stable Diffusion 1.5, epsilon UNet seen as variance-exploding (stable-diffusion-v1-5/stable-diffusion-v1-5)", requires=("diffusers", "transformers"), kind="diffusers"),
     "pixart-sigma": Entry("tsearch.models.hub:pixart_sigma", "PixArt-Sigma XL-2 1024, T5-conditioned DiT seen as variance-exploding (PixArt-alpha/PixArt-Sigma-XL-2-1024-MS)", requires=("diffusers", "transformers"), kind="diffusers"),
+    "dit-xl-2-256": Entry("tsearch.models.hub:dit_xl_2_256", "DiT-XL/2, class-conditional ImageNet 256 (facebook/DiT-XL-2-256); condition = class index", requires=("diffusers", "transformers"), kind="diffusers"),
 }
 
 

@@ -130,6 +130,8 @@ def test_eval_script_reports_accuracy_per_category(weights, capsys, tmp_path):
     assert json.loads(out.read_text()) == results
     assert set(results[0]["per_category"]) == set(grammar.CATEGORIES)
     assert 0.0 <= results[0]["overall"] <= 1.0 and results[1]["nfe"] == 6 * 2
+    r = results[0]
+    assert r["meets_bar"] == (0.3 <= r["overall"] <= 0.8 and min(r["per_category"].values()) >= 0.1)
     assert "overall" in capsys.readouterr().out
     with pytest.raises(ValueError, match="multiple of 6"):
         eval_generator.eval_captions(7)

@@ -25,6 +25,10 @@ from tsearch.models.shapes import TextCond, build
 from tsearch.worlds.shapes import grammar, oracle
 
 
+BAR_OVERALL = (0.30, 0.80)  # recognisable, yet imperfect enough for search to matter (issue 3)
+BAR_CATEGORY = 0.10
+
+
 def eval_captions(count: int, seed: int = 0) -> list[tuple[str, str]]:
     """(category, caption) pairs: count / 6 per category, drawn with a fixed seed."""
     if count % len(grammar.CATEGORIES):
@@ -65,9 +69,11 @@ def evaluate(weights: str | None, captions: int, steps: int, guidance: float | N
     per_category = {
         c: float(np.mean([ok for ok, (cat, _) in zip(verdicts, pairs) if cat == c])) for c in grammar.CATEGORIES
     }
+    overall = float(np.mean(verdicts))
     return {
         "steps": steps, "guidance": model.guidance, "captions": len(pairs),
-        "overall": float(np.mean(verdicts)), "per_category": per_category,
+        "overall": overall, "per_category": per_category,
+        "meets_bar": BAR_OVERALL[0] <= overall <= BAR_OVERALL[1] and min(per_category.values()) >= BAR_CATEGORY,
         "nfe": model.nfe, "seconds": round(seconds, 1),
         "seconds_per_batch_step": round(seconds / (steps * -(-len(pairs) // batch_size)), 4), "batch_size": batch_size,
     }
@@ -91,7 +97,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         result = {"weights": weights, **evaluate(weights, args.captions, steps, guidance, args.device, args.seed, args.batch_size)}
         cats = "  ".join(f"{c} {100 * a:.0f}%" for c, a in result["per_category"].items())
         print(f"{weights or 'default'} steps {steps} guidance {result['guidance']:g}: "
-              f"overall {100 * result['overall']:.1f}%  {cats}  ({result['seconds']}s)", flush=True)
+              f"overall {100 * result['overall']:.1f}%  {cats}  ({result['seconds']}s)"
+              f"{'  meets the bar' if result['meets_bar'] else ''}", flush=True)
         results.append(result)
     if args.out:
         with open(args.out, "w") as f:

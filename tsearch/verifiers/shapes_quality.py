@@ -33,11 +33,12 @@ class ShapesQuality:
 
 
 def _missing(path: Path, clip_path: Path | None) -> list[str]:
+    """The folders that lack files, e.g. ['assets/shapes/quality (head.safetensors, quality.json)']."""
     from tsearch.worlds.shapes import clip_model, quality_head
 
     clip_path = clip_path if clip_path is not None else quality_head.default_clip_folder(path)
-    return ([str(path / name) for name in quality_head.missing_files(path)]
-            + [str(clip_path / name) for name in clip_model.missing_files(clip_path)])
+    lacking = [(path, quality_head.missing_files(path)), (clip_path, clip_model.missing_files(clip_path))]
+    return [f"{folder} ({', '.join(names)})" for folder, names in lacking if names]
 
 
 def build(model=None, device: str = "cpu", path: str | Path | None = None,
@@ -48,7 +49,7 @@ def build(model=None, device: str = "cpu", path: str | Path | None = None,
     clip_path = Path(clip_path) if clip_path is not None else None
     missing = _missing(path, clip_path)
     if missing:
-        raise Unavailable(f"shapes-quality weights missing ({', '.join(missing)}); train them with: {TRAIN_COMMAND}")
+        raise Unavailable(f"shapes-quality weights missing in {' and '.join(missing)}; train them with: {TRAIN_COMMAND}")
     from tsearch.worlds.shapes import quality_head
 
     try:
@@ -60,7 +61,7 @@ def build(model=None, device: str = "cpu", path: str | Path | None = None,
 
 def available() -> tuple[bool, str]:
     missing = _missing(DEFAULT_PATH, None)
-    return (False, f"weights missing ({', '.join(missing)}); train them with: {TRAIN_COMMAND}") if missing else (True, "ok")
+    return (False, f"weights missing in {' and '.join(missing)}; train them with: {TRAIN_COMMAND}") if missing else (True, "ok")
 
 
 build.available = available

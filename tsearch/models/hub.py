@@ -41,7 +41,7 @@ def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
-def read_model_index(name_or_path: str) -> dict:
+def read_model_index(name_or_path: str, name: str | None = None) -> dict:
     """model_index.json of a local diffusers folder or a hub repository (cached copy when offline)."""
     if os.path.isdir(name_or_path):
         path = os.path.join(name_or_path, "model_index.json")
@@ -55,7 +55,8 @@ def read_model_index(name_or_path: str) -> dict:
         try:
             path = hf_hub_download(name_or_path, "model_index.json")
         except (OSError, EntryNotFoundError, ValueError) as error:
-            raise Unavailable(f"cannot reach model {name_or_path!r} ({type(error).__name__}: {_first_line(error)}); "
+            what = f"{name} ({name_or_path})" if name and name != name_or_path else repr(name_or_path)
+            raise Unavailable(f"cannot reach model {what} ({type(error).__name__}: {_first_line(error)}); "
                               f"to use it, {how_to_provide(name_or_path)}") from error
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
@@ -77,7 +78,7 @@ def load_pretrained(name_or_path: str, device: str | torch.device = "cpu", dtype
     """
     import diffusers
 
-    index = read_model_index(name_or_path)
+    index = read_model_index(name_or_path, name)
     adapter = adapter_class(index.get("_class_name", "<missing _class_name>"))
     parsed = parse_options(adapter.options_class, options, adapter.pipeline_name)
     device = torch.device(device)

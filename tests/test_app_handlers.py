@@ -65,6 +65,11 @@ def fields(update) -> dict:
     return dict(zip(handlers.SEARCH_OUTPUTS, update))
 
 
+def traces(plot) -> dict:
+    """gr.Plot's value (plotly JSON) as {trace name: trace}."""
+    return {trace["name"]: trace for trace in json.loads(plot.plot)["data"]}
+
+
 def test_streams_in_order_and_agrees_with_the_run_on_disk():
     updates = [fields(u) for u in handlers.search(**GMM, session=Session())]
     assert len(updates) >= 2
@@ -87,14 +92,13 @@ def test_streams_in_order_and_agrees_with_the_run_on_disk():
     assert last["best_image"] == str(run.root / "images" / f"{run.summary['best_id']:06d}.png")
     assert "Recipe: `gaussian(seed=" in last["best_card"]
 
-    figure = last["chart"]
-    traces = {trace.name: trace for trace in figure.data}
-    candidates = traces["candidates"]
-    assert list(candidates.x) == [row["nfe_spent"] for row in run.candidates]
-    assert list(candidates.y) == pytest.approx([row["score"] for row in run.candidates])
-    assert traces["best so far"].y[-1] == pytest.approx(run.summary["best_score"])
-    held_out = traces["gmm-density (held out) of the best"]
-    assert held_out.yaxis == "y2" and held_out.y[-1] == pytest.approx(run.summary["best_score"])
+    chart = traces(last["chart"])
+    candidates = chart["candidates"]
+    assert candidates["x"] == [row["nfe_spent"] for row in run.candidates]
+    assert candidates["y"] == pytest.approx([row["score"] for row in run.candidates])
+    assert chart["best so far"]["y"][-1] == pytest.approx(run.summary["best_score"])
+    held_out = chart["gmm-density (held out) of the best"]
+    assert held_out["yaxis"] == "y2" and held_out["y"][-1] == pytest.approx(run.summary["best_score"])
 
 
 def test_updates_are_throttled_and_the_last_is_always_sent(monkeypatch):
@@ -182,10 +186,10 @@ def test_paths_and_the_steps_baseline():
     assert run.config["options"] == {"n": 2, "m": 2, "L": 2}
     finished = [r for r in run.candidates if r["t_end"] == 0.0]
     assert finished and len(finished) < len(run.candidates)
-    traces = {trace.name: trace for trace in last["chart"].data}
-    assert traces["best so far"].y[-1] == pytest.approx(max(r["score"] for r in finished))
-    baseline = traces["more denoising steps, one noise"]
-    assert len(baseline.x) >= 2 and max(baseline.x) <= 200
+    chart = traces(last["chart"])
+    assert chart["best so far"]["y"][-1] == pytest.approx(max(r["score"] for r in finished))
+    baseline = chart["more denoising steps, one noise"]
+    assert len(baseline["x"]) >= 2 and max(baseline["x"]) <= 200
 
 
 def test_compare_overlays_runs_and_shows_their_best_images_side_by_side():
@@ -194,7 +198,7 @@ def test_compare_overlays_runs_and_shows_their_best_images_side_by_side():
                                     session=session))
     status, figure, cards = updates[-1]
     assert status.startswith("Compared 2 runs")
-    names = [trace.name for trace in figure.data]
+    names = list(traces(figure))
     assert "random" in names and "zero-order" in names
     assert [caption.split(":")[0] for _, caption in cards] == ["random", "zero-order"]
     with pytest.raises(gr.Error, match="at least two"):

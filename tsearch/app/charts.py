@@ -4,11 +4,12 @@ x is NFEs spent (one NFE = one denoiser pass over one sample, PAPER.md "Framing"
 verifier's score. Each candidate is a point; the line is the search's best so far; the held-out
 evaluator of that best sample is drawn on a second axis (it is never told to the search); the
 more-steps baseline (one noise, more denoising steps) is drawn at equal NFEs when it was run.
+
+Figures are plain plotly JSON dicts: building plotly's validated Figure objects cost more than a
+search step here, and the chart is redrawn several times a second while a search runs.
 """
 
 from __future__ import annotations
-
-import plotly.graph_objects as go
 
 from tsearch.app.state import LiveRun
 
@@ -57,66 +58,78 @@ def _ranked_against(pool: LiveRun, rows: list[dict]) -> list[float]:
     return out
 
 
-def _layout(figure: go.Figure, y_title: str, y2_title: str | None, title: str) -> go.Figure:
-    figure.update_layout(
-        title=dict(text=title, x=0.01, font=dict(size=14)), height=380, margin=dict(l=60, r=60, t=50, b=45),
-        xaxis=dict(title="NFEs spent (denoiser passes)", rangemode="tozero"),
-        yaxis=dict(title=y_title), template="plotly_white", uirevision="keep-zoom",
-        legend=dict(orientation="h", y=-0.2, x=0.0), hovermode="closest",
-    )
+GRID = "#e5e5e5"
+
+
+def _axis(title: str, **extra) -> dict:
+    return {"title": {"text": title}, "gridcolor": GRID, "zeroline": False, **extra}
+
+
+def _figure(traces: list[dict], y_title: str, y2_title: str | None, title: str) -> dict:
+    layout = {
+        "title": {"text": title, "x": 0.01, "font": {"size": 14}}, "height": 380,
+        "margin": {"l": 60, "r": 60, "t": 50, "b": 45}, "paper_bgcolor": "white", "plot_bgcolor": "white",
+        "xaxis": _axis("NFEs spent (denoiser passes)", rangemode="tozero"), "yaxis": _axis(y_title),
+        "uirevision": "keep-zoom", "legend": {"orientation": "h", "y": -0.2, "x": 0.0}, "hovermode": "closest",
+    }
     if y2_title:
-        figure.update_layout(yaxis2=dict(title=y2_title, overlaying="y", side="right", showgrid=False))
-    return figure
+        layout["yaxis2"] = _axis(y2_title, overlaying="y", side="right", showgrid=False)
+    return {"data": traces, "layout": layout}
 
 
-def run_figure(run: LiveRun, baseline: LiveRun | None = None) -> go.Figure:
+def _line(name: str, xs, ys, colour: str, width: float = 3, dash: str = "solid", axis: str = "y",
+          mode: str = "lines", shape: str = "hv") -> dict:
+    return {"type": "scatter", "name": name, "x": list(xs), "y": list(ys), "mode": mode, "yaxis": axis,
+            "line": {"color": colour, "width": width, "dash": dash, "shape": shape}}
+
+
+def run_figure(run: LiveRun, baseline: LiveRun | None = None) -> dict:
     """One run: candidates as points, the best-so-far line, the held-out evaluator, the baseline."""
-    figure = go.Figure()
     points = [r for r in run.rows if r.get("score") is not None]
-    figure.add_trace(go.Scatter(
-        x=[r["nfe_spent"] for r in points], y=[r["score"] for r in points], mode="markers", name="candidates",
-        marker=dict(size=6, color="rgba(31,119,180,0.35)"),
-        customdata=[[r["id"], r["round"], "-" if r["parent"] is None else r["parent"]] for r in points],
-        hovertemplate="#%{customdata[0]} round %{customdata[1]} parent %{customdata[2]}<br>"
-                      "%{x} NFEs, score %{y:.4g}<extra></extra>"))
+    traces = [{
+        "type": "scatter", "name": "candidates", "mode": "markers", "yaxis": "y",
+        "x": [r["nfe_spent"] for r in points], "y": [r["score"] for r in points],
+        "marker": {"size": 6, "color": "rgba(31,119,180,0.35)"},
+        "customdata": [[r["id"], r["round"], "-" if r["parent"] is None else r["parent"]] for r in points],
+        "hovertemplate": "#%{customdata[0]} round %{customdata[1]} parent %{customdata[2]}<br>"
+                         "%{x} NFEs, score %{y:.4g}<extra></extra>"}]
     curve = best_curve(run)
-    figure.add_trace(go.Scatter(x=[c[0] for c in curve], y=[c[1] for c in curve], mode="lines", name="best so far",
-                                line=dict(color=COLOURS[0], width=3, shape="hv")))
+    xs = [c[0] for c in curve]
+    traces.append(_line("best so far", xs, [c[1] for c in curve], COLOURS[0]))
     evaluator = run.evaluators[0] if run.evaluators else None
     if evaluator:
-        figure.add_trace(go.Scatter(
-            x=[c[0] for c in curve], y=[c[2].get(evaluator) for c in curve], mode="lines", yaxis="y2",
-            name=f"{evaluator} (held out) of the best", line=dict(color=COLOURS[2], width=2, shape="hv")))
+        traces.append(_line(f"{evaluator} (held out) of the best", xs, [c[2].get(evaluator) for c in curve],
+                            COLOURS[2], width=2, axis="y2"))
     if baseline is not None and baseline.rows:
-        xs = [r["nfe_spent"] for r in baseline.rows]
-        ys = _ranked_against(run, baseline.rows) if len(run.verifiers) > 1 else [r["score"] for r in baseline.rows]
-        figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name="more denoising steps, one noise",
-                                    line=dict(color=COLOURS[1], width=2, dash="dash")))
+        bx = [r["nfe_spent"] for r in baseline.rows]
+        by = _ranked_against(run, baseline.rows) if len(run.verifiers) > 1 else [r["score"] for r in baseline.rows]
+        traces.append(_line("more denoising steps, one noise", bx, by, COLOURS[1], width=2, dash="dash",
+                            mode="lines+markers", shape="linear"))
         if evaluator:
-            figure.add_trace(go.Scatter(x=xs, y=[(r.get("evals") or {}).get(evaluator) for r in baseline.rows],
-                                        mode="lines", yaxis="y2", name=f"{evaluator} of more steps",
-                                        line=dict(color=COLOURS[1], width=1, dash="dot")))
+            traces.append(_line(f"{evaluator} of more steps", bx, [(r.get("evals") or {}).get(evaluator)
+                                                                  for r in baseline.rows],
+                                COLOURS[1], width=1, dash="dot", axis="y2", shape="linear"))
     title = f"{run.algorithm} search, budget {run.budget} NFEs"
-    return _layout(figure, score_label(run.verifiers), f"{evaluator} (held out)" if evaluator else None, title)
+    return _figure(traces, score_label(run.verifiers), f"{evaluator} (held out)" if evaluator else None, title)
 
 
-def compare_figure(runs: list[LiveRun], by_evaluator: bool) -> go.Figure:
+def compare_figure(runs: list[LiveRun], by_evaluator: bool) -> dict:
     """Several runs' best-so-far curves on one chart: their own score, or the shared held-out evaluator."""
-    figure = go.Figure()
+    traces = []
     evaluator = next((r.evaluators[0] for r in runs if r.evaluators), None)
+    same_verifiers = len({r.verifiers for r in runs}) <= 1
     for i, run in enumerate(runs):
         curve = best_curve(run)
         colour = COLOURS[i % len(COLOURS)]
+        xs = [c[0] for c in curve]
         ys = [c[2].get(evaluator) for c in curve] if by_evaluator and evaluator else [c[1] for c in curve]
-        figure.add_trace(go.Scatter(x=[c[0] for c in curve], y=ys, mode="lines", name=run.label or run.algorithm,
-                                    line=dict(color=colour, width=3, shape="hv")))
+        traces.append(_line(run.label or run.algorithm, xs, ys, colour))
         if evaluator and not by_evaluator:
-            figure.add_trace(go.Scatter(x=[c[0] for c in curve], y=[c[2].get(evaluator) for c in curve],
-                                        mode="lines", yaxis="y2", name=f"{run.label}: {evaluator}", showlegend=True,
-                                        line=dict(color=colour, width=1, dash="dot", shape="hv")))
+            traces.append(_line(f"{run.label}: {evaluator}", xs, [c[2].get(evaluator) for c in curve], colour,
+                                width=1, dash="dot", axis="y2"))
     if by_evaluator and evaluator:
         y_title, y2 = f"{evaluator} (held out) of each run's best", None
     else:
-        y_title = score_label(runs[0].verifiers) if runs else "score"
+        y_title = score_label(runs[0].verifiers) if runs and same_verifiers else "each run's own verifier score"
         y2 = f"{evaluator} (held out)" if evaluator else None
-    return _layout(figure, y_title, y2, "best so far at equal compute")
+    return _figure(traces, y_title, y2, "best so far at equal compute")

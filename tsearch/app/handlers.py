@@ -11,10 +11,12 @@ same `finally` closes the engine.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 import gradio as gr
+from gradio.components.plot import PlotData
 
 from tsearch import engine
 from tsearch.api import prepare
@@ -154,9 +156,14 @@ def _drive(plan: engine.Plan, live: LiveRun, handle: RunHandle, throttle: Thrott
     live.end(stopped=handle.stopped and live.seconds is None)
 
 
+def plot(figure: dict) -> PlotData:
+    """A plotly JSON dict as gr.Plot's value (serialised once, without building a plotly Figure)."""
+    return PlotData(type="plotly", plot=json.dumps(figure))
+
+
 def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = ""):
     return (views.status_line(run, note), views.best_path(run), views.best_card(run),
-            charts.run_figure(run, baseline), views.gallery(run), views.summary(run))
+            plot(charts.run_figure(run, baseline)), views.gallery(run), views.summary(run))
 
 
 def _gpu_seconds(*args, **kwargs) -> int:
@@ -209,7 +216,7 @@ def _compare_view(runs: list[LiveRun], status: str, by_evaluator: bool):
         if path and row:
             evals = ", ".join(f"{k} {views._fmt(v)}" for k, v in (row.get("evals") or {}).items())
             cards.append((path, f"{run.label}: score {views._fmt(row.get('score'))}" + (f" · {evals}" if evals else "")))
-    return status, charts.compare_figure(runs, by_evaluator), cards
+    return status, plot(charts.compare_figure(runs, by_evaluator)), cards
 
 
 @gpu(duration=lambda *a, **k: ZEROGPU_MAX_SECONDS)

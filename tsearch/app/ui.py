@@ -112,7 +112,7 @@ def build_demo(title: str = TITLE, model: str | None = None, budget: int | None 
                                              "improve what we care about, or only the verifier's opinion?")
                 algorithm = gr.Radio(list(ALGORITHMS), value=DEFAULT_ALGORITHM, label="Search algorithm",
                                      info="steps = the baseline: one noise, more denoising steps.")
-                budget = gr.Slider(10, 10000, value=preset.budget, step=10, label="Budget (NFEs)",
+                budget = gr.Slider(1, 20000, value=preset.budget, step=1, label="Budget (NFEs)",
                                    info="Denoiser passes over one image, all candidates together.")
                 estimate = gr.Markdown("")
                 with gr.Row():

@@ -1,0 +1,110 @@
+"""The launched app driven by gradio_client through its `search` API endpoint: streaming, agreement with
+the run on disk, Stop, cancel and run again. Uses the analytic `gmm` model (no trained weights)."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+gradio_client = pytest.importorskip("gradio_client")
+
+from tsearch.app import build_demo  # noqa: E402
+from tsearch.runs import load_run  # noqa: E402
+
+SEARCH = dict(model="gmm", prompt="", cls=1, verifiers=["gmm-density"], evaluator="", algorithm="random",
+              budget=2000, steps=10, seed=0, batch_size=1, baseline=False, api_name="/search")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    import os
+
+    os.environ["TSEARCH_APP_RUNS"] = str(tmp_path_factory.mktemp("runs"))
+    demo = build_demo(model="gmm")
+    port = free_port()
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture
+def client(url):
+    return gradio_client.Client(url, verbose=False)
+
+
+def first_update(job, timeout: float = 30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if job.outputs():
+            return job.outputs()[0]
+        time.sleep(0.05)
+    raise AssertionError("no update from the search within the timeout")
+
+
+def test_search_streams_updates_that_agree_with_the_run_on_disk(client):
+    started = time.perf_counter()
+    job = client.submit(**SEARCH)
+    first = first_update(job)
+    print(f"first update after {time.perf_counter() - started:.2f} s")
+    job.result(timeout=60)
+    print(f"{len(job.outputs())} updates in {time.perf_counter() - started:.2f} s")
+    job.result(timeout=60)
+    updates = job.outputs()
+    assert len(updates) >= 4, "at least 3 streamed updates before the last"
+    assert first[5]["candidates"] >= 1 and first[0].startswith("Running")
+    status, best, _card, chart, gallery, details = updates[-1]
+    assert status.startswith("Done") and details["nfe_spent"] == 2000
+
+    run = load_run(details["run_dir"])
+    rows = {row["id"]: row for row in run.candidates}
+    assert len(rows) == 200 and run.summary["best_id"] == details["best_id"]
+    figure = json.loads(chart["plot"])
+    points = next(trace for trace in figure["data"] if trace["name"] == "candidates")
+    assert points["x"] == [row["nfe_spent"] for row in run.candidates]
+    assert points["y"] == pytest.approx([row["score"] for row in run.candidates])
+    line = next(trace for trace in figure["data"] if trace["name"] == "best so far")
+    assert line["y"][-1] == pytest.approx(run.summary["best_score"])
+    for item in gallery:
+        number, score = re.search(r"#(\d+) · score (\S+)", item["caption"]).groups()
+        assert float(score) == pytest.approx(rows[int(number)]["score"], rel=1e-3)
+        assert Path(item["image"]).read_bytes() == (run.root / "images" / f"{int(number):06d}.png").read_bytes()
+    assert f"#{run.summary['best_id']} " in gallery[0]["caption"]
+    assert Path(best).read_bytes() == (run.root / "images" / f"{run.summary['best_id']:06d}.png").read_bytes()
+
+
+def test_cancel_mid_run_then_run_again(client):
+    job = client.submit(**dict(SEARCH, budget=20000))
+    run_dir = first_update(job)[5]["run_dir"]
+    job.cancel()
+    deadline = time.time() + 20
+    while time.time() < deadline and not (load_run(run_dir).summary or {}).get("stopped"):
+        time.sleep(0.1)
+    summary = load_run(run_dir).summary
+    assert summary and summary["stopped"] and summary["nfe_spent"] < 20000
+    again = client.predict(**dict(SEARCH, budget=200))
+    assert again[0].startswith("Done") and again[5]["nfe_spent"] == 200
+
+
+def test_stop_endpoint_stops_this_clients_search(client):
+    job = client.submit(**dict(SEARCH, budget=20000))
+    first_update(job)
+    client.predict(api_name="/stop")
+    status, *_, details = job.result(timeout=30)
+    assert status.startswith("Stopped") and details["stopped"] and details["nfe_spent"] < 20000
+
+
+def test_bad_input_is_reported_and_the_app_keeps_working(client):
+    with pytest.raises(Exception, match="below one candidate"):
+        client.predict(**dict(SEARCH, budget=5))
+    assert client.predict(**dict(SEARCH, budget=100))[0].startswith("Done")

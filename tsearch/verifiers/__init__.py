@@ -10,6 +10,7 @@ VERIFIERS: dict[str, Entry] = {
     "shapes-clip": Entry("tsearch.verifiers.shapes_clip:build", "tiny CLIP trained on shape scenes, scored like CLIPScore", kind="bundled"),
     "shapes-quality": Entry("tsearch.verifiers.shapes_quality:build", "quality head on the shapes CLIP's image embedding, blind to the prompt (aesthetic analogue)", kind="bundled"),
     "shapes-oracle": Entry("tsearch.verifiers.shapes_oracle:build", "exact oracle for the shapes world (upper bound: GenEval-style checks)", kind="bundled"),
+    "clipscore": Entry("tsearch.verifiers.clipscore:build", "CLIPScore, 2.5 max(cos, 0), open_clip ViT-L/14 OpenAI by default (Hessel et al. 2021)", requires=("open_clip",), kind="real"),
 }
 
 

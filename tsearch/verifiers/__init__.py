@@ -12,6 +12,7 @@ VERIFIERS: dict[str, Entry] = {
     "shapes-oracle": Entry("tsearch.verifiers.shapes_oracle:build", "exact oracle for the shapes world (upper bound: GenEval-style checks)", kind="bundled"),
     "clipscore": Entry("tsearch.verifiers.clipscore:build", "CLIPScore, 2.5 max(cos, 0), open_clip ViT-L/14 OpenAI by default (Hessel et al. 2021)", requires=("open_clip",), kind="real"),
     "aesthetic": Entry("tsearch.verifiers.aesthetic:build", "LAION aesthetic predictor v2: MLP over CLIP ViT-L/14 image embeddings, prompt-blind (1-10)", requires=("open_clip",), kind="real"),
+    "imagereward": Entry("tsearch.verifiers.imagereward:build", "ImageReward (BLIP reward model, THUDM/ImageReward) in transformers BLIP classes", requires=("transformers",), kind="real"),
 }
 
 

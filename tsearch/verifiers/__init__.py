@@ -14,6 +14,7 @@ VERIFIERS: dict[str, Entry] = {
     "aesthetic": Entry("tsearch.verifiers.aesthetic:build", "LAION aesthetic predictor v2: MLP over CLIP ViT-L/14 image embeddings, prompt-blind (1-10)", requires=("open_clip",), kind="real"),
     "imagereward": Entry("tsearch.verifiers.imagereward:build", "ImageReward (BLIP reward model, THUDM/ImageReward) in transformers BLIP classes", requires=("transformers",), kind="real"),
     "pickscore": Entry("tsearch.verifiers.pickscore:build", "PickScore v1: CLIP ViT-H/14 preference logit (yuvalkirstain/PickScore_v1)", requires=("transformers",), kind="real"),
+    "hpsv2": Entry("tsearch.verifiers.hpsv2:build", "HPSv2.1: human-preference cosine from open_clip ViT-H/14 (xswu/HPSv2)", requires=("open_clip",), kind="real"),
 }
 
 

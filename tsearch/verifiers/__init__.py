@@ -15,6 +15,7 @@ VERIFIERS: dict[str, Entry] = {
     "imagereward": Entry("tsearch.verifiers.imagereward:build", "ImageReward (BLIP reward model, THUDM/ImageReward) in transformers BLIP classes", requires=("transformers",), kind="real"),
     "pickscore": Entry("tsearch.verifiers.pickscore:build", "PickScore v1: CLIP ViT-H/14 preference logit (yuvalkirstain/PickScore_v1)", requires=("transformers",), kind="real"),
     "hpsv2": Entry("tsearch.verifiers.hpsv2:build", "HPSv2.1: human-preference cosine from open_clip ViT-H/14 (xswu/HPSv2)", requires=("open_clip",), kind="real"),
+    "imagenet-classifier": Entry("tsearch.verifiers.imagenet_classifier:build", "logit of the target class from a transformers ImageNet classifier (google/vit-base-patch16-224); class-conditional", requires=("transformers",), kind="real"),
 }
 
 

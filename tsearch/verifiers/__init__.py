@@ -16,6 +16,7 @@ VERIFIERS: dict[str, Entry] = {
     "pickscore": Entry("tsearch.verifiers.pickscore:build", "PickScore v1: CLIP ViT-H/14 preference logit (yuvalkirstain/PickScore_v1)", requires=("transformers",), kind="real"),
     "hpsv2": Entry("tsearch.verifiers.hpsv2:build", "HPSv2.1: human-preference cosine from open_clip ViT-H/14 (xswu/HPSv2)", requires=("open_clip",), kind="real"),
     "imagenet-classifier": Entry("tsearch.verifiers.imagenet_classifier:build", "logit of the target class from a transformers ImageNet classifier (google/vit-base-patch16-224); class-conditional", requires=("transformers",), kind="real"),
+    "clip-zeroshot": Entry("tsearch.verifiers.clip_zeroshot:build", "CLIP zero-shot logit of the target class over prompt templates (ImageNet names); class-conditional", requires=("open_clip",), kind="real"),
 }
 
 

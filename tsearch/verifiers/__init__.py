@@ -18,6 +18,7 @@ VERIFIERS: dict[str, Entry] = {
     "imagenet-classifier": Entry("tsearch.verifiers.imagenet_classifier:build", "logit of the target class from a transformers ImageNet classifier (google/vit-base-patch16-224); class-conditional", requires=("transformers",), kind="real"),
     "clip-zeroshot": Entry("tsearch.verifiers.clip_zeroshot:build", "CLIP zero-shot logit of the target class over prompt templates (ImageNet names); class-conditional", requires=("open_clip",), kind="real"),
     "ssl-similarity": Entry("tsearch.verifiers.ssl_similarity:build", "label-free: DINOv2 cosine between the final sample and its clean estimate at t=0.4 (needs the engine to pass reference=)", requires=("transformers",), kind="real"),
+    "llm-grader": Entry("tsearch.verifiers.llm_grader:build", "VLM grader with the paper rubric (0-100) over any OpenAI-compatible endpoint (TSEARCH_LLM_URL/KEY/MODEL)", kind="real"),
 }
 
 

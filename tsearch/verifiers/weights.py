@@ -58,7 +58,7 @@ def cached(repo_or_path: str, filenames: str | tuple[str, ...]) -> bool:
 
 def status(*files: tuple[str, str | tuple[str, ...]]) -> tuple[bool, str]:
     """(available, reason) for (repo or path, filename(s)) pairs: cached, or downloadable when online."""
-    missing = [repo for repo, filenames in files if not cached(repo, filenames)]
+    missing = list(dict.fromkeys(repo for repo, filenames in files if not cached(repo, filenames)))
     if not missing:
         return True, "weights in the local cache"
     if offline():

@@ -301,3 +301,19 @@ def test_registered_real_models_are_listed_with_a_cheap_status():
     assert not ok and "black-forest-labs/FLUX.1-dev" in reason  # nothing cached here, HF_HUB_OFFLINE=1
     with pytest.raises(Unavailable, match=r"sd15 \(stable-diffusion-v1-5/stable-diffusion-v1-5\)"):
         load_model("sd15")
+
+
+@pytest.mark.parametrize("family,algorithm,options", [
+    ("flux", "zero-order", {}),
+    ("sd15", "paths", {"n": 2, "m": 2, "L": 2}),   # variance-exploding re-noising and scored clean estimates
+    ("dit", "random", {}),
+])
+def test_a_real_adapter_runs_a_search_through_the_python_api(saved, family, algorithm, options):
+    _, model_options, condition = FAMILIES[family]
+    brightness = lambda images, condition: images.mean(dim=(1, 2, 3))  # noqa: E731
+    kwargs = {"cls": condition} if family == "dit" else {"prompt": condition}
+    budget = 120
+    result = tsearch.search(model=saved[family], verifiers=[brightness], algorithm=algorithm, budget=budget, steps=3,
+                            batch_size=4, seed=1, model_options=model_options, **kwargs, **options)
+    assert result.best_image is not None and len(result.history) >= 2
+    assert result.summary.nfe_spent <= budget

@@ -317,3 +317,16 @@ def test_a_real_adapter_runs_a_search_through_the_python_api(saved, family, algo
                             batch_size=4, seed=1, model_options=model_options, **kwargs, **options)
     assert result.best_image is not None and len(result.history) >= 2
     assert result.summary.nfe_spent <= budget
+
+
+def test_full_size_random_architectures_have_the_published_sizes():
+    """Built on the meta device (no memory, no time): parameter counts of SD 1.5 and FLUX.1-dev's parts."""
+    count = lambda module: sum(p.numel() for p in module.parameters())  # noqa: E731
+    with ra._creating_on(torch.device("meta"), torch.float16):
+        sd15 = ra.sd15_pipeline("full")
+        flux = ra.flux_pipeline("full")
+    assert round(count(sd15.unet) / 1e6, 1) == 859.5            # SD 1.5 UNet
+    assert round(count(sd15.text_encoder) / 1e6, 1) == 123.1    # CLIP ViT-L/14 text tower
+    assert round(count(flux.transformer) / 1e9, 2) == 11.90     # FLUX.1-dev transformer
+    assert round(count(flux.text_encoder_2) / 1e9, 2) == 4.76   # T5-XXL encoder
+    assert flux.transformer.config.guidance_embeds and flux.vae.config.latent_channels == 16

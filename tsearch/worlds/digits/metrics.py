@@ -64,7 +64,7 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     """Frechet distance between two Gaussians (Heusel et al. 2017, eq. 6)."""
     from scipy import linalg
 
-    covmean, _ = linalg.sqrtm(sigma1 @ sigma2, disp=False)
+    covmean = linalg.sqrtm(sigma1 @ sigma2)
     if not np.isfinite(covmean).all():
         # A near-singular product (few images): regularise both covariances slightly, as pytorch-fid does.
         offset = np.eye(sigma1.shape[0]) * 1e-6

@@ -1,4 +1,8 @@
-"""tsearch's Gradio app: `python app.py [--port N] [--host H] [--share]` (PORT is honoured).
+"""tsearch's Gradio app: `python app.py [--port N] [--host H] [--share]`.
+
+The port is --port, else $PORT (Deta Space, most hosts), else $GRADIO_SERVER_PORT (Hugging Face
+Spaces), else 7860; the address is --host, else $GRADIO_SERVER_NAME (0.0.0.0 on Spaces), else
+127.0.0.1. No public share link unless --share.
 
 Layout and handlers live in tsearch/app/; this file only parses the command line and launches.
 In a notebook: `from tsearch.app import build_demo; build_demo().launch(inline=True)`.
@@ -15,10 +19,11 @@ from tsearch.app import build_demo
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="The tsearch app: inference-time search over diffusion noise.")
-    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"),
+    env = os.environ
+    parser.add_argument("--host", default=env.get("GRADIO_SERVER_NAME") or "127.0.0.1",
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 to serve a network)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "7860")),
-                        help="port (default: $PORT, else 7860)")
+    parser.add_argument("--port", type=int, default=int(env.get("PORT") or env.get("GRADIO_SERVER_PORT") or 7860),
+                        help="port (default: $PORT, else $GRADIO_SERVER_PORT, else 7860)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     return parser.parse_args(argv)
 

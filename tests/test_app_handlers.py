@@ -87,7 +87,7 @@ def test_streams_in_order_and_agrees_with_the_run_on_disk():
     gallery = last["gallery"]
     assert 0 < len(gallery) <= views.TOP + views.LATEST
     assert all(Path(path).parent == run.root / "images" for path, _ in gallery)
-    assert gallery[0][1].startswith(f"★ best · #{run.summary['best_id']} ·")
+    assert gallery[0][1].startswith(f"★ #{run.summary['best_id']} ·")
     assert "NFEs" in gallery[0][1] and "round" in gallery[0][1] and "parent" in gallery[0][1]
     assert last["best_image"] == str(run.root / "images" / f"{run.summary['best_id']:06d}.png")
     assert "Recipe: `gaussian(seed=" in last["best_card"]

@@ -87,10 +87,18 @@ def model_note(model: str) -> str:
     return f"**{model}** is not a registered model."
 
 
-def verifier_note() -> str:
+def _listing(title: str, rows) -> str:
     lines = [f"- `{name}`: {description}" + ("" if ok else f" — *unavailable: {reason}*")
-             for name, ok, reason, description in verifiers()]
-    return "\n".join(lines)
+             for name, ok, reason, description in rows]
+    return f"**{title}**\n\n" + "\n".join(lines)
+
+
+def model_list_note() -> str:
+    return _listing("Models", models())
+
+
+def verifier_note() -> str:
+    return _listing("Verifiers", verifiers())
 
 
 def example_prompts(seed: int = 0) -> list[str]:

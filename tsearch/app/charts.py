@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from tsearch.app.state import LiveRun
 
+MAX_DRAWN_POINTS = 400   # plotly draws at most this many candidate points (evenly spread); the data keeps all
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 
 
@@ -83,13 +84,21 @@ def _line(name: str, xs, ys, colour: str, width: float = 3, dash: str = "solid",
             "line": {"color": colour, "width": width, "dash": dash, "shape": shape}}
 
 
+def empty_figure(message: str = "Press Run: NFEs spent go right, the best score so far goes up") -> dict:
+    """The chart before a search (drawn at page load, so the plotting library is ready when Run is pressed)."""
+    figure = _figure([], "verifier score", None, "compute vs score")
+    figure["layout"]["annotations"] = [{"text": message, "showarrow": False, "xref": "paper", "yref": "paper",
+                                        "x": 0.5, "y": 0.5, "font": {"size": 14, "color": "#888"}}]
+    return figure
+
+
 def run_figure(run: LiveRun, baseline: LiveRun | None = None) -> dict:
     """One run: candidates as points, the best-so-far line, the held-out evaluator, the baseline."""
     points = [r for r in run.rows if r.get("score") is not None]
     traces = [{
         "type": "scatter", "name": "candidates", "mode": "markers", "yaxis": "y",
         "x": [r["nfe_spent"] for r in points], "y": [r["score"] for r in points],
-        "marker": {"size": 6, "color": "rgba(31,119,180,0.35)"},
+        "marker": {"size": 6, "color": "rgba(31,119,180,0.35)", "maxdisplayed": MAX_DRAWN_POINTS},
         "customdata": [[r["id"], r["round"], "-" if r["parent"] is None else r["parent"]] for r in points],
         "hovertemplate": "#%{customdata[0]} round %{customdata[1]} parent %{customdata[2]}<br>"
                          "%{x} NFEs, score %{y:.4g}<extra></extra>"}]

@@ -2,7 +2,7 @@
 
 `search` is also the app's API endpoint (api_name="search"): its parameter names are the API's.
 It is a generator; each yield is one update of (status, best image, best card, chart, gallery,
-details), throttled to a few per second with the last always sent. Stop sets the session's flag;
+details), throttled to a few per second (the chart once a second) with the last always sent. Stop sets the session's flag;
 the loop then closes the engine generator, which ends the search at once with everything scored
 already on disk. A cancelled job (gradio_client's `job.cancel()`) closes this generator, and the
 same `finally` closes the engine.
@@ -35,6 +35,7 @@ from tsearch.verifiers import VERIFIERS
 POOL = ModelPool(device())
 ESTIMATOR = Estimator()
 UPDATE_INTERVAL = 0.25   # seconds between page updates while a search runs (the last is always sent)
+CHART_INTERVAL = 1.0     # seconds between chart redraws: a browser redraws a big plotly chart far slower than text
 DEFAULT_BATCH = 8        # smaller batches than the CLI's 16: Stop and the first update come sooner
 
 SEARCH_OUTPUTS = ("status", "best_image", "best_card", "chart", "gallery", "details")
@@ -141,16 +142,25 @@ def _with_model_name(plan: engine.Plan, name: str) -> engine.Plan:
     return plan
 
 
-def _drive(plan: engine.Plan, live: LiveRun, handle: RunHandle, throttle: Throttle, view) -> Iterator[Any]:
-    """Feed the engine's events into `live`, yielding throttled views; Stop closes the engine at once."""
+class Pace:
+    """When to update the page: text and gallery every `UPDATE_INTERVAL` s, the chart every `CHART_INTERVAL` s."""
+
+    def __init__(self):
+        self.page, self.chart = Throttle(UPDATE_INTERVAL), Throttle(CHART_INTERVAL)
+
+
+def _drive(plan: engine.Plan, live: LiveRun, handle: RunHandle, pace: Pace, view) -> Iterator[Any]:
+    """Feed the engine's events into `live`, yielding throttled views; Stop closes the engine at once.
+
+    `view(chart)` builds one update; with chart=False the chart is left as it is (gr.skip())."""
     events = engine.run(plan)
     try:
         for event in events:
             live.add(event)
             if handle.stopped:
                 break
-            if isinstance(event, CandidateScored) and throttle.ready():
-                yield view()
+            if isinstance(event, CandidateScored) and pace.page.ready():
+                yield view(pace.chart.ready())
     finally:
         events.close()   # the engine's own `finally` writes the summary; everything scored is on disk
     live.end(stopped=handle.stopped and live.seconds is None)
@@ -161,9 +171,13 @@ def plot(figure: dict) -> PlotData:
     return PlotData(type="plotly", plot=json.dumps(figure))
 
 
-def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = ""):
-    return (views.status_line(run, note), views.best_path(run), views.best_card(run),
-            plot(charts.run_figure(run, baseline)), views.gallery(run), views.summary(run))
+def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", chart: bool = True):
+    figure = plot(charts.run_figure(run, baseline)) if chart else gr.skip()
+    status = views.status_line(run, note)
+    if baseline is not None and baseline.running:
+        status = (f"Search done: {run.nfe_spent} NFEs in {run.elapsed:.1f} s. Now the more-steps baseline "
+                  f"(one noise, more steps): {views.status_line(baseline)}")
+    return (status, views.best_path(run), views.best_card(run), figure, views.gallery(run), views.summary(run))
 
 
 def _gpu_seconds(*args, **kwargs) -> int:
@@ -182,20 +196,19 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
                     batch_size, options)
     session = session if session is not None else Session()
     handle = session.start()
-    throttle = Throttle(UPDATE_INTERVAL)
+    pace = Pace()
     run, base = LiveRun(seed=request.seed, label=request.algorithm), None
     try:
         with POOL.borrow(request.model) as slot:
             plan = _with_model_name(_plan(slot, request, out=new_run_dir(request.algorithm)), request.model)
             session.last_run_dir = str(plan.writer.root)
-            yield from _drive(plan, run, handle, throttle, lambda: _search_view(run))
+            yield from _drive(plan, run, handle, pace, lambda chart: _search_view(run, chart=chart))
             ESTIMATOR.observe(request.model, run.elapsed, run.nfe_spent)
             if baseline and request.algorithm != "steps" and not handle.stopped:
                 steps_request = dataclasses.replace(request, algorithm="steps", options={}, final_steps=None)
                 base = LiveRun(seed=request.seed, label="more steps")
                 plan = _with_model_name(_plan(slot, steps_request, out=new_run_dir("steps")), request.model)
-                note = "running the more-steps baseline at the same budget"
-                yield from _drive(plan, base, handle, throttle, lambda: _search_view(run, base, note))
+                yield from _drive(plan, base, handle, pace, lambda chart: _search_view(run, base, chart=chart))
     finally:
         session.finish(handle)
     yield _search_view(run, base)
@@ -209,14 +222,14 @@ def stop(session: Session | None = None) -> None:
 
 # --- compare -------------------------------------------------------------------------------
 
-def _compare_view(runs: list[LiveRun], status: str, by_evaluator: bool):
+def _compare_view(runs: list[LiveRun], status: str, by_evaluator: bool, chart: bool = True):
     cards = []
     for run in runs:
         path, row = views.best_path(run), run.row(run.best_id)
         if path and row:
             evals = ", ".join(f"{k} {views._fmt(v)}" for k, v in (row.get("evals") or {}).items())
             cards.append((path, f"{run.label}: score {views._fmt(row.get('score'))}" + (f" · {evals}" if evals else "")))
-    return status, plot(charts.compare_figure(runs, by_evaluator)), cards
+    return status, plot(charts.compare_figure(runs, by_evaluator)) if chart else gr.skip(), cards
 
 
 @gpu(duration=lambda *a, **k: ZEROGPU_MAX_SECONDS)
@@ -238,7 +251,7 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
     by_evaluator = mode == "verifiers" and bool(requests[0][1].evaluator)
     session = session if session is not None else Session()
     handle = session.start()
-    throttle = Throttle(UPDATE_INTERVAL)
+    pace = Pace()
     runs: list[LiveRun] = []
     try:
         with POOL.borrow(requests[0][1].model) as slot:
@@ -251,8 +264,8 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
                 runs.append(run)
                 plan = _with_model_name(_plan(slot, request, out=new_run_dir(f"compare-{label}")), request.model)
                 status = f"Comparing {i + 1}/{len(requests)}: {label}"
-                yield from _drive(plan, run, handle, throttle,
-                                  lambda: _compare_view(runs, f"{status} · {views.status_line(run)}", by_evaluator))
+                yield from _drive(plan, run, handle, pace, lambda chart: _compare_view(
+                    runs, f"{status} · {views.status_line(run)}", by_evaluator, chart))
     finally:
         session.finish(handle)
     ended = "Stopped; the runs so far are kept" if handle.stopped else f"Compared {len(runs)} runs"

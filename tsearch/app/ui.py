@@ -11,7 +11,7 @@ import os
 
 import gradio as gr
 
-from tsearch.app import catalog, handlers
+from tsearch.app import catalog, charts, handlers
 from tsearch.app.state import Session
 from tsearch.search import ALGORITHMS
 
@@ -26,7 +26,8 @@ of the denoiser over one image) is spent.
 """
 DEFAULT_ALGORITHM = "random"
 # Tiny images are shown with sharp pixels instead of a blur.
-HEAD = "<style>.pixelated img { image-rendering: pixelated; }</style>"
+HEAD = ("<style>.pixelated img { image-rendering: pixelated; }"
+        " #best img { width: 100%; height: 256px; object-fit: contain; }</style>")
 CONCURRENCY = int(os.environ.get("TSEARCH_APP_CONCURRENCY", "2"))   # searches running at once, all tabs together
 
 
@@ -104,8 +105,9 @@ def build_demo(title: str = TITLE, model: str | None = None, budget: int | None 
                 classes = _class_choices(info)
                 cls = gr.Dropdown(classes, value=preset.cls if preset.cls is not None else None, label="Class",
                                   visible=not text)
-                verifiers = gr.CheckboxGroup(verifier_names, value=list(preset.verifiers), label="Verifiers",
-                                             info="Score each candidate; several are combined by mean rank (an ensemble).")
+                verifiers = gr.Dropdown(verifier_names, value=list(preset.verifiers), multiselect=True,
+                                        label="Verifiers",
+                                        info="Score each candidate; several are combined by mean rank (an ensemble).")
                 evaluator = gr.Dropdown([("none", "")] + [(n, n) for n in verifier_names], value=preset.evaluator or "",
                                         label="Held-out evaluator",
                                         info="Plotted beside the verifier, never told to the search: does search "
@@ -144,9 +146,9 @@ def build_demo(title: str = TITLE, model: str | None = None, budget: int | None 
                             best_image = gr.Image(label="Best so far", type="filepath", interactive=False, height=256,
                                                   elem_classes=["pixelated"], elem_id="best")
                             best_card = gr.Markdown("", label="Best sample", elem_id="best-card")
-                        chart = gr.Plot(label="Compute vs score", elem_id="chart")
-                        gallery = gr.Gallery(label="Candidates: the top scores first, then the latest", columns=8,
-                                             height="auto", object_fit="contain", elem_classes=["pixelated"],
+                        chart = gr.Plot(handlers.plot(charts.empty_figure()), label="Compute vs score", elem_id="chart")
+                        gallery = gr.Gallery(label="Candidates: the top scores first, then the latest", columns=6,
+                                             rows=3, height="auto", object_fit="contain", elem_classes=["pixelated"],
                                              elem_id="gallery")
                         with gr.Accordion("Run details", open=False):
                             details = gr.JSON(label="Run details")
@@ -158,11 +160,11 @@ def build_demo(title: str = TITLE, model: str | None = None, budget: int | None 
                         mode = gr.Radio(["algorithms", "verifiers"], value="algorithms", label="Compare")
                         compare_algorithms = gr.CheckboxGroup(list(ALGORITHMS), value=["random", "zero-order"],
                                                               label="Algorithms")
-                        compare_verifiers = gr.CheckboxGroup(verifier_names, value=verifier_names[:2],
-                                                             label="Verifiers (one run each)")
+                        compare_verifiers = gr.Dropdown(verifier_names, value=[], multiselect=True,
+                                                        label="Verifiers (one run each)")
                         compare_button = gr.Button("Compare", variant="primary", elem_id="compare")
                         compare_status = gr.Markdown("", label="Compare status")
-                        compare_chart = gr.Plot(label="Best so far at equal compute")
+                        compare_chart = gr.Plot(label="Best so far at equal compute", elem_id="compare-chart")
                         compare_gallery = gr.Gallery(label="Best image of each run", columns=4, height="auto",
                                                      elem_classes=["pixelated"])
                     with gr.Tab("Export / load", id="files"):
@@ -172,7 +174,8 @@ def build_demo(title: str = TITLE, model: str | None = None, budget: int | None 
                         export_file = gr.File(label="Exported run", interactive=False)
                         load_file = gr.File(label="Load a saved run (zip); it opens in the Search tab",
                                             file_types=[".zip"], type="filepath")
-                gr.Markdown("**Verifiers here**\n\n" + catalog.verifier_note())
+                with gr.Accordion("Models and verifiers on this machine", open=False):
+                    gr.Markdown(catalog.model_list_note() + "\n\n" + catalog.verifier_note())
 
         search_outputs = [status, best_image, best_card, chart, gallery, details]
         shared = {"model": model, "prompt": prompt, "cls": cls, "verifiers": verifiers, "evaluator": evaluator,

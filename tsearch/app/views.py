@@ -18,7 +18,7 @@ def _fmt(value) -> str:
 
 def caption(row: dict, best_id: int | None = None) -> str:
     parent = "none" if row.get("parent") is None else f"#{row['parent']}"
-    star = "★ best · " if row["id"] == best_id else ""
+    star = "★ " if row["id"] == best_id else ""
     return (f"{star}#{row['id']} · score {_fmt(row.get('score'))} · {row['nfe_spent']} NFEs · "
             f"round {row['round']} · parent {parent}")
 

@@ -1,0 +1,86 @@
+"""The app in a real browser: Debian's chromium driven headless by Playwright for Python.
+
+Open the page, press Run, wait for the gallery to fill and the chart to draw, take a screenshot
+mid-search (test-artifacts/app.png, and $TSEARCH_SCREENSHOT when set), press Stop and check the
+search ended with everything kept. A second tab stays untouched. Uses `gmm` unless
+TSEARCH_BROWSER_MODEL names another model (e.g. shapes, for the README's screenshot).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download needed)")
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium", allow_module_level=True)
+
+from tsearch.app import build_demo  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    os.environ["TSEARCH_APP_RUNS"] = str(tmp_path_factory.mktemp("runs"))
+    model = os.environ.get("TSEARCH_BROWSER_MODEL", "gmm")
+    # a budget far beyond what the test waits for, so the search is still running when Stop is pressed
+    demo = build_demo(model=model, budget=20000)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+def test_run_watch_and_stop_in_a_browser(url):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1400})
+            other = browser.new_page()
+            for tab in (page, other):
+                tab.goto(url)
+                tab.wait_for_selector("#run", timeout=30_000)
+            page.wait_for_selector("#chart .main-svg", timeout=30_000)   # the empty chart: plotting is ready
+            page.get_by_text("Advanced: algorithm parameters").click()
+            page.get_by_label("Batch size").fill("1")   # one candidate per batch: a slower, longer search
+            page.click("#run")
+            page.wait_for_function("document.querySelectorAll('#gallery img').length >= 8", timeout=60_000)
+            page.wait_for_selector("#chart .main-svg", timeout=30_000)
+            page.wait_for_function("document.querySelectorAll('#chart .scatterlayer .point').length >= 8",
+                                   timeout=30_000)
+            page.wait_for_selector("#best img", timeout=30_000)
+            status = page.inner_text("#status")
+            assert status.startswith("Running") and "NFEs" in status and "candidates/s" in status
+            assert "score" in page.inner_text("#gallery") or page.locator("#gallery img").count() >= 8
+            pixelated = page.eval_on_selector("#gallery img", "img => getComputedStyle(img).imageRendering")
+            assert pixelated == "pixelated"
+
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=True)
+            if os.environ.get("TSEARCH_SCREENSHOT"):
+                page.screenshot(path=os.environ["TSEARCH_SCREENSHOT"], full_page=True)
+
+            page.click("#stop")
+            page.wait_for_function("document.querySelector('#status').innerText.startsWith('Stopped')",
+                                   timeout=30_000)
+            stopped = page.inner_text("#status")
+            spent = int(re.search(r"(\d+) / 20000 NFEs", stopped).group(1))
+            assert 0 < spent < 20000 and "everything found so far is kept" in stopped
+            assert page.locator("#gallery img").count() >= 8   # what was found stays on the page
+            page.screenshot(path=str(ARTIFACTS / "app-stopped.png"), full_page=True)
+
+            # the other tab has its own session: nothing of this search reached it
+            assert other.locator("#gallery img").count() == 0
+            assert other.inner_text("#status").startswith("Press")
+        finally:
+            browser.close()

@@ -111,7 +111,7 @@ def search(**kwargs) -> SearchResult:
         if isinstance(event, CandidateScored):
             history.append({"id": event.id, "parent": event.parent, "round": event.round, "score": event.score,
                             "scores": event.scores, "evals": event.evals, "nfe": event.nfe,
-                            "nfe_spent": event.nfe_spent, "t_end": event.t_end})
+                            "nfe_spent": event.nfe_spent, "t_end": event.t_end, "recipe": event.recipe})
         elif isinstance(event, SearchDone):
             done = event
     s = done.summary

@@ -13,6 +13,7 @@ from tsearch.events import CandidateScored, RoundDone, SearchDone, SearchStarted
 from tsearch.models.gmm import GaussianMixture
 from tsearch.regenerate import regenerate_candidate, regenerate_tensor
 from tsearch.runs import load_run
+from tsearch.search.base import op_from_dict
 
 BASE = dict(model="gmm", cls=2, verifiers=["gmm-density"], steps=8)
 
@@ -176,3 +177,37 @@ def test_bad_input_gives_clear_errors(kwargs, match):
 def test_empty_prompt_is_rejected():
     with pytest.raises(ValueError, match="non-empty prompt"):
         tsearch.search(model=CountingGmm(), prompt="  ", verifiers=["gmm-density"], algorithm="random", budget=100)
+
+
+class EarlyEstimateProbe:
+    """A verifier like the paper's self-supervised one: compares each sample with its clean estimate at t = 0.4."""
+    name, reference_t = "probe", 0.4
+
+    def __init__(self):
+        self.references = []
+
+    def score(self, images, condition, reference=None):
+        self.references.append((images.clone(), reference.clone()))
+        return -(images - reference).abs().mean((1, 2, 3))
+
+
+def test_verifiers_with_reference_t_receive_the_early_clean_estimate():
+    probe = EarlyEstimateProbe()
+    model = GaussianMixture()
+    result = tsearch.search(model=model, cls=2, verifiers=[probe], algorithm="random", budget=10 * 4, steps=10, batch_size=4)
+    assert result.summary.nfe_spent == 40  # capturing the estimate costs no NFE
+    images, reference = probe.references[0]
+    assert reference.shape == images.shape and not torch.equal(reference, images)
+    # recompute the estimate at the schedule node t = 0.4 (node 6 of 10) for the first candidate
+    recipe = result.history[0]["recipe"]
+    x = engine.start_noise([op_from_dict(recipe[0])], model.noise_shape)[None]
+    sigmas = model.sigmas(10)
+    x6 = model.denoise(x, 2, sigmas[:7])
+    expected = model.decode(model.predict_x0(x6, 2, float(sigmas[6])))
+    assert torch.allclose(reference[:1], expected, atol=1e-6)
+
+
+def test_reference_verifiers_refuse_candidates_that_never_pass_t04():
+    with pytest.raises(ValueError, match="never pass that time"):
+        tsearch.search(model="gmm", cls=2, verifiers=[EarlyEstimateProbe()], algorithm="paths", budget=3000, steps=8,
+                       n=2, m=2, L=2, sigma=0.3, delta_f=0.05, delta_b=0.1)

@@ -67,22 +67,34 @@ def _flow_ops(ops) -> list[Op]:
     return [op for op in ops if isinstance(op, (Integrate, Renoise))]
 
 
-def apply_ops(model: Model, cond, x: torch.Tensor, op_rows: Sequence[Sequence[Op]]) -> torch.Tensor:
-    """Run the integrate/renoise ops (the same intervals for every row of the batch) on states x."""
+def apply_ops(model: Model, cond, x: torch.Tensor, op_rows: Sequence[Sequence[Op]], capture_t: float | None = None):
+    """Run the integrate/renoise ops (the same intervals for every row of the batch) on states x.
+
+    Returns (states, early): early is None unless `capture_t` is given; then it is the solver's
+    clean estimate at the schedule node nearest that normalised time (no extra NFE), for verifiers
+    that compare a sample with its early estimate (the paper's self-supervised verifier).
+    """
+    captured: dict[str, torch.Tensor] = {}
     for column in zip(*op_rows):
         op = column[0]
         if isinstance(op, Integrate):
-            x = model.denoise(x, cond, model.sigmas(op.steps, op.t_from, op.t_to))
+            sigmas = model.sigmas(op.steps, op.t_from, op.t_to)
+            callback = None
+            if capture_t is not None and op.t_from >= capture_t > op.t_to and "x0" not in captured:
+                target = model.sigma_at(capture_t)
+                node = int((sigmas[:-1] - target).abs().argmin())
+                callback = lambda i, s, x0, node=node: captured.setdefault("x0", x0) if i == node else None  # noqa: E731
+            x = model.denoise(x, cond, sigmas, callback=callback)
         else:
             fresh = torch.stack([noise_lib.gaussian(model.noise_shape, o.seed) for o in column]).to(x.device)
             x = model.renoise(x, model.sigma_at(op.t_from), model.sigma_at(op.t_to), fresh)
-    return x
+    return x, captured.get("x0")
 
 
 def regenerate_state(model: Model, cond, recipe: Sequence[Op]) -> torch.Tensor:
     """The end state of one candidate from its full recipe, batch of one."""
     x = start_noise(_noise_ops(recipe), model.noise_shape)[None].to(model.device) * model.prior_scale
-    return apply_ops(model, cond, x, [_flow_ops(recipe)])
+    return apply_ops(model, cond, x, [_flow_ops(recipe)])[0]
 
 
 def scored_images(model: Model, cond, x: torch.Tensor, t_end: float) -> torch.Tensor:
@@ -105,10 +117,16 @@ def _structure(proposal: Proposal) -> tuple:
 
 # --- the loop ---------------------------------------------------------------------------------
 
-def _verify(verifiers, images, condition) -> torch.Tensor:
+def _verify(verifiers, images, condition, reference=None) -> torch.Tensor:
     columns = []
     for verifier in verifiers:
-        scores = verifier.score(images, condition)
+        if getattr(verifier, "reference_t", None) is None:
+            scores = verifier.score(images, condition)
+        elif reference is None:
+            raise ValueError(f"verifier {verifier.name!r} compares each sample with its clean estimate at t = "
+                             f"{verifier.reference_t}; these candidates never pass that time (use random or zero-order search)")
+        else:
+            scores = verifier.score(images, condition, reference=reference)
         scores = torch.as_tensor(scores, dtype=torch.float64).reshape(-1).cpu()
         if scores.shape[0] != images.shape[0]:
             raise ValueError(f"verifier {verifier.name!r} returned {scores.shape[0]} scores for {images.shape[0]} images; "
@@ -135,6 +153,8 @@ def run(plan: Plan) -> Iterator[Any]:
     states: dict[int, torch.Tensor] = {}
     best: tuple[int, float] | None = None
     best_image, final_nfe, stopped = None, 0, True
+    reference_t = next((v.reference_t for v in [*plan.verifiers, *plan.evaluators]
+                        if getattr(v, "reference_t", None) is not None), None)
     cond = model.encode(plan.condition)
     yield SearchStarted(str(writer.root) if writer else None, plan.model_name, plan.condition, plan.algorithm_name,
                         names, eval_names, plan.budget, plan.steps, plan.costs.full(plan.steps))
@@ -162,12 +182,13 @@ def run(plan: Plan) -> Iterator[Any]:
                         x = x.to(model.device) * model.prior_scale
                     else:
                         x = torch.stack([states[p.start] for p in chunk])
-                    x = apply_ops(model, cond, x, [_flow_ops(p.ops) for p in chunk])
+                    x, early = apply_ops(model, cond, x, [_flow_ops(p.ops) for p in chunk], capture_t=reference_t)
+                    reference = model.decode(early).float() if (reference_t is not None and early is not None) else None
                     t_end = chunk[0].t_end
                     images = scored_images(model, cond, x, t_end).float()
                     tv = time.perf_counter()
-                    raw = _verify(plan.verifiers, images, plan.condition)
-                    held_out = _verify(plan.evaluators, images, plan.condition)
+                    raw = _verify(plan.verifiers, images, plan.condition, reference)
+                    held_out = _verify(plan.evaluators, images, plan.condition, reference)
                     tv_end = time.perf_counter()
                     told = (ensemble.update(raw) if ensemble else torch.nan_to_num(raw[:, 0], nan=-float("inf")))
                     costs = [plan.costs.of(p) for p in chunk]

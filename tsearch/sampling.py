@@ -8,31 +8,38 @@ x = x0 + s e, and for rectified flow x = (1-s) x0 + s e, the derivative is dx/ds
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 
 X0Fn = Callable[[torch.Tensor, float], torch.Tensor]
+Callback = Optional[Callable[[int, float, torch.Tensor], None]]  # (node index, sigma, clean estimate); observes only
 
 
 def _derivative(x: torch.Tensor, x0: torch.Tensor, sigma: float) -> torch.Tensor:
     return (x - x0) / sigma
 
 
-def sample_euler(x0_fn: X0Fn, x: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+def sample_euler(x0_fn: X0Fn, x: torch.Tensor, sigmas: torch.Tensor, callback: Callback = None) -> torch.Tensor:
     """Euler's method (Karras et al. 2022, Alg. 1 without churn): one NFE per step."""
     for i in range(len(sigmas) - 1):
         s, s_next = float(sigmas[i]), float(sigmas[i + 1])
-        d = _derivative(x, x0_fn(x, s), s)
+        x0 = x0_fn(x, s)
+        if callback is not None:
+            callback(i, s, x0)
+        d = _derivative(x, x0, s)
         x = x + (s_next - s) * d
     return x
 
 
-def sample_heun(x0_fn: X0Fn, x: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+def sample_heun(x0_fn: X0Fn, x: torch.Tensor, sigmas: torch.Tensor, callback: Callback = None) -> torch.Tensor:
     """Heun's 2nd-order method (Karras et al. 2022, Alg. 1): two NFEs per step, one on a last step to 0."""
     for i in range(len(sigmas) - 1):
         s, s_next = float(sigmas[i]), float(sigmas[i + 1])
-        d = _derivative(x, x0_fn(x, s), s)
+        x0 = x0_fn(x, s)
+        if callback is not None:
+            callback(i, s, x0)
+        d = _derivative(x, x0, s)
         x_euler = x + (s_next - s) * d
         if s_next == 0.0:
             x = x_euler
@@ -42,7 +49,7 @@ def sample_heun(x0_fn: X0Fn, x: torch.Tensor, sigmas: torch.Tensor) -> torch.Ten
     return x
 
 
-SOLVERS: dict[str, Callable[[X0Fn, torch.Tensor, torch.Tensor], torch.Tensor]] = {
+SOLVERS: dict[str, Callable[..., torch.Tensor]] = {
     "euler": sample_euler,
     "heun": sample_heun,
 }

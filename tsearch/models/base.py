@@ -78,12 +78,16 @@ class Model:
         """The state at t = 1 is standard noise times this."""
         return 1.0 if self.parameterization == "rf" else self.sigma_at(1.0)
 
-    def denoise(self, x: torch.Tensor, cond: Any, sigmas: torch.Tensor, solver: str | None = None) -> torch.Tensor:
-        """Integrate the probability-flow ODE along `sigmas` for a batch (deterministic)."""
+    def denoise(self, x: torch.Tensor, cond: Any, sigmas: torch.Tensor, solver: str | None = None,
+                callback=None) -> torch.Tensor:
+        """Integrate the probability-flow ODE along `sigmas` for a batch (deterministic).
+
+        `callback(i, sigma, x0)` observes the clean estimate the solver computes at each node.
+        """
         solver = solver or self.default_solver
         if solver not in SOLVERS:
             raise ValueError(f"unknown solver {solver!r}; choose one of {sorted(SOLVERS)}")
-        return SOLVERS[solver](lambda x_, s: self.predict_x0(x_, cond, s), x, sigmas)
+        return SOLVERS[solver](lambda x_, s: self.predict_x0(x_, cond, s), x, sigmas, callback)
 
     def renoise(self, x: torch.Tensor, sigma_from: float, sigma_to: float, noise: torch.Tensor) -> torch.Tensor:
         """The forward process from a lower noise level to a higher one (DESIGN.md formulas)."""

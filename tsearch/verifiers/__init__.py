@@ -23,15 +23,22 @@ VERIFIERS: dict[str, Entry] = {
 }
 
 
-def load_verifier(name: str, model=None, device: str = "cpu") -> Verifier:
-    """Build a verifier by registered name, or from "module:function" (a custom scoring function)."""
+def load_verifier(name: str, model=None, device: str = "cpu", **options) -> Verifier:
+    """Build a verifier by registered name, or from "module:function" (a custom scoring function).
+
+    `options` go to the verifier's factory (e.g. clipscore's name/pretrained, or a local weights path).
+    """
     if name not in VERIFIERS:
         if ":" in name:
             from tsearch.verifiers.custom import from_import_path
 
             return from_import_path(name)
         raise unknown("verifier", name, VERIFIERS)
-    return resolve(VERIFIERS[name])(model=model, device=device)
+    factory = resolve(VERIFIERS[name])
+    try:
+        return factory(model=model, device=device, **options)
+    except TypeError as error:  # an option the factory does not take
+        raise ValueError(f"verifier {name!r} does not take these options: {error}") from None
 
 
 def verifier_status() -> list[tuple[str, bool, str, str]]:

@@ -25,11 +25,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(env.get("PORT") or env.get("GRADIO_SERVER_PORT") or 7860),
                         help="port (default: $PORT, else $GRADIO_SERVER_PORT, else 7860)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    parser.add_argument("--threads", type=int, default=int(env.get("TSEARCH_THREADS") or max(1, (os.cpu_count() or 2) // 2)),
+                        help="torch CPU threads per search (default: $TSEARCH_THREADS, else half the cores); "
+                             "fewer threads than cores keeps concurrent searches and the server responsive")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
     demo = build_demo()
     demo.queue().launch(server_name=args.host, server_port=args.port, share=args.share)
 

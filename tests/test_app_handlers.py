@@ -270,3 +270,40 @@ def test_charts_best_curve_follows_each_algorithms_notion_of_best():
             for i, (s, t) in enumerate([(1.0, 0.0), (5.0, 0.5), (2.0, 0.0), (0.5, 0.0)])]
     assert [c[1] for c in charts.best_curve(LiveRun(algorithm="paths", rows=rows))] == [1.0, 1.0, 2.0, 2.0]
     assert [c[1] for c in charts.best_curve(LiveRun(algorithm="steps", rows=rows))] == [1.0, 5.0, 2.0, 0.5]
+
+
+def test_model_controls_follow_the_chosen_model(monkeypatch):
+    from tsearch.app import ui
+
+    note, prompt, examples, cls, verifiers, evaluator, budget, steps, estimate = ui._model_controls("gmm", 300, False)
+    assert cls["visible"] and cls["choices"] and cls["value"] == 1 and prompt["visible"] is False
+    assert verifiers["value"] == ["gmm-density"] and steps["value"] == 10 and "NFEs take" in estimate
+    # a hub model is never loaded (or downloaded) just to describe it: it loads on Run
+    monkeypatch.setitem(MODELS, "hub-model", Entry("tsearch.models.gmm:build", "stands in for a hub model", kind="diffusers"))
+    monkeypatch.setattr(handlers.POOL, "describe", lambda name: pytest.fail("a hub model was loaded to describe it"))
+    note, prompt, _, cls, *_, steps, estimate = ui._model_controls("hub-model", 300, False)
+    assert "loads when you press Run" in note and prompt["visible"] and cls["allow_custom_value"]
+    assert steps["value"] is None and "measured once the model has loaded" in estimate
+    monkeypatch.setitem(MODELS, "missing", Entry("tsearch.no_such_module:build", "a model whose code is missing"))
+    note, *rest = ui._model_controls("missing", 300, False)
+    assert "unavailable here" in note and "cannot import" in note
+
+
+def test_zerogpu_decorator_is_used_only_when_spaces_is_importable(monkeypatch):
+    import sys
+    import types
+
+    from tsearch.app import gpu
+
+    def plain():
+        return 1
+
+    assert gpu.gpu(duration=lambda: 5)(plain) is plain   # no `spaces` package here: a no-op
+    asked = {}
+    fake = types.ModuleType("spaces")
+    fake.GPU = lambda duration: (asked.setdefault("duration", duration), lambda fn: ("on gpu", fn))[1]
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    monkeypatch.setattr(gpu, "available", lambda: True)
+    assert gpu.gpu(duration=handlers._gpu_seconds)(plain) == ("on gpu", plain)
+    assert asked["duration"] is handlers._gpu_seconds
+    assert 10 <= handlers._gpu_seconds(model="gmm", budget=10**9) <= gpu.ZEROGPU_MAX_SECONDS

@@ -14,7 +14,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from tsearch.models import model_status
+from tsearch.models import MODELS, model_status
 from tsearch.search import ALGORITHMS
 from tsearch.verifiers import verifier_status
 
@@ -34,6 +34,7 @@ PRESETS = {
     "gmm": Preset(("gmm-density",), None, cls=1, budget=300),
 }
 PREFERRED_MODELS = ("shapes", "gmm")   # the first available one is selected when the app opens
+LOCAL_KINDS = ("analytic", "bundled")  # registry kinds that load in seconds; others may download weights
 
 
 def models() -> list[tuple[str, bool, str, str]]:
@@ -47,6 +48,11 @@ def verifiers() -> list[tuple[str, bool, str, str]]:
 
 def available_verifiers() -> list[str]:
     return [name for name, ok, _, _ in verifiers() if ok]
+
+
+def is_local(model: str) -> bool:
+    """Whether the model loads from this machine in seconds (so the page may load it to describe it)."""
+    return model in MODELS and MODELS[model].kind in LOCAL_KINDS
 
 
 def model_choices() -> list[tuple[str, str]]:
@@ -83,7 +89,9 @@ def model_note(model: str) -> str:
     """One markdown line about the chosen model: its description, or why it cannot run here."""
     for name, ok, reason, description in models():
         if name == model:
-            return f"**{name}**: {description}" if ok else f"**{name} is unavailable here.** {reason}"
+            if not ok:
+                return f"**{name} is unavailable here.** {reason}"
+            return f"**{name}**: {description}" + ("" if reason == "ok" else f" ({reason})")
     return f"**{model}** is not a registered model."
 
 

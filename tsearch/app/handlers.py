@@ -36,7 +36,7 @@ POOL = ModelPool(device())
 ESTIMATOR = Estimator()
 UPDATE_INTERVAL = 0.25   # seconds between page updates while a search runs (the last is always sent)
 CHART_INTERVAL = 1.0     # seconds between chart redraws: a browser redraws a big plotly chart far slower than text
-DEFAULT_BATCH = 8        # smaller batches than the CLI's 16: Stop and the first update come sooner
+DEFAULT_BATCH = 4        # smaller batches than the CLI's 16: the first candidate, updates and Stop come sooner
 
 SEARCH_OUTPUTS = ("status", "best_image", "best_card", "chart", "gallery", "details")
 COMPARE_OUTPUTS = ("compare_status", "compare_chart", "compare_gallery")
@@ -198,6 +198,9 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
     handle = session.start()
     pace = Pace()
     run, base = LiveRun(seed=request.seed, label=request.algorithm), None
+    if not catalog.is_local(request.model) and not POOL.loaded(request.model):
+        yield (f"Loading {request.model} (the first time downloads its weights; this can take minutes)…",
+               gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
     try:
         with POOL.borrow(request.model) as slot:
             plan = _with_model_name(_plan(slot, request, out=new_run_dir(request.algorithm)), request.model)
@@ -298,10 +301,12 @@ def load(file, session: Session | None = None):
 
 
 def estimate(model: str, budget, prompt: str | None = None, cls: int | None = None,
-             batch_size: int = DEFAULT_BATCH) -> str:
+             batch_size: int = DEFAULT_BATCH, baseline: bool = False) -> str:
     """'N NFEs take about T s here', calibrating the model on one batch the first time."""
     if model not in MODELS or not any(n == model and ok for n, ok, _, _ in catalog.models()):
         return ""
+    if ESTIMATOR.per_nfe(model) is None and not (catalog.is_local(model) or POOL.loaded(model)):
+        return "Time estimate: measured once the model has loaded (its first search)."
     if ESTIMATOR.per_nfe(model) is None:
         try:
             with POOL.borrow(model) as slot:
@@ -310,7 +315,18 @@ def estimate(model: str, budget, prompt: str | None = None, cls: int | None = No
                 ESTIMATOR.calibrate(slot, condition, int(batch_size or DEFAULT_BATCH))
         except (ValueError, Unavailable) as error:
             return f"Time estimate unavailable: {error}"
-    return ESTIMATOR.text(model, budget)
+    text = ESTIMATOR.text(model, budget)
+    return text + (" The more-steps baseline spends up to the same again." if baseline else "")
+
+
+def warm(model: str) -> None:
+    """Load a local model with its preset verifiers (so the first Run shows a candidate within seconds)."""
+    if catalog.is_local(model):
+        preset = catalog.preset(model)
+        try:
+            POOL.warm(model, preset.verifiers + ((preset.evaluator,) if preset.evaluator else ()))
+        except (ValueError, Unavailable):
+            pass  # the Run button reports it with the reason
 
 
 def describe(model: str) -> dict:

@@ -50,6 +50,16 @@ class ModelPool:
             with self._lock:
                 self._idle[name].append(slot)
 
+    def loaded(self, name: str) -> bool:
+        with self._lock:
+            return bool(self._idle[name])
+
+    def warm(self, name: str, verifiers=()) -> None:
+        """Load a model and the verifiers it will be searched with, so the first Run starts at once."""
+        with self.borrow(name) as slot:
+            for verifier in verifiers:
+                slot.verifier(verifier)
+
     def describe(self, name: str) -> dict:
         """Conditioning, classes and default steps of a model (loads it once if needed)."""
         with self.borrow(name) as slot:

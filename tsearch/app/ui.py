@@ -47,26 +47,35 @@ def _option_component(field: catalog.OptionField):
     return gr.Textbox(str(field.default), label=label, info=info)
 
 
-def _model_controls(model: str):
-    """Controls that follow the chosen model: prompt or class picker, preset verifiers, steps, note."""
+def _model_controls(model: str, budget, baseline: bool):
+    """Controls that follow the chosen model: prompt or class picker, preset verifiers, steps, note, estimate."""
     note = catalog.model_note(model)
-    ok = any(name == model and available for name, available, _, _ in catalog.models())
-    if not ok:
-        return (note, gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), "")
-    info = handlers.describe(model)
+    keep = gr.update()
+    if not any(name == model and ok for name, ok, _, _ in catalog.models()):
+        return (note, keep, keep, keep, keep, keep, keep, keep, "")
     preset = catalog.preset(model)
+    if not (catalog.is_local(model) or handlers.POOL.loaded(model)):
+        # Describing a hub model means loading it (and maybe downloading gigabytes): that waits for Run.
+        return (note + "\n\nIt loads when you press Run. Give a prompt, or a class index for a class-conditional model.",
+                gr.update(visible=True), gr.update(visible=False),
+                gr.update(visible=True, choices=[], value=None, allow_custom_value=True),
+                gr.update(value=list(preset.verifiers)), gr.update(value=preset.evaluator or ""),
+                gr.update(value=preset.budget), gr.update(value=None),
+                handlers.estimate(model, preset.budget, baseline=baseline))
+    info = handlers.describe(model)
+    handlers.warm(model)
     text = info["conditioning"] == "text"
     classes = _class_choices(info)
     cls_value = preset.cls if preset.cls is not None and preset.cls < len(classes) else (0 if classes else None)
     return (note,
             gr.update(visible=text, value=preset.prompt if text and preset.prompt else gr.skip()),
             gr.update(visible=text),
-            gr.update(visible=not text, choices=classes, value=cls_value),
+            gr.update(visible=not text, choices=classes, value=cls_value, allow_custom_value=False),
             gr.update(value=list(preset.verifiers)),
             gr.update(value=preset.evaluator or ""),
             gr.update(value=preset.budget),
             gr.update(value=info["default_steps"]),
-            handlers.estimate(model, preset.budget, preset.prompt, cls_value))
+            handlers.estimate(model, preset.budget, preset.prompt, cls_value, baseline=baseline))
 
 
 def build_demo(title: str = TITLE, model: str | None = None, budget: int | None = None) -> gr.Blocks:
@@ -84,6 +93,7 @@ def build_demo(title: str = TITLE, model: str | None = None, budget: int | None 
     if budget is not None:
         preset = dataclasses.replace(preset, budget=int(budget))
     info = handlers.describe(start)
+    handlers.warm(start)   # model and preset verifiers loaded now, so the first Run shows a candidate in seconds
     text = info["conditioning"] == "text"
     verifier_names = catalog.available_verifiers()
     fields = catalog.all_option_fields()
@@ -198,13 +208,13 @@ def build_demo(title: str = TITLE, model: str | None = None, budget: int | None 
                          outputs=search_outputs, api_name="load_run").then(
             lambda: gr.Tabs(selected="search"), outputs=tabs, api_visibility="private")
 
-        model.change(_model_controls, inputs=model,
+        model.change(_model_controls, inputs=[model, budget, baseline],
                      outputs=[model_note, prompt, examples_column, cls, verifiers, evaluator, budget, steps, estimate],
                      api_visibility="private")
         algorithm.change(lambda name: [gr.update(visible=key == name) for key in groups], inputs=algorithm,
                          outputs=list(groups.values()), api_visibility="private")
-        for trigger in (budget.release, demo.load):
-            trigger(handlers.estimate, inputs=[model, budget, prompt, cls, batch_size], outputs=estimate,
+        for trigger in (budget.release, baseline.change, demo.load):
+            trigger(handlers.estimate, inputs=[model, budget, prompt, cls, batch_size, baseline], outputs=estimate,
                     api_visibility="private")
         demo.run_event = run_event   # for tests and notebooks that want to chain on a search
     return demo

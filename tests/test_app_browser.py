@@ -29,6 +29,10 @@ from tsearch.app import build_demo  # noqa: E402
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)   # as app.py does on a 2-core machine: the browser needs a core too
     os.environ["TSEARCH_APP_RUNS"] = str(tmp_path_factory.mktemp("runs"))
     model = os.environ.get("TSEARCH_BROWSER_MODEL", "gmm")
     # a budget far beyond what the test waits for, so the search is still running when Stop is pressed
@@ -39,6 +43,7 @@ def url(tmp_path_factory):
     demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
+    torch.set_num_threads(threads)
 
 
 def test_run_watch_and_stop_in_a_browser(url):

@@ -108,3 +108,19 @@ def test_bad_input_is_reported_and_the_app_keeps_working(client):
     with pytest.raises(Exception, match="below one candidate"):
         client.predict(**dict(SEARCH, budget=5))
     assert client.predict(**dict(SEARCH, budget=100))[0].startswith("Done")
+
+
+def test_export_load_and_compare_endpoints(client):
+    done = client.predict(**dict(SEARCH, budget=200))
+    archive = client.predict(api_name="/export")
+    assert Path(archive).suffix == ".zip"
+    loaded = client.predict(file=gradio_client.handle_file(archive), api_name="/load_run")
+    assert "loaded" in loaded[0] and loaded[5]["best_id"] == done[5]["best_id"]
+    assert loaded[5]["candidates"] == done[5]["candidates"] == 20
+    status, chart, cards = client.predict(**{k: v for k, v in SEARCH.items() if k not in ("baseline", "api_name")}
+                                          | {"budget": 100},
+                                          mode="algorithms", algorithms=["random", "zero-order"],
+                                          api_name="/compare")
+    assert status.startswith("Compared 2 runs") and len(cards) == 2
+    names = [trace["name"] for trace in json.loads(chart["plot"])["data"]]
+    assert names == ["random", "zero-order"]

@@ -68,10 +68,10 @@ def _axis(title: str, **extra) -> dict:
 
 def _figure(traces: list[dict], y_title: str, y2_title: str | None, title: str) -> dict:
     layout = {
-        "title": {"text": title, "x": 0.01, "font": {"size": 14}}, "height": 380,
-        "margin": {"l": 60, "r": 60, "t": 50, "b": 45}, "paper_bgcolor": "white", "plot_bgcolor": "white",
+        "title": {"text": title, "x": 0.01, "font": {"size": 14}}, "height": 420,
+        "margin": {"l": 60, "r": 60, "t": 50, "b": 90}, "paper_bgcolor": "white", "plot_bgcolor": "white",
         "xaxis": _axis("NFEs spent (denoiser passes)", rangemode="tozero"), "yaxis": _axis(y_title),
-        "uirevision": "keep-zoom", "legend": {"orientation": "h", "y": -0.2, "x": 0.0}, "hovermode": "closest",
+        "uirevision": "keep-zoom", "legend": {"orientation": "h", "y": -0.32, "x": 0.0}, "hovermode": "closest",
     }
     if y2_title:
         layout["yaxis2"] = _axis(y2_title, overlaying="y", side="right", showgrid=False)

@@ -307,3 +307,25 @@ def test_zerogpu_decorator_is_used_only_when_spaces_is_importable(monkeypatch):
     assert gpu.gpu(duration=handlers._gpu_seconds)(plain) == ("on gpu", plain)
     assert asked["duration"] is handlers._gpu_seconds
     assert 10 <= handlers._gpu_seconds(model="gmm", budget=10**9) <= gpu.ZEROGPU_MAX_SECONDS
+
+
+def _note(demo):
+    (note,) = [block for block in demo.blocks.values() if getattr(block, "elem_id", None) == "fallback-note"]
+    return note
+
+
+def test_the_page_says_so_when_it_falls_back_to_gmm(monkeypatch):
+    from tsearch.app import ui
+    from tsearch.registry import Unavailable
+
+    rows = [("gmm", True, "ok", "g"), ("shapes", False, "shapes generator weights not found", "s")]
+    monkeypatch.setattr(catalog, "models", lambda: rows)
+    note = _note(ui.build_demo())
+    assert note.visible and "shapes" in note.value and "weights not found" in note.value
+    # listed as available yet failing to load: still a note, never a crash
+    monkeypatch.setattr(catalog, "default_model", lambda: ("shapes", ""))
+    real = handlers.describe
+    monkeypatch.setattr(handlers, "describe",
+                        lambda name: (_ for _ in ()).throw(Unavailable("broken weights")) if name == "shapes" else real(name))
+    note = _note(ui.build_demo())
+    assert note.visible and "could not be loaded" in note.value and "broken weights" in note.value

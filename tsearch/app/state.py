@@ -30,9 +30,9 @@ def new_run_dir(label: str = "run") -> Path:
     root = runs_root()
     root.mkdir(parents=True, exist_ok=True)
     cutoff = time.time() - KEEP_RUNS_SECONDS
-    for old in root.iterdir():
-        if old.is_dir() and old.stat().st_mtime < cutoff:
-            shutil.rmtree(old, ignore_errors=True)
+    for old in root.iterdir():   # run folders and their exported zips
+        if old.stat().st_mtime < cutoff:
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
     return root / f"{time.strftime('%Y%m%d-%H%M%S')}-{label}-{uuid.uuid4().hex[:8]}"
 
 

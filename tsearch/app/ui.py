@@ -13,6 +13,7 @@ import gradio as gr
 
 from tsearch.app import catalog, charts, handlers
 from tsearch.app.state import Session
+from tsearch.registry import Unavailable
 from tsearch.search import ALGORITHMS
 
 TITLE = "tsearch: search over noise, not more denoising steps"
@@ -89,10 +90,16 @@ def build_demo(title: str = TITLE, model: str | None = None, budget: int | None 
         if model not in usable:
             raise ValueError(f"model {model!r} is unknown or unavailable here; available: {', '.join(usable)}")
         start, fallback = model, ""
+    try:
+        info = handlers.describe(start)
+    except (ValueError, Unavailable, OSError) as error:   # listed as available, yet it would not load
+        if model is not None or start == "gmm":
+            raise
+        fallback = f"The `{start}` model could not be loaded here ({error}), so the app opened on `gmm`."
+        start, info = "gmm", handlers.describe("gmm")
     preset = catalog.preset(start)
     if budget is not None:
         preset = dataclasses.replace(preset, budget=int(budget))
-    info = handlers.describe(start)
     handlers.warm(start)   # model and preset verifiers loaded now, so the first Run shows a candidate in seconds
     text = info["conditioning"] == "text"
     verifier_names = catalog.available_verifiers()

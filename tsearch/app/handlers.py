@@ -2,9 +2,9 @@
 
 `search` is also the app's API endpoint (api_name="search"): its parameter names are the API's.
 It is a generator; each yield is one update of (status, best image, best card, chart, gallery,
-details), throttled to a few per second (the chart once a second) with the last always sent. Stop sets the session's flag;
-the loop then closes the engine generator, which ends the search at once with everything scored
-already on disk. A cancelled job (gradio_client's `job.cancel()`) closes this generator, and the
+details), throttled to a few per second (the chart once a second) with the last always sent.
+Stop sets the session's flag; the loop then closes the engine generator, which ends the search at
+once with everything scored already on disk. A cancelled job (gradio_client's `job.cancel()`) closes this generator, and the
 same `finally` closes the engine.
 """
 
@@ -12,128 +12,29 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
 from typing import Any, Iterator
 
 import gradio as gr
 from gradio.components.plot import PlotData
 
 from tsearch import engine
-from tsearch.api import prepare
 from tsearch.app import catalog, charts, views
 from tsearch.app.estimate import Estimator
 from tsearch.app.export import export_zip, load_live
 from tsearch.app.gpu import ZEROGPU_MAX_SECONDS, device, gpu
 from tsearch.app.pool import ModelPool
 from tsearch.app.state import LiveRun, RunHandle, Session, Throttle, new_run_dir
+from tsearch.app.validate import DEFAULT_BATCH, check, plan as _plan
 from tsearch.events import CandidateScored
 from tsearch.models import MODELS
 from tsearch.registry import Unavailable
-from tsearch.search import ALGORITHMS
-from tsearch.verifiers import VERIFIERS
 
 POOL = ModelPool(device())
 ESTIMATOR = Estimator()
 UPDATE_INTERVAL = 0.25   # seconds between page updates while a search runs (the last is always sent)
 CHART_INTERVAL = 1.0     # seconds between chart redraws: a browser redraws a big plotly chart far slower than text
-DEFAULT_BATCH = 4        # smaller batches than the CLI's 16: the first candidate, updates and Stop come sooner
 
 SEARCH_OUTPUTS = ("status", "best_image", "best_card", "chart", "gallery", "details")
-COMPARE_OUTPUTS = ("compare_status", "compare_chart", "compare_gallery")
-
-
-@dataclass(frozen=True)
-class Request:
-    """A search the user asked for, checked against the registries."""
-    model: str
-    prompt: str | None
-    cls: int | None
-    verifiers: tuple[str, ...]
-    evaluator: str | None
-    algorithm: str
-    budget: int
-    steps: int | None
-    seed: int
-    final_steps: int | None
-    batch_size: int
-    options: dict
-
-
-def _known(kind: str, name, registry) -> str:
-    if name is None or name == "":
-        raise gr.Error(f"choose a {kind}")
-    if name not in registry:
-        raise gr.Error(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(registry))}")
-    return name
-
-
-def _whole(name: str, value, minimum: int) -> int:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise gr.Error(f"{name} must be a whole number, got {value!r}") from None
-    if not number.is_integer() or number < minimum:
-        raise gr.Error(f"{name} must be a whole number of at least {minimum}, got {value!r}")
-    return int(number)
-
-
-def _unavailable(kind: str, name: str, rows) -> None:
-    for row_name, ok, reason, _ in rows:
-        if row_name == name and not ok:
-            raise gr.Error(f"{kind} {name!r} is unavailable here: {reason}")
-
-
-def check(model, prompt, cls, verifiers, evaluator, algorithm, budget, steps, seed, final_steps, batch_size,
-          options) -> Request:
-    """Everything that can be checked without loading a model; gr.Error with a clear message otherwise."""
-    model = _known("model", model, MODELS)
-    _unavailable("model", model, catalog.models())
-    if isinstance(verifiers, str):
-        verifiers = [verifiers] if verifiers else []
-    verifiers = tuple(dict.fromkeys(verifiers or ()))
-    if not verifiers:
-        raise gr.Error("choose at least one verifier (several are combined by mean rank)")
-    for name in verifiers:
-        _known("verifier", name, VERIFIERS)
-        _unavailable("verifier", name, catalog.verifiers())
-    evaluator = evaluator or None
-    if evaluator is not None:
-        _known("held-out evaluator", evaluator, VERIFIERS)
-        _unavailable("evaluator", evaluator, catalog.verifiers())
-    algorithm = _known("algorithm", algorithm, ALGORITHMS)
-    budget = _whole("budget (NFEs)", budget, 1)
-    steps = None if steps in (None, "", 0) else _whole("steps", steps, 1)
-    seed = _whole("seed", 0 if seed in (None, "") else seed, 0)
-    final_steps = None if final_steps in (None, "", 0) else _whole("final render steps", final_steps, 1)
-    batch_size = _whole("batch size", batch_size or DEFAULT_BATCH, 1)
-    prompt = None if prompt is None else str(prompt)
-    cls = None if cls in (None, "") else _whole("class", cls, 0)
-    return Request(model, prompt, cls, verifiers, evaluator, algorithm, budget, steps, seed, final_steps,
-                   batch_size, catalog.options_for(algorithm, options))
-
-
-def _plan(slot, request: Request, out=None) -> engine.Plan:
-    """tsearch.api.prepare with the borrowed model and its cached verifiers; ValueError -> gr.Error."""
-    model = slot.model
-    try:
-        if model.conditioning == "text":
-            if not (request.prompt or "").strip():
-                raise ValueError(f"write a prompt for the {request.model} model, e.g. "
-                                 f"{catalog.preset(request.model).prompt or 'a red circle'!r}")
-            condition = {"prompt": request.prompt.strip()}
-        else:
-            cls = request.cls if request.cls is not None else (request.prompt or None)
-            if cls is None or str(cls).strip() == "":
-                raise ValueError(f"choose a class for the {request.model} model")
-            condition = {"cls": cls}
-        verifiers = [slot.verifier(name) for name in request.verifiers]
-        evaluators = [slot.verifier(request.evaluator)] if request.evaluator else []
-        return prepare(model=model, verifiers=verifiers, evaluators=evaluators, algorithm=request.algorithm,
-                       budget=request.budget, steps=request.steps, seed=request.seed,
-                       batch_size=request.batch_size, out=out, final_steps=request.final_steps,
-                       device=slot.device, **condition, **request.options)
-    except (ValueError, Unavailable) as error:
-        raise gr.Error(str(error)) from None
 
 
 def _with_model_name(plan: engine.Plan, name: str) -> engine.Plan:
@@ -230,8 +131,8 @@ def _compare_view(runs: list[LiveRun], status: str, by_evaluator: bool, chart: b
     for run in runs:
         path, row = views.best_path(run), run.row(run.best_id)
         if path and row:
-            evals = ", ".join(f"{k} {views._fmt(v)}" for k, v in (row.get("evals") or {}).items())
-            cards.append((path, f"{run.label}: score {views._fmt(row.get('score'))}" + (f" · {evals}" if evals else "")))
+            evals = ", ".join(f"{k} {views.fmt(v)}" for k, v in (row.get("evals") or {}).items())
+            cards.append((path, f"{run.label}: score {views.fmt(row.get('score'))}" + (f" · {evals}" if evals else "")))
     return status, plot(charts.compare_figure(runs, by_evaluator)) if chart else gr.skip(), cards
 
 

@@ -12,14 +12,14 @@ TOP = 8      # best-scoring candidates kept in the gallery
 LATEST = 8   # most recent candidates kept beside them
 
 
-def _fmt(value) -> str:
+def fmt(value) -> str:
     return "n/a" if value is None else f"{value:.4g}"
 
 
 def caption(row: dict, best_id: int | None = None) -> str:
     parent = "none" if row.get("parent") is None else f"#{row['parent']}"
     star = "★ " if row["id"] == best_id else ""
-    return (f"{star}#{row['id']} · score {_fmt(row.get('score'))} · {row['nfe_spent']} NFEs · "
+    return (f"{star}#{row['id']} · score {fmt(row.get('score'))} · {row['nfe_spent']} NFEs · "
             f"round {row['round']} · parent {parent}")
 
 
@@ -67,11 +67,11 @@ def best_card(run: LiveRun) -> str:
     if row is None:
         return "*No finished sample yet.*"
     lines = [f"### Best so far: #{row['id']}",
-             f"**{' + '.join(run.verifiers) or 'score'}**: {_fmt(row.get('score'))}"]
+             f"**{' + '.join(run.verifiers) or 'score'}**: {fmt(row.get('score'))}"]
     if len(run.verifiers) > 1:
-        lines.append("Per verifier: " + ", ".join(f"{k} {_fmt(v)}" for k, v in (row.get("scores") or {}).items()))
+        lines.append("Per verifier: " + ", ".join(f"{k} {fmt(v)}" for k, v in (row.get("scores") or {}).items()))
     for name, value in (row.get("evals") or {}).items():
-        lines.append(f"**{name}** (held out): {_fmt(value)}")
+        lines.append(f"**{name}** (held out): {fmt(value)}")
     parent = "none" if row.get("parent") is None else f"#{row['parent']}"
     lines.append(f"Found at {row['nfe_spent']} NFEs, round {row['round']}, parent {parent}.")
     if run.final_path:

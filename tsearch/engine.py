@@ -139,6 +139,43 @@ def _finite(value: float) -> float | None:
     return None if value != value else float(value)
 
 
+@dataclass
+class _Chunk:
+    """One batch of candidates, denoised, decoded and scored."""
+    states: torch.Tensor          # end states (kept for search over paths)
+    images: torch.Tensor          # what the verifiers saw, [b, 3, H, W] in [0, 1]
+    raw: torch.Tensor             # [b, V] each verifier's score
+    held_out: torch.Tensor        # [b, E] each evaluator's score
+    told: torch.Tensor            # [b] what the algorithm is told (ensemble: mean rank)
+    costs: list[int]              # NFEs of each candidate
+    t_end: float
+    seconds: float                # wall-clock per candidate
+    verifier_seconds: float       # verifier time per candidate
+
+
+def _evaluate_chunk(plan: Plan, cond, chunk: list[Proposal], states, reference_t, ensemble) -> _Chunk:
+    model, t0, nfe0 = plan.model, time.perf_counter(), plan.model.nfe
+    if chunk[0].start is None:
+        x = torch.stack([start_noise(_noise_ops(p.ops), model.noise_shape) for p in chunk])
+        x = x.to(model.device) * model.prior_scale
+    else:
+        x = torch.stack([states[p.start] for p in chunk])
+    x, early = apply_ops(model, cond, x, [_flow_ops(p.ops) for p in chunk], capture_t=reference_t)
+    reference = model.decode(early).float() if early is not None else None
+    t_end = chunk[0].t_end
+    images = scored_images(model, cond, x, t_end).float()
+    tv = time.perf_counter()
+    raw = _verify(plan.verifiers, images, plan.condition, reference)
+    held_out = _verify(plan.evaluators, images, plan.condition, reference)
+    tv_end = time.perf_counter()
+    told = ensemble.update(raw) if ensemble else torch.nan_to_num(raw[:, 0], nan=-float("inf"))
+    costs = [plan.costs.of(p) for p in chunk]
+    if model.nfe - nfe0 != sum(costs):
+        raise RuntimeError(f"NFE accounting mismatch: model ran {model.nfe - nfe0} NFEs, plan said {sum(costs)}")
+    n = len(chunk)
+    return _Chunk(x, images, raw, held_out, told, costs, t_end, (time.perf_counter() - t0) / n, (tv_end - tv) / n)
+
+
 def run(plan: Plan) -> Iterator[Any]:
     """The search as a generator of events (see tsearch.events)."""
     model, algorithm, writer = plan.model, plan.algorithm, plan.writer
@@ -176,51 +213,30 @@ def run(plan: Plan) -> Iterator[Any]:
             for group in groups.values():
                 for i in range(0, len(group), plan.batch_size):
                     chunk = group[i:i + plan.batch_size]
-                    t0, nfe0 = time.perf_counter(), model.nfe
-                    if chunk[0].start is None:
-                        x = torch.stack([start_noise(_noise_ops(p.ops), model.noise_shape) for p in chunk])
-                        x = x.to(model.device) * model.prior_scale
-                    else:
-                        x = torch.stack([states[p.start] for p in chunk])
-                    x, early = apply_ops(model, cond, x, [_flow_ops(p.ops) for p in chunk], capture_t=reference_t)
-                    reference = model.decode(early).float() if (reference_t is not None and early is not None) else None
-                    t_end = chunk[0].t_end
-                    images = scored_images(model, cond, x, t_end).float()
-                    tv = time.perf_counter()
-                    raw = _verify(plan.verifiers, images, plan.condition, reference)
-                    held_out = _verify(plan.evaluators, images, plan.condition, reference)
-                    tv_end = time.perf_counter()
-                    told = (ensemble.update(raw) if ensemble else torch.nan_to_num(raw[:, 0], nan=-float("inf")))
-                    costs = [plan.costs.of(p) for p in chunk]
-                    if model.nfe - nfe0 != sum(costs):
-                        raise RuntimeError(f"NFE accounting mismatch: model ran {model.nfe - nfe0} NFEs, plan said {sum(costs)}")
-                    per, per_v = (time.perf_counter() - t0) / len(chunk), (tv_end - tv) / len(chunk)
-                    verifier_seconds += tv_end - tv
+                    nfe0 = model.nfe
+                    done = _evaluate_chunk(plan, cond, chunk, states, reference_t, ensemble)
+                    verifier_seconds += done.verifier_seconds * len(chunk)
                     spent = nfe0 - nfe_start  # before this chunk; each candidate adds its own below
                     for j, proposal in enumerate(chunk):
-                        parent_recipe = recipes.get(proposal.start, ()) if proposal.start is not None else ()
-                        recipe = tuple(parent_recipe) + tuple(proposal.ops)
+                        recipe = (recipes[proposal.start] if proposal.start is not None else ()) + tuple(proposal.ops)
                         recipes[proposal.id] = recipe
-                        image = to_pil(images[j])
-                        spent += costs[j]
-                        score = float(told[j])
-                        scores[proposal.id] = score
-                        round_images[proposal.id] = image
-                        evals = tuple(_finite(v) for v in held_out[j].tolist())
-                        evals_of[proposal.id] = evals
-                        if t_end > 0.0:
-                            new_states[proposal.id] = x[j]
+                        spent += done.costs[j]
+                        image = to_pil(done.images[j])
+                        scores[proposal.id], round_images[proposal.id] = float(done.told[j]), image
+                        raw = tuple(_finite(v) for v in done.raw[j].tolist())
+                        evals_of[proposal.id] = evals = tuple(_finite(v) for v in done.held_out[j].tolist())
+                        if done.t_end > 0.0:
+                            new_states[proposal.id] = done.states[j]
                         row = {"id": proposal.id, "parent": proposal.parent, "round": proposal.round,
-                               "nfe": costs[j], "nfe_spent": spent, "t_end": t_end, "score": _finite(score),
-                               "scores": dict(zip(names, (_finite(v) for v in raw[j].tolist()))),
-                               "evals": dict(zip(eval_names, evals)),
-                               "recipe": [op_to_dict(op) for op in recipe],
-                               "seconds": per, "verifier_seconds": per_v}
+                               "nfe": done.costs[j], "nfe_spent": spent, "t_end": done.t_end,
+                               "score": _finite(scores[proposal.id]), "scores": dict(zip(names, raw)),
+                               "evals": dict(zip(eval_names, evals)), "recipe": [op_to_dict(op) for op in recipe],
+                               "seconds": done.seconds, "verifier_seconds": done.verifier_seconds}
                         path = writer.add(row, image) if writer else None
                         count += 1
-                        yield CandidateScored(proposal.id, proposal.parent, proposal.round, score,
-                                              tuple(_finite(v) for v in raw[j].tolist()), evals, costs[j], spent,
-                                              t_end, tuple(row["recipe"]), image, path, per, per_v)
+                        yield CandidateScored(proposal.id, proposal.parent, proposal.round, scores[proposal.id], raw,
+                                              evals, done.costs[j], spent, done.t_end, tuple(row["recipe"]), image,
+                                              path, done.seconds, done.verifier_seconds)
             algorithm.tell(proposals, [scores[p.id] for p in proposals])
             states = new_states
             if algorithm.best is not None and algorithm.best != best and algorithm.best[0] in round_images:

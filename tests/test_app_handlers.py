@@ -329,3 +329,18 @@ def test_the_page_says_so_when_it_falls_back_to_gmm(monkeypatch):
                         lambda name: (_ for _ in ()).throw(Unavailable("broken weights")) if name == "shapes" else real(name))
     note = _note(ui.build_demo())
     assert note.visible and "could not be loaded" in note.value and "broken weights" in note.value
+
+
+def broken_model(device="cpu", **options):
+    from tsearch.registry import Unavailable
+
+    raise Unavailable("weights could not be fetched (offline)")
+
+
+def test_a_model_that_fails_to_load_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(MODELS, "broken", Entry(f"{__name__}:broken_model", "lists as available, fails to load"))
+    session = Session()
+    with pytest.raises(gr.Error, match="cannot load the broken model here: weights could not be fetched"):
+        list(handlers.search(**dict(GMM, model="broken"), session=session))
+    assert session.current is None
+    assert fields(list(handlers.search(**GMM, session=session))[-1])["status"].startswith("Done")

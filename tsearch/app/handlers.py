@@ -37,6 +37,14 @@ CHART_INTERVAL = 1.0     # seconds between chart redraws: a browser redraws a bi
 SEARCH_OUTPUTS = ("status", "best_image", "best_card", "chart", "gallery", "details")
 
 
+def _acquire(model: str):
+    """The pool's instance of `model`; gr.Error with the reason when it cannot be loaded here."""
+    try:
+        return POOL.acquire(model)
+    except (ValueError, Unavailable, OSError) as error:
+        raise gr.Error(f"cannot load the {model} model here: {error}") from None
+
+
 def _with_model_name(plan: engine.Plan, name: str) -> engine.Plan:
     plan.model_name = name
     plan.config["model"] = name
@@ -103,7 +111,8 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
         yield (f"Loading {request.model} (the first time downloads its weights; this can take minutes)…",
                gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
     try:
-        with POOL.borrow(request.model) as slot:
+        slot = _acquire(request.model)
+        try:
             plan = _with_model_name(_plan(slot, request, out=new_run_dir(request.algorithm)), request.model)
             session.last_run_dir = str(plan.writer.root)
             yield from _drive(plan, run, handle, pace, lambda chart: _search_view(run, chart=chart))
@@ -113,6 +122,8 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
                 base = LiveRun(seed=request.seed, label="more steps")
                 plan = _with_model_name(_plan(slot, steps_request, out=new_run_dir("steps")), request.model)
                 yield from _drive(plan, base, handle, pace, lambda chart: _search_view(run, base, chart=chart))
+        finally:
+            POOL.release(slot)
     finally:
         session.finish(handle)
     yield _search_view(run, base)
@@ -158,7 +169,8 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
     pace = Pace()
     runs: list[LiveRun] = []
     try:
-        with POOL.borrow(requests[0][1].model) as slot:
+        slot = _acquire(requests[0][1].model)
+        try:
             for _, request in requests:
                 _plan(slot, request)   # every entry is checked before any of them runs
             for i, (label, request) in enumerate(requests):
@@ -170,6 +182,8 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
                 status = f"Comparing {i + 1}/{len(requests)}: {label}"
                 yield from _drive(plan, run, handle, pace, lambda chart: _compare_view(
                     runs, f"{status} · {views.status_line(run)}", by_evaluator, chart))
+        finally:
+            POOL.release(slot)
     finally:
         session.finish(handle)
     ended = "Stopped; the runs so far are kept" if handle.stopped else f"Compared {len(runs)} runs"

@@ -37,18 +37,25 @@ class ModelPool:
         self._idle: dict[str, list[Slot]] = defaultdict(list)
         self._lock = threading.Lock()
 
-    @contextmanager
-    def borrow(self, name: str) -> Iterator[Slot]:
-        """An instance of model `name` for this caller alone; ValueError/Unavailable if it cannot load."""
+    def acquire(self, name: str) -> Slot:
+        """An instance of model `name` for this caller alone (give it back with `release`).
+
+        ValueError or Unavailable when it cannot be loaded here."""
         with self._lock:
             slot = self._idle[name].pop() if self._idle[name] else None
-        if slot is None:
-            slot = Slot(name, load_model(name, device=self.device), self.device)
+        return slot or Slot(name, load_model(name, device=self.device), self.device)
+
+    def release(self, slot: Slot) -> None:
+        with self._lock:
+            self._idle[slot.name].append(slot)
+
+    @contextmanager
+    def borrow(self, name: str) -> Iterator[Slot]:
+        slot = self.acquire(name)
         try:
             yield slot
         finally:
-            with self._lock:
-                self._idle[name].append(slot)
+            self.release(slot)
 
     def loaded(self, name: str) -> bool:
         with self._lock:

@@ -105,7 +105,8 @@ def build_demo(title: str = TITLE, model: str | None = None, budget: int | None 
     verifier_names = catalog.available_verifiers()
     fields = catalog.all_option_fields()
 
-    with gr.Blocks(title=title) as demo:
+    # delete_cache: gradio's copies of candidate images older than a day go, checked hourly
+    with gr.Blocks(title=title, delete_cache=(3600, 86400)) as demo:
         session = gr.State(Session())   # deep-copied per tab: each tab gets a fresh Session
         gr.HTML("", head=HEAD, padding=False)
         gr.Markdown(INTRO)

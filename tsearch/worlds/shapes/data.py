@@ -1,7 +1,7 @@
-"""The shapes world's data API: (image, caption) pairs, hard-negative captions, degraded images.
+"""The shapes world's data API: (image, caption) pairs, hard-negative captions, degraded images, junk.
 
 Used by the training scripts of the generator and of the `shapes-clip` / `shapes-quality`
-verifiers (issue 3, items 3-4). A scene holds exactly the objects its caption names; every
+verifiers (issue 3, items 3-4), and by the oracle's tests (junk it must refuse to judge). A scene holds exactly the objects its caption names; every
 attribute the caption leaves open (colour, size, position) is drawn at random.
 """
 
@@ -237,6 +237,76 @@ def degrade(images: np.ndarray, rng: np.random.Generator, kind: str | None = Non
         else:
             out[i] = _erase(image, rng)
     return out
+
+
+# ---- junk (images that are no scene, which the oracle must refuse to judge) --------------------
+
+JUNK = ("noise", "dark_noise", "uniform", "blend", "blobs", "blur_noise", "crowded")
+
+
+def _unit_to_uint8(images: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
+
+
+def _blobs(n: int, rng: np.random.Generator) -> np.ndarray:
+    """8-24 soft Gaussian blobs of random colours (any RGB), summed on black."""
+    out = np.zeros((n, IMAGE_SIZE, IMAGE_SIZE, 3))
+    yy, xx = np.mgrid[:IMAGE_SIZE, :IMAGE_SIZE]
+    for image in out:
+        for _ in range(rng.integers(8, 25)):
+            (cy, cx), sigma = rng.uniform(0, IMAGE_SIZE, 2), rng.uniform(1.0, 4.0)
+            bump = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sigma ** 2))
+            image += rng.uniform(0.6, 1.5) * bump[..., None] * rng.random(3)
+    return _unit_to_uint8(out)
+
+
+def _crowded(n: int, rng: np.random.Generator) -> np.ndarray:
+    """8-12 small random objects packed 1 pixel apart: twice what any caption asks for."""
+    out = np.zeros((n, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
+    for image in out:
+        want, placed = rng.integers(8, 13), []
+        while len(placed) < want:   # random packing can jam: start again (a jam is rare at <= 12)
+            placed = []
+            for _ in range(500):
+                size = int(rng.choice((6, 7)))
+                x, y = rng.integers(0, IMAGE_SIZE - size + 1, size=2)
+                candidate = Obj(SHAPES[rng.integers(len(SHAPES))], COLORS[rng.integers(len(COLORS))], int(x), int(y), size)
+                if not any(overlaps(candidate, other, gap=1) for other in placed):
+                    placed.append(candidate)
+                    if len(placed) == want:
+                        break
+        render(Scene(tuple(placed)), out=image)
+    return out
+
+
+def junk_images(n: int, rng: np.random.Generator, kind: str) -> np.ndarray:
+    """n uint8 [32, 32, 3] images of one kind of junk, what an untrained or broken generator makes.
+
+    noise: Gaussian noise, mean 0.3-0.7, std 0.2-0.6 per channel (an untrained generator's output
+    is this, about mean 0.45, std 0.35); dark_noise: Gaussian noise of std 0.3-0.6 on black;
+    uniform: uniform random colours; blend: renders mixed 50/50 with noise N(0.5, 0.5);
+    blobs: 8-24 soft blobs of random colours; blur_noise: renders blurred by 1.5-3 pixels, then
+    noise of std 0.3-0.5; crowded: 8-12 objects, beyond any caption's 4 and GenEval's slack.
+    """
+    size = (n, IMAGE_SIZE, IMAGE_SIZE, 3)
+    if kind == "noise":
+        return _unit_to_uint8(rng.uniform(0.3, 0.7, (n, 1, 1, 1)) + rng.uniform(0.2, 0.6, (n, 1, 1, 1)) * rng.standard_normal(size))
+    if kind == "dark_noise":
+        return _unit_to_uint8(rng.uniform(0.3, 0.6, (n, 1, 1, 1)) * rng.standard_normal(size))
+    if kind == "uniform":
+        return _unit_to_uint8(rng.random(size))
+    if kind == "blend":
+        images, _ = sample_pairs(n, rng)
+        return _unit_to_uint8(0.5 * images / 255.0 + 0.5 * np.clip(0.5 + 0.5 * rng.standard_normal(size), 0, 1))
+    if kind == "blobs":
+        return _blobs(n, rng)
+    if kind == "blur_noise":
+        images, _ = sample_pairs(n, rng)
+        return np.stack([gaussian_noise(gaussian_blur(image[None], rng.uniform(1.5, 3.0))[0], rng, rng.uniform(0.3, 0.5))
+                         for image in images])
+    if kind == "crowded":
+        return _crowded(n, rng)
+    raise ValueError(f"unknown junk kind {kind!r}; choose one of: {', '.join(JUNK)}")
 
 
 # ---- tensors ----------------------------------------------------------------------------------

@@ -8,6 +8,11 @@ shape by analysis by synthesis (the best least-squares fit among anti-aliased, b
 square and triangle templates at the component's brightness centroid), relations by GenEval's
 `relative_position` on the component boxes. A soft `partial` credit in [0, 1]
 ranks near misses above far misses, so the oracle can also serve as a search verifier.
+
+GenEval's detector finds nothing in noise; an exact colour segmenter finds blobs everywhere. So an
+image is judged only if it is a plausible scene (`SceneCheck`): mostly black, at most
+MAX_OBJECTS solid objects (area, template fit and a hue near one of the four), and little lit
+clutter outside them. Anything else fails with "scene: ..." and at most JUNK_CREDIT partial credit.
 """
 
 from __future__ import annotations
@@ -24,6 +29,21 @@ from tsearch.worlds.shapes.render import IMAGE_SIZE, RELATION_AXIS, RGB, relativ
 BRIGHTNESS = 0.5       # a pixel is foreground when its brightest channel exceeds this (in [0, 1])
 MIN_AREA = 8           # components smaller than this (at 32x32; scaled with the image) are specks
 SMOOTH = 0.5           # Gaussian sigma (pixels) applied before thresholding: damps pixel noise
+
+# What a scene is. Each bound sits well outside what the renders reach (measured by
+# `python -m tsearch.worlds.shapes.oracle`, 2,000 renders, clean / blurred 1 px + noise 0.1) and
+# well inside what junk reaches (pure noise, coloured noise, renders drowned in noise, blobs).
+DARK = 0.3             # a background pixel: brightest channel below this
+MIN_DARK = 0.6         # share of dark pixels a scene needs (renders >= 0.75 clean, 0.68 degraded;
+                       # noise, coloured noise, drowned renders <= 0.55; noise on black ~0.3-0.6)
+MIN_OBJECT_AREA = 16   # an object covers at least this many pixels (renders >= 31 / 24; noise: 8-12)
+MIN_FIT = 0.8          # and its best template explains this share of its energy (renders >= 0.95;
+                       # a 300-step generator's lumpy objects: 95% above 0.83, so they still count)
+MAX_HUE_ERROR = 0.6    # and its mean chroma lies this close to one of the four hues (renders <= 0.12;
+                       # orange is 0.5 from red and yellow; magenta, cyan, white, grey 1.0)
+MAX_OBJECTS = 6        # the grammar needs 4; like GenEval, a couple of extra objects are allowed
+MAX_CLUTTER = 0.03     # share of the image lit outside every object (renders <= 0.001, about one
+                       # small shape; random blobs 0.03-0.27; noise on black is lit all over)
 HUES = np.array([RGB[c] for c in RGB], dtype=np.float32) / 255.0   # red, green, blue, yellow
 HUE_NAMES = tuple(RGB)
 
@@ -34,6 +54,8 @@ class Detection:
     color: str
     box: tuple[int, int, int, int]   # x0, y0, x1, y1 (x1, y1 exclusive)
     area: int
+    fit: float = 1.0                 # share of the object's energy its best template explains
+    hue_error: float = 0.0           # distance of its mean chroma from its hue's
 
     def describe(self) -> str:
         cx, cy = (self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2
@@ -137,8 +159,50 @@ def classify_shape(brightness: np.ndarray, support: np.ndarray | None = None) ->
     return max(fits, key=fits.get), fits
 
 
-def detect(image) -> list[Detection]:
-    """Every object in the image: one per connected same-colour region above the speck size."""
+@dataclass(frozen=True)
+class SceneCheck:
+    """Whether an image is a scene the oracle may judge, and the measurements that decided it."""
+    dark: float          # share of near-black pixels (brightest channel below DARK)
+    objects: int         # components accepted as objects
+    rejected: int        # components too small, too ragged or off-hue to be objects
+    clutter: float       # share of pixels lit (raw brightness above BRIGHTNESS) outside objects
+    problem: str | None  # "detail" of the first failed check; None for a plausible scene
+
+    @property
+    def plausibility(self) -> float:
+        """In [0, 1]: 1 for a scene, lower the further each measurement is past its bound."""
+        return (min(1.0, self.dark / MIN_DARK) * min(1.0, MAX_OBJECTS / max(self.objects, 1))
+                * min(1.0, MAX_CLUTTER / max(self.clutter, 1e-9)))
+
+
+def check_scene(dark: float, objects: int, rejected: int, clutter: float) -> SceneCheck:
+    """The scene checks in order: a black background, a handful of objects, little clutter."""
+    problem = None
+    if dark < MIN_DARK:
+        problem = f"only {dark:.0%} of the image is near-black background (a scene needs {MIN_DARK:.0%})"
+    elif objects > MAX_OBJECTS:
+        problem = f"{objects} objects (a scene has at most {MAX_OBJECTS})"
+    elif clutter > MAX_CLUTTER:
+        problem = (f"{clutter:.0%} of the image is lit outside any object ({rejected} blobs too small, "
+                   f"ragged or off-hue to be shapes; a scene allows {MAX_CLUTTER:.0%})")
+    return SceneCheck(dark, objects, rejected, clutter, problem)
+
+
+class Detections(list):
+    """The accepted objects (a list of Detection) and the scene check that decides if they count."""
+
+    def __init__(self, objects, scene: SceneCheck):
+        super().__init__(objects)
+        self.scene = scene
+
+
+def detect(image) -> Detections:
+    """Every object in the image: one per solid connected same-colour region, plus the scene check.
+
+    Components of MIN_AREA or more pixels are candidates (smaller ones are specks); a candidate is
+    an object if it covers MIN_OBJECT_AREA pixels, its best template fits to MIN_FIT and its mean
+    chroma lies within MAX_HUE_ERROR of its hue. Lit pixels outside the objects are clutter.
+    """
     rgb = as_unit_hwc(image)
     raw_bright = rgb.max(axis=-1)
     if SMOOTH:   # segment a slightly smoothed copy, so pixel noise neither splits nor joins objects
@@ -147,29 +211,35 @@ def detect(image) -> list[Detection]:
     chroma = rgb / np.maximum(bright, 1e-6)[..., None]
     hue = (chroma @ HUES.T - 0.5 * (HUES ** 2).sum(-1)).argmax(-1)   # nearest hue
     foreground = bright > BRIGHTNESS
-    min_area = MIN_AREA * rgb.shape[0] * rgb.shape[1] / IMAGE_SIZE ** 2
-    components = []   # (colour, mask, box)
-    for index, color in enumerate(HUE_NAMES):
+    scale = rgb.shape[0] * rgb.shape[1] / IMAGE_SIZE ** 2
+    components = []   # (colour index, mask, box)
+    for index in range(len(HUE_NAMES)):
         pixels = foreground & (hue == index)
-        if pixels.sum() < min_area:
+        if pixels.sum() < MIN_AREA * scale:
             continue
         labels, _ = ndimage.label(pixels)
         for label, region in enumerate(ndimage.find_objects(labels), start=1):
             mask = labels == label
-            if mask.sum() >= min_area:
+            if mask.sum() >= MIN_AREA * scale:
                 box = (region[1].start, region[0].start, region[1].stop, region[0].stop)
-                components.append((color, mask, box))
-    taken = np.zeros(foreground.shape, dtype=np.int32)   # how many objects claim each pixel
+                components.append((index, mask, box))
+    taken = np.zeros(foreground.shape, dtype=np.int32)   # how many components claim each pixel
     grown = [ndimage.binary_dilation(mask, iterations=2) for _, mask, _ in components]
     for area in grown:
         taken += area
-    detections = []
-    for (color, mask, box), area in zip(components, grown):
+    detections, covered = [], np.zeros(foreground.shape, dtype=bool)
+    for (index, mask, box), area in zip(components, grown):
         # the object's own blurred fringe, minus pixels nearer another object
         support = area & ((taken == 1) | mask)
-        shape, _ = classify_shape(raw_bright, support)
-        detections.append(Detection(shape, color, box, int(mask.sum())))
-    return detections
+        shape, fits = classify_shape(raw_bright, support)
+        hue_error = float(np.linalg.norm(chroma[mask].mean(axis=0) - HUES[index]))
+        if mask.sum() >= MIN_OBJECT_AREA * scale and fits[shape] >= MIN_FIT and hue_error <= MAX_HUE_ERROR:
+            detections.append(Detection(shape, HUE_NAMES[index], box, int(mask.sum()), fits[shape], hue_error))
+            covered |= area
+    scene = check_scene(dark=float((raw_bright < DARK).mean()), objects=len(detections),
+                        rejected=len(components) - len(detections),
+                        clutter=float(((raw_bright > BRIGHTNESS) & ~covered).mean()))
+    return Detections(detections, scene)
 
 
 # ---- judging ------------------------------------------------------------------------------------
@@ -191,14 +261,26 @@ def _relation(a: Detection, b: Detection, relation: str) -> float:
     return sign * relative_direction(a.box, b.box)[axis]
 
 
+JUNK_CREDIT = 0.1  # the most partial credit an image that is no scene can get: below near misses
+
+
 def _verdict(spec: Spec, detections: list[Detection], failed: str | None, partial: float) -> Verdict:
     # a miss never scores 1, so ok stays the top of the ranking
     partial = 1.0 if failed is None else float(min(partial, MISS_CAP))
+    scene = getattr(detections, "scene", None)
+    if scene is not None and scene.problem is not None:
+        # no scene: not judged (GenEval's detector finds nothing in noise); credit only enough to
+        # rank junk that is nearer a scene, and shows more of the caption, above the rest
+        failed = f"scene: {scene.problem}"
+        partial = JUNK_CREDIT * scene.plausibility * partial
     return Verdict(failed is None, failed, partial, spec.category, tuple(d.describe() for d in detections))
 
 
 def judge(detections: list[Detection], spec: Spec) -> Verdict:
     """GenEval's checks of a parsed caption against detected objects, with partial credit.
+
+    `detections` from `detect` carry a scene check: an image that is no scene fails with
+    "scene: ..." whatever it shows (a plain list of detections is judged as a scene).
 
     Presence for single and two objects (extra objects allowed), the exact count of the named
     shape for counting, colour where the caption names one, and for position some pair of the
@@ -237,15 +319,41 @@ def evaluate(image, caption: str | Spec) -> Verdict:
     return judge(detect(image), spec)
 
 
+def junk_report(kind: str, n: int, rng: np.random.Generator) -> dict:
+    """How the oracle treats n junk images of one kind, each judged against a random caption of
+    every category: the share refused as no scene, the share accepted, and the partial credit."""
+    from tsearch.worlds.shapes.data import junk_images
+    from tsearch.worlds.shapes.grammar import CATEGORIES, random_caption
+
+    refused, accepted, partial = [], {c: [] for c in CATEGORIES}, []
+    for image in junk_images(n, rng, kind):
+        found = detect(image)
+        refused.append(found.scene.problem is not None)
+        for category in CATEGORIES:
+            verdict = judge(found, parse(random_caption(rng, category)))
+            accepted[category].append(verdict.ok)
+            partial.append(verdict.partial)
+    return {"refused": float(np.mean(refused)), "accepted": float(np.mean([a for v in accepted.values() for a in v])),
+            "accepted_by_category": {c: float(np.mean(v)) for c, v in accepted.items()},
+            "partial_mean": float(np.mean(partial)), "partial_max": float(np.max(partial))}
+
+
 if __name__ == "__main__":
     # Issue 3, item 2: 2,000 random renders, each judged against its caption and against one
-    # contradicting caption, clean and then blurred by 1 pixel with noise of std 0.1.
-    import sys
+    # contradicting caption, clean and then blurred by 1 pixel with noise of std 0.1; then junk
+    # (no scene at all), which must be refused whatever the caption. Prints the measurements the
+    # scene bounds were chosen from.
+    import argparse
 
-    from tsearch.worlds.shapes.data import contradicting_captions, gaussian_blur, gaussian_noise, sample_pairs
+    from tsearch.worlds.shapes.data import JUNK, contradicting_captions, gaussian_blur, gaussian_noise, sample_pairs
 
-    generator = np.random.default_rng(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
-    images, captions = sample_pairs(2000, generator)
+    parser = argparse.ArgumentParser(description="Measure the shapes oracle on renders and on junk.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--renders", type=int, default=2000)
+    parser.add_argument("--junk", type=int, default=200, help="images per junk kind")
+    args = parser.parse_args()
+    generator = np.random.default_rng(args.seed)
+    images, captions = sample_pairs(args.renders, generator)
     negatives = [contradicting_captions(c, generator)[0] for c in captions]
     degraded = gaussian_noise(gaussian_blur(images, 1.0), generator, 0.1)
     for label, batch in (("clean", images), ("blur 1px + noise 0.1", degraded)):
@@ -254,3 +362,16 @@ if __name__ == "__main__":
         rejected = np.mean([not judge(f, parse(c)).ok for f, c in zip(found, negatives)])
         print(f"{label:22s} true captions accepted {positives:.2%}, contradicting captions rejected "
               f"{rejected:.2%}, overall {(positives + rejected) / 2:.2%}")
+        objects = [d for f in found for d in f]
+        print(f"{'':22s} scenes refused {np.mean([f.scene.problem is not None for f in found]):.2%}; "
+              f"dark share >= {min(f.scene.dark for f in found):.3f} (bound {MIN_DARK}), "
+              f"clutter <= {max(f.scene.clutter for f in found):.4f} ({MAX_CLUTTER}), "
+              f"components refused {sum(f.scene.rejected for f in found)}; objects: area >= "
+              f"{min(d.area for d in objects)} ({MIN_OBJECT_AREA}), fit >= {min(d.fit for d in objects):.3f} "
+              f"({MIN_FIT}), hue error <= {max(d.hue_error for d in objects):.3f} ({MAX_HUE_ERROR})")
+    print(f"junk, {args.junk} images per kind, each judged against a random caption of every category:")
+    for kind in JUNK:
+        report = junk_report(kind, args.junk, generator)
+        worst = max(report["accepted_by_category"].items(), key=lambda item: item[1])
+        print(f"  {kind:11s} refused as no scene {report['refused']:7.2%}, accepted {report['accepted']:6.2%} "
+              f"(most: {worst[0]} {worst[1]:.2%}), partial mean {report['partial_mean']:.3f} max {report['partial_max']:.3f}")

@@ -226,14 +226,19 @@ def test_imagenet_classifier_returns_the_target_logit(tmp_path):
         verifier.score(images, 10)
 
 
-def test_ssl_similarity_compares_each_sample_with_its_reference(tmp_path):
+def _tiny_ssl(folder):
+    """ssl-similarity over a tiny random DINOv2 saved to `folder` and loaded back."""
     from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
 
     torch.manual_seed(5)
     Dinov2Model(Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
-                             image_size=32, patch_size=8)).save_pretrained(tmp_path)
-    BitImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(tmp_path)
-    verifier = ssl_similarity.build(device="cpu", path=str(tmp_path))
+                             image_size=32, patch_size=8)).save_pretrained(folder)
+    BitImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    return ssl_similarity.build(device="cpu", path=str(folder))
+
+
+def test_ssl_similarity_compares_each_sample_with_its_reference(tmp_path):
+    verifier = _tiny_ssl(tmp_path)
     images, others = _images(3, seed=7), _images(3, seed=8)
     assert verifier.reference_t == 0.4
     assert torch.allclose(verifier.score(images, None, reference=images), torch.ones(3), atol=1e-5)
@@ -350,13 +355,8 @@ def test_missing_weights_raise_unavailable_naming_the_verifier(monkeypatch):
 def test_ssl_similarity_runs_inside_a_search(tmp_path):
     """The engine hands ssl-similarity each sample's clean estimate at t = 0.4 (no extra NFE)."""
     import tsearch
-    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
 
-    torch.manual_seed(5)
-    Dinov2Model(Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
-                             image_size=32, patch_size=8)).save_pretrained(tmp_path)
-    BitImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(tmp_path)
-    verifier = ssl_similarity.build(device="cpu", path=str(tmp_path))
+    verifier = _tiny_ssl(tmp_path)
     result = tsearch.search(model="gmm", cls=1, verifiers=[verifier], algorithm="zero-order", budget=10 * 8, steps=10)
     scores = [row["score"] for row in result.history]
     assert len(scores) == 8 and all(-1.0 <= s <= 1.0 for s in scores) and result.summary.nfe_spent == 80

@@ -19,7 +19,7 @@ def gaussian(shape: tuple[int, ...], seed: int) -> torch.Tensor:
 
 
 def neighbour(pivot: torch.Tensor, cos: float, seed: int) -> torch.Tensor:
-    """A point at cosine `cos` to `pivot` with the pivot's norm (zero-order search, PAPER.md).
+    """A point at cosine `cos` to `pivot` with the pivot's norm (zero-order search, Ma et al. 2025).
 
     y = |n| (lam u + sqrt(1 - lam^2) w), u = n/|n|, w a random unit vector orthogonal to u, so the
     neighbour stays on the sphere of the pivot's radius, in the Gaussian typical set.

@@ -1,4 +1,4 @@
-"""Search over paths (Paths-N; Ma et al. 2025, sec. 3.2): branch noisy states, score their clean estimates, keep the top N.
+"""Search over paths (Paths-N; Ma et al. 2025): branch noisy states, score their clean estimates, keep the top N.
 
 (1) N noises are integrated from t = 1 down to `sigma`; (2) each kept state is branched M times by
 re-noising it up by `delta_f`; (3) each branch is integrated down by `delta_b` in `L` steps and scored

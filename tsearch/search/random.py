@@ -1,4 +1,4 @@
-"""Random search (best-of-N): independent Gaussian noises, keep the best (Ma et al. 2025, sec. 3.2)."""
+"""Random search (best-of-N): independent Gaussian noises, keep the best (Ma et al. 2025)."""
 
 from __future__ import annotations
 

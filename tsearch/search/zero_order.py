@@ -1,4 +1,4 @@
-"""Zero-order search (ZO-N; Ma et al. 2025, sec. 3.2): neighbours of a pivot noise at a fixed cosine, same norm.
+"""Zero-order search (ZO-N; Ma et al. 2025): neighbours of a pivot noise at a fixed cosine, same norm.
 
 Each round evaluates N neighbours y = |n| (lam u + sqrt(1-lam^2) w) of the pivot n; the best one
 becomes the pivot if it beats it. When no neighbour improves, `on_stall` decides: "keep" the pivot

@@ -58,3 +58,10 @@ def test_regenerate_writes_the_same_image(tmp_path):
                  "--budget", "60", "--steps", "6", "--out", str(out)]) == 0
     assert main(["regenerate", str(out), "--id", "4", "--out", str(tmp_path / "c.png")]) == 0
     assert (tmp_path / "c.png").read_bytes() == (out / "images" / "000004.png").read_bytes()
+
+
+def test_an_option_the_model_does_not_take(capsys):
+    argv = ["run", "--model", "gmm", "--class", "1", "--verifier", "gmm-density", "--algorithm", "random",
+            "--budget", "20", "--guidance", "2"]
+    assert main(argv) == 2
+    assert "model 'gmm' does not take these options" in capsys.readouterr().err

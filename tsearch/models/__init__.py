@@ -29,7 +29,11 @@ def load_model(name: str, device: str = "cpu", **options) -> Model:
 
             return hub.load_pretrained(name, device, **options)
         raise unknown("model", name, MODELS)
-    return resolve(MODELS[name])(device=device, **options)
+    factory = resolve(MODELS[name])
+    try:
+        return factory(device=device, **options)
+    except TypeError as error:  # an option this model does not take (e.g. guidance for gmm)
+        raise ValueError(f"model {name!r} does not take these options: {error}") from None
 
 
 def model_status() -> list[tuple[str, bool, str, str]]:

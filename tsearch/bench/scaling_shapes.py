@@ -50,13 +50,16 @@ def run(argv) -> dict:
     budgets, top = sorted(args.budgets), max(args.budgets)
     rows: dict[str, dict[int, list]] = {}
     per_cat: dict[str, dict[int, dict[str, list]]] = {}
+    per_caption: list[dict] = []   # every outcome, so runs with other seeds can be pooled
 
     def record(name, k, category, ok):
         rows.setdefault(name, {}).setdefault(k, []).append(ok)
         per_cat.setdefault(name, {}).setdefault(k, {}).setdefault(category, []).append(ok)
+        per_caption[-1]["ok"].setdefault(name, {})[str(k)] = bool(ok)
 
     start = time.perf_counter()
     for i, (category, caption) in enumerate(captions):
+        per_caption.append({"caption": caption, "category": category, "ok": {}})
         verifiers = [clip] + ([quality] if quality else [])
         result = tsearch.search(model=model, prompt=caption, verifiers=verifiers, evaluators=[oracle], algorithm="random",
                                 budget=top * cost, steps=steps, seed=args.seed * 1000 + i, batch_size=args.batch_size)
@@ -98,4 +101,4 @@ def run(argv) -> dict:
         print(table(f"{name}: accuracy (%) per category", columns, cats))
     print(f"\n{time.perf_counter() - start:.0f} s in all on {args.device}")
     return {"json": args.json, "captions": captions, "cost": cost, "steps": steps,
-            "overall": {name: dict(zip(columns, values)) for name, values in overall}}
+            "overall": {name: dict(zip(columns, values)) for name, values in overall}, "per_caption": per_caption}

@@ -18,7 +18,7 @@ from tsearch.worlds.shapes import grammar
 
 def _parse(argv):
     p = argparse.ArgumentParser(prog="python -m tsearch.bench scaling --world shapes")
-    p.add_argument("--per-category", type=int, default=2, help="captions per category (6 categories)")
+    p.add_argument("--per-category", type=int, default=1, help="captions per category (6 categories); 1 takes about 20 min on one core")
     p.add_argument("--steps", type=int, default=None, help="denoising steps per candidate (default: the model's)")
     p.add_argument("--budgets", type=int, nargs="+", default=[1, 4, 16, 64], help="budgets in candidates")
     p.add_argument("--search-budgets", type=int, nargs="+", default=[16, 64], help="budgets for zero-order and paths")

@@ -354,8 +354,6 @@ def test_missing_weights_raise_unavailable_naming_the_verifier(monkeypatch):
 
 def test_ssl_similarity_runs_inside_a_search(tmp_path):
     """The engine hands ssl-similarity each sample's clean estimate at t = 0.4 (no extra NFE)."""
-    import tsearch
-
     verifier = _tiny_ssl(tmp_path)
     result = tsearch.search(model="gmm", cls=1, verifiers=[verifier], algorithm="zero-order", budget=10 * 8, steps=10)
     scores = [row["score"] for row in result.history]

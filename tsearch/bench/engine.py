@@ -14,7 +14,6 @@ import time
 
 import torch
 
-import tsearch
 from tsearch import engine, noise
 from tsearch.bench.toy import ToyConvModel, ToyScorer
 from tsearch.search import Costs, make_algorithm

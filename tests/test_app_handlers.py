@@ -344,3 +344,15 @@ def test_a_model_that_fails_to_load_is_a_clear_error(monkeypatch):
         list(handlers.search(**dict(GMM, model="broken"), session=session))
     assert session.current is None
     assert fields(list(handlers.search(**GMM, session=session))[-1])["status"].startswith("Done")
+
+
+def test_on_zerogpu_a_search_that_cannot_fit_one_gpu_call_is_refused(monkeypatch):
+    monkeypatch.setattr(handlers, "zerogpu_available", lambda: True)
+    monkeypatch.setattr(handlers.ESTIMATOR, "per_nfe", lambda model: 0.01)   # 10 ms per NFE
+    most = int((handlers.ZEROGPU_MAX_SECONDS - 10) / (1.5 * 0.01))
+    with pytest.raises(gr.Error, match=f"at most {most} NFEs"):
+        list(handlers.search(**dict(GMM, budget=most + 1), session=Session()))
+    with pytest.raises(gr.Error, match="with the more-steps baseline"):
+        list(handlers.search(**dict(GMM, budget=most, baseline=True), session=Session()))
+    updates = list(handlers.search(**dict(GMM, budget=200), session=Session()))
+    assert updates[-1][0].startswith("Done")

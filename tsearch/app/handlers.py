@@ -22,6 +22,7 @@ from tsearch.app import catalog, charts, views
 from tsearch.app.estimate import Estimator
 from tsearch.app.export import export_zip, load_live
 from tsearch.app.gpu import ZEROGPU_MAX_SECONDS, device, gpu
+from tsearch.app.gpu import available as zerogpu_available
 from tsearch.app.pool import ModelPool
 from tsearch.app.state import LiveRun, RunHandle, Session, Throttle, new_run_dir
 from tsearch.app.validate import DEFAULT_BATCH, check, plan as _plan
@@ -89,6 +90,20 @@ def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", 
     return (status, views.best_path(run), views.best_card(run), figure, views.gallery(run), views.summary(run))
 
 
+def _zerogpu_fits(model: str, budget: int, baseline: bool) -> None:
+    """On ZeroGPU a search is one GPU call of at most ZEROGPU_MAX_SECONDS: refuse one that cannot fit,
+    saying which budget does, rather than let the Space cut it off midway."""
+    per = ESTIMATOR.per_nfe(model)
+    if not zerogpu_available() or not per:
+        return
+    factor = 2 if baseline else 1
+    most = int((ZEROGPU_MAX_SECONDS - 10) / (1.5 * factor * per))
+    if budget > most:
+        raise gr.Error(f"on this ZeroGPU Space one search may hold the GPU for {ZEROGPU_MAX_SECONDS} s; at the "
+                       f"measured {1000 * per:.1f} ms per NFE that is at most {most} NFEs"
+                       f"{' with the more-steps baseline' if baseline else ''}: lower the budget")
+
+
 def _gpu_seconds(*args, **kwargs) -> int:
     per = ESTIMATOR.per_nfe(kwargs.get("model") or (args[0] if args else "")) or 0.01
     factor = 2 if kwargs.get("baseline") else 1
@@ -103,6 +118,7 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
     """Run a search and stream (status, best image, best card, chart, gallery, details) as it goes."""
     request = check(model, prompt, cls, verifiers, evaluator, algorithm, budget, steps, seed, final_steps,
                     batch_size, options)
+    _zerogpu_fits(request.model, request.budget, baseline)
     session = session if session is not None else Session()
     handle = session.start()
     pace = Pace()

@@ -26,7 +26,7 @@ from tsearch.worlds.digits import metrics
 
 def _parse(argv):
     p = argparse.ArgumentParser(prog="python -m tsearch.bench scaling --world digits")
-    p.add_argument("--per-class", type=int, default=10, help="samples per digit for each budget")
+    p.add_argument("--per-class", type=int, default=5, help="samples per digit for each budget (5: about 18 min on one core)")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--budgets", type=int, nargs="+", default=[1, 4, 16, 64], help="budgets in candidates")
     p.add_argument("--skip-zero-order", action="store_true")

@@ -30,12 +30,7 @@ OPEN_CLIP_CFG = {"embed_dim": 16, "quick_gelu": True,
 PROMPT = "a red circle"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # the fixture lives in conftest.py
 
 
 def _images(n=4, size=32, seed=0):

@@ -7,7 +7,7 @@ import torch
 from tsearch.engine import regenerate_state, scored_images, to_pil
 from tsearch.models import load_model
 from tsearch.runs import load_run
-from tsearch.search.base import op_from_dict
+from tsearch.search.base import op_from_dict, t_end
 
 
 def regenerate_tensor(model, condition, recipe_rows: list[dict]) -> torch.Tensor:
@@ -15,11 +15,7 @@ def regenerate_tensor(model, condition, recipe_rows: list[dict]) -> torch.Tensor
     recipe = [op_from_dict(row) for row in recipe_rows]
     cond = model.encode(condition)
     x = regenerate_state(model, cond, recipe)
-    t_end = 1.0
-    for op in recipe:
-        if hasattr(op, "t_to"):
-            t_end = op.t_to
-    return scored_images(model, cond, x, t_end)[0].float()
+    return scored_images(model, cond, x, t_end(recipe))[0].float()
 
 
 def regenerate_candidate(run_dir: str, candidate_id: int, model=None):

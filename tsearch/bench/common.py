@@ -1,4 +1,4 @@
-"""Shared pieces of the scaling benchmarks: best-of-k over prefixes, mean rank, table printing."""
+"""Shared pieces of the scaling benchmarks: best-of-k over prefixes, the steps baseline, table printing."""
 
 from __future__ import annotations
 
@@ -6,14 +6,6 @@ import numpy as np
 import torch
 
 from tsearch import noise
-
-
-def mean_rank(columns: np.ndarray) -> np.ndarray:
-    """[n, V] raw scores -> [n] mean percentile rank over the n candidates (NaN ranks last)."""
-    columns = np.nan_to_num(np.asarray(columns, dtype=float), nan=-np.inf)
-    ranks = [(np.searchsorted(np.sort(c), c, "left") + np.searchsorted(np.sort(c), c, "right")) / (2 * len(c))
-             for c in columns.T]
-    return np.mean(ranks, axis=0)
 
 
 def best_of_prefix(scores: np.ndarray, k: int) -> int:

@@ -9,10 +9,11 @@ import numpy as np
 import torch
 
 import tsearch
-from tsearch.bench.common import best_of_prefix, mean_rank, more_steps, table
+from tsearch.bench.common import best_of_prefix, more_steps, table
 from tsearch.models import load_model
 from tsearch.search import Costs
 from tsearch.verifiers import load_verifier
+from tsearch.verifiers.ensemble import MeanRank
 from tsearch.worlds.shapes import grammar
 
 
@@ -70,7 +71,7 @@ def run(argv) -> dict:
             record("random + shapes-clip", k, category, oks[best_of_prefix(raw[:, 0], k)])
             if quality:
                 record("random + shapes-quality", k, category, oks[best_of_prefix(raw[:, 1], k)])
-                record("random + ensemble (mean rank)", k, category, oks[int(np.argmax(mean_rank(raw[:k])))])
+                record("random + ensemble (mean rank)", k, category, oks[int(MeanRank(raw.shape[1]).update(torch.from_numpy(raw[:k])).argmax())])
             if "steps" not in args.skip:
                 image = more_steps(model, caption, h[0]["recipe"][0]["seed"], steps * k)  # candidate 0's noise
                 record("more steps, no search", k, category, _ok(oracle.score(image, caption).tolist()))

@@ -58,6 +58,15 @@ def op_from_dict(data: dict) -> Op:
     return _OPS[kind](**fields)
 
 
+def t_end(ops) -> float:
+    """Normalised time where a recipe's state ends: the last interval's end, 1.0 for pure noise."""
+    t = 1.0
+    for op in ops:
+        if isinstance(op, (Integrate, Renoise)):
+            t = op.t_to
+    return t
+
+
 @dataclass(frozen=True)
 class Proposal:
     """One candidate to evaluate.
@@ -74,11 +83,7 @@ class Proposal:
     @property
     def t_end(self) -> float:
         """Normalised time where this candidate's state ends (1.0 if it never integrates)."""
-        t = 1.0
-        for op in self.ops:
-            if isinstance(op, (Integrate, Renoise)):
-                t = op.t_to
-        return t
+        return t_end(self.ops)
 
 
 @dataclass(frozen=True)

@@ -88,9 +88,11 @@ def test_stop_mid_search_keeps_everything_scored(tmp_path):
                 break
     stream.close()
     run = load_run(tmp_path / "run")
-    assert [row["id"] for row in run.candidates] == [e.id for e in seen]
-    assert run.summary["stopped"] is True and run.summary["candidates"] == 10
-    assert all((tmp_path / "run" / "images" / f"{e.id:06d}.png").exists() for e in seen)
+    # closing mid-batch keeps the whole scored batch (3 batches of 4), and the summary agrees with the rows
+    assert [row["id"] for row in run.candidates][:10] == [e.id for e in seen]
+    assert len(run.candidates) == 12 and run.summary["stopped"] is True and run.summary["candidates"] == 12
+    assert run.summary["nfe_spent"] == sum(row["nfe"] for row in run.candidates) == 12 * 8
+    assert all((tmp_path / "run" / "images" / f"{row.id:06d}.png").exists() for row in run.candidates)
 
 
 def test_run_written_as_it_goes_loads_even_with_a_torn_last_line(tmp_path):

@@ -3,27 +3,80 @@
     import tsearch
     result = tsearch.search(model="gmm", cls=2, verifiers=["gmm-density"], algorithm="zero-order", budget=400)
     result.best_image, result.best_score, result.history, result.run_dir
+
+Keywords build a `SearchConfig` (prompt= or cls= become its condition; a keyword of the chosen
+algorithm's Options becomes an option), or pass one whole: `tsearch.search(config, out="run")`.
+`prepare` turns a config into the engine's plan; every interface goes through it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+import dataclasses
+import difflib
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterator
 
 from tsearch import engine
+from tsearch.candidate import Candidate
+from tsearch.config import SearchConfig
 from tsearch.events import CandidateScored, SearchDone, Summary
 from tsearch.models import Model, load_model
-from tsearch.runs import RunWriter
-from tsearch.search import ALGORITHMS, Costs, make_algorithm
-from tsearch.registry import unknown
-from tsearch.sampling import SOLVERS
+from tsearch.runs import check_out
+from tsearch.search import ALGORITHMS, Costs, make_algorithm, option_fields
 from tsearch.verifiers import load_verifier
 from tsearch.verifiers.custom import CallableVerifier
 
+RUN_KEYWORDS = ("out", "should_stop", "verifier_timeout", "loader")   # how to run, not what to search
 
-def _as_verifier(spec, model, device):
+
+class Loader:
+    """Where models and verifiers come from: loaded by name here; the app's pool lends its own instead."""
+
+    def load_model(self, name: str, device: str, options: dict) -> Model:
+        return load_model(name, device=device, **options)
+
+    def load_verifier(self, name: str, model: Model, device: str):
+        return load_verifier(name, model=model, device=device)
+
+
+def config_from(**kwargs) -> SearchConfig:
+    """A validated SearchConfig from the API's keywords; ValueError naming any keyword it does not know."""
+    kwargs = dict(kwargs)
+    prompt, cls = kwargs.pop("prompt", None), kwargs.pop("cls", None)
+    if prompt is not None and cls is not None:
+        raise ValueError("give prompt= (text-to-image models) or cls= (class-conditional models), not both")
+    if "condition" in kwargs and (prompt is not None or cls is not None):
+        raise ValueError("give condition= or prompt=/cls=, not both")
+    condition = kwargs.pop("condition", prompt if prompt is not None else cls)
+    known = [f.name for f in dataclasses.fields(SearchConfig)]
+    algorithm = kwargs.get("algorithm", "random")
+    options_of = option_fields(algorithm) if isinstance(algorithm, str) and algorithm in ALGORITHMS else {}
+    options = {key: kwargs.pop(key) for key in list(kwargs) if key not in known and key in options_of}
+    unknown = [key for key in kwargs if key not in known]
+    elsewhere = sorted(key for key in unknown if any(key in option_fields(a) for a in ALGORITHMS))
+    if elsewhere:
+        raise ValueError(f"option(s) {', '.join(elsewhere)} do not apply to algorithm {algorithm!r}; "
+                         f"its options: {', '.join(options_of) or 'none'}")
+    if unknown:
+        everything = known + list(options_of) + ["prompt", "cls", *RUN_KEYWORDS]
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, everything, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ValueError(f"unknown argument(s) {', '.join(hints)}; search() takes {', '.join(known)}, prompt, cls, "
+                         f"out, and the options of algorithm {algorithm!r}: {', '.join(options_of) or 'none'}")
+    if "model" not in kwargs:
+        raise ValueError("model: give a registered name (see `python -m tsearch models`), a hub id, a folder or a Model")
+    if options:
+        if kwargs.get("options") is not None:
+            raise ValueError("give algorithm options as keywords or as options=, not both")
+        kwargs["options"] = options
+    return SearchConfig(condition=condition, **kwargs).validate()
+
+
+def _scorer(spec, model, device, loader: Loader):
     if isinstance(spec, str):
-        return load_verifier(spec, model=model, device=device)
+        return loader.load_verifier(spec, model, device)
     if hasattr(spec, "score") and hasattr(spec, "name"):
         return spec
     if callable(spec):
@@ -31,88 +84,84 @@ def _as_verifier(spec, model, device):
     raise ValueError(f"a verifier is a registered name, 'module:function', an object with .score, or a callable; got {spec!r}")
 
 
-def _condition(model: Model, prompt, cls):
+def _condition(model: Model, condition):
+    """The condition as the model takes it: a class index, or a non-empty prompt."""
     if model.conditioning == "class":
-        if cls is None:
-            if prompt is None:
-                raise ValueError(f"model {model.name!r} is class-conditional: give cls= (e.g. 0..{len(model.classes or [1]) - 1})")
-            cls = prompt
-        return cls
-    if prompt is None or not str(prompt).strip():
+        if condition is None or (isinstance(condition, str) and not condition):
+            count = len(model.classes or [1])
+            raise ValueError(f"model {model.name!r} is class-conditional: give cls= (a class index, 0..{count - 1})")
+        if isinstance(condition, str) and condition.isdigit():
+            return int(condition)
+        return condition
+    if not isinstance(condition, str) or not condition.strip():
         raise ValueError(f"model {model.name!r} is text-conditioned: give a non-empty prompt")
-    return str(prompt).strip()
+    return condition
 
 
-def prepare(model: str | Model, prompt: str | None = None, cls: int | None = None,
-            verifiers: Sequence[str | Any | Callable] = (), algorithm: str = "random", budget: int = 200,
-            steps: int | None = None, seed: int = 0, batch_size: int = 16, out: str | None = None,
-            evaluators: Sequence[str | Any] = (), solver: str | None = None, final_steps: int | None = None,
-            device: str = "cpu", model_options: dict | None = None, **options) -> engine.Plan:
-    """Validate everything and build the engine's plan. ValueError with an actionable message on bad input."""
-    if algorithm not in ALGORITHMS:
-        raise unknown("algorithm", algorithm, ALGORITHMS)
-    if isinstance(model, str):
-        model_name = model
-        model = load_model(model, device=device, **(model_options or {}))
+def prepare(config: SearchConfig | None = None, *, out: str | None = None, loader: Loader | None = None,
+            **kwargs) -> engine.Plan:
+    """Validate everything and build the engine's plan: ValueError with an actionable message on bad input.
+
+    Nothing is spent and nothing is written here; the run folder `out` is only checked."""
+    if config is None:
+        config = config_from(**kwargs)
+    elif kwargs:
+        raise ValueError(f"give a SearchConfig or keyword arguments, not both (got {', '.join(kwargs)})")
     else:
-        model_name = getattr(model, "name", type(model).__name__)
-    condition = _condition(model, prompt, cls)
-    model.encode(condition)  # validates the condition before anything is spent
-    if not verifiers:
-        raise ValueError("choose at least one verifier (several are combined by mean rank)")
-    loaded = [_as_verifier(v, model, device) for v in verifiers]
-    held_out = [_as_verifier(v, model, device) for v in evaluators]
-    steps = model.default_steps if steps is None else int(steps)
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    solver = solver or model.default_solver
-    if solver not in SOLVERS:
-        raise unknown("solver", solver, SOLVERS)
-    model.default_solver = solver
-    costs = Costs(solver, model.nfe_per_eval)
-    budget = int(budget)
-    reserved = costs.full(final_steps) if final_steps else 0
-    if final_steps and budget - reserved < costs.full(steps):
-        raise ValueError(f"budget of {budget} NFEs does not cover a final render of {final_steps} steps "
-                         f"({reserved} NFEs) plus one candidate ({costs.full(steps)} NFEs)")
-    search = make_algorithm(algorithm, budget - reserved, costs, steps, seed, **options)
-    config = {"model": model_name, "condition": condition, "verifiers": [v.name for v in loaded],
-              "evaluators": [v.name for v in held_out], "algorithm": algorithm, "options": dict(options),
-              "budget": budget, "steps": steps, "seed": seed, "batch_size": batch_size, "solver": solver,
-              "final_steps": final_steps, "nfe_per_eval": model.nfe_per_eval, "device": device,
-              "model_options": dict(model_options or {})}
-    writer = RunWriter(out, config) if out else None
-    return engine.Plan(model, model_name, loaded, search, algorithm, condition, budget, steps, costs,
-                       batch_size, held_out, final_steps, writer, config)
+        config = config.validate()
+    loader = loader or Loader()
+    if out is not None:
+        check_out(out)
+    model = config.model
+    if isinstance(model, str):
+        options = dict(config.model_options)
+        if config.dtype is not None:
+            options["dtype"] = config.dtype
+        model = loader.load_model(model, config.device, options)
+    condition = _condition(model, config.condition)
+    with model.encode_lock:
+        model.encode(condition)  # validates the condition before anything is spent
+    verifiers = tuple(_scorer(v, model, config.device, loader) for v in config.verifiers)
+    evaluators = tuple(_scorer(v, model, config.device, loader) for v in config.evaluators)
+    config = replace(config, condition=condition, steps=config.steps or model.default_steps,
+                     solver=config.solver or model.default_solver)
+    costs = Costs(config.solver, model.nfe_per_eval)
+    reserved = costs.full(config.final_steps) if config.final_steps else 0
+    if config.final_steps and config.budget - reserved < costs.full(config.steps):
+        raise ValueError(f"budget of {config.budget} NFEs does not cover a final render of {config.final_steps} "
+                         f"steps ({reserved} NFEs) plus one candidate ({costs.full(config.steps)} NFEs)")
+    algorithm = make_algorithm(config.algorithm, config.budget - reserved, costs, config.steps, config.seed,
+                               options=config.options)
+    return engine.Plan(config, model, verifiers, evaluators, algorithm, costs, None if out is None else str(out))
 
 
-def stream(**kwargs) -> Iterator[Any]:
+def stream(config: SearchConfig | None = None, *, out: str | None = None, should_stop=None,
+           verifier_timeout: float | None = None, loader: Loader | None = None, **kwargs) -> Iterator[Any]:
     """The search's events as they happen (see tsearch.events); close the iterator to stop."""
-    return engine.run(prepare(**kwargs))
+    plan = prepare(config, out=out, loader=loader, **kwargs)
+    return engine.run(plan, should_stop=should_stop, verifier_timeout=verifier_timeout)
 
 
 @dataclass
 class SearchResult:
-    best_image: Any                  # PIL.Image
+    best_image: Any                  # PIL.Image (the final render when one was made)
     best_score: float | None
     best_id: int | None
-    history: list[dict] = field(default_factory=list)   # one row per candidate
+    history: list[Candidate] = field(default_factory=list)   # every scored candidate, in order
     summary: Summary | None = None
     run_dir: str | None = None
+    config: SearchConfig | None = None
 
 
-def search(**kwargs) -> SearchResult:
-    """Run a search to the end and return its result (arguments as `prepare`)."""
-    history = []
-    done = None
-    for event in stream(**kwargs):
+def search(config: SearchConfig | None = None, *, out: str | None = None, should_stop=None,
+           verifier_timeout: float | None = None, loader: Loader | None = None, **kwargs) -> SearchResult:
+    """Run a search to the end and return its result (arguments as `stream`)."""
+    history, done = [], None
+    plan = prepare(config, out=out, loader=loader, **kwargs)
+    for event in engine.run(plan, should_stop, verifier_timeout):
         if isinstance(event, CandidateScored):
-            history.append({"id": event.id, "parent": event.parent, "round": event.round, "score": event.score,
-                            "scores": event.scores, "evals": event.evals, "nfe": event.nfe,
-                            "nfe_spent": event.nfe_spent, "t_end": event.t_end, "recipe": event.recipe})
+            history.append(event.candidate)
         elif isinstance(event, SearchDone):
             done = event
     s = done.summary
-    return SearchResult(done.best_image, s.best_score, s.best_id, history, s, s.run_dir)
+    return SearchResult(done.best_image, s.best_score, s.best_id, history, s, s.run_dir, plan.config)

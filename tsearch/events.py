@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tsearch.candidate import Candidate
+
 
 @dataclass(frozen=True)
 class SearchStarted:
@@ -21,24 +23,20 @@ class SearchStarted:
 
 @dataclass(frozen=True)
 class CandidateScored:
-    id: int
-    parent: int | None
-    round: int
-    score: float                    # what the algorithm was told (ensemble: mean rank)
-    scores: tuple[float | None, ...]  # each verifier's raw score (None for NaN)
-    evals: tuple[float | None, ...]   # held-out evaluators' scores (never told to the algorithm)
-    nfe: int                        # this candidate's own NFEs
-    nfe_spent: int                  # NFEs spent by the search once this candidate was scored
-    t_end: float                    # 0 for a finished sample, > 0 for a scored clean estimate (paths)
-    recipe: tuple[dict, ...]        # ops that regenerate its state from nothing
+    """A candidate was denoised and scored; it is already written to the run when this is yielded."""
+    candidate: Candidate
     image: Any                      # PIL.Image of what was scored
-    image_path: str | None
-    seconds: float                  # wall-clock share of its batch (denoise + decode + verify)
-    verifier_seconds: float         # verifier share of its batch
+
+    def __getattr__(self, name: str):
+        # the candidate's fields read through the event: event.id, event.score, event.nfe_spent, ...
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.candidate, name)
 
 
 @dataclass(frozen=True)
 class RoundDone:
+    """A round was told to the algorithm; `best_*` is the algorithm's own best (DESIGN.md: derive it once)."""
     round: int
     nfe_spent: int
     candidates: int                 # scored so far
@@ -64,6 +62,7 @@ class Summary:
     verifier_seconds: float
     stopped: bool                   # ended early by Stop (closing the generator)
     run_dir: str | None
+    error: str | None = None        # why the search ended early on an error (everything before it is kept)
 
 
 @dataclass(frozen=True)

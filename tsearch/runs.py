@@ -1,8 +1,10 @@
-"""A run on disk (DESIGN.md): run.json, candidates.jsonl, images/, best.png.
+"""A run on disk (DESIGN.md): run.json, candidates.jsonl, rounds.jsonl, images/, best.png.
 
 Written as candidates arrive so that a process killed at any moment leaves a run that loads:
-whole files are replaced atomically (write to a temporary name, then rename), and
-candidates.jsonl is appended one flushed line at a time; a torn last line is ignored on load.
+whole files are replaced atomically (write to a temporary name, then rename), and the .jsonl files
+are appended one flushed line at a time; a torn last line is ignored on load. Every line is strict
+JSON. `rounds.jsonl` records the algorithm's best after each round, so a loaded run shows the same
+best-so-far curve as the live one without deriving it again.
 """
 
 from __future__ import annotations
@@ -10,11 +12,16 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-RUN_FORMAT = 1
+from tsearch import jsonio
+from tsearch.candidate import Candidate
+
+RUN_FORMAT = 2
+MAX_ROW_BYTES = 1 << 20          # a longer candidates.jsonl line is not a tsearch row
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -44,43 +51,81 @@ def versions() -> dict:
     return {"tsearch": tsearch.__version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
+def check_out(root: str | os.PathLike) -> Path:
+    """ValueError naming the out folder when a new run cannot be written there; creates nothing."""
+    path = Path(root)
+    if (path / "run.json").exists():
+        raise ValueError(f"out folder {path} already holds a run; choose another folder so nothing is overwritten")
+    for parent in [path, *path.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"out folder {path}: {parent} is a file, not a folder; choose a folder for the run")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise ValueError(f"out folder {path}: {parent} is not writable here; choose a folder you can write")
+            break
+    return path
+
+
+def _make_run_dir(root: str | os.PathLike) -> Path:
+    path = check_out(root)
+    try:
+        (path / "images").mkdir(parents=True, exist_ok=True)
+        tempfile.NamedTemporaryFile(dir=path, prefix=".probe.").close()
+    except OSError as error:
+        raise ValueError(f"out folder {path}: cannot write there ({error.strerror or error}); "
+                         f"choose another folder") from None
+    return path
+
+
 class RunWriter:
-    def __init__(self, root: str | os.PathLike, config: dict):
-        self.root = Path(root)
-        if (self.root / "run.json").exists():
-            raise ValueError(f"{self.root} already holds a run; choose another --out folder so nothing is overwritten")
-        (self.root / "images").mkdir(parents=True, exist_ok=True)
-        self.config = config
+    def __init__(self, root: str | os.PathLike, config: dict, extra: dict | None = None):
+        existed = Path(root).exists()
+        self.root = _make_run_dir(root)
+        self._created = not existed
+        self.config, self.extra = config, dict(extra or {})
         self._write_meta(summary=None)
         self._lines = open(self.root / "candidates.jsonl", "a", encoding="utf-8")
+        self._rounds = open(self.root / "rounds.jsonl", "a", encoding="utf-8")
 
     def _write_meta(self, summary: dict | None) -> None:
-        meta = {"format": RUN_FORMAT, "config": self.config, "versions": versions(), "summary": summary}
-        _atomic_write(self.root / "run.json", json.dumps(meta, indent=2).encode())
+        meta = {"format": RUN_FORMAT, "config": self.config, **self.extra, "versions": versions(), "summary": summary}
+        _atomic_write(self.root / "run.json", jsonio.dumps(meta, indent=2).encode())
 
     def image_path(self, candidate_id: int) -> Path:
         return self.root / "images" / f"{candidate_id:06d}.png"
 
-    def add(self, row: dict, image=None) -> str | None:
-        path = None
+    def add(self, candidate: Candidate, image=None) -> Candidate:
+        """Write one candidate (its image first, then its line); returns it with its image path."""
         if image is not None:
-            path = self.image_path(row["id"])
+            path = self.image_path(candidate.id)
             _save_image(image, path)
-        self._lines.write(json.dumps(row) + "\n")
+            candidate = replace(candidate, image_path=str(path))
+        self._lines.write(jsonio.dumps(candidate.to_row()) + "\n")
         self._lines.flush()
-        return str(path) if path else None
+        return candidate
+
+    def add_round(self, number: int, nfe_spent: int, candidates: int, best: tuple[int, float] | None) -> None:
+        row = {"round": number, "nfe_spent": nfe_spent, "candidates": candidates,
+               "best_id": best[0] if best else None, "best_score": best[1] if best else None}
+        self._rounds.write(jsonio.dumps(row) + "\n")
+        self._rounds.flush()
 
     def set_best(self, image, name: str = "best.png") -> str:
         _save_image(image, self.root / name)
         return str(self.root / name)
 
-    def finish(self, summary: dict) -> None:
-        self._lines.close()
+    def finish(self, summary: dict, keep_empty: bool = True) -> None:
+        """Write the summary; a run that failed before scoring anything leaves no folder behind."""
+        self.close()
+        if not keep_empty and self._created:
+            shutil.rmtree(self.root, ignore_errors=True)
+            return
         self._write_meta(summary)
 
     def close(self) -> None:
-        if not self._lines.closed:
-            self._lines.close()
+        for handle in (self._lines, self._rounds):
+            if not handle.closed:
+                handle.close()
 
 
 @dataclass
@@ -89,31 +134,69 @@ class Run:
     config: dict
     versions: dict
     summary: dict | None
-    candidates: list[dict] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+    rounds: list[dict] = field(default_factory=list)     # the algorithm's best after each round
+    skipped: int = 0                                     # malformed lines passed over on load
 
     def image(self, candidate_id: int):
         from PIL import Image
 
         return Image.open(self.root / "images" / f"{candidate_id:06d}.png")
 
-    def candidate(self, candidate_id: int) -> dict:
+    def candidate(self, candidate_id: int) -> Candidate:
         for row in self.candidates:
-            if row["id"] == candidate_id:
+            if row.id == candidate_id:
                 return row
-        raise KeyError(f"run {self.root} has no candidate {candidate_id}")
+        ids = [c.id for c in self.candidates]
+        span = f"ids {min(ids)}..{max(ids)}" if ids else "no candidates"
+        raise ValueError(f"run {self.root} has no candidate {candidate_id} (it has {span})")
+
+
+def _lines(path: Path):
+    """The JSON objects of a .jsonl file, one per line; a torn or malformed line is passed over, and counted."""
+    good, bad = [], 0
+    if not path.exists():
+        return good, bad
+    with open(path, "rb") as handle:
+        for raw in handle:
+            if len(raw) > MAX_ROW_BYTES:
+                bad += 1
+                continue
+            try:
+                value = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                bad += 1   # a line torn by a kill mid-write, or damage: the lines after it still load
+                continue
+            if isinstance(value, dict):
+                good.append(value)
+            else:
+                bad += 1
+    return good, bad
 
 
 def load_run(root: str | os.PathLike) -> Run:
+    """A saved run; ValueError with a message a user can act on when it is not one."""
     root = Path(root)
-    if not (root / "run.json").exists():
+    path = root / "run.json"
+    if not path.is_file():
         raise ValueError(f"{root} is not a tsearch run: it has no run.json")
-    meta = json.loads((root / "run.json").read_text())
-    rows = []
-    path = root / "candidates.jsonl"
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                break  # a line torn by a kill mid-write: everything before it is intact
-    return Run(root, meta["config"], meta.get("versions", {}), meta.get("summary"), rows)
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); it is damaged or not a tsearch run.json") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise ValueError(f"{path} has no \"config\" object: it is not a tsearch run.json")
+    summary = meta.get("summary")
+    if summary is not None and not isinstance(summary, dict):
+        raise ValueError(f"{path}: \"summary\" must be an object or null")
+    rows, skipped = _lines(root / "candidates.jsonl")
+    candidates = []
+    for row in rows:
+        image = root / "images" / f"{row.get('id', -1):06d}.png" if isinstance(row.get("id"), int) else None
+        try:
+            candidates.append(Candidate.from_row(row, str(image) if image is not None and image.exists() else None))
+        except ValueError:
+            skipped += 1
+    rounds, bad_rounds = _lines(root / "rounds.jsonl")
+    versions_ = meta.get("versions") if isinstance(meta.get("versions"), dict) else {}
+    return Run(root, meta["config"], versions_, summary, candidates, rounds, skipped + bad_rounds)

@@ -1,19 +1,21 @@
 """The Model contract (DESIGN.md) and the parts every adapter shares.
 
-An adapter implements `encode`, `forward_x0` and `decode`, and sets `parameterization`,
-`noise_shape`, `nfe_per_eval`; this base class gives the schedule, the solvers, re-noising and
-exact NFE counting. Normalised time t runs from 1 (noise) to 0 (data); `sigma_at` maps it to the
-model's own noise level: t itself (optionally shifted) for rectified flow, a Karras rho-schedule
-between sigma_min and sigma_max for variance-exploding models.
+An adapter implements `encode`, `forward_x0` and `decode`, and sets `noise_shape`, `nfe_per_eval`
+and its `schedule` (rectified flow or variance exploding, see `models.schedule`). A model holds no
+per-search state: the solver is an argument, and each search counts its own NFEs around the
+denoiser call (`tsearch.recipes.Counter`), so one loaded instance serves concurrent searches.
+`nfe` is only a lifetime statistic of the instance, over every caller.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Any
 
 import torch
 
-from tsearch import noise as noise_lib
+from tsearch.models import schedule as schedules
 from tsearch.sampling import SOLVERS
 
 
@@ -21,19 +23,17 @@ class Model:
     name: str = "model"
     conditioning: str = "text"          # "text": a prompt; "class": an integer label
     classes: list[str] | None = None    # class names for class-conditional models
-    parameterization: str = "rf"        # "rf": x = (1-s) x0 + s e;  "ve": x = x0 + s e
+    schedule = schedules.RectifiedFlow()  # or schedules.VarianceExploding(sigma_min, sigma_max)
     noise_shape: tuple[int, ...] = ()   # one sample's state, without the batch dimension
     nfe_per_eval: int = 1               # 2 when classifier-free guidance runs two passes
-    shift: float = 1.0                  # rectified flow: timestep shift (SD3 eq. 23); 1 = none
-    sigma_min: float = 0.002            # variance-exploding only
-    sigma_max: float = 80.0             # variance-exploding only
-    rho: float = 7.0                    # variance-exploding only (Karras et al. 2022, eq. 5)
     default_steps: int = 20
     default_solver: str = "euler"
     device: torch.device = torch.device("cpu")
+    encode_lock = contextlib.nullcontext()   # adapters whose encoders are not thread-safe set a Lock
 
     def __init__(self) -> None:
-        self.nfe = 0  # denoiser forward passes over single samples, counted in predict_x0
+        self.nfe = 0  # lifetime statistic: denoiser passes over single samples by every caller
+        self._nfe_lock = threading.Lock()
 
     # --- what an adapter implements -------------------------------------------------------
     def encode(self, condition: str | int) -> Any:
@@ -48,35 +48,27 @@ class Model:
         """States at t = 0 -> images, float32 in [0, 1], shape [b, 3, H, W]."""
         raise NotImplementedError
 
+    def example_conditions(self) -> list:
+        """Prompts (or classes) a user interface may offer as examples; none by default."""
+        return []
+
     # --- shared ---------------------------------------------------------------------------
     def predict_x0(self, x: torch.Tensor, cond: Any, sigma: float) -> torch.Tensor:
-        self.nfe += x.shape[0] * self.nfe_per_eval
+        with self._nfe_lock:
+            self.nfe += x.shape[0] * self.nfe_per_eval
         return self.forward_x0(x, cond, float(sigma))
 
     def sigma_at(self, t: float) -> float:
-        t = float(t)
-        if not 0.0 <= t <= 1.0:
-            raise ValueError(f"normalised time must lie in [0, 1], got {t}")
-        if self.parameterization == "rf":
-            return self.shift * t / (1.0 + (self.shift - 1.0) * t)
-        if t == 0.0:
-            return 0.0
-        lo, hi = self.sigma_min ** (1 / self.rho), self.sigma_max ** (1 / self.rho)
-        return (lo + t * (hi - lo)) ** self.rho
+        return self.schedule.sigma_at(t)
 
     def sigmas(self, steps: int, t_from: float = 1.0, t_to: float = 0.0) -> torch.Tensor:
         """The schedule: steps + 1 noise levels from t_from down to t_to (0 ends at sigma = 0)."""
-        if steps < 1:
-            raise ValueError(f"steps must be at least 1, got {steps}")
-        if not t_from > t_to:
-            raise ValueError(f"a schedule runs downwards: t_from ({t_from}) must exceed t_to ({t_to})")
-        ts = torch.linspace(t_from, t_to, steps + 1, dtype=torch.float64)
-        return torch.tensor([self.sigma_at(float(t)) for t in ts], dtype=torch.float64)
+        return schedules.sigmas(self.schedule, steps, t_from, t_to)
 
     @property
     def prior_scale(self) -> float:
         """The state at t = 1 is standard noise times this."""
-        return 1.0 if self.parameterization == "rf" else self.sigma_at(1.0)
+        return self.schedule.prior_scale
 
     def denoise(self, x: torch.Tensor, cond: Any, sigmas: torch.Tensor, solver: str | None = None,
                 callback=None) -> torch.Tensor:
@@ -91,9 +83,7 @@ class Model:
 
     def renoise(self, x: torch.Tensor, sigma_from: float, sigma_to: float, noise: torch.Tensor) -> torch.Tensor:
         """The forward process from a lower noise level to a higher one (DESIGN.md formulas)."""
-        if self.parameterization == "rf":
-            return noise_lib.renoise_rf(x, sigma_from, sigma_to, noise)
-        return noise_lib.renoise_ve(x, sigma_from, sigma_to, noise)
+        return self.schedule.renoise(x, sigma_from, sigma_to, noise)
 
     def describe_condition(self, condition: str | int) -> str:
         if self.conditioning == "class" and self.classes is not None:

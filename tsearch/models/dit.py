@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from tsearch.models.pipeline import PipelineModel, PipelineOptions
+from tsearch.models.schedule import VarianceExploding
 from tsearch.models.vp import VPAsVE
 
 
@@ -26,7 +27,6 @@ class DiT(PipelineModel):
     pipeline_name = "DiTPipeline"
     options_class = DiTOptions
     gpu_dtype = torch.bfloat16
-    parameterization = "ve"
     conditioning = "class"
     default_steps = 25
     default_solver = "heun"
@@ -42,7 +42,7 @@ class DiT(PipelineModel):
             synonyms.setdefault(int(index), []).append(label)
         self.classes = [", ".join(sorted(synonyms.get(i, [str(i)]), key=str.lower)) for i in range(self.num_classes)]
         self.vp = VPAsVE(pipe.scheduler.alphas_cumprod, pipe.scheduler.config.prediction_type)
-        self.sigma_min, self.sigma_max = self.vp.sigma_min, self.vp.sigma_max
+        self.schedule = VarianceExploding(self.vp.sigma_min, self.vp.sigma_max)
         self.guided = options.guidance_scale > 1.0
         self.nfe_per_eval = 2 if self.guided else 1
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from tsearch.models.schedule import RectifiedFlow
 from tsearch.models.pipeline import PipelineModel, PipelineOptions, check_prompt, check_size
 
 
@@ -76,7 +77,6 @@ class Flux(PipelineModel):
     pipeline_name = "FluxPipeline"
     options_class = FluxOptions
     gpu_dtype = torch.bfloat16
-    parameterization = "rf"
     conditioning = "text"
 
     def __init__(self, pipe, name: str, device, options: FluxOptions):
@@ -88,7 +88,7 @@ class Flux(PipelineModel):
         self.noise_shape = (config.in_channels // 4, h, w)
         self.guided = bool(config.guidance_embeds)  # dev: True (distilled guidance); schnell: False
         self.default_steps = 30 if self.guided else 4
-        self.shift = flow_shift(pipe.scheduler.config, (h // 2) * (w // 2))
+        self.schedule = RectifiedFlow(shift=flow_shift(pipe.scheduler.config, (h // 2) * (w // 2)))
         self.img_ids = image_ids(h, w).to(self.device, self.dtype)
 
     @torch.no_grad()

@@ -17,6 +17,7 @@ import math
 import torch
 
 from tsearch.models.base import Model
+from tsearch.models.schedule import RectifiedFlow, VarianceExploding
 
 COLOURS = ["red", "green", "blue", "yellow", "cyan", "magenta", "white", "grey"]
 
@@ -33,7 +34,7 @@ class GaussianMixture(Model):
             raise ValueError(f"parameterization must be 'rf' or 've', got {parameterization!r}")
         if not 1 <= components <= len(COLOURS):
             raise ValueError(f"components must lie in 1..{len(COLOURS)}, got {components}")
-        self.parameterization = parameterization
+        self.schedule = RectifiedFlow() if parameterization == "rf" else VarianceExploding()
         self.noise_shape = (3, 8, 8)
         self.device = torch.device(device)
         self.variance = variance
@@ -51,7 +52,7 @@ class GaussianMixture(Model):
     def _posterior(self, x: torch.Tensor, sigma: float):
         """Per-component means/variances of x given k, and the clean-estimate gain."""
         v = self.variance
-        if self.parameterization == "rf":
+        if isinstance(self.schedule, RectifiedFlow):
             scale, var = 1.0 - sigma, (1.0 - sigma) ** 2 * v + sigma**2
             gain = (1.0 - sigma) * v / var
         else:

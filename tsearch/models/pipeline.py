@@ -8,6 +8,7 @@ halve them on CUDA out-of-memory. Loading (hub ids, local folders, errors) lives
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, fields
 
 import torch
@@ -57,6 +58,7 @@ class PipelineModel(Model):
         self.options = options
         self.device = torch.device(device)
         pipe.set_progress_bar_config(disable=True)
+        self.encode_lock = threading.Lock()   # fast tokenizers refuse concurrent calls ("Already borrowed")
         self.dtype = self.denoiser_module.dtype
         vae = pipe.vae
         if vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False):

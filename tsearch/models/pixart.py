@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from tsearch.models.pipeline import PipelineModel, PipelineOptions, check_prompt, check_size
+from tsearch.models.schedule import VarianceExploding
 from tsearch.models.vp import VPAsVE
 
 
@@ -41,7 +42,6 @@ class PixArtSigma(PipelineModel):
     pipeline_name = "PixArtSigmaPipeline"
     options_class = PixArtOptions
     gpu_dtype = torch.bfloat16
-    parameterization = "ve"
     conditioning = "text"
     default_steps = 30
 
@@ -54,7 +54,7 @@ class PixArtSigma(PipelineModel):
         self.noise_shape = (config.in_channels, self.height // factor, self.width // factor)
         self.learned_sigma = config.out_channels == 2 * config.in_channels
         self.vp = VPAsVE(pipe.scheduler.alphas_cumprod, pipe.scheduler.config.prediction_type)
-        self.sigma_min, self.sigma_max = self.vp.sigma_min, self.vp.sigma_max
+        self.schedule = VarianceExploding(self.vp.sigma_min, self.vp.sigma_max)
         self.guided = options.guidance_scale > 1.0
         self.nfe_per_eval = 2 if self.guided else 1
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from tsearch.models.flux import flow_shift
+from tsearch.models.schedule import RectifiedFlow
 from tsearch.models.pipeline import PipelineModel, PipelineOptions, check_prompt, check_size
 
 
@@ -39,7 +40,6 @@ class SD3(PipelineModel):
     pipeline_name = "StableDiffusion3Pipeline"
     options_class = SD3Options
     gpu_dtype = torch.bfloat16
-    parameterization = "rf"
     conditioning = "text"
     default_steps = 28
 
@@ -49,7 +49,7 @@ class SD3(PipelineModel):
         check_size(options.height, options.width, factor * patch, "SD3")
         h, w = options.height // factor, options.width // factor
         self.noise_shape = (pipe.transformer.config.in_channels, h, w)
-        self.shift = flow_shift(pipe.scheduler.config, (h // patch) * (w // patch))
+        self.schedule = RectifiedFlow(shift=flow_shift(pipe.scheduler.config, (h // patch) * (w // patch)))
         self.guided = options.guidance_scale > 1.0
         self.nfe_per_eval = 2 if self.guided else 1
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from tsearch.models.pipeline import PipelineModel, PipelineOptions, check_prompt, check_size
+from tsearch.models.schedule import VarianceExploding
 from tsearch.models.vp import VPAsVE
 
 
@@ -40,7 +41,6 @@ class StableDiffusion(PipelineModel):
     pipeline_name = "StableDiffusionPipeline"
     options_class = UNetOptions
     gpu_dtype = torch.float16
-    parameterization = "ve"
     conditioning = "text"
     default_steps = 30
     default_guidance = 7.5
@@ -52,7 +52,7 @@ class StableDiffusion(PipelineModel):
         check_size(self.height, self.width, factor, self.pipeline_name)
         self.noise_shape = (pipe.unet.config.in_channels, self.height // factor, self.width // factor)
         self.vp = VPAsVE(pipe.scheduler.alphas_cumprod, pipe.scheduler.config.prediction_type)
-        self.sigma_min, self.sigma_max = self.vp.sigma_min, self.vp.sigma_max
+        self.schedule = VarianceExploding(self.vp.sigma_min, self.vp.sigma_max)
         self.guidance = self.default_guidance if options.guidance_scale is None else options.guidance_scale
         self.guided = self.guidance > 1.0
         self.nfe_per_eval = 2 if self.guided else 1

@@ -7,8 +7,8 @@ Normalised time t runs from 1 (pure noise) to 0 (data); each model maps t to its
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Union
+from dataclasses import asdict, dataclass, field
+from typing import Protocol, Sequence, Union, runtime_checkable
 
 from tsearch.sampling import solver_nfes
 
@@ -121,3 +121,80 @@ def check_budget(budget: int, cost: int, steps: int) -> int:
             f"raise the budget to at least {cost} or use fewer steps"
         )
     return cost
+
+
+# --- the algorithm contract ---------------------------------------------------------------------
+
+@runtime_checkable
+class Algorithm(Protocol):
+    """What the engine needs of a search algorithm (ask/tell, like CMA-ES libraries).
+
+    Built as `Algorithm(budget, costs, steps, seed, options)` with its own `Options` dataclass.
+    - `ask()` proposes the next round; every proposal's NFEs fit the budget left.
+    - `tell(proposals, scores)` gives back exactly the last `ask`'s proposals with one score each
+      (higher is better); scores may be live ensemble ranks, compared at the moment they are read.
+    - `done` says the budget or the planned rounds are spent.
+    - `best` is (id, score) of the candidate this algorithm returns, by its own rule (best over the
+      run, best finished sample, or the latest for the steps baseline), None before there is one.
+    """
+
+    def ask(self) -> list[Proposal]: ...
+
+    def tell(self, proposals: Sequence[Proposal], scores: Sequence[float]) -> None: ...
+
+    @property
+    def done(self) -> bool: ...
+
+    @property
+    def best(self) -> tuple[int, float] | None: ...
+
+
+class Asked:
+    """The proposals of the last `ask`, so that `tell` can check it received exactly those."""
+
+    def __init__(self):
+        self.pending: tuple[int, ...] | None = None
+
+    def record(self, proposals: list[Proposal]) -> list[Proposal]:
+        self.pending = tuple(p.id for p in proposals)
+        return proposals
+
+    def check(self, proposals: Sequence[Proposal], scores: Sequence) -> None:
+        ids = tuple(p.id for p in proposals)
+        if self.pending is None:
+            raise ValueError("tell() before ask(): tell an algorithm the scores of the proposals it asked for")
+        if ids != self.pending:
+            raise ValueError(f"tell() got proposals {list(ids)[:8]}... but the last ask() proposed "
+                             f"{list(self.pending)[:8]}...: tell each round's proposals, in order, once")
+        if len(scores) != len(ids):
+            raise ValueError(f"tell() got {len(scores)} scores for {len(ids)} proposals")
+        self.pending = None
+
+
+class BestOf:
+    """The best of the candidates added so far, chosen when `best` is read.
+
+    Comparing at read time keeps "best" right for live ensemble ranks, whose order can change as the
+    pool grows; ties go to the earliest candidate.
+    """
+
+    def __init__(self):
+        self.entries: list[tuple[int, object]] = []
+
+    def add(self, candidate_id: int, score) -> None:
+        self.entries.append((candidate_id, score))
+
+    @property
+    def best(self) -> tuple[int, float] | None:
+        if not self.entries:
+            return None
+        top_id, top = self.entries[0]
+        for candidate_id, score in self.entries[1:]:
+            if score > top:
+                top_id, top = candidate_id, score
+        return top_id, float(top)
+
+
+def option(default, help: str, choices: tuple[str, ...] = ()):
+    """An algorithm option: its default, one line of help, and for a string the values it takes."""
+    return field(default=default, metadata={"help": help, "choices": tuple(choices)})

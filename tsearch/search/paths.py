@@ -13,17 +13,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tsearch.search.base import Costs, Gaussian, Integrate, Proposal, Renoise
+from tsearch.search.base import Asked, BestOf, Costs, Gaussian, Integrate, Proposal, Renoise, option
 
 
 @dataclass(frozen=True)
 class Options:
-    n: int = 4              # states kept after every round (beam width)
-    m: int = 8              # branches drawn from each kept state
-    sigma: float = 0.11     # normalised time where branching starts
-    delta_f: float = 0.78   # how far each branch is re-noised up (forward process)
-    delta_b: float = 0.81   # how far each branch is then integrated down; must exceed delta_f
-    L: int = 10             # solver steps per backward interval
+    n: int = option(4, "states kept after every round (beam width)")
+    m: int = option(8, "branches drawn from each kept state")
+    sigma: float = option(0.11, "normalised time where branching starts")
+    delta_f: float = option(0.78, "how far each branch is re-noised up (forward process)")
+    delta_b: float = option(0.81, "how far each branch is then integrated down; must exceed delta_f")
+    L: int = option(10, "solver steps per backward interval")
 
 
 class PathsSearch:
@@ -51,7 +51,7 @@ class PathsSearch:
         self.next_id, self.round, self.episode = 0, 0, 0
         self.stage = 0                                   # 0 = fresh noises, k = k-th branching round
         self.beam: list[tuple[float, Proposal]] = []     # (score, proposal) of the states kept
-        self.best: tuple[int, float] | None = None
+        self.finished, self.pending = BestOf(), Asked()  # the final sample of every episode
 
     def _levels(self) -> list[tuple[float, float, float]]:
         """(t_from, t_up, t_down) of each branching round, from sigma until t = 0."""
@@ -93,16 +93,21 @@ class PathsSearch:
             proposals = [self._new([Renoise(t_from, up, self._seed()), Integrate(up, down, o.L)], parent.id, parent.id)
                          for _, parent in self.beam for _ in range(o.m)]
         self.round += 1
-        return proposals
+        return self.pending.record(proposals)
+
+    @property
+    def best(self) -> tuple[int, float] | None:
+        """The best finished sample over all episodes (clean estimates of noisy states never count)."""
+        return self.finished.best
 
     def tell(self, proposals: list[Proposal], scores: list[float]) -> None:
-        ranked = sorted(zip(scores, proposals), key=lambda pair: -pair[0])
+        self.pending.check(proposals, scores)
+        ranked = sorted(zip(scores, proposals), key=lambda pair: -float(pair[0]))
         self.beam = ranked[: self.options.n]
         final = self.stage == len(self.levels)
         if final:
             score, proposal = ranked[0]
-            if self.best is None or score > self.best[1]:
-                self.best = (proposal.id, score)
+            self.finished.add(proposal.id, score)
             self.stage, self.episode, self.beam = 0, self.episode + 1, []
         else:
             self.stage += 1

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tsearch.search.base import Costs, Gaussian, Integrate, Proposal, check_budget
+from tsearch.search.base import Asked, BestOf, Costs, Gaussian, Integrate, Proposal, check_budget, option
 
 
 @dataclass(frozen=True)
 class Options:
-    per_round: int = 16   # candidates proposed per round; only changes how often the engine reports
+    per_round: int = option(16, "candidates proposed per round; only changes how often the engine reports")
 
 
 class RandomSearch:
@@ -27,7 +27,7 @@ class RandomSearch:
         self.steps, self.options = steps, options
         self.rng = np.random.default_rng(seed)
         self.asked = 0
-        self.best: tuple[int, float] | None = None
+        self.results, self.pending = BestOf(), Asked()
 
     @property
     def done(self) -> bool:
@@ -42,9 +42,13 @@ class RandomSearch:
             for i in range(n)
         ]
         self.asked += n
-        return proposals
+        return self.pending.record(proposals)
 
     def tell(self, proposals: list[Proposal], scores: list[float]) -> None:
+        self.pending.check(proposals, scores)
         for proposal, score in zip(proposals, scores):
-            if self.best is None or score > self.best[1]:
-                self.best = (proposal.id, score)
+            self.results.add(proposal.id, score)
+
+    @property
+    def best(self) -> tuple[int, float] | None:
+        return self.results.best

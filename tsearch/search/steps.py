@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tsearch.search.base import Costs, Gaussian, Integrate, Proposal, check_budget
+from tsearch.search.base import Asked, Costs, Gaussian, Integrate, Proposal, check_budget, option
 
 
 @dataclass(frozen=True)
 class Options:
-    growth: float = 2.0   # factor between successive step counts
+    growth: float = option(2.0, "factor between successive step counts")
 
 
 class StepsBaseline:
@@ -33,7 +33,8 @@ class StepsBaseline:
             s = max(s + 1, int(round(s * options.growth)))
         self.seed = int(np.random.default_rng(seed).integers(2**31))
         self.asked = 0
-        self.best: tuple[int, float] | None = None
+        self.best: tuple[int, float] | None = None   # the latest sample, not the best-scoring one
+        self.pending = Asked()
 
     @property
     def done(self) -> bool:
@@ -43,7 +44,8 @@ class StepsBaseline:
         steps = self.schedule[self.asked]
         proposal = Proposal(self.asked, None, self.asked, (Gaussian(self.seed), Integrate(1.0, 0.0, steps)))
         self.asked += 1
-        return [proposal]
+        return self.pending.record([proposal])
 
     def tell(self, proposals: list[Proposal], scores: list[float]) -> None:
-        self.best = (proposals[-1].id, scores[-1])
+        self.pending.check(proposals, scores)
+        self.best = (proposals[-1].id, float(scores[-1]))

@@ -11,17 +11,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tsearch.search.base import Costs, Gaussian, Integrate, Neighbour, Op, Proposal, check_budget
+from tsearch.search.base import Asked, BestOf, Costs, Gaussian, Integrate, Neighbour, Op, Proposal, check_budget, option
 
 STALL_POLICIES = ("keep", "restart")
 
 
 @dataclass(frozen=True)
 class Options:
-    n: int = 4            # neighbours per round (N = 4 is already good on ImageNet)
-    lam: float = 0.95     # cosine similarity of each neighbour to the pivot, in (0, 1)
-    rounds: int = 0       # K rounds of neighbours; 0 = as many as the budget buys
-    on_stall: str = "restart"  # when no neighbour beats the pivot: "keep" it or "restart" from fresh noise
+    n: int = option(4, "neighbours per round (N = 4 is already good on ImageNet)")
+    lam: float = option(0.95, "cosine similarity of each neighbour to the pivot, in (0, 1)")
+    rounds: int = option(0, "K rounds of neighbours; 0 = as many as the budget buys")
+    on_stall: str = option("restart", "when no neighbour beats the pivot: keep it, or restart from a fresh noise",
+                           choices=STALL_POLICIES)
 
 
 class ZeroOrderSearch:
@@ -42,7 +43,7 @@ class ZeroOrderSearch:
         self.rng = np.random.default_rng(seed)
         self.next_id, self.round = 0, 0
         self.pivot: tuple[int, tuple[Op, ...], float | None] | None = None  # (id, noise ops, score)
-        self.best: tuple[int, float] | None = None
+        self.results, self.pending = BestOf(), Asked()
 
     @property
     def done(self) -> bool:
@@ -68,13 +69,18 @@ class ZeroOrderSearch:
         for _ in range(min(self.options.n, self.left)):
             proposals.append(self._proposal(pivot_ops + (Neighbour(self._seed(), self.options.lam),), pivot_id))
         self.round += 1
-        return proposals
+        return self.pending.record(proposals)
+
+    @property
+    def best(self) -> tuple[int, float] | None:
+        return self.results.best
 
     def tell(self, proposals: list[Proposal], scores: list[float]) -> None:
+        """The pivot's and the neighbours' scores are compared on one snapshot (live ensemble ranks included)."""
+        self.pending.check(proposals, scores)
         pivot_id, pivot_ops, pivot_score = self.pivot
         for proposal, score in zip(proposals, scores):
-            if self.best is None or score > self.best[1]:
-                self.best = (proposal.id, score)
+            self.results.add(proposal.id, score)
             if proposal.id == pivot_id:
                 pivot_score = score
         neighbours = [(s, p) for p, s in zip(proposals, scores) if p.id != pivot_id]

@@ -1,0 +1,126 @@
+"""Executing recipes: from a candidate's ops to its state and to what its verifiers see.
+
+A recipe (see `tsearch.search.base`) is a tuple of ops: draw a Gaussian noise, rotate it to a
+neighbour, integrate an interval of normalised time, re-noise up. The engine runs many recipes as
+batches; `regenerate` runs one again. Both go through these functions, with the solver and the NFE
+counter passed in, so a model instance carries no state of any search.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from tsearch import noise as noise_lib
+from tsearch.sampling import SOLVERS
+from tsearch.search.base import Gaussian, Integrate, Neighbour, Op, Proposal, Renoise
+
+
+class Counter:
+    """NFEs of one search, counted around the denoiser call: one per sample per evaluation (x2 with CFG)."""
+
+    def __init__(self):
+        self.nfe = 0
+        self._lock = threading.Lock()
+
+    def x0_fn(self, model, cond):
+        """The denoiser as a solver calls it, counting every evaluation into this counter."""
+        def x0(x: torch.Tensor, sigma: float) -> torch.Tensor:
+            with self._lock:
+                self.nfe += x.shape[0] * model.nfe_per_eval
+            return model.predict_x0(x, cond, sigma)
+        return x0
+
+
+def noise_ops(ops: Sequence[Op]) -> list[Op]:
+    return [op for op in ops if isinstance(op, (Gaussian, Neighbour))]
+
+
+def flow_ops(ops: Sequence[Op]) -> list[Op]:
+    return [op for op in ops if isinstance(op, (Integrate, Renoise))]
+
+
+def start_noise(ops: Sequence[Op], shape: tuple[int, ...]) -> torch.Tensor:
+    """The standard-normal noise that a recipe's noise ops describe (CPU, float32)."""
+    x = None
+    for op in ops:
+        if isinstance(op, Gaussian):
+            x = noise_lib.gaussian(shape, op.seed)
+        elif isinstance(op, Neighbour):
+            x = noise_lib.neighbour(x, op.cos, op.seed)
+    if x is None:
+        raise ValueError("a recipe that starts from nothing must begin with a Gaussian op")
+    return x
+
+
+def start_states(model, recipes: Sequence[Sequence[Op]]) -> torch.Tensor:
+    """The batch of states at t = 1 that the recipes' noise ops describe, on the model's device."""
+    x = torch.stack([start_noise(noise_ops(ops), model.noise_shape) for ops in recipes])
+    return x.to(model.device) * model.prior_scale
+
+
+def apply_ops(model, cond, x: torch.Tensor, op_rows: Sequence[Sequence[Op]], solver: str, counter: Counter,
+              capture_t: float | None = None):
+    """Run the integrate/renoise ops (the same intervals for every row of the batch) on states x.
+
+    Returns (states, early): early is None unless `capture_t` is given; then it is the solver's
+    clean estimate at the schedule node nearest that normalised time (no extra NFE), for verifiers
+    that compare a sample with its early estimate (the paper's self-supervised verifier).
+    """
+    captured: dict[str, torch.Tensor] = {}
+    x0_fn = counter.x0_fn(model, cond)
+    for column in zip(*op_rows):
+        op = column[0]
+        if isinstance(op, Integrate):
+            sigmas = model.sigmas(op.steps, op.t_from, op.t_to)
+            callback = None
+            if capture_t is not None and op.t_from >= capture_t > op.t_to and "x0" not in captured:
+                target = model.sigma_at(capture_t)
+                node = int((sigmas[:-1] - target).abs().argmin())
+                callback = lambda i, s, x0, node=node: captured.setdefault("x0", x0) if i == node else None  # noqa: E731
+            x = SOLVERS[solver](x0_fn, x, sigmas, callback)
+        else:
+            fresh = torch.stack([noise_lib.gaussian(model.noise_shape, o.seed) for o in column]).to(x.device)
+            x = model.renoise(x, model.sigma_at(op.t_from), model.sigma_at(op.t_to), fresh)
+    return x, captured.get("x0")
+
+
+def scored_images(model, cond, x: torch.Tensor, t_end: float, counter: Counter) -> torch.Tensor:
+    """What a verifier sees: the decoded sample, or the decoded one-step clean estimate above t = 0."""
+    if t_end > 0.0:
+        x = counter.x0_fn(model, cond)(x, model.sigma_at(t_end))
+    return model.decode(x)
+
+
+def regenerate_state(model, cond, recipe: Sequence[Op], solver: str, counter: Counter | None = None) -> torch.Tensor:
+    """The end state of one candidate from its full recipe, batch of one."""
+    counter = counter or Counter()
+    x = start_states(model, [recipe])
+    return apply_ops(model, cond, x, [flow_ops(recipe)], solver, counter)[0]
+
+
+def structure(proposal: Proposal) -> tuple:
+    """Proposals with equal structure can share one batch."""
+    flow = tuple((type(op).__name__, op.t_from, op.t_to, getattr(op, "steps", 0)) for op in flow_ops(proposal.ops))
+    return (proposal.start is None, flow)
+
+
+def to_pil(image: torch.Tensor) -> Image.Image:
+    array = (image.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0).round().astype(np.uint8)
+    return Image.fromarray(array)
+
+
+def final_render_ops(recipe: Sequence[Op], steps: int) -> tuple[Op, ...] | None:
+    """The winning noise integrated from 1 to 0 in `steps` steps; None for a path-search sample (no single noise)."""
+    flow = flow_ops(recipe)
+    if len(flow) != 1 or not isinstance(flow[0], Integrate) or (flow[0].t_from, flow[0].t_to) != (1.0, 0.0):
+        return None
+    return tuple(noise_ops(recipe)) + (Integrate(1.0, 0.0, steps),)
+
+
+__all__ = ["Counter", "apply_ops", "final_render_ops", "flow_ops", "noise_ops", "regenerate_state", "scored_images",
+           "start_noise", "start_states", "structure", "to_pil"]

@@ -160,7 +160,7 @@ def test_two_sessions_are_independent():
     (dict(model="no-such-model"), "unknown model 'no-such-model'"),
     (dict(verifiers=["no-such-verifier"]), "unknown verifier"),
     (dict(algorithm="annealing"), "unknown algorithm"),
-    (dict(steps=-3), "steps must be a whole number"),
+    (dict(steps=-3), "steps must be at least 1"),
 ])
 def test_bad_input_is_a_clear_error_and_the_app_keeps_working(text_model, change, message):
     session = Session()
@@ -263,13 +263,18 @@ def test_estimate_is_measured_here():
     assert handlers.estimate("no-such-model", 300) == ""
 
 
-def test_charts_best_curve_follows_each_algorithms_notion_of_best():
+def test_the_chart_draws_the_best_the_algorithm_reported_and_derives_none():
     from tsearch.app.state import LiveRun
+    from tsearch.candidate import Candidate, Scores
 
-    rows = [{"id": i, "score": s, "nfe_spent": 10 * (i + 1), "t_end": t, "evals": {}}
+    rows = [Candidate(i, None, i, s, Scores(), Scores(), 10, 10 * (i + 1), t, ())
             for i, (s, t) in enumerate([(1.0, 0.0), (5.0, 0.5), (2.0, 0.0), (0.5, 0.0)])]
-    assert [c[1] for c in charts.best_curve(LiveRun(algorithm="paths", rows=rows))] == [1.0, 1.0, 2.0, 2.0]
-    assert [c[1] for c in charts.best_curve(LiveRun(algorithm="steps", rows=rows))] == [1.0, 5.0, 2.0, 0.5]
+    # a paths-like run reports its best finished sample; the steps baseline its latest: the chart follows either
+    paths = LiveRun(algorithm="paths", candidates=rows, rounds=[(10, 0, 1.0), (20, 0, 1.0), (30, 2, 2.0), (40, 2, 2.0)])
+    steps = LiveRun(algorithm="steps", candidates=rows, rounds=[(10, 0, 1.0), (20, 1, 5.0), (30, 2, 2.0), (40, 3, 0.5)])
+    assert [c[1] for c in charts.best_curve(paths)] == [1.0, 1.0, 2.0, 2.0]
+    assert [c[1] for c in charts.best_curve(steps)] == [1.0, 5.0, 2.0, 0.5]
+    assert [c[3] for c in charts.best_curve(steps)] == [0, 1, 2, 3]
 
 
 def test_model_controls_follow_the_chosen_model(monkeypatch):

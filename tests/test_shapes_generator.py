@@ -121,7 +121,7 @@ def test_text_encoder_uses_a_compact_table_and_round_trips(tmp_path):
 
 
 def test_eval_script_reports_accuracy_per_category(weights, capsys, tmp_path):
-    from tsearch.worlds.shapes import eval_generator
+    from tsearch.bench import eval_shapes as eval_generator
 
     out = tmp_path / "results.json"
     results = eval_generator.main(["--weights", weights, "--captions", "6", "--steps", "1", "--guidance", "1", "2",

@@ -83,11 +83,10 @@ class SearchConfig:
     # --- on disk --------------------------------------------------------------------------
     def to_dict(self) -> dict:
         """The JSON form stored in run.json: names for models and scorers, options as a dict."""
-        options = self.options
         return {"model": self.model_name, "condition": self.condition,
                 "verifiers": [scorer_name(v) for v in self.verifiers],
                 "evaluators": [scorer_name(v) for v in self.evaluators], "algorithm": self.algorithm,
-                "options": dataclasses.asdict(options) if dataclasses.is_dataclass(options) else dict(options or {}),
+                "options": changed_options(self.options),
                 "budget": self.budget, "steps": self.steps, "seed": self.seed, "batch_size": self.batch_size,
                 "solver": self.solver, "final_steps": self.final_steps, "device": self.device, "dtype": self.dtype,
                 "model_options": dict(self.model_options)}
@@ -126,6 +125,16 @@ class SearchConfig:
     @property
     def model_name(self) -> str:
         return self.model if isinstance(self.model, str) else getattr(self.model, "name", type(self.model).__name__)
+
+
+def changed_options(options) -> dict:
+    """The options that differ from their defaults (what a user chose), as a dict."""
+    if options is None:
+        return {}
+    if not dataclasses.is_dataclass(options):
+        return dict(options)
+    return {f.name: getattr(options, f.name) for f in dataclasses.fields(options)
+            if getattr(options, f.name) != f.default}
 
 
 def scorer_name(scorer) -> str:

@@ -25,7 +25,7 @@ from tsearch.events import CandidateScored, FinalRendered, RoundDone, SearchDone
 from tsearch.recipes import Counter, start_noise, to_pil  # noqa: F401  (start_noise, to_pil: public helpers)
 from tsearch.runs import RunWriter
 from tsearch.search.base import Algorithm, Costs, Proposal, op_to_dict
-from tsearch.verifiers.deadline import VerifierError, score_with_deadline
+from tsearch.verifiers.deadline import Caller, VerifierError, score_with_deadline
 from tsearch.verifiers.ensemble import MeanRank
 
 
@@ -67,14 +67,14 @@ class Plan:
 
 
 
-def _verify(scorers, images, condition, reference, timeout: float | None) -> torch.Tensor:
+def _verify(scorers, images, condition, reference, caller: Caller) -> torch.Tensor:
     columns = []
     for scorer in scorers:
         if getattr(scorer, "reference_t", None) is not None and reference is None:
             raise VerifierError(f"verifier {scorer.name!r} compares each sample with its clean estimate at t = "
                                f"{scorer.reference_t}; these candidates never pass that time (use random or "
                                f"zero-order search)")
-        columns.append(score_with_deadline(scorer, images, condition, reference, timeout))
+        columns.append(score_with_deadline(scorer, images, condition, reference, caller))
     return torch.stack(columns, 1) if columns else torch.empty((images.shape[0], 0), dtype=torch.float64)
 
 
@@ -94,7 +94,7 @@ class _Run:
     """The state of one running search: counter, recipes, states of the last round, the pool of ranks."""
 
     def __init__(self, plan: Plan, timeout: float | None):
-        self.plan, self.timeout = plan, timeout
+        self.plan, self.caller = plan, Caller(timeout)
         self.counter = Counter()
         self.recipes: dict[int, tuple] = {}
         self.states: dict[int, torch.Tensor] = {}
@@ -118,8 +118,8 @@ class _Run:
         reference = model.decode(early).float() if early is not None else None
         images = recipes.scored_images(model, cond, x, chunk[0].t_end, self.counter).float()
         tv = time.perf_counter()
-        raw = _verify(plan.verifiers, images, plan.condition, reference, self.timeout)
-        held_out = _verify(plan.evaluators, images, plan.condition, reference, self.timeout)
+        raw = _verify(plan.verifiers, images, plan.condition, reference, self.caller)
+        held_out = _verify(plan.evaluators, images, plan.condition, reference, self.caller)
         tv_end = time.perf_counter()
         costs = [plan.costs.of(p) for p in chunk]
         if self.counter.nfe - nfe0 != sum(costs):
@@ -233,6 +233,7 @@ def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
         stopped = False
         raise
     finally:
+        state.caller.close()
         if best is None and algorithm.best is not None and algorithm.best[0] in state.candidates:
             best = algorithm.best
         best_evals = state.candidates[best[0]].evals.values_tuple if best and best[0] in state.candidates else ()
@@ -264,7 +265,7 @@ def _render_final(plan: Plan, state: _Run, cond, candidate_id: int) -> FinalRend
     nfe0 = state.counter.nfe
     x = recipes.regenerate_state(plan.model, cond, ops, plan.config.solver, state.counter)
     images = plan.model.decode(x).float()
-    raw = _verify(plan.verifiers, images, plan.condition, None, state.timeout)
+    raw = _verify(plan.verifiers, images, plan.condition, None, state.caller)
     return FinalRendered(candidate_id, plan.config.final_steps, state.counter.nfe - nfe0, to_pil(images[0]), None,
                          Scores(state.names, raw[0].tolist()).values_tuple)
 

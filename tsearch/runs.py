@@ -79,9 +79,7 @@ def _make_run_dir(root: str | os.PathLike) -> Path:
 
 class RunWriter:
     def __init__(self, root: str | os.PathLike, config: dict, extra: dict | None = None):
-        existed = Path(root).exists()
         self.root = _make_run_dir(root)
-        self._created = not existed
         self.config, self.extra = config, dict(extra or {})
         self._write_meta(summary=None)
         self._lines = open(self.root / "candidates.jsonl", "a", encoding="utf-8")
@@ -117,8 +115,12 @@ class RunWriter:
     def finish(self, summary: dict, keep_empty: bool = True) -> None:
         """Write the summary; a run that failed before scoring anything leaves no folder behind."""
         self.close()
-        if not keep_empty and self._created:
-            shutil.rmtree(self.root, ignore_errors=True)
+        if not keep_empty:
+            for name in ("run.json", "candidates.jsonl", "rounds.jsonl"):
+                (self.root / name).unlink(missing_ok=True)
+            shutil.rmtree(self.root / "images", ignore_errors=True)
+            if not [p for p in self.root.iterdir() if not p.name.startswith(".")]:
+                shutil.rmtree(self.root, ignore_errors=True)   # nothing of anyone else's was there
             return
         self._write_meta(summary)
 

@@ -7,12 +7,12 @@ against what the registries report as available here.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import inspect
-import re
-import textwrap
+import os
 from dataclasses import dataclass
+
+import gradio as gr
 
 from tsearch.models import MODELS, model_status
 from tsearch.search import ALGORITHMS
@@ -35,6 +35,7 @@ PRESETS = {
 }
 PREFERRED_MODELS = ("shapes", "gmm")   # the first available one is selected when the app opens
 LOCAL_KINDS = ("analytic", "bundled")  # registry kinds that load in seconds; others may download weights
+DOWNLOADING_KINDS = ("diffusers",)     # registry kinds that fetch weights from the hub when first loaded
 
 
 def models() -> list[tuple[str, bool, str, str]]:
@@ -109,14 +110,30 @@ def verifier_note() -> str:
     return _listing("Verifiers", verifiers())
 
 
-def example_prompts(seed: int = 0) -> list[str]:
-    """One caption from each of the shapes grammar's categories (GenEval's six, in miniature)."""
-    import numpy as np
+def allowed_models() -> tuple[str, ...] | None:
+    """The models the host lets visitors load: $TSEARCH_APP_MODELS (comma-separated), else None (see check_allowed)."""
+    listed = os.environ.get("TSEARCH_APP_MODELS")
+    if listed is None:
+        return None
+    return tuple(name.strip() for name in listed.split(",") if name.strip())
 
-    from tsearch.worlds.shapes import grammar
 
-    rng = np.random.default_rng(seed)
-    return [grammar.random_caption(rng, category) for category in grammar.CATEGORIES]
+def check_allowed(model: str) -> None:
+    """A public app must not download any hub model a caller names: by default only the models that load from
+    this machine (bundled, analytic) and those the host has loaded already; $TSEARCH_APP_MODELS lists others."""
+    from tsearch.app import handlers
+
+    listed = allowed_models()
+
+    def offered(name: str) -> bool:
+        if listed is not None:
+            return name in listed or is_local(name)
+        return MODELS[name].kind not in DOWNLOADING_KINDS or handlers.POOL.loaded(name)
+
+    if not offered(model):
+        offered = tuple(n for n in MODELS if offered(n))
+        raise gr.Error(f"model {model!r} is not offered by this app; it offers {', '.join(offered) or 'none'} "
+                       f"(the host lists more in $TSEARCH_APP_MODELS)")
 
 
 # --- algorithm options ------------------------------------------------------------------------
@@ -136,30 +153,11 @@ class OptionField:
         return f"{self.algorithm.replace('-', '_')}_{self.name}".lower()
 
 
-def _comments(options_cls) -> dict[str, str]:
-    """Each field's inline comment, read from the dataclass source (the commented defaults of STYLE.md)."""
-    source = textwrap.dedent(inspect.getsource(options_cls))
-    lines = source.splitlines()
-    found = {}
-    for node in ast.parse(source).body[0].body:
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            line = lines[node.lineno - 1]
-            found[node.target.id] = line.split("#", 1)[1].strip() if "#" in line else ""
-    return found
-
-
 def option_fields(algorithm: str) -> list[OptionField]:
-    options_cls = ALGORITHMS[algorithm].Options
-    comments = _comments(options_cls)
-    fields = []
-    for f in dataclasses.fields(options_cls):
-        help_text = comments.get(f.name, "")
-        choices = ()
-        if isinstance(f.default, str):
-            quoted = tuple(dict.fromkeys(re.findall(r'"([^"]+)"', help_text)))
-            choices = quoted if f.default in quoted else ()
-        fields.append(OptionField(algorithm, f.name, type(f.default), f.default, help_text, choices))
-    return fields
+    """The algorithm's options with their help and choices, from its Options dataclass's field metadata."""
+    return [OptionField(algorithm, f.name, type(f.default), f.default, f.metadata.get("help", ""),
+                        tuple(f.metadata.get("choices", ())))
+            for f in dataclasses.fields(ALGORITHMS[algorithm].Options)]
 
 
 def all_option_fields() -> list[OptionField]:
@@ -178,8 +176,6 @@ def options_for(algorithm: str, values: dict) -> dict:
     for field in option_fields(algorithm):
         if field.key in values and values[field.key] is not None and values[field.key] != "":
             value = values[field.key]
-            if field.kind is int and isinstance(value, float) and value.is_integer():
-                value = int(value)
-            if value != field.default:
+            if value != field.default or type(value) is not type(field.default):
                 chosen[field.name] = value
     return chosen

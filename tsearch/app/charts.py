@@ -12,28 +12,22 @@ search step here, and the chart is redrawn several times a second while a search
 from __future__ import annotations
 
 from tsearch.app.state import LiveRun
+from tsearch.jsonio import finite
 
 MAX_DRAWN_POINTS = 400   # plotly draws at most this many candidate points (evenly spread); the data keeps all
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 
 
 def best_curve(run: LiveRun) -> list[tuple[int, float, dict, int]]:
-    """(nfe_spent, best score so far, that sample's evaluator scores, its id), one per candidate.
+    """(nfe_spent, best score, that sample's evaluator scores, its id) after each round.
 
-    Follows the algorithms' own notion of "best": a search over paths only counts finished samples
-    (t_end = 0, not the clean estimates of noisy states); the steps baseline's result is its latest
-    sample (choosing by score would itself be a search)."""
-    curve, best = [], None
-    for row in run.rows:
-        score = row.get("score")
-        if score is None:
-            continue
-        if run.algorithm == "steps":
-            best = row
-        elif row.get("t_end", 0.0) == 0.0 and (best is None or score > best["score"]):
-            best = row
-        if best is not None:
-            curve.append((row["nfe_spent"], best["score"], best.get("evals") or {}, best["id"]))
+    The best is the algorithm's own, as it reported it on each round (best over the run, best
+    finished sample, the steps baseline's latest sample): the chart derives nothing itself."""
+    curve = []
+    for nfe, best_id, best_score in run.rounds:
+        best = run.candidate(best_id)
+        if best is not None and best_score is not None:
+            curve.append((nfe, best_score, dict(best.evals), best_id))
     return curve
 
 
@@ -43,19 +37,19 @@ def score_label(verifiers) -> str:
     return f"{verifiers[0]} score" if verifiers else "score"
 
 
-def _ranked_against(pool: LiveRun, rows: list[dict]) -> list[float]:
-    """Mean percentile of each row's raw scores among the pool's candidates (ensemble baselines)."""
+def _ranked_against(pool: LiveRun, rows) -> list[float | None]:
+    """Mean percentile of each candidate's raw scores among the pool's candidates (ensemble baselines)."""
     out = []
     for row in rows:
         parts = []
         for name in pool.verifiers:
-            value = (row.get("scores") or {}).get(name)
-            others = [r["scores"].get(name) for r in pool.rows if (r.get("scores") or {}).get(name) is not None]
+            value = row.scores.get(name)
+            others = [c.scores.get(name) for c in pool.candidates if c.scores.get(name) is not None]
             if value is None or not others:
                 continue
             below = sum(o < value for o in others) + 0.5 * sum(o == value for o in others)
             parts.append(below / len(others))
-        out.append(sum(parts) / len(parts) if parts else float("nan"))
+        out.append(sum(parts) / len(parts) if parts else None)
     return out
 
 
@@ -94,12 +88,12 @@ def empty_figure(message: str = "Press Run: NFEs spent go right, the best score 
 
 def run_figure(run: LiveRun, baseline: LiveRun | None = None) -> dict:
     """One run: candidates as points, the best-so-far line, the held-out evaluator, the baseline."""
-    points = [r for r in run.rows if r.get("score") is not None]
+    points = [c for c in run.candidates if finite(c.score) is not None]
     traces = [{
         "type": "scatter", "name": "candidates", "mode": "markers", "yaxis": "y",
-        "x": [r["nfe_spent"] for r in points], "y": [r["score"] for r in points],
+        "x": [c.nfe_spent for c in points], "y": [c.score for c in points],
         "marker": {"size": 6, "color": "rgba(31,119,180,0.35)", "maxdisplayed": MAX_DRAWN_POINTS},
-        "customdata": [[r["id"], r["round"], "-" if r["parent"] is None else r["parent"]] for r in points],
+        "customdata": [[c.id, c.round, "-" if c.parent is None else c.parent] for c in points],
         "hovertemplate": "#%{customdata[0]} round %{customdata[1]} parent %{customdata[2]}<br>"
                          "%{x} NFEs, score %{y:.4g}<extra></extra>"}]
     curve = best_curve(run)
@@ -109,14 +103,14 @@ def run_figure(run: LiveRun, baseline: LiveRun | None = None) -> dict:
     if evaluator:
         traces.append(_line(f"{evaluator} (held out) of the best", xs, [c[2].get(evaluator) for c in curve],
                             COLOURS[2], width=2, axis="y2"))
-    if baseline is not None and baseline.rows:
-        bx = [r["nfe_spent"] for r in baseline.rows]
-        by = _ranked_against(run, baseline.rows) if len(run.verifiers) > 1 else [r["score"] for r in baseline.rows]
+    if baseline is not None and baseline.candidates:
+        rows = baseline.candidates
+        bx = [c.nfe_spent for c in rows]
+        by = _ranked_against(run, rows) if len(run.verifiers) > 1 else [finite(c.score) for c in rows]
         traces.append(_line("more denoising steps, one noise", bx, by, COLOURS[1], width=2, dash="dash",
                             mode="lines+markers", shape="linear"))
         if evaluator:
-            traces.append(_line(f"{evaluator} of more steps", bx, [(r.get("evals") or {}).get(evaluator)
-                                                                  for r in baseline.rows],
+            traces.append(_line(f"{evaluator} of more steps", bx, [c.evals.get(evaluator) for c in rows],
                                 COLOURS[1], width=1, dash="dot", axis="y2", shape="linear"))
     title = f"{run.algorithm} search, budget {run.budget} NFEs"
     return _figure(traces, score_label(run.verifiers), f"{evaluator} (held out)" if evaluator else None, title)

@@ -13,6 +13,8 @@ import time
 import torch
 
 from tsearch import noise as noise_lib
+from tsearch.recipes import Counter
+from tsearch.sampling import SOLVERS
 
 CALIBRATION_STEPS = 2
 REPEATS = 3
@@ -27,15 +29,18 @@ class Estimator:
     def calibrate(self, slot, condition, batch_size: int = 8) -> float:
         """Seconds per NFE of `slot.model` from one batch of `batch_size` samples over two steps."""
         model = slot.model
-        cond = model.encode(condition)
+        with model.encode_lock:
+            cond = model.encode(condition)
         x = torch.stack([noise_lib.gaussian(model.noise_shape, seed) for seed in range(batch_size)])
         x = x.to(model.device) * model.prior_scale
-        model.denoise(x, cond, model.sigmas(1))   # warm-up: first calls pay for allocation and lazy init
+        solve = SOLVERS[model.default_solver]
+        counter = Counter()   # this calibration's own NFEs: the model may be serving searches meanwhile
+        solve(counter.x0_fn(model, cond), x, model.sigmas(1))   # warm-up: allocation and lazy init
         timings = []
         for _ in range(REPEATS):   # the quickest of a few: a busy machine only ever makes a run slower
-            nfe0, t0 = model.nfe, time.perf_counter()
-            model.decode(model.denoise(x, cond, model.sigmas(CALIBRATION_STEPS)))
-            timings.append((time.perf_counter() - t0) / max(model.nfe - nfe0, 1))
+            nfe0, t0 = counter.nfe, time.perf_counter()
+            model.decode(solve(counter.x0_fn(model, cond), x, model.sigmas(CALIBRATION_STEPS)))
+            timings.append((time.perf_counter() - t0) / max(counter.nfe - nfe0, 1))
         per_nfe = min(timings)
         with self._lock:
             if slot.name not in self._measured:

@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from typing import Any, Iterator
 
 import gradio as gr
 from gradio.components.plot import PlotData
 
 from tsearch import engine
+from tsearch.api import prepare
 from tsearch.app import catalog, charts, views
 from tsearch.app.estimate import Estimator
 from tsearch.app.export import export_zip, load_live
 from tsearch.app.gpu import ZEROGPU_MAX_SECONDS, device, gpu
 from tsearch.app.gpu import available as zerogpu_available
-from tsearch.app.pool import ModelPool
+from tsearch.app.pool import ModelPool, Slot
 from tsearch.app.state import LiveRun, RunHandle, Session, Throttle, new_run_dir
-from tsearch.app.validate import DEFAULT_BATCH, check, plan as _plan
+from tsearch.app.validate import DEFAULT_BATCH, check_names, config_for
+from tsearch.config import SearchConfig
 from tsearch.events import CandidateScored
 from tsearch.models import MODELS
 from tsearch.registry import Unavailable
@@ -38,18 +41,23 @@ CHART_INTERVAL = 1.0     # seconds between chart redraws: a browser redraws a bi
 SEARCH_OUTPUTS = ("status", "best_image", "best_card", "chart", "gallery", "details")
 
 
-def _acquire(model: str):
-    """The pool's instance of `model`; gr.Error with the reason when it cannot be loaded here."""
+def _slot(model: str) -> Slot:
+    """The pool's shared instance of `model`; gr.Error with the reason when it cannot be loaded here."""
     try:
-        return POOL.acquire(model)
+        return POOL.get(model)
     except (ValueError, Unavailable, OSError) as error:
         raise gr.Error(f"cannot load the {model} model here: {error}") from None
 
 
-def _with_model_name(plan: engine.Plan, name: str) -> engine.Plan:
-    plan.model_name = name
-    plan.config["model"] = name
-    return plan
+def _plan(slot: Slot, config: SearchConfig, label: str | None = None) -> engine.Plan:
+    """tsearch.api.prepare with the pool's model and verifiers; ValueError -> gr.Error. A label writes a run."""
+    try:
+        plan = prepare(config, loader=slot)
+    except (ValueError, Unavailable) as error:
+        raise gr.Error(str(error)) from None
+    if label is None:
+        return plan
+    return dataclasses.replace(plan, out=str(new_run_dir(label)))
 
 
 class Pace:
@@ -60,20 +68,25 @@ class Pace:
 
 
 def _drive(plan: engine.Plan, live: LiveRun, handle: RunHandle, pace: Pace, view) -> Iterator[Any]:
-    """Feed the engine's events into `live`, yielding throttled views; Stop closes the engine at once.
+    """Feed the engine's events into `live`, yielding throttled views.
 
+    Stop is asked between batches, so the batch in hand is shown and kept; a cancelled job closes this
+    generator, which closes the engine (its `finally` writes the summary). An error while the search
+    runs (a verifier that fails, say) ends it with everything found kept and becomes a gr.Error.
     `view(chart)` builds one update; with chart=False the chart is left as it is (gr.skip())."""
-    events = engine.run(plan)
+    events = engine.run(plan, should_stop=lambda: handle.stopped)
     try:
         for event in events:
             live.add(event)
-            if handle.stopped:
-                break
             if isinstance(event, CandidateScored) and pace.page.ready():
                 yield view(pace.chart.ready())
+    except (ValueError, Unavailable) as error:
+        live.end(stopped=False)
+        live.error = str(error)
+        raise gr.Error(f"the search stopped: {error}. Everything found before is kept in {live.run_dir}") from None
     finally:
-        events.close()   # the engine's own `finally` writes the summary; everything scored is on disk
-    live.end(stopped=handle.stopped and live.seconds is None)
+        events.close()
+    live.end(stopped=handle.stopped)
 
 
 def plot(figure: dict) -> PlotData:
@@ -116,30 +129,30 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
            final_steps: int | None = None, batch_size: int = DEFAULT_BATCH, session: Session | None = None,
            **options) -> Iterator[tuple]:
     """Run a search and stream (status, best image, best card, chart, gallery, details) as it goes."""
-    request = check(model, prompt, cls, verifiers, evaluator, algorithm, budget, steps, seed, final_steps,
-                    batch_size, options)
-    _zerogpu_fits(request.model, request.budget, baseline)
+    submitted = time.time()
+    model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
     session = session if session is not None else Session()
-    handle = session.start()
-    pace = Pace()
-    run, base = LiveRun(seed=request.seed, label=request.algorithm), None
-    if not catalog.is_local(request.model) and not POOL.loaded(request.model):
-        yield (f"Loading {request.model} (the first time downloads its weights; this can take minutes)…",
+    if not catalog.is_local(model) and not POOL.loaded(model):
+        yield (f"Loading {model} (the first time downloads its weights; this can take minutes)…",
                gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+    slot = _slot(model)
+    config = config_for(model, slot.model.conditioning, prompt, cls, verifiers, evaluator, algorithm, budget, steps,
+                        seed, final_steps, batch_size, options)
+    _zerogpu_fits(config.model, config.budget, baseline)
+    plan = _plan(slot, config)   # every check before the search takes the tab
+    handle = session.start(submitted)
+    pace = Pace()
+    run, base = LiveRun(seed=config.seed, label=config.algorithm), None
     try:
-        slot = _acquire(request.model)
-        try:
-            plan = _with_model_name(_plan(slot, request, out=new_run_dir(request.algorithm)), request.model)
-            session.last_run_dir = str(plan.writer.root)
-            yield from _drive(plan, run, handle, pace, lambda chart: _search_view(run, chart=chart))
-            ESTIMATOR.observe(request.model, run.elapsed, run.nfe_spent)
-            if baseline and request.algorithm != "steps" and not handle.stopped:
-                steps_request = dataclasses.replace(request, algorithm="steps", options={}, final_steps=None)
-                base = LiveRun(seed=request.seed, label="more steps")
-                plan = _with_model_name(_plan(slot, steps_request, out=new_run_dir("steps")), request.model)
-                yield from _drive(plan, base, handle, pace, lambda chart: _search_view(run, base, chart=chart))
-        finally:
-            POOL.release(slot)
+        plan = dataclasses.replace(plan, out=str(new_run_dir(config.algorithm)))
+        session.last_run_dir = plan.out
+        yield from _drive(plan, run, handle, pace, lambda chart: _search_view(run, chart=chart))
+        ESTIMATOR.observe(config.model, run.elapsed, run.nfe_spent)
+        if baseline and config.algorithm != "steps" and not handle.stopped:
+            steps_config = dataclasses.replace(config, algorithm="steps", options=None, final_steps=None)
+            base = LiveRun(seed=config.seed, label="more steps")
+            yield from _drive(_plan(slot, steps_config, "steps"), base, handle, pace,
+                              lambda chart: _search_view(run, base, chart=chart))
     finally:
         session.finish(handle)
     yield _search_view(run, base)
@@ -156,10 +169,10 @@ def stop(session: Session | None = None) -> None:
 def _compare_view(runs: list[LiveRun], status: str, by_evaluator: bool, chart: bool = True):
     cards = []
     for run in runs:
-        path, row = views.best_path(run), run.row(run.best_id)
-        if path and row:
-            evals = ", ".join(f"{k} {views.fmt(v)}" for k, v in (row.get("evals") or {}).items())
-            cards.append((path, f"{run.label}: score {views.fmt(row.get('score'))}" + (f" · {evals}" if evals else "")))
+        path, best = views.best_path(run), run.candidate(run.best_id)
+        if path and best:
+            evals = ", ".join(f"{k} {views.fmt(v)}" for k, v in best.evals.items())
+            cards.append((path, f"{run.label}: score {views.fmt(run.best_score)}" + (f" · {evals}" if evals else "")))
     return status, plot(charts.compare_figure(runs, by_evaluator)) if chart else gr.skip(), cards
 
 
@@ -169,6 +182,7 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
             algorithms: list[str] | None = None, compare_verifiers: list[str] | None = None,
             batch_size: int = DEFAULT_BATCH, session: Session | None = None, **options) -> Iterator[tuple]:
     """Several algorithms (same verifiers) or several verifiers (same algorithm), one after another, same budget."""
+    submitted = time.time()
     if mode == "algorithms":
         entries = [(name, name, verifiers) for name in dict.fromkeys(algorithms or [])]
     elif mode == "verifiers":
@@ -177,33 +191,30 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
         raise gr.Error(f"compare mode must be 'algorithms' or 'verifiers', got {mode!r}")
     if len(entries) < 2:
         raise gr.Error(f"choose at least two {mode} to compare")
-    requests = [(label, check(model, prompt, cls, chosen, evaluator, algo, budget, steps, seed, None, batch_size,
-                              options)) for label, algo, chosen in entries]
-    by_evaluator = mode == "verifiers" and bool(requests[0][1].evaluator)
+    check_names(model, verifiers if mode == "algorithms" else entries[0][2], evaluator, algorithm)
+    slot = _slot(model)
+    configs = [(label, config_for(model, slot.model.conditioning, prompt, cls, chosen, evaluator, algo, budget, steps,
+                                  seed, None, batch_size, options)) for label, algo, chosen in entries]
+    for _, config in configs:
+        _plan(slot, config)   # every entry is checked before any of them runs
+    by_evaluator = mode == "verifiers" and bool(configs[0][1].evaluators)
     session = session if session is not None else Session()
-    handle = session.start()
+    handle = session.start(submitted)
     pace = Pace()
     runs: list[LiveRun] = []
     try:
-        slot = _acquire(requests[0][1].model)
-        try:
-            for _, request in requests:
-                _plan(slot, request)   # every entry is checked before any of them runs
-            for i, (label, request) in enumerate(requests):
-                if handle.stopped:
-                    break
-                run = LiveRun(seed=request.seed, label=label)
-                runs.append(run)
-                plan = _with_model_name(_plan(slot, request, out=new_run_dir(f"compare-{label}")), request.model)
-                status = f"Comparing {i + 1}/{len(requests)}: {label}"
-                yield from _drive(plan, run, handle, pace, lambda chart: _compare_view(
-                    runs, f"{status} · {views.status_line(run)}", by_evaluator, chart))
-        finally:
-            POOL.release(slot)
+        for i, (label, config) in enumerate(configs):
+            if handle.stopped:
+                break
+            run = LiveRun(seed=config.seed, label=label)
+            runs.append(run)
+            status = f"Comparing {i + 1}/{len(configs)}: {label}"
+            yield from _drive(_plan(slot, config, f"compare-{label}"), run, handle, pace, lambda chart: _compare_view(
+                runs, f"{status} · {views.status_line(run)}", by_evaluator, chart))
     finally:
         session.finish(handle)
     ended = "Stopped; the runs so far are kept" if handle.stopped else f"Compared {len(runs)} runs"
-    yield _compare_view(runs, f"{ended} at {requests[0][1].budget} NFEs each.", by_evaluator)
+    yield _compare_view(runs, f"{ended} at {configs[0][1].budget} NFEs each.", by_evaluator)
 
 
 # --- export, load, controls --------------------------------------------------------------------
@@ -223,11 +234,11 @@ def load(file, session: Session | None = None):
         raise gr.Error("choose a zip exported from this app")
     path = file if isinstance(file, str) else getattr(file, "name", file)
     try:
-        run = load_live(path)
-    except ValueError as error:
+        run = load_live(path, previous=session.loaded_run_dir if session is not None else None)
+    except (ValueError, OSError) as error:
         raise gr.Error(str(error)) from None
     if session is not None:
-        session.last_run_dir = run.run_dir
+        session.last_run_dir = session.loaded_run_dir = run.run_dir
     return _search_view(run, note="loaded from a saved run")
 
 
@@ -240,11 +251,11 @@ def estimate(model: str, budget, prompt: str | None = None, cls: int | None = No
         return "Time estimate: measured once the model has loaded (its first search)."
     if ESTIMATOR.per_nfe(model) is None:
         try:
-            with POOL.borrow(model) as slot:
-                text_model = slot.model.conditioning == "text"
-                condition = (prompt or catalog.preset(model).prompt) if text_model else (cls or 0)
-                ESTIMATOR.calibrate(slot, condition, int(batch_size or DEFAULT_BATCH))
-        except (ValueError, Unavailable) as error:
+            slot = POOL.get(model)
+            text_model = slot.model.conditioning == "text"
+            condition = (prompt or catalog.preset(model).prompt) if text_model else (cls or 0)
+            ESTIMATOR.calibrate(slot, condition, int(batch_size or DEFAULT_BATCH))
+        except (ValueError, Unavailable, TypeError) as error:
             return f"Time estimate unavailable: {error}"
     text = ESTIMATOR.text(model, budget)
     return text + (" The more-steps baseline spends up to the same again." if baseline else "")

@@ -1,39 +1,22 @@
 """Per-session run state: what one browser tab has found so far, and how to stop it.
 
 Every tab gets its own `Session` (a gr.State), so two tabs never see each other's results. A search
-keeps one `LiveRun` fed by the engine's events; its rows have the same keys as candidates.jsonl, so
-a run loaded from disk and a run watched live are drawn by the same code.
+keeps one `LiveRun` fed by the engine's events: the `Candidate` records as they come and the
+algorithm's best after each round (`RoundDone`); a run loaded from disk becomes the same LiveRun
+(`LiveRun.from_run`), so both are drawn by the same code and nothing is derived twice.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from tsearch.candidate import Candidate
 from tsearch.events import CandidateScored, FinalRendered, RoundDone, SearchDone, SearchStarted
+from tsearch.app.runs_root import new_run_dir, runs_root  # noqa: F401  (where runs go; re-exported)
 
-KEEP_RUNS_SECONDS = 24 * 3600   # run folders older than this are removed when a new run starts
-
-
-def runs_root() -> Path:
-    """Where the app writes its runs: $TSEARCH_APP_RUNS, else a folder in the system temp dir."""
-    return Path(os.environ.get("TSEARCH_APP_RUNS") or Path(tempfile.gettempdir()) / "tsearch-app")
-
-
-def new_run_dir(label: str = "run") -> Path:
-    root = runs_root()
-    root.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - KEEP_RUNS_SECONDS
-    for old in root.iterdir():   # run folders and their exported zips
-        if old.stat().st_mtime < cutoff:
-            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
-    return root / f"{time.strftime('%Y%m%d-%H%M%S')}-{label}-{uuid.uuid4().hex[:8]}"
+PENDING_STOP_SECONDS = 120.0   # a Stop pressed while this tab's search waits in the queue stops it when it starts
 
 
 class Throttle:
@@ -51,7 +34,7 @@ class Throttle:
 
 
 class RunHandle:
-    """One search of a session; `stop()` asks it to end at the next candidate."""
+    """One search of a session; `stop()` asks it to end at the next batch."""
 
     def __init__(self):
         self._stop = threading.Event()
@@ -70,22 +53,33 @@ class Session:
     def __init__(self):
         self.current: RunHandle | None = None
         self.last_run_dir: str | None = None
+        self.loaded_run_dir: str | None = None      # the run this tab unpacked from a zip (one at a time)
+        self.stop_requested: float | None = None   # Stop pressed with nothing running (a queued search)
         self._lock = threading.Lock()
 
     def __deepcopy__(self, memo):  # gr.State deep-copies its value; a fresh session has nothing to copy
         return Session()
 
-    def start(self) -> RunHandle:
-        """A new search; one still running in this tab is stopped first, so the next Run starts clean."""
+    def start(self, submitted: float | None = None) -> RunHandle:
+        """A new search; one still running in this tab is stopped first, so the next Run starts clean.
+
+        A Stop pressed after this search was submitted (while it waited in the queue) stops it at once."""
         with self._lock:
             if self.current is not None:
                 self.current.stop()
             self.current = RunHandle()
+            pending, self.stop_requested = self.stop_requested, None
+            if pending is not None and time.time() - pending < PENDING_STOP_SECONDS and \
+                    (submitted is None or pending >= submitted):
+                self.current.stop()
             return self.current
 
     def stop(self) -> bool:
         with self._lock:
-            if self.current is None or self.current.stopped:
+            if self.current is None:
+                self.stop_requested = time.time()
+                return False
+            if self.current.stopped:
                 return False
             self.current.stop()
             return True
@@ -98,7 +92,7 @@ class Session:
 
 @dataclass
 class LiveRun:
-    """A run as the app shows it, built from engine events (or from a run folder, see export.py)."""
+    """A run as the app shows it, built from engine events (or from a run folder)."""
     run_dir: str | None = None
     model: str = ""
     condition: object = None
@@ -108,15 +102,20 @@ class LiveRun:
     budget: int = 0
     steps: int = 0
     seed: int = 0
-    rows: list[dict] = field(default_factory=list)     # candidates.jsonl rows plus "image_path"
-    best_id: int | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    rounds: list[tuple[int, int | None, float | None]] = field(default_factory=list)  # (nfe_spent, best id, score)
+    best_id: int | None = None                         # the algorithm's own best (RoundDone)
     best_score: float | None = None
     final_path: str | None = None                      # the winning noise re-rendered with more steps
     nfe_spent: int = 0
     started: float = field(default_factory=time.perf_counter)
     seconds: float | None = None                       # set when the run has ended
     stopped: bool = False
+    error: str | None = None
     label: str = ""                                    # name of this run in a comparison
+
+    def __post_init__(self):
+        self._by_id = {c.id: c for c in self.candidates}
 
     def add(self, event) -> None:
         if isinstance(event, SearchStarted):
@@ -124,19 +123,18 @@ class LiveRun:
             self.algorithm, self.verifiers, self.evaluators = event.algorithm, event.verifiers, event.evaluators
             self.budget, self.steps = event.budget, event.steps
         elif isinstance(event, CandidateScored):
-            self.rows.append({"id": event.id, "parent": event.parent, "round": event.round, "score": event.score,
-                              "scores": dict(zip(self.verifiers, event.scores)),
-                              "evals": dict(zip(self.evaluators, event.evals)), "nfe": event.nfe,
-                              "nfe_spent": event.nfe_spent, "t_end": event.t_end, "recipe": list(event.recipe),
-                              "image_path": event.image_path})
-            self.nfe_spent = event.nfe_spent
+            self.candidates.append(event.candidate)
+            self._by_id[event.candidate.id] = event.candidate
+            self.nfe_spent = event.candidate.nfe_spent
         elif isinstance(event, RoundDone):
             self.best_id, self.best_score, self.nfe_spent = event.best_id, event.best_score, event.nfe_spent
+            self.rounds.append((event.nfe_spent, event.best_id, event.best_score))
         elif isinstance(event, FinalRendered):
             self.final_path = event.image_path
         elif isinstance(event, SearchDone):
             self.nfe_spent = event.summary.nfe_spent
             self.seconds = event.summary.seconds
+            self.error = event.summary.error
 
     def end(self, stopped: bool) -> None:
         self.stopped = stopped
@@ -151,10 +149,32 @@ class LiveRun:
     def elapsed(self) -> float:
         return self.seconds if self.seconds is not None else time.perf_counter() - self.started
 
-    def row(self, candidate_id: int | None) -> dict | None:
-        if candidate_id is None:
-            return None
-        for row in reversed(self.rows):
-            if row["id"] == candidate_id:
-                return row
-        return None
+    def candidate(self, candidate_id: int | None) -> Candidate | None:
+        return None if candidate_id is None else self._by_id.get(candidate_id)
+
+    @classmethod
+    def from_run(cls, run) -> "LiveRun":
+        """A saved run (tsearch.runs.Run) as the app shows it; its best and curve as the algorithm reported them."""
+        config, summary = run.config, run.summary or {}
+        rounds = [(int(r.get("nfe_spent") or 0), r.get("best_id"), r.get("best_score")) for r in run.rounds]
+        live = cls(run_dir=str(run.root), model=str(config.get("model", "")), condition=config.get("condition"),
+                   algorithm=str(config.get("algorithm", "")), verifiers=tuple(config.get("verifiers") or ()),
+                   evaluators=tuple(config.get("evaluators") or ()), budget=_int(config.get("budget")),
+                   steps=_int(config.get("steps")), seed=_int(config.get("seed")),
+                   candidates=list(run.candidates), rounds=rounds)
+        last = rounds[-1] if rounds else (None, None, None)
+        live.best_id = summary.get("best_id", last[1]) if summary else last[1]
+        live.best_score = summary.get("best_score", last[2]) if summary else last[2]
+        live.nfe_spent = _int(summary.get("nfe_spent")) or (run.candidates[-1].nfe_spent if run.candidates else 0)
+        live.final_path = str(run.root / "final.png") if (run.root / "final.png").exists() else None
+        live.seconds = float(summary.get("seconds") or 0.0)
+        live.stopped = bool(summary.get("stopped", not summary))
+        live.error = summary.get("error")
+        return live
+
+
+def _int(value) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0

@@ -70,8 +70,8 @@ def _model_controls(model: str, budget, baseline: bool):
     cls_value = preset.cls if preset.cls is not None and preset.cls < len(classes) else (0 if classes else None)
     return (note,
             gr.update(visible=text, value=preset.prompt if text and preset.prompt else gr.skip()),
-            gr.update(visible=text),
-            gr.update(visible=not text, choices=classes, value=cls_value, allow_custom_value=False),
+            gr.update(visible=text and bool(info["examples"])),
+            gr.update(visible=not text, choices=classes, value=cls_value),
             gr.update(value=list(preset.verifiers)),
             gr.update(value=preset.evaluator or ""),
             gr.update(value=preset.budget),
@@ -117,12 +117,13 @@ def build_demo(title: str = TITLE, model: str | None = None, budget: int | None 
                 model_note = gr.Markdown(catalog.model_note(start))
                 prompt = gr.Textbox(preset.prompt or "", label="Prompt", visible=text, max_lines=2,
                                     placeholder="a red circle and a blue square")
-                with gr.Column(visible=text) as examples_column:
-                    gr.Examples(catalog.example_prompts(), inputs=[prompt], label="Example prompts (one per category)",
-                                cache_examples=False)
+                with gr.Column(visible=text and bool(info["examples"])) as examples_column:
+                    if info["examples"]:
+                        gr.Examples([[e] for e in info["examples"]], inputs=[prompt], label="Example prompts",
+                                    cache_examples=False)
                 classes = _class_choices(info)
                 cls = gr.Dropdown(classes, value=preset.cls if preset.cls is not None else None, label="Class",
-                                  visible=not text)
+                                  visible=not text, allow_custom_value=True)
                 verifiers = gr.Dropdown(verifier_names, value=list(preset.verifiers), multiselect=True,
                                         label="Verifiers",
                                         info="Score each candidate; several are combined by mean rank (an ensemble).")

@@ -1,18 +1,17 @@
-"""Checking what the controls (or an API caller) ask for, and turning it into the engine's plan.
+"""From what the controls (or an API caller) send to a `SearchConfig`: the app's side of the one front door.
 
-Everything that can be checked without loading a model is checked first, against the registries;
-every problem is a gr.Error whose message says what to change, and the app keeps working.
+Names are checked against the registries and against what the host offers before anything loads;
+everything else is `SearchConfig`'s own validation. Every problem is a gr.Error whose message says
+what to change, and the app keeps working.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import gradio as gr
 
-from tsearch import engine
-from tsearch.api import prepare
+from tsearch.api import config_from
 from tsearch.app import catalog
+from tsearch.config import SearchConfig
 from tsearch.models import MODELS
 from tsearch.registry import Unavailable
 from tsearch.search import ALGORITHMS
@@ -21,39 +20,12 @@ from tsearch.verifiers import VERIFIERS
 DEFAULT_BATCH = 4   # smaller batches than the CLI's 16: the first candidate, updates and Stop come sooner
 
 
-@dataclass(frozen=True)
-class Request:
-    """A search the user asked for, checked against the registries."""
-    model: str
-    prompt: str | None
-    cls: int | None
-    verifiers: tuple[str, ...]
-    evaluator: str | None
-    algorithm: str
-    budget: int
-    steps: int | None
-    seed: int
-    final_steps: int | None
-    batch_size: int
-    options: dict
-
-
 def _known(kind: str, name, registry) -> str:
     if name is None or name == "":
         raise gr.Error(f"choose a {kind}")
-    if name not in registry:
+    if not isinstance(name, str) or name not in registry:
         raise gr.Error(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(registry))}")
     return name
-
-
-def _whole(name: str, value, minimum: int) -> int:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise gr.Error(f"{name} must be a whole number, got {value!r}") from None
-    if not number.is_integer() or number < minimum:
-        raise gr.Error(f"{name} must be a whole number of at least {minimum}, got {value!r}")
-    return int(number)
 
 
 def _unavailable(kind: str, name: str, rows) -> None:
@@ -62,11 +34,11 @@ def _unavailable(kind: str, name: str, rows) -> None:
             raise gr.Error(f"{kind} {name!r} is unavailable here: {reason}")
 
 
-def check(model, prompt, cls, verifiers, evaluator, algorithm, budget, steps, seed, final_steps, batch_size,
-          options) -> Request:
-    """Everything that can be checked without loading a model; gr.Error with a clear message otherwise."""
+def check_names(model, verifiers, evaluator, algorithm) -> tuple[str, tuple[str, ...], str | None, str]:
+    """The registered names asked for, before any model loads; gr.Error naming the first that is not."""
     model = _known("model", model, MODELS)
     _unavailable("model", model, catalog.models())
+    catalog.check_allowed(model)
     if isinstance(verifiers, str):
         verifiers = [verifiers] if verifiers else []
     verifiers = tuple(dict.fromkeys(verifiers or ()))
@@ -79,37 +51,35 @@ def check(model, prompt, cls, verifiers, evaluator, algorithm, budget, steps, se
     if evaluator is not None:
         _known("held-out evaluator", evaluator, VERIFIERS)
         _unavailable("evaluator", evaluator, catalog.verifiers())
-    algorithm = _known("algorithm", algorithm, ALGORITHMS)
-    budget = _whole("budget (NFEs)", budget, 1)
-    steps = None if steps in (None, "", 0) else _whole("steps", steps, 1)
-    seed = _whole("seed", 0 if seed in (None, "") else seed, 0)
-    final_steps = None if final_steps in (None, "", 0) else _whole("final render steps", final_steps, 1)
-    batch_size = _whole("batch size", batch_size or DEFAULT_BATCH, 1)
-    prompt = None if prompt is None else str(prompt)
-    cls = None if cls in (None, "") else _whole("class", cls, 0)
-    return Request(model, prompt, cls, verifiers, evaluator, algorithm, budget, steps, seed, final_steps,
-                   batch_size, catalog.options_for(algorithm, options))
+    return model, verifiers, evaluator, _known("algorithm", algorithm, ALGORITHMS)
 
 
-def plan(slot, request: Request, out=None) -> engine.Plan:
-    """tsearch.api.prepare with the borrowed model and its cached verifiers; ValueError -> gr.Error."""
-    model = slot.model
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def config_for(model, conditioning: str, prompt, cls, verifiers, evaluator, algorithm, budget, steps, seed,
+               final_steps, batch_size, options: dict) -> SearchConfig:
+    """The SearchConfig of one search from the controls; `conditioning` is the loaded model's ("text"/"class")."""
+    model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
+    if conditioning == "text":
+        if _blank(prompt):
+            raise gr.Error(f"write a prompt for the {model} model, e.g. "
+                           f"{catalog.preset(model).prompt or 'a red circle'!r}")
+        condition = str(prompt)
+    else:
+        condition = cls if not _blank(cls) else (None if _blank(prompt) else prompt)
+        if _blank(condition):
+            raise gr.Error(f"choose a class for the {model} model")
+        if isinstance(condition, str) and condition.strip().isdigit():
+            condition = int(condition.strip())
     try:
-        if model.conditioning == "text":
-            if not (request.prompt or "").strip():
-                raise ValueError(f"write a prompt for the {request.model} model, e.g. "
-                                 f"{catalog.preset(request.model).prompt or 'a red circle'!r}")
-            condition = {"prompt": request.prompt.strip()}
-        else:
-            cls = request.cls if request.cls is not None else (request.prompt or None)
-            if cls is None or str(cls).strip() == "":
-                raise ValueError(f"choose a class for the {request.model} model")
-            condition = {"cls": cls}
-        verifiers = [slot.verifier(name) for name in request.verifiers]
-        evaluators = [slot.verifier(request.evaluator)] if request.evaluator else []
-        return prepare(model=model, verifiers=verifiers, evaluators=evaluators, algorithm=request.algorithm,
-                       budget=request.budget, steps=request.steps, seed=request.seed,
-                       batch_size=request.batch_size, out=out, final_steps=request.final_steps,
-                       device=slot.device, **condition, **request.options)
+        return config_from(
+            model=model, condition=condition, verifiers=verifiers, evaluators=(evaluator,) if evaluator else (),
+            algorithm=algorithm, budget=budget, seed=0 if _blank(seed) else seed,
+            steps=None if _blank(steps) or steps == 0 else steps,
+            final_steps=None if _blank(final_steps) or final_steps == 0 else final_steps,
+            batch_size=DEFAULT_BATCH if _blank(batch_size) or batch_size == 0 else batch_size,
+            options=catalog.options_for(algorithm, options) or None)
     except (ValueError, Unavailable) as error:
         raise gr.Error(str(error)) from None

@@ -7,36 +7,43 @@ re-encoding pictures on every update, and holds the top candidates plus the late
 from __future__ import annotations
 
 from tsearch.app.state import LiveRun
+from tsearch.candidate import Candidate
+from tsearch.jsonio import finite
 
 TOP = 8      # best-scoring candidates kept in the gallery
 LATEST = 8   # most recent candidates kept beside them
 
 
 def fmt(value) -> str:
-    return "n/a" if value is None else f"{value:.4g}"
+    """A score in full (the gallery caption showed "score 1...." when cut): up to 6 significant digits."""
+    value = finite(value)
+    return "n/a" if value is None else f"{value:.6g}"
 
 
-def caption(row: dict, best_id: int | None = None) -> str:
-    parent = "none" if row.get("parent") is None else f"#{row['parent']}"
-    star = "★ " if row["id"] == best_id else ""
-    return (f"{star}#{row['id']} · score {fmt(row.get('score'))} · {row['nfe_spent']} NFEs · "
-            f"round {row['round']} · parent {parent}")
+def caption(candidate: Candidate, best_id: int | None = None) -> str:
+    parent = "none" if candidate.parent is None else f"#{candidate.parent}"
+    star = "★ " if candidate.id == best_id else ""
+    return (f"{star}#{candidate.id} · score {fmt(candidate.score)} · {candidate.nfe_spent} NFEs · "
+            f"round {candidate.round} · parent {parent}")
 
 
-def gallery_rows(run: LiveRun, top: int = TOP, latest: int = LATEST) -> list[dict]:
-    """The top candidates by score (best first), then the latest ones not already shown (newest first)."""
-    scored = [r for r in run.rows if r.get("score") is not None and r.get("image_path")]
-    best = sorted(scored, key=lambda r: (-r["score"], r["id"]))[:top]
-    shown = {r["id"] for r in best}
-    recent = [r for r in reversed(scored) if r["id"] not in shown][:latest]
-    return best + recent
+def gallery_rows(run: LiveRun, top: int = TOP, latest: int = LATEST) -> list[Candidate]:
+    """The algorithm's best first, then the top candidates by score, then the latest ones not already shown."""
+    scored = [c for c in run.candidates if finite(c.score) is not None and c.image_path]
+    best = run.candidate(run.best_id)
+    ranked = sorted(scored, key=lambda c: (-c.score, c.id))
+    head = ([best] if best is not None and best.image_path else []) + [c for c in ranked if c is not best]
+    head = head[:top]
+    shown = {c.id for c in head}
+    recent = [c for c in reversed(scored) if c.id not in shown][:latest]
+    return head + recent
 
 
 def gallery(run: LiveRun) -> list[tuple[str, str]]:
-    return [(row["image_path"], caption(row, run.best_id)) for row in gallery_rows(run)]
+    return [(c.image_path, caption(c, run.best_id)) for c in gallery_rows(run)]
 
 
-def recipe_text(recipe: list[dict]) -> str:
+def recipe_text(recipe) -> str:
     """A recipe as one line, e.g. `gaussian(seed=7) → neighbour(cos=0.95, seed=3) → integrate(1→0, 10 steps)`."""
     parts = []
     for op in recipe:
@@ -57,33 +64,33 @@ def recipe_text(recipe: list[dict]) -> str:
 def best_path(run: LiveRun) -> str | None:
     if run.final_path:
         return run.final_path
-    row = run.row(run.best_id)
-    return row.get("image_path") if row else None
+    best = run.candidate(run.best_id)
+    return best.image_path if best else None
 
 
 def best_card(run: LiveRun) -> str:
     """Markdown beside the large best image: its scores and the recipe that regenerates it."""
-    row = run.row(run.best_id)
-    if row is None:
+    best = run.candidate(run.best_id)
+    if best is None:
         return "*No finished sample yet.*"
-    lines = [f"### Best so far: #{row['id']}",
-             f"**{' + '.join(run.verifiers) or 'score'}**: {fmt(row.get('score'))}"]
+    lines = [f"### Best so far: #{best.id}",
+             f"**{' + '.join(run.verifiers) or 'score'}**: {fmt(run.best_score)}"]
     if len(run.verifiers) > 1:
-        lines.append("Per verifier: " + ", ".join(f"{k} {fmt(v)}" for k, v in (row.get("scores") or {}).items()))
-    for name, value in (row.get("evals") or {}).items():
+        lines.append("Per verifier: " + ", ".join(f"{k} {fmt(v)}" for k, v in best.scores.items()))
+    for name, value in best.evals.items():
         lines.append(f"**{name}** (held out): {fmt(value)}")
-    parent = "none" if row.get("parent") is None else f"#{row['parent']}"
-    lines.append(f"Found at {row['nfe_spent']} NFEs, round {row['round']}, parent {parent}.")
+    parent = "none" if best.parent is None else f"#{best.parent}"
+    lines.append(f"Found at {best.nfe_spent} NFEs, round {best.round}, parent {parent}.")
     if run.final_path:
         lines.append("Shown re-rendered with more steps (the final render).")
-    lines.append(f"Recipe: `{recipe_text(row.get('recipe') or [])}`")
+    lines.append(f"Recipe: `{recipe_text(best.recipe)}`")
     lines.append(f"Condition: `{run.condition}` · seed {run.seed} · {run.steps} steps per candidate")
     return "\n\n".join(lines)
 
 
 def status_line(run: LiveRun, note: str = "") -> str:
     """NFEs spent / budget, candidates per second and the time left (or how the run ended)."""
-    n, elapsed = len(run.rows), max(run.elapsed, 1e-9)
+    n, elapsed = len(run.candidates), max(run.elapsed, 1e-9)
     rate = n / elapsed
     head = f"**{run.nfe_spent} / {run.budget} NFEs** · {n} candidates · {rate:.1f} candidates/s"
     if run.running:
@@ -91,6 +98,8 @@ def status_line(run: LiveRun, note: str = "") -> str:
         eta = left * elapsed / run.nfe_spent if run.nfe_spent else None
         tail = f" · ETA {eta:.0f} s" if eta is not None else " · starting"
         state = "Running"
+    elif run.error:
+        tail, state = f" · ended after {elapsed:.1f} s on an error: {run.error}; everything found so far is kept", "Failed"
     elif run.stopped:
         tail, state = f" · stopped after {elapsed:.1f} s; everything found so far is kept", "Stopped"
     else:
@@ -102,6 +111,7 @@ def summary(run: LiveRun) -> dict:
     """The machine-readable state of a run (shown under "Run details", returned to API clients)."""
     return {"run_dir": run.run_dir, "model": run.model, "condition": run.condition, "algorithm": run.algorithm,
             "verifiers": list(run.verifiers), "evaluators": list(run.evaluators), "budget": run.budget,
-            "steps": run.steps, "seed": run.seed, "nfe_spent": run.nfe_spent, "candidates": len(run.rows),
-            "best_id": run.best_id, "best_score": run.best_score, "running": run.running, "stopped": run.stopped,
+            "steps": run.steps, "seed": run.seed, "nfe_spent": run.nfe_spent, "candidates": len(run.candidates),
+            "best_id": run.best_id, "best_score": finite(run.best_score), "running": run.running, "stopped": run.stopped,
+            "error": run.error,
             "seconds": round(run.elapsed, 3)}

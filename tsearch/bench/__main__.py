@@ -3,7 +3,8 @@
 import importlib
 import sys
 
-BENCHES = {"engine": "tsearch.bench.engine", "scaling": "tsearch.bench.scaling"}
+BENCHES = {"engine": "tsearch.bench.engine", "scaling": "tsearch.bench.scaling",
+           "eval-shapes": "tsearch.bench.eval_shapes", "eval-digits": "tsearch.bench.eval_digits"}
 
 if len(sys.argv) < 2 or sys.argv[1] not in BENCHES:
     print(f"usage: python -m tsearch.bench {{{','.join(BENCHES)}}} [options]", file=sys.stderr)

@@ -15,8 +15,10 @@ import time
 import torch
 
 from tsearch import engine, noise
+from tsearch.api import prepare
 from tsearch.bench.toy import ToyConvModel, ToyScorer
-from tsearch.search import Costs, make_algorithm
+from tsearch.config import SearchConfig
+from tsearch.search import Costs
 
 
 def _model(name: str, device: str):
@@ -39,9 +41,9 @@ def _sync(device: str) -> None:
 
 def engine_run(model, verifier, condition, n, steps, batch_size, device) -> float:
     costs = Costs(model.default_solver, model.nfe_per_eval)
-    plan = engine.Plan(model, model.name, [verifier], make_algorithm("random", n * costs.full(steps), costs, steps, 0,
-                                                                     per_round=n), "random", condition,
-                       n * costs.full(steps), steps, costs, batch_size)
+    plan = prepare(SearchConfig(model=model, condition=condition, verifiers=(verifier,), algorithm="random",
+                                options={"per_round": n}, budget=n * costs.full(steps), steps=steps,
+                                batch_size=batch_size, device=device))
     _sync(device)
     start = time.perf_counter()
     for event in engine.run(plan):

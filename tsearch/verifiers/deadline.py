@@ -1,7 +1,7 @@
 """Calling a verifier safely: one score per image, numbers only, within a deadline.
 
-A custom verifier or a remote grader can fail, return the wrong thing or hang. Each call here runs in
-its own daemon thread and is waited for at most `timeout` seconds (on by default, DEFAULT_SECONDS);
+A custom verifier or a remote grader can fail, return the wrong thing or hang. Each call here runs on
+a search's daemon worker thread and is waited for at most `timeout` seconds (on by default, DEFAULT_SECONDS);
 past it the search ends with an error that names the verifier and the deadline, and everything
 scored before is kept. A hung call cannot be killed from Python: its thread is left behind, idle to
 the search.
@@ -10,6 +10,7 @@ the search.
 from __future__ import annotations
 
 import os
+import queue
 import threading
 
 import torch
@@ -27,35 +28,65 @@ def _call(scorer, images, condition, reference):
     return scorer.score(images, condition)
 
 
-def _run_with_deadline(fn, timeout: float | None):
-    if not timeout or timeout <= 0:
-        return fn()
-    box: dict = {}
+class Caller:
+    """Runs calls on one daemon worker thread and waits for each at most `timeout` seconds.
 
-    def target():
-        try:
-            box["value"] = fn()
-        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread below
-            box["error"] = error
+    One worker per search: handing a call over costs microseconds (a thread per call cost ~3-5 ms
+    here). After a call misses its deadline the worker is abandoned, still busy, and a fresh one takes
+    the next call; being a daemon, it never holds up the interpreter's exit."""
 
-    thread = threading.Thread(target=target, name="tsearch-verifier", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        raise TimeoutError
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+    def __init__(self, timeout: float | None = DEFAULT_SECONDS):
+        self.timeout = timeout
+        self._jobs: queue.SimpleQueue | None = None
+
+    def _worker(self) -> queue.SimpleQueue:
+        if self._jobs is None:
+            jobs: queue.SimpleQueue = queue.SimpleQueue()
+
+            def serve():
+                while True:
+                    job = jobs.get()
+                    if job is None:
+                        return
+                    fn, box, done = job
+                    try:
+                        box["value"] = fn()
+                    except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+                        box["error"] = error
+                    done.set()
+
+            threading.Thread(target=serve, name="tsearch-verifier", daemon=True).start()
+            self._jobs = jobs
+        return self._jobs
+
+    def __call__(self, fn):
+        if not self.timeout or self.timeout <= 0:
+            return fn()
+        box: dict = {}
+        done = threading.Event()
+        self._worker().put((fn, box, done))
+        if not done.wait(self.timeout):
+            self._jobs = None   # the worker is stuck in that call: leave it, start afresh next time
+            raise TimeoutError
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    def close(self) -> None:
+        if self._jobs is not None:
+            self._jobs.put(None)
+            self._jobs = None
 
 
 def score_with_deadline(scorer, images: torch.Tensor, condition, reference=None,
-                        timeout: float | None = DEFAULT_SECONDS) -> torch.Tensor:
+                        caller: Caller | None = None) -> torch.Tensor:
     """scorer's scores of `images` as a float64 CPU tensor [b]; VerifierError naming the scorer otherwise."""
     name = getattr(scorer, "name", repr(scorer))
+    caller = caller or Caller()
     try:
-        scores = _run_with_deadline(lambda: _call(scorer, images, condition, reference), timeout)
+        scores = caller(lambda: _call(scorer, images, condition, reference))
     except TimeoutError:
-        raise VerifierError(f"verifier {name!r} did not answer within {timeout:g} s; the search ended and keeps "
+        raise VerifierError(f"verifier {name!r} did not answer within {caller.timeout:g} s; the search ended and keeps "
                             f"what it found (raise the deadline with verifier_timeout= or "
                             f"$TSEARCH_VERIFIER_TIMEOUT)") from None
     except VerifierError:

@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import tsearch  # noqa: F401  (torchvision fix before open_clip)
 from tsearch.worlds.shapes import grammar
 from tsearch.worlds.shapes.grammar import COLORS, RELATIONS, SHAPES, ObjectSpec, Spec
 

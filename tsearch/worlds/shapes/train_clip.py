@@ -32,7 +32,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import tsearch  # noqa: F401  (torchvision fix before open_clip)
 from tsearch.worlds.shapes import clip_model, eval_clip
 from tsearch.worlds.shapes import hard_negatives
 from tsearch.worlds.shapes.clip_model import ClipConfig

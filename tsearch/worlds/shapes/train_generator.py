@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-import tsearch  # noqa: F401  (torchvision fix before diffusers)
 from tsearch.worlds.shapes import data, grammar
 from tsearch.worlds.shapes.generator import NULL_CAPTION, new_generator
 from tsearch.worlds.shapes.text_encoder import CaptionTokenizer, vocabulary

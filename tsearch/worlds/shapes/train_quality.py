@@ -24,7 +24,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import tsearch  # noqa: F401  (torchvision fix before open_clip)
 from tsearch.worlds.shapes import clip_model, quality_head
 from tsearch.worlds.shapes.quality_head import HeadConfig, QualityHead
 

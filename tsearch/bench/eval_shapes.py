@@ -1,6 +1,6 @@
 """The shapes generator's quality bar (issue 3): oracle accuracy with no search.
 
-    python -m tsearch.worlds.shapes.eval_generator --weights assets/shapes/generator \
+    python -m tsearch.bench.eval_shapes --weights assets/shapes/generator \
         --captions 240 --steps 20 --guidance 1 2 3 [--out results.json]
 
 Captions are drawn per category from a fixed seed (captions/6 each, GenEval's six categories,
@@ -19,7 +19,6 @@ import time
 import numpy as np
 import torch
 
-import tsearch  # noqa: F401  (torchvision fix before diffusers)
 from tsearch import noise
 from tsearch.models.shapes import TextCond, build
 from tsearch.worlds.shapes import grammar, oracle

@@ -1,6 +1,6 @@
 """Measure a digits generator with no search: verifier accuracy, IS and FID analogues.
 
-    python -m tsearch.worlds.digits.eval_generator [--path assets/digits/generator] [--per-class 36]
+    python -m tsearch.bench.eval_digits [--path assets/digits/generator] [--per-class 36]
 
 Draws `per_class` samples of every digit from fixed seeds (Gaussian seed = 1000 * digit + i),
 denoises them with the model's default steps and solver, and prints one JSON line: the share the

@@ -37,7 +37,10 @@ def main(argv=None) -> None:
 
     torch.set_num_threads(args.threads)
     demo = build_demo()
-    demo.queue().launch(server_name=args.host, server_port=args.port, share=args.share)
+    from tsearch.app.export import MAX_ZIP_BYTES
+
+    demo.queue().launch(server_name=args.host, server_port=args.port, share=args.share,
+                        max_file_size=MAX_ZIP_BYTES)   # uploads are run zips; gradio refuses larger ones
 
 
 if __name__ == "__main__":

@@ -123,6 +123,13 @@ def prepare(config: SearchConfig | None = None, *, out: str | None = None, loade
         model.encode(condition)  # validates the condition before anything is spent
     verifiers = tuple(_scorer(v, model, config.device, loader) for v in config.verifiers)
     evaluators = tuple(_scorer(v, model, config.device, loader) for v in config.evaluators)
+    for scorer in verifiers + evaluators:
+        check = getattr(scorer, "check", None)
+        if callable(check):
+            try:
+                check(condition)
+            except ValueError as error:
+                raise ValueError(f"verifier {scorer.name!r} cannot score this search: {error}") from None
     config = replace(config, condition=condition, steps=config.steps or model.default_steps,
                      solver=config.solver or model.default_solver)
     costs = Costs(config.solver, model.nfe_per_eval)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from typing import Any, Iterator
 
 import gradio as gr
@@ -100,6 +99,9 @@ def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", 
     if baseline is not None and baseline.running:
         status = (f"Search done: {run.nfe_spent} NFEs in {run.elapsed:.1f} s. Now the more-steps baseline "
                   f"(one noise, more steps): {views.status_line(baseline)}")
+    elif baseline is not None and baseline.stopped:
+        status = (f"Stopped during the more-steps baseline ({len(baseline.candidates)} of its samples kept). "
+                  f"The search before it: {views.status_line(run)}")
     return (status, views.best_path(run), views.best_card(run), figure, views.gallery(run), views.summary(run))
 
 
@@ -129,7 +131,6 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
            final_steps: int | None = None, batch_size: int = DEFAULT_BATCH, session: Session | None = None,
            **options) -> Iterator[tuple]:
     """Run a search and stream (status, best image, best card, chart, gallery, details) as it goes."""
-    submitted = time.time()
     model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
     session = session if session is not None else Session()
     if not catalog.is_local(model) and not POOL.loaded(model):
@@ -140,7 +141,7 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
                         seed, final_steps, batch_size, options)
     _zerogpu_fits(config.model, config.budget, baseline)
     plan = _plan(slot, config)   # every check before the search takes the tab
-    handle = session.start(submitted)
+    handle = session.start()
     pace = Pace()
     run, base = LiveRun(seed=config.seed, label=config.algorithm), None
     try:
@@ -156,6 +157,12 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
     finally:
         session.finish(handle)
     yield _search_view(run, base)
+
+
+def arm(session: Session | None = None) -> None:
+    """Run was pressed (unqueued, at once): forget a Stop from before it."""
+    if session is not None:
+        session.arm()
 
 
 def stop(session: Session | None = None) -> None:
@@ -182,7 +189,6 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
             algorithms: list[str] | None = None, compare_verifiers: list[str] | None = None,
             batch_size: int = DEFAULT_BATCH, session: Session | None = None, **options) -> Iterator[tuple]:
     """Several algorithms (same verifiers) or several verifiers (same algorithm), one after another, same budget."""
-    submitted = time.time()
     if mode == "algorithms":
         entries = [(name, name, verifiers) for name in dict.fromkeys(algorithms or [])]
     elif mode == "verifiers":
@@ -199,7 +205,7 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
         _plan(slot, config)   # every entry is checked before any of them runs
     by_evaluator = mode == "verifiers" and bool(configs[0][1].evaluators)
     session = session if session is not None else Session()
-    handle = session.start(submitted)
+    handle = session.start()
     pace = Pace()
     runs: list[LiveRun] = []
     try:

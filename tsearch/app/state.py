@@ -60,17 +60,22 @@ class Session:
     def __deepcopy__(self, memo):  # gr.State deep-copies its value; a fresh session has nothing to copy
         return Session()
 
-    def start(self, submitted: float | None = None) -> RunHandle:
+    def arm(self) -> None:
+        """Run was pressed: a Stop from before it must not stop the search it queues (see `start`)."""
+        with self._lock:
+            self.stop_requested = None
+
+    def start(self) -> RunHandle:
         """A new search; one still running in this tab is stopped first, so the next Run starts clean.
 
-        A Stop pressed after this search was submitted (while it waited in the queue) stops it at once."""
+        A Stop pressed while this search waited in the queue (after Run armed the session, or within
+        PENDING_STOP_SECONDS for an API caller) stops it at once: it ends with nothing run."""
         with self._lock:
             if self.current is not None:
                 self.current.stop()
             self.current = RunHandle()
             pending, self.stop_requested = self.stop_requested, None
-            if pending is not None and time.time() - pending < PENDING_STOP_SECONDS and \
-                    (submitted is None or pending >= submitted):
+            if pending is not None and time.time() - pending < PENDING_STOP_SECONDS:
                 self.current.stop()
             return self.current
 

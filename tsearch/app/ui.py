@@ -29,7 +29,9 @@ DEFAULT_ALGORITHM = "random"
 # Tiny images are shown with sharp pixels instead of a blur.
 HEAD = ("<style>.pixelated img { image-rendering: pixelated; }"
         " #best img { width: 100%; height: 256px; object-fit: contain; }</style>")
-CONCURRENCY = int(os.environ.get("TSEARCH_APP_CONCURRENCY", "2"))   # searches running at once, all tabs together
+# Searches running at once, all tabs together: one per core, at most 4 (8 at once on 2 cores ran 2-6x slower
+# overall than 2 at a time); $TSEARCH_APP_CONCURRENCY overrides.
+CONCURRENCY = int(os.environ.get("TSEARCH_APP_CONCURRENCY") or max(1, min(4, os.cpu_count() or 1)))
 
 
 def _class_choices(info: dict) -> list[tuple[str, int]]:
@@ -200,6 +202,9 @@ def build_demo(title: str = TITLE, model: str | None = None, budget: int | None 
         shared = {"model": model, "prompt": prompt, "cls": cls, "verifiers": verifiers, "evaluator": evaluator,
                   "algorithm": algorithm, "budget": budget, "steps": steps, "seed": seed,
                   "batch_size": batch_size, "session": session, **option_inputs}
+        for button in (run_button, compare_button):
+            button.click(handlers.arm, inputs_kwargs={"session": session}, outputs=None, queue=False,
+                         api_visibility="private")
         run_event = run_button.click(
             handlers.search, inputs_kwargs={**shared, "baseline": baseline, "final_steps": final_steps},
             outputs=search_outputs, api_name="search", concurrency_limit=CONCURRENCY, concurrency_id="search",

@@ -31,6 +31,10 @@ class DigitsClassifier:
         """All ten logits [b, 10] on the CPU."""
         return self.net(images.to(self.device, torch.float32)).float().cpu()
 
+    def check(self, condition) -> None:
+        """ValueError before a search starts unless the condition is a digit 0-9."""
+        parse_digit(condition)
+
     def score(self, images: torch.Tensor, condition: str | int) -> torch.Tensor:
         """The target class's logit per image ([b] on the CPU); condition is the digit 0-9."""
         label = parse_digit(condition)

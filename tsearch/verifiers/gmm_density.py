@@ -16,6 +16,9 @@ class GmmDensity:
             raise ValueError("gmm-density scores samples of the gmm model only; pick --model gmm or another verifier")
         self.model = model
 
+    def check(self, condition) -> None:
+        self.model.encode(condition)
+
     def score(self, images: torch.Tensor, condition) -> torch.Tensor:
         return self.model.log_density(images, self.model.encode(condition))
 

@@ -25,16 +25,29 @@ class ShapesClipScore:
         self.device = device
         self._text: dict[str, torch.Tensor] = {}   # a search scores one prompt many times
 
+    def check(self, condition) -> None:
+        """ValueError before a search starts when this verifier cannot score its condition."""
+        self._text_embedding(condition)
+
     def _text_embedding(self, condition) -> torch.Tensor:
         if not isinstance(condition, str):
             raise ValueError(f"shapes-clip scores images against a caption, got {condition!r}; e.g. 'a red circle'")
         if condition not in self._text:
-            unknown = self.clip.tokenizer.unknown_words([condition])
-            if unknown:
-                raise ValueError(f"shapes-clip does not know the word(s) {', '.join(unknown)}; it knows the shapes "
-                                 "world's captions, e.g. 'a red circle and a blue square'")
-            self._text[condition] = self.clip.encode_texts([condition])[0]
+            self._text[condition] = self._encode(condition)
         return self._text[condition]
+
+    def _encode(self, condition: str) -> torch.Tensor:
+        from tsearch.worlds.shapes import grammar
+
+        try:   # the caption as the shapes model reads it ("A red circle." -> "a red circle")
+            condition = grammar.normalize(condition)
+        except ValueError:
+            pass   # not of the grammar: the tokenizer below names the words it does not know
+        unknown = self.clip.tokenizer.unknown_words([condition])
+        if unknown:
+            raise ValueError(f"shapes-clip does not know the word(s) {', '.join(unknown)}; it knows the shapes "
+                             "world's captions, e.g. 'a red circle and a blue square'")
+        return self.clip.encode_texts([condition])[0]
 
     @torch.inference_mode()
     def score(self, images: torch.Tensor, condition) -> torch.Tensor:

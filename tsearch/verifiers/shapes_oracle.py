@@ -31,6 +31,10 @@ class ShapesOracle:
             self._specs[condition] = parse(condition)
         return self._specs[condition]
 
+    def check(self, condition) -> None:
+        """ValueError before a search starts when the caption is not of the shapes grammar."""
+        self.spec(condition)
+
     def score(self, images: torch.Tensor, condition) -> torch.Tensor:
         spec = self.spec(condition)
         if images.ndim != 4 or images.shape[1] != 3:

@@ -47,6 +47,14 @@ def verifiers() -> list[tuple[str, bool, str, str]]:
     return verifier_status()
 
 
+def status_of(kind: str, name: str) -> tuple[bool, str]:
+    """(available, reason) of one registered model or verifier: imports only that entry, not the whole registry."""
+    from tsearch.registry import status
+    from tsearch.verifiers import VERIFIERS
+
+    return status((MODELS if kind == "model" else VERIFIERS)[name])
+
+
 def available_verifiers() -> list[str]:
     return [name for name, ok, _, _ in verifiers() if ok]
 

@@ -251,7 +251,7 @@ def load(file, session: Session | None = None):
 def estimate(model: str, budget, prompt: str | None = None, cls: int | None = None,
              batch_size: int = DEFAULT_BATCH, baseline: bool = False) -> str:
     """'N NFEs take about T s here', calibrating the model on one batch the first time."""
-    if model not in MODELS or not any(n == model and ok for n, ok, _, _ in catalog.models()):
+    if model not in MODELS or not catalog.status_of("model", model)[0]:
         return ""
     if ESTIMATOR.per_nfe(model) is None and not (catalog.is_local(model) or POOL.loaded(model)):
         return "Time estimate: measured once the model has loaded (its first search)."

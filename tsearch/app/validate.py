@@ -28,16 +28,16 @@ def _known(kind: str, name, registry) -> str:
     return name
 
 
-def _unavailable(kind: str, name: str, rows) -> None:
-    for row_name, ok, reason, _ in rows:
-        if row_name == name and not ok:
-            raise gr.Error(f"{kind} {name!r} is unavailable here: {reason}")
+def _unavailable(kind: str, name: str, registry_kind: str) -> None:
+    ok, reason = catalog.status_of(registry_kind, name)
+    if not ok:
+        raise gr.Error(f"{kind} {name!r} is unavailable here: {reason}")
 
 
 def check_names(model, verifiers, evaluator, algorithm) -> tuple[str, tuple[str, ...], str | None, str]:
     """The registered names asked for, before any model loads; gr.Error naming the first that is not."""
     model = _known("model", model, MODELS)
-    _unavailable("model", model, catalog.models())
+    _unavailable("model", model, "model")
     catalog.check_allowed(model)
     if isinstance(verifiers, str):
         verifiers = [verifiers] if verifiers else []
@@ -46,11 +46,11 @@ def check_names(model, verifiers, evaluator, algorithm) -> tuple[str, tuple[str,
         raise gr.Error("choose at least one verifier (several are combined by mean rank)")
     for name in verifiers:
         _known("verifier", name, VERIFIERS)
-        _unavailable("verifier", name, catalog.verifiers())
+        _unavailable("verifier", name, "verifier")
     evaluator = evaluator or None
     if evaluator is not None:
         _known("held-out evaluator", evaluator, VERIFIERS)
-        _unavailable("evaluator", evaluator, catalog.verifiers())
+        _unavailable("evaluator", evaluator, "verifier")
     return model, verifiers, evaluator, _known("algorithm", algorithm, ALGORITHMS)
 
 

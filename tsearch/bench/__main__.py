@@ -4,7 +4,8 @@ import importlib
 import sys
 
 BENCHES = {"engine": "tsearch.bench.engine", "scaling": "tsearch.bench.scaling",
-           "eval-shapes": "tsearch.bench.eval_shapes", "eval-digits": "tsearch.bench.eval_digits"}
+           "eval-shapes": "tsearch.bench.eval_shapes", "eval-digits": "tsearch.bench.eval_digits",
+           "code-paths": "tsearch.bench.code_paths"}
 
 if len(sys.argv) < 2 or sys.argv[1] not in BENCHES:
     print(f"usage: python -m tsearch.bench {{{','.join(BENCHES)}}} [options]", file=sys.stderr)

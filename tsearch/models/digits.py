@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from tsearch.models.base import Model
+from tsearch.models.invariant import fixed_batches
 from tsearch.registry import Unavailable
 from tsearch.worlds.digits import generator as gen
 from tsearch.worlds.digits.data import NUM_CLASSES, SIZE, parse_digit, to_rgb
@@ -31,6 +32,7 @@ class DigitsModel(Model):
     noise_shape = (1, SIZE, SIZE)
     default_steps = 20
     default_solver = "euler"
+    micro_batch = 16  # samples per network call, always (models.invariant): batch-invariant results
 
     def __init__(self, unet, guidance: float = 1.0, device: torch.device = torch.device("cpu")) -> None:
         super().__init__()
@@ -46,10 +48,15 @@ class DigitsModel(Model):
     @torch.no_grad()
     def forward_x0(self, x: torch.Tensor, cond: torch.Tensor, sigma: float) -> torch.Tensor:
         """x0 = x_t - t v (rectified flow, sigma = t), with guidance when its scale is not 1."""
-        b = x.shape[0]
         state = x.to(self.device, torch.float32)
+        x0 = fixed_batches(lambda chunk, labels: self._x0(chunk, labels, float(sigma)), state, cond,
+                           size=self.micro_batch)
+        return x0.to(x)  # back on the caller's device and dtype
+
+    def _x0(self, state: torch.Tensor, cond: torch.Tensor, sigma: float) -> torch.Tensor:
+        b = state.shape[0]
         labels = cond.to(self.device).expand(b)
-        t = torch.full((b,), float(sigma), device=self.device)
+        t = torch.full((b,), sigma, device=self.device)
         if self.nfe_per_eval == 1:
             v = gen.velocity(self.unet, state, t, labels)
         else:
@@ -58,7 +65,7 @@ class DigitsModel(Model):
                 self.unet, torch.cat([state, state]), torch.cat([t, t]), torch.cat([labels, null])
             ).chunk(2)
             v = v_null + self.guidance * (v_class - v_null)
-        return (state - float(sigma) * v).to(x)  # back on the caller's device and dtype
+        return state - sigma * v
 
     def decode(self, x: torch.Tensor) -> torch.Tensor:
         """[b, 1, 16, 16] in [-1, 1] -> [b, 3, 16, 16] grey images in [0, 1]."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from tsearch.models.base import Model
+from tsearch.models.invariant import fixed_batches
 from tsearch.registry import Unavailable
 
 DEFAULT_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -36,6 +37,7 @@ class ShapesModel(Model):
     conditioning = "text"
     parameterization = "rf"
     noise_shape = (3, 32, 32)
+    micro_batch = 4  # samples per network call, always (models.invariant): batch-invariant results
 
     def __init__(self, generator, device: str = "cpu", guidance: float | None = None):
         super().__init__()
@@ -60,8 +62,9 @@ class ShapesModel(Model):
 
     @torch.no_grad()
     def forward_x0(self, x: torch.Tensor, cond: TextCond, sigma: float) -> torch.Tensor:
-        parts = (cond.states, cond.pooled, cond.null_states, cond.null_pooled)
-        x0 = self.generator.x0(x.to(self.device, torch.float32), sigma, parts, self.guidance)
+        x0 = fixed_batches(lambda chunk, *parts: self.generator.x0(chunk, sigma, parts, self.guidance),
+                           x.to(self.device, torch.float32), cond.states, cond.pooled, cond.null_states,
+                           cond.null_pooled, size=self.micro_batch)  # a caption per sample, or one for all
         return x0.to(x.dtype)
 
     def decode(self, x: torch.Tensor) -> torch.Tensor:

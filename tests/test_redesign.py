@@ -231,3 +231,19 @@ def test_two_verifier_searches_end_with_the_top_mean_rank(seed):
     final.add(torch.from_numpy(raw))
     ranks = final.percentile(raw)
     assert result.best_id == int(np.argmax(ranks)) and result.best_score == pytest.approx(float(ranks.max()))
+
+
+def test_every_shapes_candidate_regenerates_bit_for_bit_from_its_batch(tmp_path, one_thread):
+    """The reliability issue's case: candidates denoised in batches of 8, each regenerated alone."""
+    from tsearch.models import load_model
+    from tsearch.regenerate import regenerate_candidate
+
+    model = load_model("shapes")
+    out = tmp_path / "run"
+    tsearch.search(model=model, prompt="two circles", verifiers=["shapes-clip"], algorithm="zero-order",
+                   budget=2 * 3 * 12, steps=3, batch_size=8, seed=1, out=str(out), n=5)
+    run = load_run(out)
+    assert len(run.candidates) == 12 and run.torch_threads == 1
+    for candidate in run.candidates:
+        image = regenerate_candidate(out, candidate.id, model=model)
+        assert np.array_equal(np.array(image), np.array(run.image(candidate.id))), candidate.id

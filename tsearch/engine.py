@@ -151,7 +151,10 @@ def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
     started = time.perf_counter()
     count, best, best_image, final_nfe, stopped, final, error = 0, None, None, 0, True, None, None
     images: dict[int, Any] = {}
-    writer = RunWriter(plan.out, config.to_dict(), {"nfe_per_eval": model.nfe_per_eval}) if plan.out else None
+    # the thread count is recorded: CPU kernels sum in an order that can depend on it, so an exact
+    # regeneration uses the same count
+    extra = {"nfe_per_eval": model.nfe_per_eval, "torch_threads": torch.get_num_threads()}
+    writer = RunWriter(plan.out, config.to_dict(), extra) if plan.out else None
     keep_images = writer is None and state.ensemble is not None   # live ranks may crown an earlier candidate
     yield SearchStarted(str(writer.root) if writer else None, plan.model_name, plan.condition, plan.algorithm_name,
                         state.names, state.eval_names, plan.budget, plan.steps, plan.costs.full(plan.steps))

@@ -21,7 +21,7 @@ def regenerate_tensor(model, condition, recipe_rows, solver: str | None = None) 
 
 
 def regenerate_candidate(run_dir: str, candidate_id: int, model=None):
-    """A saved run's candidate as a PIL image, rebuilt with the run's model, options and solver."""
+    """A saved run's candidate as a PIL image, rebuilt with the run's model, options, solver and CPU threads."""
     run = load_run(run_dir)
     candidate = run.candidate(candidate_id)
     config = SearchConfig.from_dict(run.config)
@@ -32,4 +32,10 @@ def regenerate_candidate(run_dir: str, candidate_id: int, model=None):
         if config.dtype is not None:
             options["dtype"] = config.dtype
         model = Loader().load_model(config.model, config.device, options)
-    return recipes.to_pil(regenerate_tensor(model, config.condition, candidate.recipe, config.solver))
+    threads = torch.get_num_threads()
+    if run.torch_threads:
+        torch.set_num_threads(run.torch_threads)
+    try:
+        return recipes.to_pil(regenerate_tensor(model, config.condition, candidate.recipe, config.solver))
+    finally:
+        torch.set_num_threads(threads)

@@ -139,6 +139,7 @@ class Run:
     candidates: list[Candidate] = field(default_factory=list)
     rounds: list[dict] = field(default_factory=list)     # the algorithm's best after each round
     skipped: int = 0                                     # malformed lines passed over on load
+    torch_threads: int | None = None                     # CPU threads the run used (exact regeneration)
 
     def image(self, candidate_id: int):
         from PIL import Image
@@ -201,4 +202,6 @@ def load_run(root: str | os.PathLike) -> Run:
             skipped += 1
     rounds, bad_rounds = _lines(root / "rounds.jsonl")
     versions_ = meta.get("versions") if isinstance(meta.get("versions"), dict) else {}
-    return Run(root, meta["config"], versions_, summary, candidates, rounds, skipped + bad_rounds)
+    threads = meta.get("torch_threads")
+    threads = threads if isinstance(threads, int) and not isinstance(threads, bool) and threads > 0 else None
+    return Run(root, meta["config"], versions_, summary, candidates, rounds, skipped + bad_rounds, threads)

@@ -25,7 +25,8 @@ from tsearch.app.export import export_zip, load_live
 from tsearch.app.gpu import ZEROGPU_MAX_SECONDS, device, gpu
 from tsearch.app.gpu import available as zerogpu_available
 from tsearch.app.pool import ModelPool, Slot
-from tsearch.app.state import LiveRun, RunHandle, Session, Throttle, new_run_dir
+from tsearch.app.runs_root import new_run_dir
+from tsearch.app.state import LiveRun, RunHandle, Session, Throttle
 from tsearch.app.validate import DEFAULT_BATCH, check_names, config_for
 from tsearch.config import SearchConfig
 from tsearch.events import CandidateScored

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 from tsearch.candidate import Candidate
 from tsearch.events import CandidateScored, FinalRendered, RoundDone, SearchDone, SearchStarted
-from tsearch.app.runs_root import new_run_dir, runs_root  # noqa: F401  (where runs go; re-exported)
 
 PENDING_STOP_SECONDS = 120.0   # a Stop pressed while this tab's search waits in the queue stops it when it starts
 

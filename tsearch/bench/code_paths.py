@@ -83,7 +83,7 @@ def main(argv=None) -> None:
     for name in to_denoiser:
         print(f"  {name}")
     print(f"files run over the whole search (there and back): {len(everything)}")
-    print(f"largest functions (source lines):")
+    print("largest functions (source lines):")
     for lines, name in largest_functions(args.top):
         print(f"  {lines:4d}  {name}")
 

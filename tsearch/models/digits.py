@@ -28,7 +28,6 @@ class DigitsModel(Model):
     name = "digits"
     conditioning = "class"
     classes = [str(digit) for digit in range(NUM_CLASSES)]
-    parameterization = "rf"
     noise_shape = (1, SIZE, SIZE)
     default_steps = 20
     default_solver = "euler"

@@ -35,7 +35,6 @@ class TextCond:
 class ShapesModel(Model):
     name = "shapes"
     conditioning = "text"
-    parameterization = "rf"
     noise_shape = (3, 32, 32)
     micro_batch = 4  # samples per network call, always (models.invariant): batch-invariant results
 
@@ -49,6 +48,15 @@ class ShapesModel(Model):
             raise ValueError(f"guidance must be >= 0 (1 = no classifier-free guidance), got {self.guidance}")
         self.default_steps = int(meta.get("default_steps", 20))
         self.nfe_per_eval = 1 if self.guidance == 1.0 else 2
+
+    def example_conditions(self) -> list[str]:
+        """One caption from each of the grammar's categories (GenEval's six, in miniature)."""
+        import numpy as np
+
+        from tsearch.worlds.shapes import grammar
+
+        rng = np.random.default_rng(0)
+        return [grammar.random_caption(rng, category) for category in grammar.CATEGORIES]
 
     def encode(self, condition: str) -> TextCond:
         from tsearch.worlds.shapes import grammar
@@ -79,7 +87,6 @@ def build(device: str = "cpu", path: str | None = None, guidance: float | None =
     ok, reason = _check(folder)
     if not ok:
         raise Unavailable(reason)
-    import tsearch  # noqa: F401  (torchvision fix before diffusers)
     from tsearch.worlds.shapes.generator import Generator
 
     return ShapesModel(Generator.load(folder, device=device), device=device, guidance=guidance)

@@ -48,7 +48,6 @@ def unet_config(channels: tuple[int, ...] = (32, 64, 128), layers_per_block: int
 
 
 def build_unet(**config):
-    import tsearch  # noqa: F401  (the torchvision fix must precede diffusers)
     from diffusers import UNet2DModel
 
     return UNet2DModel(**unet_config(**config))
@@ -96,7 +95,6 @@ def save(unet, out: Path, **facts) -> None:
 
 def load(path: Path, device: str | torch.device = "cpu"):
     """(unet in float32 eval mode on `device`, digits.json as a dict) from a folder written by `save`."""
-    import tsearch  # noqa: F401
     from diffusers import UNet2DModel
 
     path = Path(path)

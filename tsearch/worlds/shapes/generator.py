@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-import tsearch  # noqa: F401  (torchvision fix before diffusers)
 from tsearch.worlds.shapes.text_encoder import ShapesTextEncoder, TextEncoderConfig
 
 NULL_CAPTION = ""  # the unconditional caption for guidance dropout and CFG

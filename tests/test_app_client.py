@@ -127,3 +127,22 @@ def test_export_load_and_compare_endpoints(client):
     assert status.startswith("Compared 2 runs") and len(cards) == 2
     names = [trace["name"] for trace in json.loads(chart["plot"])["data"]]
     assert names == ["random", "zero-order"]
+
+
+@pytest.fixture(scope="module")
+def shapes_url(tmp_path_factory):
+    """The app as it opens by default: on the bundled shapes model, its class picker empty."""
+    demo = build_demo()
+    port = free_port()
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+def test_a_class_over_the_api_works_when_the_page_opened_on_shapes(shapes_url):
+    client = gradio_client.Client(shapes_url, verbose=False, download_files=False)
+    done = client.predict(**dict(SEARCH, budget=100))
+    assert done[0].startswith("Done") and done[5]["condition"] == 1
+    for seed in (2**63 + 1, 2**64):
+        with pytest.raises(Exception, match="seed must be"):
+            client.predict(**dict(SEARCH, budget=100, seed=seed))

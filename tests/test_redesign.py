@@ -247,3 +247,26 @@ def test_every_shapes_candidate_regenerates_bit_for_bit_from_its_batch(tmp_path,
     for candidate in run.candidates:
         image = regenerate_candidate(out, candidate.id, model=model)
         assert np.array_equal(np.array(image), np.array(run.image(candidate.id))), candidate.id
+
+
+def test_a_hanging_verifier_ends_the_search_at_its_deadline_and_keeps_what_was_found(tmp_path):
+    import time
+
+    from tsearch.verifiers.deadline import VerifierError
+
+    calls = {"n": 0}
+
+    def hangs_on_the_third_batch(images, condition):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            time.sleep(30)
+        return images.mean((1, 2, 3))
+
+    started = time.perf_counter()
+    with pytest.raises(VerifierError, match="did not answer within 0.5 s"):
+        tsearch.search(**{**BASE, "verifiers": [hangs_on_the_third_batch]}, algorithm="random", budget=4 * 40,
+                       batch_size=4, out=str(tmp_path / "r"), verifier_timeout=0.5)
+    assert time.perf_counter() - started < 10
+    run = load_run(tmp_path / "r")
+    assert len(run.candidates) == 8 and "did not answer" in run.summary["error"]
+    assert run.summary["nfe_spent"] == 3 * 4 * 4   # the third batch was denoised, then its verifier hung

@@ -65,7 +65,7 @@ def run(argv) -> dict:
         result = tsearch.search(model=model, prompt=caption, verifiers=verifiers, evaluators=[oracle], algorithm="random",
                                 budget=top * cost, steps=steps, seed=args.seed * 1000 + i, batch_size=args.batch_size)
         h = result.history
-        raw = np.array([[s if s is not None else np.nan for s in row["scores"]] for row in h])
+        raw = np.array([[s if s is not None else np.nan for s in row["scores"].values()] for row in h])
         oks = [_ok(row["evals"]) for row in h]
         for k in budgets:
             record("random + shapes-clip", k, category, oks[best_of_prefix(raw[:, 0], k)])

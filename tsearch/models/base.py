@@ -85,6 +85,24 @@ class Model:
         """The forward process from a lower noise level to a higher one (DESIGN.md formulas)."""
         return self.schedule.renoise(x, sigma_from, sigma_to, noise)
 
+    # The schedule's constants, read through the model (for listings and tests); set them on `schedule`.
+    @property
+    def parameterization(self) -> str:
+        """"rf" (rectified flow) or "ve" (variance exploding)."""
+        return self.schedule.kind
+
+    @property
+    def shift(self) -> float:
+        return getattr(self.schedule, "shift", 1.0)
+
+    @property
+    def sigma_min(self) -> float:
+        return getattr(self.schedule, "sigma_min", 0.0)
+
+    @property
+    def sigma_max(self) -> float:
+        return getattr(self.schedule, "sigma_max", 1.0)
+
     def describe_condition(self, condition: str | int) -> str:
         if self.conditioning == "class" and self.classes is not None:
             return f"class {condition} ({self.classes[int(condition)]})"

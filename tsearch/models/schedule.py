@@ -26,6 +26,7 @@ def _check_t(t: float) -> float:
 @dataclass(frozen=True)
 class RectifiedFlow:
     shift: float = 1.0      # timestep shift (SD3 eq. 23); 1 = none
+    kind = "rf"
 
     def sigma_at(self, t: float) -> float:
         t = _check_t(t)
@@ -45,6 +46,7 @@ class VarianceExploding:
     sigma_min: float = 0.002
     sigma_max: float = 80.0
     rho: float = 7.0
+    kind = "ve"
 
     def sigma_at(self, t: float) -> float:
         t = _check_t(t)

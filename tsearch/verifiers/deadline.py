@@ -55,7 +55,8 @@ class Caller:
                         box["error"] = error
                     done.set()
 
-            threading.Thread(target=serve, name="tsearch-verifier", daemon=True).start()
+            self._thread = threading.Thread(target=serve, name="tsearch-verifier", daemon=True)
+            self._thread.start()
             self._jobs = jobs
         return self._jobs
 
@@ -73,9 +74,11 @@ class Caller:
         return box["value"]
 
     def close(self) -> None:
+        """Let an idle worker end (and wait for it briefly: a thread still inside torch at exit aborts)."""
         if self._jobs is not None:
             self._jobs.put(None)
             self._jobs = None
+            self._thread.join(timeout=5)
 
 
 def score_with_deadline(scorer, images: torch.Tensor, condition, reference=None,

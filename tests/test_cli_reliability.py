@@ -172,8 +172,9 @@ def test_missing_flags_without_from_say_what_is_needed(capsys):
 
 
 def test_dtype_reaches_the_model(capsys):
-    # gmm takes no dtype: the refusal shows the flag went through the config to the model's loader
-    one_error(capsys, 2, run_argv("--dtype", "float32"), "dtype")
+    # gmm runs in float32 only: the refusal of bfloat16 shows the flag went through the config to the model's loader
+    one_error(capsys, 2, run_argv("--dtype", "bfloat16"), "dtype")
+    assert main(run_argv("--dtype", "float32")) == 0
 
 
 def test_option_of_another_algorithm(capsys):

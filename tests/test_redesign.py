@@ -270,3 +270,24 @@ def test_a_hanging_verifier_ends_the_search_at_its_deadline_and_keeps_what_was_f
     run = load_run(tmp_path / "r")
     assert len(run.candidates) == 8 and "did not answer" in run.summary["error"]
     assert run.summary["nfe_spent"] == 3 * 4 * 4   # the third batch was denoised, then its verifier hung
+
+
+def test_a_run_made_on_a_gpu_regenerates_on_a_cpu_when_asked(tmp_path):
+    from tsearch.regenerate import regenerate_candidate
+
+    out = tmp_path / "r"
+    tsearch.search(**BASE, algorithm="random", budget=16, out=str(out))
+    meta = json.loads((out / "run.json").read_text())
+    meta["config"]["device"] = "cuda:7"          # as written on a GPU machine
+    (out / "run.json").write_text(json.dumps(meta))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU is visible"):
+            regenerate_candidate(out, 1)
+    image = regenerate_candidate(out, 1, device="cpu")
+    assert np.array_equal(np.array(image), np.array(load_run(out).image(1)))
+
+
+def test_bundled_models_take_float32_and_auto_and_refuse_other_dtypes():
+    assert tsearch.search(**BASE, algorithm="random", budget=8, dtype="auto").summary.candidates == 2
+    with pytest.raises(ValueError, match="runs in float32 only"):
+        tsearch.search(**BASE, algorithm="random", budget=8, dtype="bfloat16")

@@ -159,6 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     regen.add_argument("run_dir")
     regen.add_argument("--id", type=_whole(" at least 0", 0), required=True)
     regen.add_argument("--out", required=True, help="PNG file to write")
+    regen.add_argument("--device", help="override the run's device (e.g. cpu for a run made on a GPU)")
     return parser
 
 
@@ -363,7 +364,7 @@ def _regenerate(args) -> int:
             break
     if out.is_dir():
         return _fail(f"regenerate --out {args.out}: is a folder; give the PNG file to write")
-    image = regenerate_candidate(args.run_dir, args.id)
+    image = regenerate_candidate(args.run_dir, args.id, device=args.device)
     try:
         image.save(out, format="PNG")
     except OSError as error:

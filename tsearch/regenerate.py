@@ -20,11 +20,16 @@ def regenerate_tensor(model, condition, recipe_rows, solver: str | None = None) 
     return recipes.scored_images(model, cond, x, t_end(recipe), counter)[0].float()
 
 
-def regenerate_candidate(run_dir: str, candidate_id: int, model=None):
-    """A saved run's candidate as a PIL image, rebuilt with the run's model, options, solver and CPU threads."""
+def regenerate_candidate(run_dir: str, candidate_id: int, model=None, device: str | None = None):
+    """A saved run's candidate as a PIL image, rebuilt with the run's model, options, solver and CPU threads.
+
+    `device` overrides the run's (a run made on a GPU regenerates on a CPU; bit for bit only on the same kind)."""
     run = load_run(run_dir)
     candidate = run.candidate(candidate_id)
-    config = SearchConfig.from_dict(run.config)
+    stored = dict(run.config)
+    if device is not None or model is not None:
+        stored["device"] = device or str(getattr(model, "device", "cpu"))
+    config = SearchConfig.from_dict(stored)
     if model is None:
         from tsearch.api import Loader
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 
 from tsearch.models.base import Model
@@ -30,6 +31,10 @@ def load_model(name: str, device: str = "cpu", **options) -> Model:
             return hub.load_pretrained(name, device, **options)
         raise unknown("model", name, MODELS)
     factory = resolve(MODELS[name])
+    if "dtype" in options and "dtype" not in inspect.signature(factory).parameters:
+        dtype = options.pop("dtype")
+        if dtype not in (None, "float32", "auto"):
+            raise ValueError(f"model {name!r} runs in float32 only; dtype={dtype!r} applies to the diffusers models")
     try:
         return factory(device=device, **options)
     except TypeError as error:  # an option this model does not take (e.g. guidance for gmm)

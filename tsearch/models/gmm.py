@@ -92,9 +92,9 @@ def _component(condition, count: int) -> int:
     try:
         index = int(condition)
     except (TypeError, ValueError):
-        raise ValueError(f"gmm takes a component index 0..{count - 1} as its condition, got {condition!r}") from None
+        raise ValueError(f"cls: gmm takes a component index 0..{count - 1} as its condition, got {condition!r}") from None
     if not 0 <= index < count:
-        raise ValueError(f"gmm component must lie in 0..{count - 1}, got {index}")
+        raise ValueError(f"cls: the gmm component must lie in 0..{count - 1}, got {index}")
     return index
 
 

@@ -38,6 +38,8 @@ def convert_option(algorithm: str, f: dataclasses.Field, value):
         if number != number or number in (float("inf"), -float("inf")):
             raise ValueError(f"{where} must be a finite number, got {value!r}")
         if kind is int:
+            if not isinstance(value, int) and abs(number) > 2**53:
+                raise ValueError(f"{where} must be given as an integer, not the float {value!r}")
             if not number.is_integer():
                 raise ValueError(f"{where} must be a whole number, got {value!r}")
             return int(value) if isinstance(value, int) else int(number)

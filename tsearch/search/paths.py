@@ -43,8 +43,8 @@ class PathsSearch:
         self.episode_cost = self._episode_cost()
         if budget < self.episode_cost:
             raise ValueError(
-                f"budget of {budget} NFEs is below one search over paths with n={o.n}, m={o.m}, L={o.L} "
-                f"({self.episode_cost} NFEs); raise the budget or lower n, m or L"
+                f"budget of {budget} NFEs is below one search over paths with n={o.n}, m={o.m}, L={o.L} and "
+                f"steps={steps} ({self.episode_cost} NFEs); raise the budget or lower n, m, L or steps"
             )
         self.episodes = budget // self.episode_cost
         self.rng = np.random.default_rng(seed)

@@ -1,0 +1,148 @@
+"""`tsearch sweep SPEC.toml --out DIR` and `tsearch report DIR` (also `python -m tsearch.sweep.cli sweep|report`).
+
+Both take an argv list and return an exit status: 0 done, 2 bad input (one `error: ...` line on
+stderr), 130 interrupted (every finished cell is kept; run the same command again to resume).
+`sweep` prints, as its last stdout line, one strict-JSON object: cells, skipped, ran, failed, out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+
+RAY_MISSING = ("the ray backend needs Ray: pip install -r requirements-ray.txt (or pip install 'tsearch[ray]'), "
+               "or use --backend local")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        _print_error(message)
+        raise SystemExit(2)
+
+
+def _print_error(message) -> None:
+    text = " ".join(part.strip() for part in str(message).splitlines()).strip() or "(no message)"
+    print(f"error: {text}", file=sys.stderr, flush=True)
+
+
+def _whole(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"a whole number of at least {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"a whole number of at least {minimum}, got {text!r}")
+        return value
+    return parse
+
+
+def _sweep_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="tsearch sweep", description="Run every search of a sweep spec; rerun to resume.")
+    p.add_argument("spec", help="the sweep's TOML file (see sweeps/)")
+    p.add_argument("--out", required=True, help="the sweep folder: results.jsonl and runs/<key>/")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local: in this process (default); ray: one actor per GPU or CPU slot")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS, else a local instance)")
+    p.add_argument("--workers", type=_whole(1), default=None, help="Ray actors (default: one per GPU or CPU slot)")
+    p.add_argument("--threads", type=_whole(1), default=None,
+                   help="torch CPU threads per worker (default: torch's for local, 1 per Ray actor)")
+    p.add_argument("--retry-failed", action="store_true", help="run the cells that failed before again")
+    p.add_argument("--dry-run", action="store_true", help="check the spec and list the cells; run nothing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    return p
+
+
+def main_sweep(argv=None) -> int:
+    args = _sweep_parser().parse_args(argv)
+    from tsearch.jsonio import dumps
+    from tsearch.sweep.spec import load_spec
+
+    if args.backend == "local" and (args.address or args.workers):
+        _print_error("--address and --workers are for --backend ray")
+        return 2
+    try:
+        sweep = load_spec(args.spec)
+    except ValueError as error:
+        _print_error(error)
+        return 2
+    if args.dry_run:
+        from tsearch.sweep.results import finished
+
+        done = finished(args.out)
+        for cell in sweep.cells:
+            c = cell.config
+            mark = "done" if cell.key in done else "todo"
+            print(f"{cell.key}  {mark}  {c.model_name}  {c.algorithm} {c.to_dict()['options'] or ''}  "
+                  f"condition={c.condition!r} seed={c.seed} budget={c.budget} steps={c.steps}")
+        todo = sum(cell.key not in done for cell in sweep.cells)
+        print(dumps({"cells": len(sweep.cells), "todo": todo, "nfe_budget_todo":
+                     sum(c.config.budget for c in sweep.cells if c.key not in done), "out": args.out}))
+        return 0
+    options = {"threads": args.threads}
+    if args.backend == "ray":
+        if importlib.util.find_spec("ray") is None:
+            _print_error(RAY_MISSING)
+            return 2
+        options.update(address=args.address, workers=args.workers)
+    from tsearch.sweep.driver import run_sweep
+
+    try:
+        outcome = run_sweep(sweep, args.out, args.backend, retry_failed=args.retry_failed,
+                            progress=not args.no_progress, **options)
+    except ValueError as error:
+        _print_error(error)
+        return 2
+    except KeyboardInterrupt:
+        _print_error(f"interrupted; the finished cells are kept in {args.out}: run the same command to resume")
+        return 130
+    if outcome.failed:
+        print(f"{outcome.failed} cell(s) failed: their error is in {args.out}/results.jsonl "
+              f"(--retry-failed runs them again)", file=sys.stderr)
+    print(dumps(outcome.to_dict()))
+    return 0
+
+
+def main_report(argv=None) -> int:
+    p = _Parser(prog="tsearch report", description="Tables and plots of a sweep's results.")
+    p.add_argument("dir", help="a sweep folder (holding results.jsonl)")
+    p.add_argument("--html", default=None, help="where to write the plots (default: DIR/report.html)")
+    p.add_argument("--no-html", action="store_true", help="print the table only")
+    p.add_argument("--reps", type=_whole(10), default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=_whole(0), default=0, help="the bootstrap's seed (default 0)")
+    p.add_argument("--no-set-metrics", action="store_true", help="skip metrics over each group's best images (FID, IS)")
+    args = p.parse_args(argv)
+    from pathlib import Path
+
+    from tsearch.sweep import report
+
+    if not Path(args.dir).is_dir():
+        _print_error(f"{args.dir} is not a folder; give the --out folder of a sweep")
+        return 2
+    try:
+        data = report.build(args.dir, reps=args.reps, seed=args.seed, set_metrics=not args.no_set_metrics)
+    except ValueError as error:
+        _print_error(error)
+        return 2
+    print(report.render_text(data))
+    if not args.no_html:
+        if importlib.util.find_spec("plotly") is None:
+            print("note: report.html needs plotly (pip install plotly); printed the table only", file=sys.stderr)
+            return 0
+        path = report.write_html(data, args.html or Path(args.dir) / "report.html")
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"sweep": main_sweep, "report": main_report}
+    if not argv or argv[0] not in commands:
+        _print_error("usage: python -m tsearch.sweep.cli sweep SPEC.toml --out DIR | report DIR")
+        return 2
+    return commands[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,325 @@
+"""`tsearch report DIR`: a sweep's results as a table per method x budget, and DIR/report.html.
+
+Each value is the mean over the group's cells (prompts x seeds) with a 95% percentile bootstrap
+interval (Efron & Tibshirani 1993, ch. 13), resampled with a seeded generator so a report reads
+the same twice. Columns: the verifier score the search was told (`score`), each held-out
+evaluator's score of the chosen sample, and accuracy where an evaluator is an oracle with a pass
+mark (shapes-oracle: ok + 0.5 partial, so a pass scores at least 1). Set metrics that need every
+chosen image of a group at once (the digits world's Inception-Score and FID analogues) are
+computed here from each cell's best.png, with a jackknife interval. A method is the algorithm (or its `label`) with whatever
+else varies across the sweep's cells: options, steps, verifiers.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from tsearch.sweep.results import RESULTS, read_rows
+
+ACCURACY = {"shapes-oracle": 1.0}     # evaluator -> pass mark: accuracy is the share scoring at least this
+GROUPED_OUT = ("condition", "seed", "budget", "batch_size", "device", "evaluators")   # never part of a method
+
+
+@dataclass(frozen=True)
+class SetMetric:
+    model: str                              # computed for the cells of this model
+    compute: Callable                       # (features [n, d], probs [n, k]) -> float
+    higher_is_better: bool
+
+
+def _inception_score(features, probs) -> float:
+    marginal = probs.mean(0, keepdims=True)
+    kl = (probs * (np.log(np.clip(probs, 1e-12, None)) - np.log(np.clip(marginal, 1e-12, None)))).sum(1)
+    return float(np.exp(kl.mean()))
+
+
+def _fid(features, probs) -> float:
+    from tsearch.worlds.digits import metrics
+
+    mu_ref, sigma_ref = metrics.reference_statistics()
+    return metrics.frechet_distance(features.mean(0), np.cov(features, rowvar=False), mu_ref, sigma_ref)
+
+
+SET_METRICS = {
+    "IS (digits)": SetMetric("digits", _inception_score, True),
+    "FID (digits)": SetMetric("digits", _fid, False),
+}
+
+
+@dataclass
+class Group:
+    method: str
+    budget: int
+    rows: list = field(default_factory=list)
+    failed: int = 0
+    values: dict = field(default_factory=dict)      # column -> (mean, low, high) or None
+    categories: dict = field(default_factory=dict)  # category -> mean of the headline column
+
+    @property
+    def nfes(self) -> float | None:
+        spent = [r["summary"]["nfe_spent"] for r in self.rows]
+        return float(np.mean(spent)) if spent else None
+
+
+def bootstrap(values, seed: int = 0, reps: int = 1000, statistic=np.mean) -> tuple[float, float, float] | None:
+    """(statistic, 2.5th, 97.5th percentile of the statistic over `reps` resamples); None without values."""
+    values = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    if values.size == 0:
+        return None
+    point = float(statistic(values))
+    if values.size == 1:
+        return point, point, point
+    rng = np.random.default_rng(seed)
+    draws = np.array([statistic(values[rng.integers(0, values.size, values.size)]) for _ in range(reps)])
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return point, float(low), float(high)
+
+
+def methods(rows: list[dict]) -> list[str]:
+    """Each row's method: its label (or algorithm) with the options and fields that vary across the sweep."""
+    configs = [row["config"] for row in rows]
+    fields_ = sorted(set().union(*configs) - set(GROUPED_OUT) - {"algorithm", "options"})
+    varying = [f for f in fields_ if len({_canon(c.get(f)) for c in configs}) > 1]
+    by_algorithm: dict[str, list[dict]] = {}
+    for c in configs:
+        by_algorithm.setdefault(c.get("algorithm"), []).append(c.get("options") or {})
+    varying_options = {}
+    for algorithm, options in by_algorithm.items():
+        names = sorted(set().union(*options))
+        varying_options[algorithm] = [n for n in names if len({_canon(o.get(n)) for o in options}) > 1]
+    labels = []
+    for row, c in zip(rows, configs):
+        label = row.get("metadata", {}).get("label")
+        parts = [] if label else [f"{n}={_short(c['options'].get(n))}" for n in varying_options[c.get("algorithm")]]
+        parts += [f"{f}={_short(c.get(f))}" for f in varying]
+        labels.append(" ".join([label or str(c.get("algorithm")), *parts]))
+    return labels
+
+
+def build(root: str | Path, reps: int = 1000, seed: int = 0, set_metrics: bool = True) -> dict:
+    """The report's data: groups by method x budget, their columns, skipped lines and notes."""
+    root = Path(root)
+    rows, bad = read_rows(root)
+    rows = list({row["key"]: row for row in rows}.values())   # the last line of a key wins
+    if not rows:
+        raise ValueError(f"{root / RESULTS} holds no results: run `tsearch sweep SPEC --out {root}` first")
+    groups: dict[tuple, Group] = {}
+    for row, method in zip(rows, methods(rows)):
+        group = groups.setdefault((method, row["config"]["budget"]), Group(method, row["config"]["budget"]))
+        if row.get("error") or not row.get("summary"):
+            group.failed += 1
+        else:
+            group.rows.append(row)
+    ordered = sorted(groups.values(), key=lambda g: (list(dict.fromkeys(k[0] for k in groups)).index(g.method),
+                                                     g.budget))
+    evaluators = list(dict.fromkeys(n for g in ordered for r in g.rows for n in r["summary"].get("evals", {})))
+    oracles = [n for n in ACCURACY if any(n in r["summary"].get("evals", {}) or n in r["summary"].get("scores", {})
+                                          for g in ordered for r in g.rows)]
+    columns = ["score", *evaluators, *[f"accuracy % ({n})" for n in oracles]]
+    notes = []
+    for index, group in enumerate(ordered):
+        s = [r["summary"] for r in group.rows]
+        group.values["score"] = bootstrap([x["best_score"] for x in s], seed + index, reps)
+        for name in evaluators:
+            group.values[name] = bootstrap([x.get("evals", {}).get(name) for x in s], seed + index, reps)
+        for name in oracles:
+            passed = [_passed(x, name) for x in s]
+            result = bootstrap([None if p is None else 100.0 * p for p in passed], seed + index, reps)
+            group.values[f"accuracy % ({name})"] = result
+    if set_metrics:
+        columns += _set_metrics(root, ordered, notes)
+    headline = next((c for c in reversed(columns) if c.startswith("accuracy")), evaluators[0] if evaluators else "score")
+    categories = sorted({r.get("metadata", {}).get("category") for g in ordered for r in g.rows} - {None}, key=str)
+    for group in ordered:
+        for category in categories:
+            chosen = [r for r in group.rows if r.get("metadata", {}).get("category") == category]
+            values = [_column(r, headline) for r in chosen]
+            values = [v for v in values if v is not None]
+            group.categories[category] = float(np.mean(values)) if values else None
+    return {"root": str(root), "cells": len(rows), "failed": sum(g.failed for g in ordered), "skipped_lines": bad,
+            "columns": columns, "groups": ordered, "headline": headline, "categories": categories, "notes": notes}
+
+
+def _passed(summary: dict, name: str) -> bool | None:
+    value = summary.get("evals", {}).get(name, summary.get("scores", {}).get(name))
+    return None if value is None else value >= ACCURACY[name]
+
+
+def _column(row: dict, column: str):
+    s = row["summary"]
+    if column == "score":
+        return s["best_score"]
+    if column.startswith("accuracy % ("):
+        passed = _passed(s, column[len("accuracy % ("):-1])
+        return None if passed is None else 100.0 * passed
+    return s.get("evals", {}).get(column)
+
+
+def _set_metrics(root: Path, groups: list[Group], notes: list) -> list[str]:
+    added = []
+    for name, metric in SET_METRICS.items():
+        chosen = [g for g in groups if any(r["config"]["model"] == metric.model for r in g.rows)]
+        if not chosen:
+            continue
+        added.append(name)
+        for group in chosen:
+            paths = [root / r["run_dir"] / "best.png" for r in group.rows if r.get("run_dir")]
+            paths = [p for p in paths if p.exists()]
+            if len(paths) < 3:
+                group.values[name] = None
+                continue
+            if len(paths) < len(group.rows):
+                notes.append(f"{name}, {group.method} at {group.budget}: {len(group.rows) - len(paths)} best.png missing")
+            features, probs = _digit_features(tuple(str(p) for p in paths))
+            group.values[name] = _jackknife(metric.compute, features, probs)
+    if added:
+        notes.append(f"{', '.join(added)}: over each group's best images (best.png), with a jackknife interval; "
+                     f"FID is biased upwards for small sets, so compare it only between groups of equal size")
+    return added
+
+
+def _jackknife(compute, features, probs) -> tuple[float, float, float]:
+    """(value, value -+ 1.96 jackknife standard errors) (Efron & Tibshirani 1993, ch. 11).
+
+    A bootstrap resample repeats images, which by itself lowers IS and raises FID, so set metrics
+    get a leave-one-out interval instead."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # sqrtm of a near-singular product: frechet_distance regularises it
+        point = compute(features, probs)
+        n = len(features)
+        leave = np.array([compute(np.delete(features, i, 0), np.delete(probs, i, 0)) for i in range(n)])
+    se = math.sqrt((n - 1) / n * float(((leave - leave.mean()) ** 2).sum()))
+    return point, point - 1.96 * se, point + 1.96 * se
+
+
+def _digit_features(paths: tuple[str, ...]):
+    import torch
+    from PIL import Image
+
+    from tsearch.worlds.digits import metrics
+
+    net = metrics.feature_net()
+    images = []
+    for path in paths:
+        with Image.open(path) as image:
+            array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+        images.append(torch.from_numpy(array).permute(2, 0, 1))
+    with torch.no_grad():
+        f = net.features(torch.stack(images))
+        p = torch.softmax(net.head(f).double(), dim=1)
+    return f.double().numpy(), p.numpy()
+
+
+# --- text and HTML ----------------------------------------------------------------------------
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    mean, low, high = value
+    digits = 1 if max(abs(mean), abs(low), abs(high)) >= 100 else 3
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def table_rows(report: dict) -> tuple[list[str], list[list[str]]]:
+    header = ["method", "budget", "NFEs", "cells", "failed", *report["columns"]]
+    body = []
+    for g in report["groups"]:
+        nfes = g.nfes
+        body.append([g.method, str(g.budget), "-" if nfes is None else f"{nfes:.0f}", str(len(g.rows)),
+                     str(g.failed), *[_fmt(g.values.get(c)) for c in report["columns"]]])
+    return header, body
+
+
+def category_rows(report: dict) -> tuple[list[str], list[list[str]]]:
+    header = ["method", "budget", *report["categories"]]
+    body = [[g.method, str(g.budget), *["-" if g.categories.get(c) is None else f"{g.categories[c]:.2f}"
+                                        for c in report["categories"]]] for g in report["groups"]]
+    return header, body
+
+
+def render_text(report: dict) -> str:
+    lines = [f"{report['root']}: {report['cells']} cells, {report['failed']} failed; mean [95% bootstrap interval] "
+             f"over prompts x seeds"]
+    lines += _text_table(*table_rows(report))
+    if report["categories"]:
+        lines += ["", f"{report['headline']} by category (mean)"]
+        lines += _text_table(*category_rows(report))
+    if report["skipped_lines"]:
+        lines.append(f"note: {report['skipped_lines']} unreadable line(s) of results.jsonl passed over")
+    lines += [f"note: {n}" for n in report["notes"]]
+    return "\n".join(lines)
+
+
+def _text_table(header, body) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    return [line(header), line(["-" * w for w in widths]), *[line(r) for r in body]]
+
+
+def write_html(report: dict, path: str | Path) -> Path:
+    """report.html: a plotly curve per column against NFEs, one line per method, and the tables."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    columns = report["columns"]
+    cols = min(2, len(columns))
+    rows = math.ceil(len(columns) / cols)
+    figure = make_subplots(rows=rows, cols=cols, subplot_titles=columns, horizontal_spacing=0.08,
+                           vertical_spacing=0.2 if rows > 1 else 0.0)
+    methods_ = list(dict.fromkeys(g.method for g in report["groups"]))
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+               "#17becf"]
+    for index, column in enumerate(columns):
+        r, c = index // cols + 1, index % cols + 1
+        for m, method in enumerate(methods_):
+            points = [(g.nfes, g.values.get(column)) for g in report["groups"]
+                      if g.method == method and g.nfes is not None and g.values.get(column) is not None]
+            if not points:
+                continue
+            x = [p[0] for p in points]
+            y = [p[1][0] for p in points]
+            figure.add_trace(go.Scatter(
+                x=x, y=y, mode="lines+markers", name=method, legendgroup=method, showlegend=index == 0,
+                line={"color": palette[m % len(palette)]},
+                error_y={"type": "data", "symmetric": False, "array": [p[1][2] - p[1][0] for p in points],
+                         "arrayminus": [p[1][0] - p[1][1] for p in points]}), row=r, col=c)
+        figure.update_xaxes(title_text="NFEs", type="log", row=r, col=c)
+    figure.update_layout(height=360 * rows, title=f"{report['root']}: {report['cells']} cells", template="plotly_white")
+    parts = [figure.to_html(include_plotlyjs="cdn", full_html=False),
+             "<h3>mean [95% bootstrap interval] over prompts x seeds</h3>", _html_table(*table_rows(report))]
+    if report["categories"]:
+        parts += [f"<h3>{html.escape(report['headline'])} by category</h3>", _html_table(*category_rows(report))]
+    parts += [f"<p>note: {html.escape(n)}</p>" for n in report["notes"]]
+    page = ("<!doctype html><html><head><meta charset='utf-8'><title>tsearch sweep report</title>"
+            "<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{padding:2px 8px;"
+            "border-bottom:1px solid #ddd;text-align:right}td:first-child,th:first-child{text-align:left}</style></head><body>"
+            + "\n".join(parts) + "</body></html>")
+    path = Path(path)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _html_table(header, body) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body)
+    return f"<table><tr>{head}</tr>{rows}</table>"
+
+
+def _canon(value) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _short(value) -> str:
+    if isinstance(value, list):
+        return "+".join(map(str, value))
+    if isinstance(value, dict):
+        return ",".join(f"{k}:{v}" for k, v in sorted(value.items()))
+    return str(value)

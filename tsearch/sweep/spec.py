@@ -1,0 +1,283 @@
+"""A sweep spec (TOML) -> its cells: one validated `SearchConfig` per search (DESIGN.md, "Scale: sweeps").
+
+    model = "gmm"
+    classes = [0, 1]                 # or prompts = [...], or prompts_file = "prompts.jsonl"
+    seeds = [0, 1]                   # or seeds = 2 (0 and 1)
+    verifiers = ["gmm-density"]      # a list of lists is a grid of verifier sets
+    budgets = [40, 80]               # NFEs
+    steps = 10                       # a list is a grid
+
+    [[algorithm]]
+    name = "random"
+
+    [[algorithm]]
+    name = "zero-order"
+    lam = [0.5, 0.9]                 # a list value of an option is a grid
+    budgets = [80]                   # the sweep-level keys of OVERRIDES may be set per method
+
+Every cell goes through `SearchConfig.validate` (the one front door, STYLE.md 13); a bad spec is a
+ValueError naming its key. A cell's key is a hash of its config's `to_dict()` as canonical JSON, so
+the same search in two sweeps, or in a rerun, has the same key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tsearch import jsonio
+from tsearch.config import SearchConfig
+
+CONDITION_KEYS = ("prompts", "prompts_file", "classes")
+# sweep-level keys that an [[algorithm]] table may set for its own cells
+OVERRIDES = ("budgets", "steps", "verifiers", "evaluators", "batch_size", "solver", "final_steps")
+TOP_KEYS = ("name", "description", "model", "model_options", *CONDITION_KEYS, "seeds", "device", "dtype",
+            *OVERRIDES, "algorithm")
+ALGORITHM_KEYS = ("name", "label", *OVERRIDES)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One search of a sweep."""
+    key: str                                    # hash of config.to_dict(), see `cell_key`
+    config: SearchConfig                        # validated
+    metadata: dict = field(default_factory=dict)   # e.g. a prompt's category, the method's label
+
+    @property
+    def model(self) -> str:
+        return self.config.model_name
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    cells: list[Cell]
+    description: str = ""
+
+
+def cell_key(config: SearchConfig) -> str:
+    """The first 16 hex digits of the SHA-256 of the config's canonical JSON (sorted keys, no spaces)."""
+    text = jsonio.dumps(config.to_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_spec(path: str | Path) -> Sweep:
+    """The sweep a TOML file describes; ValueError naming the file and the key when it is not one."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ValueError(f"cannot read spec {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"spec {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"spec {path} is not valid TOML: {error}") from None
+    try:
+        return parse_spec(data, base=path.parent, default_name=path.stem)
+    except ValueError as error:
+        raise ValueError(f"spec {path}: {error}") from None
+
+
+def parse_spec(data: dict, base: str | Path = ".", default_name: str = "sweep") -> Sweep:
+    """The sweep of a parsed spec (a dict as tomllib gives it); `base` is where prompts_file is looked up."""
+    _known(data, TOP_KEYS, "key")
+    if "model" not in data:
+        raise ValueError("model: give the model every cell runs (e.g. model = \"gmm\"); see `python -m tsearch models`")
+    models = _strings("model", data["model"])
+    model_options = data.get("model_options", {})
+    if not isinstance(model_options, dict):
+        raise ValueError(f"model_options: a table of the model's options (model_options = {{guidance = 3.0}}), "
+                         f"got {model_options!r}")
+    conditions = _conditions(data, Path(base))
+    seeds = _seeds(data.get("seeds", [0]))
+    tables = data.get("algorithm")
+    if tables is None:
+        raise ValueError("algorithm: add one [[algorithm]] table per method, e.g. [[algorithm]] name = \"random\"")
+    if isinstance(tables, dict):
+        tables = [tables]
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        raise ValueError("algorithm: write one [[algorithm]] table per method (a table with name = ...)")
+    name = data.get("name", default_name)
+    description = data.get("description", "")
+    if not isinstance(name, str) or not isinstance(description, str):
+        raise ValueError("name and description are strings")
+
+    cells: list[Cell] = []
+    seen: dict[str, int] = {}
+    for number, table in enumerate(tables, 1):
+        where = f"[[algorithm]] #{number}"
+        algorithm = table.get("name")
+        if not isinstance(algorithm, str):
+            raise ValueError(f"{where}: name: give the algorithm's name (random, zero-order, paths, steps)")
+        where = f"[[algorithm]] #{number} ({algorithm})"
+        label = table.get("label")
+        if label is not None and not isinstance(label, str):
+            raise ValueError(f"{where}: label is a string, got {label!r}")
+        values = {key: table.get(key, data.get(key)) for key in OVERRIDES}
+        budgets = _whole_list("budgets", values["budgets"], where)
+        steps = _grid("steps", values["steps"])
+        solvers = _grid("solver", values["solver"])
+        finals = _grid("final_steps", values["final_steps"])
+        verifier_sets = _verifier_sets(values["verifiers"], where)
+        evaluators = _names("evaluators", values["evaluators"] or [])
+        batch_size = 16 if values["batch_size"] is None else values["batch_size"]
+        # every other key is an option of the algorithm, checked by SearchConfig.validate
+        options = {key: value for key, value in table.items() if key not in ALGORITHM_KEYS}
+        option_names = sorted(options)
+        option_grid = [dict(zip(option_names, combo))
+                       for combo in itertools.product(*(_grid(k, options[k]) for k in option_names))]
+        for model, opts, verifiers, step, solver, final, budget in itertools.product(
+                models, option_grid, verifier_sets, steps, solvers, finals, budgets):
+            for condition, metadata in conditions:
+                for seed in seeds:
+                    try:
+                        config = SearchConfig(
+                            model=model, condition=condition, verifiers=verifiers, evaluators=evaluators,
+                            algorithm=algorithm, options=opts, budget=budget, steps=step, seed=seed,
+                            batch_size=batch_size, solver=solver, final_steps=final,
+                            device=data.get("device", "cpu"), dtype=data.get("dtype"),
+                            model_options=model_options).validate()
+                    except ValueError as error:
+                        raise ValueError(f"{where}: {error}") from None
+                    key = cell_key(config)
+                    if key in seen:
+                        raise ValueError(f"{where}: cell {len(cells) + 1} is the same search as cell {seen[key]} "
+                                         f"({_describe(config)}); remove the repeated prompt, seed or table")
+                    seen[key] = len(cells) + 1
+                    cells.append(Cell(key, config, {**metadata, **({"label": label} if label else {})}))
+    return Sweep(name, _by_model(cells), description)
+
+
+# --- pieces -------------------------------------------------------------------------------------
+def _known(table: dict, allowed, what: str) -> None:
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown {what} {key!r}{hint}; known: {', '.join(allowed)}")
+
+
+def _grid(name: str, value) -> list:
+    """A list value is a grid; a scalar (or absence: None) is one value."""
+    if isinstance(value, list):
+        if not value:
+            raise ValueError(f"{name}: an empty list makes no cells; give at least one value")
+        return value
+    if isinstance(value, dict):
+        raise ValueError(f"{name}: a value or a list of values, got a table")
+    return [value]
+
+
+def _strings(name: str, value) -> list[str]:
+    values = _grid(name, value)
+    if not all(isinstance(v, str) and v.strip() for v in values):
+        raise ValueError(f"{name}: a name or a list of names, got {value!r}")
+    return values
+
+
+def _names(name: str, value) -> tuple:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValueError(f"{name}: a list of registered names (e.g. {name} = [\"shapes-oracle\"]), got {value!r}")
+    return tuple(value)
+
+
+def _verifier_sets(value, where: str) -> list[tuple]:
+    if value is None:
+        raise ValueError(f"{where}: verifiers: give the verifiers to search with (e.g. verifiers = [\"gmm-density\"])")
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+        return [_names("verifiers", v) for v in value]   # a grid of verifier sets
+    return [_names("verifiers", value)]
+
+
+def _whole_list(name: str, value, where: str) -> list[int]:
+    if value is None:
+        raise ValueError(f"{where}: {name}: give the NFE budgets, e.g. {name} = [40, 160]")
+    values = _grid(name, value)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"{name}: whole numbers (NFEs), got {v!r}")
+    return values
+
+
+def _seeds(value) -> list[int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ValueError(f"seeds: a count of at least 1 or a list of seeds, got {value}")
+        return list(range(value))
+    values = _grid("seeds", value)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"seeds: a count (seeds = 4) or a list of whole numbers, got {v!r}")
+    return values
+
+
+def _conditions(data: dict, base: Path) -> list[tuple[Any, dict]]:
+    given = [key for key in CONDITION_KEYS if key in data]
+    if len(given) != 1:
+        which = "one of" if not given else f"only one of (got {', '.join(given)})"
+        raise ValueError(f"give {which} prompts = [...], prompts_file = \"FILE\" or classes = [...]")
+    key = given[0]
+    if key == "prompts":
+        prompts = data["prompts"]
+        if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
+            raise ValueError(f"prompts: a non-empty list of strings, got {prompts!r}")
+        return [(p, {}) for p in prompts]
+    if key == "classes":
+        classes = _grid("classes", data["classes"])
+        for c in classes:
+            if isinstance(c, bool) or not isinstance(c, (int, str)):
+                raise ValueError(f"classes: class indices, got {c!r}")
+        return [(c, {}) for c in classes]
+    return _prompts_file(data["prompts_file"], base)
+
+
+def _prompts_file(name, base: Path) -> list[tuple[str, dict]]:
+    """One prompt per line ('#' comments and blank lines skipped), or JSONL objects with a "prompt" field."""
+    if not isinstance(name, str):
+        raise ValueError(f"prompts_file: a path (relative to the spec's folder), got {name!r}")
+    path = base / name
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"prompts_file: cannot read {path} ({getattr(error, 'strerror', None) or error})") from None
+    out = []
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        if text.startswith("{"):
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"prompts_file {path}, line {number}: not valid JSON ({error})") from None
+            prompt = row.pop("prompt", None) if isinstance(row, dict) else None
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise ValueError(f"prompts_file {path}, line {number}: a JSON line needs a \"prompt\" string")
+            out.append((prompt, row))
+        else:
+            out.append((text, {}))
+    if not out:
+        raise ValueError(f"prompts_file {path} holds no prompts")
+    return out
+
+
+def _describe(config: SearchConfig) -> str:
+    return (f"{config.algorithm}, condition {config.condition!r}, seed {config.seed}, budget {config.budget}, "
+            f"steps {config.steps}")
+
+
+def _by_model(cells: list[Cell]) -> list[Cell]:
+    """Cells grouped by model (stable within a model), so each worker loads each model once."""
+    order = {m: i for i, m in enumerate(dict.fromkeys(_model_key(c) for c in cells))}
+    return sorted(cells, key=lambda c: order[_model_key(c)])
+
+
+def _model_key(cell: Cell) -> str:
+    c = cell.config
+    return jsonio.dumps([c.model_name, c.device, c.dtype, dict(c.model_options)], sort_keys=True)

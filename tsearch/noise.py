@@ -53,3 +53,71 @@ def renoise_ve(x: torch.Tensor, s: float, t: float, noise: torch.Tensor) -> torc
     if not 0.0 <= s <= t:
         raise ValueError(f"re-noising needs 0 <= from ({s}) <= to ({t})")
     return x + math.sqrt(t * t - s * s) * noise.to(x)
+
+
+def crossover(a: torch.Tensor, b: torch.Tensor, cos: float) -> torch.Tensor:
+    """An orthogonal mix of noise a toward noise b at cosine `cos` to a, with a's norm (evolution's crossover).
+
+    y = |a| (cos u + sqrt(1 - cos^2) w), u = a/|a|, w = (b - (b.u) u) / |b - (b.u) u|. For independent
+    a, b ~ N(0, I), w is a uniform direction orthogonal to u, independent of |a|, so y ~ N(0, I) exactly
+    (the argument that keeps `neighbour` Gaussian); for nearly orthogonal a, b of equal norm it is
+    cos a + sin b, and cos = 1/sqrt(2) is (a + b)/sqrt(2).
+    """
+    if not 0.0 < cos < 1.0:
+        raise ValueError(f"crossover cosine must lie in (0, 1), got {cos}")
+    flat = a.reshape(-1).to(torch.float64)
+    norm = flat.norm()
+    u = flat / norm
+    w = b.reshape(-1).to(torch.float64)
+    w = w - (w @ u) * u
+    if float(w.norm()) <= 1e-9 * float(norm):
+        raise ValueError("crossover of a noise with itself (or a multiple of it): pick two different parents")
+    w = w / w.norm()
+    y = norm * (cos * u + math.sqrt(1.0 - cos * cos) * w)
+    return y.to(a.dtype).reshape(a.shape)
+
+
+def _coarse_cells(shape: tuple[int, ...], grid: int, groups: int):
+    """The cells of the coarse basis: (channel slice, row slice, column slice) over [channels, H, W]."""
+    if len(shape) < 2:
+        raise ValueError(f"coarse noise needs a noise with two spatial axes, got shape {shape}")
+    channels = math.prod(shape[:-2]) if len(shape) > 2 else 1
+    h, w = shape[-2], shape[-1]
+    if grid < 1 or grid > min(h, w):
+        raise ValueError(f"a coarse grid of {grid} cells per side does not fit a {h}x{w} noise; use 1..{min(h, w)}")
+    if groups < 1 or groups > channels:
+        raise ValueError(f"{groups} channel groups of coarse coefficients for a noise with {channels} channel(s); "
+                         f"use 1..{channels}")
+
+    def split(n, k):
+        edges = [round(i * n / k) for i in range(k + 1)]
+        return [slice(edges[i], edges[i + 1]) for i in range(k)]
+
+    return channels, [(c, r, q) for c in split(channels, groups) for r in split(h, grid) for q in split(w, grid)]
+
+
+def coarse_coefficients(x: torch.Tensor, grid: int, groups: int = 1) -> torch.Tensor:
+    """x's coordinates on the orthonormal cell-average basis: sum over each cell / sqrt(cell size), float64."""
+    channels, cells = _coarse_cells(tuple(x.shape), grid, groups)
+    y = x.reshape(channels, x.shape[-2], x.shape[-1]).to(torch.float64)
+    return torch.stack([y[c, r, q].sum() / math.sqrt(y[c, r, q].numel()) for c, r, q in cells])
+
+
+def coarse_noise(shape: tuple[int, ...], coefficients, grid: int, seed: int) -> torch.Tensor:
+    """Noise whose coarse band is `coefficients` and whose fine band is that of N(0, I) noise of `seed` (cem).
+
+    The basis is the indicator of each cell (channel group x row band x column band) over sqrt(its size):
+    orthonormal, so x = z - B B^T z + B c with z ~ N(0, I) and c ~ N(0, I_K) independent is exactly N(0, I).
+    len(coefficients) = groups * grid * grid fixes the channel groups; the algorithm never needs the shape's
+    channel count when groups = 1 (each cell spans every channel).
+    """
+    values = torch.as_tensor([float(v) for v in coefficients], dtype=torch.float64)
+    if len(values) == 0 or len(values) % (grid * grid):
+        raise ValueError(f"{len(values)} coarse coefficients do not fill whole {grid}x{grid} grids")
+    channels, cells = _coarse_cells(tuple(shape), grid, len(values) // (grid * grid))
+    z = gaussian(tuple(shape), seed).reshape(channels, shape[-2], shape[-1]).to(torch.float64)
+    for value, (c, r, q) in zip(values, cells):
+        block = z[c, r, q]
+        size = math.sqrt(block.numel())
+        z[c, r, q] = block + (value - block.sum() / size) / size
+    return z.to(torch.float32).reshape(shape)

@@ -17,7 +17,7 @@ from PIL import Image
 
 from tsearch import noise as noise_lib
 from tsearch.sampling import SOLVERS
-from tsearch.search.base import Gaussian, Integrate, Neighbour, Op, Proposal, Renoise
+from tsearch.search.base import CoarseNoise, Crossover, Gaussian, Integrate, Neighbour, NOISE_OPS, Op, Proposal, Renoise
 
 
 class Counter:
@@ -37,7 +37,7 @@ class Counter:
 
 
 def noise_ops(ops: Sequence[Op]) -> list[Op]:
-    return [op for op in ops if isinstance(op, (Gaussian, Neighbour))]
+    return [op for op in ops if isinstance(op, NOISE_OPS)]
 
 
 def flow_ops(ops: Sequence[Op]) -> list[Op]:
@@ -52,6 +52,12 @@ def start_noise(ops: Sequence[Op], shape: tuple[int, ...]) -> torch.Tensor:
             x = noise_lib.gaussian(shape, op.seed)
         elif isinstance(op, Neighbour):
             x = noise_lib.neighbour(x, op.cos, op.seed)
+        elif isinstance(op, CoarseNoise):
+            x = noise_lib.coarse_noise(shape, op.coefficients, op.grid, op.seed)
+        elif isinstance(op, Crossover):
+            if x is None:
+                raise ValueError("a crossover op mixes the current noise: a gaussian op must come first")
+            x = noise_lib.crossover(x, start_noise(op.other, shape), op.cos)
     if x is None:
         raise ValueError("a recipe that starts from nothing must begin with a Gaussian op")
     return x

@@ -7,6 +7,7 @@ Normalised time t runs from 1 (pure noise) to 0 (data); each model maps t to its
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, Sequence, Union, runtime_checkable
 
@@ -42,11 +43,40 @@ class Renoise:
     seed: int
 
 
-Op = Union[Gaussian, Neighbour, Integrate, Renoise]
-_OPS = {cls.__name__.lower(): cls for cls in (Gaussian, Neighbour, Integrate, Renoise)}
+@dataclass(frozen=True)
+class Crossover:
+    """Mix the current noise a with the noise b that the ops `other` describe, keeping a's norm (evolution).
+
+    y = |a| (cos u + sqrt(1 - cos^2) w), u = a/|a|, w the unit direction of b's part orthogonal to a:
+    for independent a, b ~ N(0, I) this is again exactly N(0, I) (`tsearch.noise.crossover`).
+    """
+    cos: float
+    other: tuple  # noise ops (Gaussian first) that regenerate parent b's noise; nested ops serialise recursively
+
+
+@dataclass(frozen=True)
+class CoarseNoise:
+    """Start noise whose coarse band is given and whose fine band is fresh N(0, I) of this seed (cem).
+
+    The coarse band is `grid` x `grid` spatial cells per channel group; `coefficients` (groups * grid * grid
+    floats) are the noise's coordinates on the orthonormal cell-average basis (`tsearch.noise.coarse_noise`).
+    """
+    seed: int
+    grid: int
+    coefficients: tuple  # floats; N(0, 1) each gives exactly N(0, I) noise
+
+
+Op = Union[Gaussian, Neighbour, Integrate, Renoise, Crossover, CoarseNoise]
+_OPS = {cls.__name__.lower(): cls for cls in (Gaussian, Neighbour, Integrate, Renoise, Crossover, CoarseNoise)}
+NOISE_OPS = (Gaussian, Neighbour, Crossover, CoarseNoise)   # ops that build the start noise at t = 1
+START_OPS = (Gaussian, CoarseNoise)                         # noise ops that begin from nothing
 
 
 def op_to_dict(op: Op) -> dict:
+    if isinstance(op, Crossover):
+        return {"op": "crossover", "cos": op.cos, "other": [op_to_dict(o) for o in op.other]}
+    if isinstance(op, CoarseNoise):
+        return {"op": "coarsenoise", "seed": op.seed, "grid": op.grid, "coefficients": list(op.coefficients)}
     return {"op": type(op).__name__.lower(), **asdict(op)}
 
 
@@ -55,6 +85,19 @@ def op_from_dict(data: dict) -> Op:
     kind = fields.pop("op")
     if kind not in _OPS:
         raise ValueError(f"unknown recipe op {kind!r}; known: {sorted(_OPS)}")
+    if kind == "crossover":
+        other = fields.get("other")
+        if not isinstance(other, (list, tuple)) or not other or not all(isinstance(o, Mapping) for o in other):
+            raise ValueError("a crossover op's `other` is a non-empty list of noise ops")
+        fields["other"] = tuple(op_from_dict(o) for o in other)
+        if not isinstance(fields["other"][0], START_OPS) or not all(isinstance(o, NOISE_OPS) for o in fields["other"]):
+            raise ValueError("a crossover op's `other` must be noise ops that begin with a gaussian or coarsenoise op")
+    elif kind == "coarsenoise":
+        values = fields.get("coefficients")
+        if not isinstance(values, (list, tuple)) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise ValueError("a coarsenoise op's `coefficients` is a list of numbers")
+        fields["coefficients"] = tuple(float(v) for v in values)
     return _OPS[kind](**fields)
 
 

@@ -6,8 +6,12 @@ import dataclasses
 
 from tsearch.registry import unknown
 from tsearch.search.base import Algorithm, Costs, Proposal
+from tsearch.search.cem import CEMSearch
+from tsearch.search.evolution import EvolutionSearch
 from tsearch.search.paths import PathsSearch
+from tsearch.search.prune import PruneSearch
 from tsearch.search.random import RandomSearch
+from tsearch.search.smc import SMCSearch
 from tsearch.search.steps import StepsBaseline
 from tsearch.search.zero_order import ZeroOrderSearch
 
@@ -16,6 +20,10 @@ ALGORITHMS = {
     "zero-order": ZeroOrderSearch,
     "paths": PathsSearch,
     "steps": StepsBaseline,
+    "smc": SMCSearch,
+    "prune": PruneSearch,
+    "evolution": EvolutionSearch,
+    "cem": CEMSearch,
 }
 
 

@@ -1,0 +1,179 @@
+"""Sequential Monte Carlo with Feynman-Kac steering (FK steering; Singhal et al., ICML 2025).
+
+k particles start from Gaussian noises and move down `intervals` segments of the step grid. Each
+move is stochastic, written in recipe ops: integrate the ODE from the segment's top t_a *past* its end
+t_b, to t_low = t_b - churn (t_a - t_b), then re-noise up from t_low to t_b with fresh seeded noise
+(the forward process, so a particle at t_b has the right marginal; churn = 0 is the plain ODE). At
+t_b every particle is scored on its one-step clean estimate (one NFE, the engine's rule above t = 0)
+and weighted by its potential G = exp(lam * phi) (FK steering, sec. 3.2):
+  "max"        phi = the largest reward along the particle's ancestry so far,
+  "sum"        phi = the sum of those rewards,
+  "difference" phi = this reward minus the ancestor's previous one (0 before the first).
+As in the authors' reference code the weights are the current potentials. When the effective sample
+size 1/sum(w^2) (w normalised) falls below `ess * k`, the particles are resampled systematically (one
+uniform from this algorithm's generator) and each copy continues from its ancestor's state
+(Proposal.start = parent = the ancestor). The last segment integrates to t = 0 without noise, so the
+final particles are real samples; the result is the best finished sample of the run. k = 0 runs one
+population of as many particles as the budget buys; otherwise populations of k run while it lasts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tsearch.search.base import Asked, BestOf, Costs, Gaussian, Integrate, Proposal, Renoise, option
+
+POTENTIALS = ("max", "sum", "difference")
+
+
+@dataclass(frozen=True)
+class Options:
+    k: int = option(0, "particles; 0 = as many as the budget buys, in one population")
+    intervals: int = option(4, "segments of the trajectory, each ending in a resampling check (at most steps)")
+    potential: str = option("max", "how rewards along a trajectory become its potential", choices=POTENTIALS)
+    lam: float = option(10.0, "potential temperature lambda: G = exp(lam * phi); 0 = no steering")
+    ess: float = option(0.5, "resample when the effective sample size falls below this fraction of k")
+    churn: float = option(0.5, "how far past each segment's end to integrate before re-noising back, in segments")
+
+
+def systematic_resample(weights, u: float) -> np.ndarray:
+    """Ancestor indices by systematic resampling: k points (u + i)/k through the weights' CDF.
+
+    Each index i is drawn k w_i times in expectation (floor or ceil of it), from one uniform u in [0, 1).
+    """
+    w = np.asarray(weights, dtype=float)
+    cdf = np.cumsum(w / w.sum())
+    points = (u + np.arange(len(w))) / len(w)
+    return np.minimum(np.searchsorted(cdf, points, side="right"), len(w) - 1)
+
+
+@dataclass(frozen=True)
+class _Particle:
+    id: int            # the candidate whose end state this particle continues from
+    last: float        # its latest reward (for "difference")
+    top: float         # the largest reward along its ancestry ("max")
+    total: float       # their sum ("sum")
+
+
+class SMCSearch:
+    Options = Options
+
+    def __init__(self, budget: int, costs: Costs, steps: int, seed: int = 0, options: Options = Options()):
+        o = options
+        if o.k < 0 or o.intervals < 1:
+            raise ValueError(f"k must be >= 0 (0 = as many as the budget buys) and intervals >= 1, got k={o.k}, "
+                             f"intervals={o.intervals}")
+        if o.potential not in POTENTIALS:
+            raise ValueError(f"potential must be one of {', '.join(POTENTIALS)}, got {o.potential!r}")
+        if not o.lam >= 0.0 or not 0.0 <= o.ess <= 1.0 or not 0.0 <= o.churn <= 1.0:
+            raise ValueError(f"need lam >= 0, ess in [0, 1] and churn in [0, 1]; got lam={o.lam}, ess={o.ess}, "
+                             f"churn={o.churn}")
+        self.costs, self.options = costs, o
+        self.segments = _segments(steps, min(o.intervals, steps), o.churn)
+        self.particle_cost = sum(costs.of(Proposal(0, None, 0, self._ops(j, lambda: 0)))
+                                 for j in range(len(self.segments)))
+        if budget < self.particle_cost:
+            raise ValueError(f"budget of {budget} NFEs is below one particle's cost of {self.particle_cost} NFEs "
+                             f"({steps} steps in {len(self.segments)} segments, a clean estimate scored after each "
+                             f"but the last); raise the budget to at least {self.particle_cost} or use fewer steps")
+        self.left = budget
+        self.rng = np.random.default_rng(seed)
+        self.next_id, self.round, self.stage = 0, 0, 0
+        self.particles: list[_Particle] | None = None   # None: the next ask starts a new population
+        self.resamplings = 0
+        self.finished, self.pending = BestOf(), Asked()
+
+    def _ops(self, j: int, seed) -> tuple:
+        """Segment j's ops; `seed()` gives each random choice (the start noise, the re-noising)."""
+        t_a, t_low, t_b, n = self.segments[j]
+        ops = (Gaussian(seed()),) if j == 0 else ()
+        ops += (Integrate(t_a, t_low, n),)
+        if t_low < t_b:
+            ops += (Renoise(t_low, t_b, seed()),)
+        return ops
+
+    def _size(self) -> int:
+        """Particles of the next population: k, or fewer when the budget left buys fewer."""
+        buys = self.left // self.particle_cost
+        return buys if self.options.k == 0 else min(self.options.k, buys)
+
+    @property
+    def done(self) -> bool:
+        return self.particles is None and self._size() == 0
+
+    def _seed(self) -> int:
+        return int(self.rng.integers(2**31))
+
+    def ask(self) -> list[Proposal]:
+        if self.particles is None:
+            self.particles = [None] * self._size()
+            self.left -= len(self.particles) * self.particle_cost   # a population is paid for when it starts
+            self.stage = 0
+        proposals = []
+        for particle in self.particles:
+            ops = self._ops(self.stage, self._seed)
+            start = None if particle is None else particle.id
+            proposals.append(Proposal(self.next_id, start, self.round, ops, start))
+            self.next_id += 1
+        self.round += 1
+        return self.pending.record(proposals)
+
+    @property
+    def best(self) -> tuple[int, float] | None:
+        """The best finished sample (clean estimates of noisy particles never count)."""
+        return self.finished.best
+
+    def tell(self, proposals: list[Proposal], scores: list[float]) -> None:
+        self.pending.check(proposals, scores)
+        if self.stage == len(self.segments) - 1:
+            for proposal, score in zip(proposals, scores):
+                self.finished.add(proposal.id, score)
+            self.particles = None
+            return
+        moved, phi = [], []
+        for proposal, score, before in zip(proposals, scores, self.particles):
+            r = float(score)
+            moved.append(_Particle(proposal.id, r, r if before is None else max(before.top, r),
+                                   r if before is None else before.total + r))
+            if self.options.potential == "max":
+                phi.append(moved[-1].top)
+            elif self.options.potential == "sum":
+                phi.append(moved[-1].total)
+            else:
+                phi.append(r - (0.0 if before is None else before.last))
+        weights = potentials(np.array(phi), self.options.lam)
+        if 1.0 / float(np.sum(weights**2)) < self.options.ess * len(moved):
+            moved = [moved[i] for i in systematic_resample(weights, float(self.rng.random()))]
+            self.resamplings += 1
+        self.particles = moved
+        self.stage += 1
+
+
+def potentials(phi: np.ndarray, lam: float) -> np.ndarray:
+    """Normalised weights exp(lam * phi); +inf rewards share all the weight, -inf (a NaN score) gets none."""
+    with np.errstate(invalid="ignore"):
+        log_w = lam * phi
+    log_w = np.where(np.isnan(log_w), -np.inf, log_w)
+    if np.isposinf(log_w).any():
+        w = np.isposinf(log_w).astype(float)
+    elif np.isneginf(log_w).all():
+        w = np.ones(len(log_w))
+    else:
+        w = np.exp(log_w - log_w.max())
+    return w / w.sum()
+
+
+def _segments(steps: int, count: int, churn: float) -> list[tuple[float, float, float, int]]:
+    """(t_a, t_low, t_b, solver steps) of each segment: the step grid cut into `count` runs of steps."""
+    edges = [round(j * steps / count) for j in range(count + 1)]
+    segments = []
+    for j in range(count):
+        t_a, t_b = 1.0 - edges[j] / steps, 1.0 - edges[j + 1] / steps
+        if j == count - 1:
+            segments.append((t_a, 0.0, 0.0, edges[j + 1] - edges[j]))
+        else:
+            t_low = max(t_b - churn * (t_a - t_b), 0.0)
+            segments.append((t_a, t_low, t_b, edges[j + 1] - edges[j]))
+    return segments

@@ -114,7 +114,9 @@ def parse_spec(data: dict, base: str | Path = ".", default_name: str = "sweep") 
         where = f"[[algorithm]] #{number}"
         algorithm = table.get("name")
         if not isinstance(algorithm, str):
-            raise ValueError(f"{where}: name: give the algorithm's name (random, zero-order, paths, steps)")
+            from tsearch.search import ALGORITHMS
+
+            raise ValueError(f"{where}: name: give the algorithm's name ({', '.join(ALGORITHMS)})")
         where = f"[[algorithm]] #{number} ({algorithm})"
         label = table.get("label")
         if label is not None and not isinstance(label, str):

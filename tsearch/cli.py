@@ -1,4 +1,4 @@
-"""Command line: `python -m tsearch run|models|verifiers|eval|regenerate`.
+"""Command line: `python -m tsearch run|models|verifiers|eval|regenerate|sweep|report`.
 
 `run` turns its flags into one `SearchConfig` (the same front door as the Python API and the app),
 shows a progress bar on stderr and prints, as its last stdout line, one strict-JSON object with the
@@ -149,6 +149,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, (parse, choices) in _option_flags().items():
         run.add_argument(f"--{name.replace('_', '-')}", dest=f"opt_{name}", type=parse, default=None,
                          choices=choices, help=f"algorithm option {name} (see README)")
+    sub.add_parser("sweep", help="many searches from a TOML spec, resumable, local or on Ray (see --help there)")
+    sub.add_parser("report", help="tables and plots of a sweep's results (see --help there)")
     sub.add_parser("models", help="list models and whether each is available here")
     sub.add_parser("verifiers", help="list verifiers and whether each is available here")
     ev = sub.add_parser("eval", help="judge images with a world's exact oracle")
@@ -392,6 +394,11 @@ def _command(args) -> int:
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("sweep", "report"):   # many searches: tsearch.sweep has its own flags
+        from tsearch.sweep.cli import main_report, main_sweep
+
+        return (main_sweep if argv[0] == "sweep" else main_report)(argv[1:])
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exit_:   # argparse: its error (already printed, one line) or --help

@@ -77,8 +77,11 @@ def crossover(a: torch.Tensor, b: torch.Tensor, cos: float) -> torch.Tensor:
     return y.to(a.dtype).reshape(a.shape)
 
 
-def _coarse_cells(shape: tuple[int, ...], grid: int, groups: int):
-    """The cells of the coarse basis: (channel slice, row slice, column slice) over [channels, H, W]."""
+def _coarse_cells(shape: tuple[int, ...], grid: int, groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The coarse basis's cells over [channels, H, W]: each element's cell index, and each cell's size.
+
+    Cells are channel groups x row bands x column bands (near-equal splits), numbered group-major.
+    """
     if len(shape) < 2:
         raise ValueError(f"coarse noise needs a noise with two spatial axes, got shape {shape}")
     channels = math.prod(shape[:-2]) if len(shape) > 2 else 1
@@ -89,18 +92,20 @@ def _coarse_cells(shape: tuple[int, ...], grid: int, groups: int):
         raise ValueError(f"{groups} channel groups of coarse coefficients for a noise with {channels} channel(s); "
                          f"use 1..{channels}")
 
-    def split(n, k):
-        edges = [round(i * n / k) for i in range(k + 1)]
-        return [slice(edges[i], edges[i + 1]) for i in range(k)]
+    def band(n, k):   # the band of each of n positions when n is split into k near-equal runs
+        edges = torch.tensor([round(i * n / k) for i in range(1, k)], dtype=torch.long)
+        return torch.bucketize(torch.arange(n), edges, right=True)
 
-    return channels, [(c, r, q) for c in split(channels, groups) for r in split(h, grid) for q in split(w, grid)]
+    cells = (band(channels, groups)[:, None, None] * grid + band(h, grid)[None, :, None]) * grid \
+        + band(w, grid)[None, None, :]
+    cells = cells.reshape(-1)
+    return cells, torch.bincount(cells, minlength=groups * grid * grid).to(torch.float64)
 
 
 def coarse_coefficients(x: torch.Tensor, grid: int, groups: int = 1) -> torch.Tensor:
     """x's coordinates on the orthonormal cell-average basis: sum over each cell / sqrt(cell size), float64."""
-    channels, cells = _coarse_cells(tuple(x.shape), grid, groups)
-    y = x.reshape(channels, x.shape[-2], x.shape[-1]).to(torch.float64)
-    return torch.stack([y[c, r, q].sum() / math.sqrt(y[c, r, q].numel()) for c, r, q in cells])
+    cells, sizes = _coarse_cells(tuple(x.shape), grid, groups)
+    return torch.bincount(cells, weights=x.reshape(-1).to(torch.float64), minlength=len(sizes)) / sizes.sqrt()
 
 
 def coarse_noise(shape: tuple[int, ...], coefficients, grid: int, seed: int) -> torch.Tensor:
@@ -114,10 +119,8 @@ def coarse_noise(shape: tuple[int, ...], coefficients, grid: int, seed: int) -> 
     values = torch.as_tensor([float(v) for v in coefficients], dtype=torch.float64)
     if len(values) == 0 or len(values) % (grid * grid):
         raise ValueError(f"{len(values)} coarse coefficients do not fill whole {grid}x{grid} grids")
-    channels, cells = _coarse_cells(tuple(shape), grid, len(values) // (grid * grid))
-    z = gaussian(tuple(shape), seed).reshape(channels, shape[-2], shape[-1]).to(torch.float64)
-    for value, (c, r, q) in zip(values, cells):
-        block = z[c, r, q]
-        size = math.sqrt(block.numel())
-        z[c, r, q] = block + (value - block.sum() / size) / size
-    return z.to(torch.float32).reshape(shape)
+    cells, sizes = _coarse_cells(tuple(shape), grid, len(values) // (grid * grid))
+    z = gaussian(tuple(shape), seed).reshape(-1).to(torch.float64)
+    own = torch.bincount(cells, weights=z, minlength=len(sizes)) / sizes.sqrt()   # B^T z
+    x = z + ((values - own) / sizes.sqrt())[cells]                               # z + B (c - B^T z)
+    return x.to(torch.float32).reshape(shape)

@@ -5,7 +5,7 @@ clean estimate (one NFE, counted by the engine's rule above t = 0); the top 1/et
 states to t2, are scored again, and so on; the survivors of the last checkpoint are integrated to
 t = 0 and scored as real samples. The result is the best finished sample. Checkpoints snap to the
 step grid of `steps` (a checkpoint that falls on the start, the end or another checkpoint is dropped),
-so every candidate follows the same `steps`-step trajectory as random search, cut into pieces.
+so a survivor walks the same grid of `steps` steps as a random-search candidate, in pieces.
 N = 0 takes the largest N the budget buys; a fixed N runs successive rounds of N while it lasts.
 
 Default (checkpoints "0.7", eta 4), from a small measurement on the shapes world: 12 captions (two per

@@ -3,13 +3,15 @@
 k particles start from Gaussian noises and move down `intervals` segments of the step grid. Each
 move is stochastic, written in recipe ops: integrate the ODE from the segment's top t_a *past* its end
 t_b, to t_low = t_b - churn (t_a - t_b), then re-noise up from t_low to t_b with fresh seeded noise
-(the forward process, so a particle at t_b has the right marginal; churn = 0 is the plain ODE). At
-t_b every particle is scored on its one-step clean estimate (one NFE, the engine's rule above t = 0)
-and weighted by its potential G = exp(lam * phi) (FK steering, sec. 3.2):
+(the forward process, so with an exact ODE a particle at t_b keeps the model's marginal; churn = 0 is
+the plain ODE, and resampled copies then stay identical). At t_b every particle is scored on its
+one-step clean estimate (one NFE, the engine's rule above t = 0) and weighted by its potential
+G = exp(lam * phi), as in FK steering:
   "max"        phi = the largest reward along the particle's ancestry so far,
   "sum"        phi = the sum of those rewards,
   "difference" phi = this reward minus the ancestor's previous one (0 before the first).
-As in the authors' reference code the weights are the current potentials. When the effective sample
+As in the authors' reference code the weights are the current potentials (not multiplied up between
+resamplings). When the effective sample
 size 1/sum(w^2) (w normalised) falls below `ess * k`, the particles are resampled systematically (one
 uniform from this algorithm's generator) and each copy continues from its ancestor's state
 (Proposal.start = parent = the ancestor). The last segment integrates to t = 0 without noise, so the

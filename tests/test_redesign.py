@@ -291,3 +291,19 @@ def test_bundled_models_take_float32_and_auto_and_refuse_other_dtypes():
     assert tsearch.search(**BASE, algorithm="random", budget=8, dtype="auto").summary.candidates == 2
     with pytest.raises(ValueError, match="runs in float32 only"):
         tsearch.search(**BASE, algorithm="random", budget=8, dtype="bfloat16")
+
+
+@pytest.mark.parametrize("stop_after", [1, 2, 3])
+def test_stop_between_batches_keeps_the_batches_and_never_tells_a_cut_round(tmp_path, stop_after):
+    seen = []
+    events = tsearch.stream(**BASE, algorithm="random", budget=4 * 12, batch_size=4, per_round=12,
+                            out=str(tmp_path / "r"), should_stop=lambda: len(seen) >= 4 * stop_after)
+    for event in events:
+        if type(event).__name__ == "CandidateScored":
+            seen.append(event)
+    done = event
+    run = load_run(tmp_path / "r")
+    assert len(run.candidates) == len(seen) == 4 * stop_after
+    assert done.summary.stopped == (stop_after < 3) and done.summary.nfe_spent == 16 * stop_after
+    assert (done.summary.best_id is None) == (stop_after < 3)   # one round of 12: told only when whole
+    assert len(run.rounds) == (0 if stop_after < 3 else 1)

@@ -91,20 +91,47 @@ class _Batch:
 
 
 class _Run:
-    """The state of one running search: counter, recipes, states of the last round, the pool of ranks."""
+    """The state of one running search: counter, recipes, end states of the last round, the pool of
+    ranks, what was written and the algorithm's best so far."""
 
     def __init__(self, plan: Plan, timeout: float | None):
         self.plan, self.caller = plan, Caller(timeout)
         self.counter = Counter()
         self.recipes: dict[int, tuple] = {}
-        self.states: dict[int, torch.Tensor] = {}
+        self.states: dict[int, torch.Tensor] = {}       # end states of the last told round (paths)
+        self.new_states: dict[int, torch.Tensor] = {}   # ... of the round being scored
         self.candidates: dict[int, Candidate] = {}
+        self.told: dict[int, Any] = {}                  # what the round being scored will tell
+        self.images: dict[int, Any] = {}
         self.names = tuple(v.name for v in plan.verifiers)
         self.eval_names = tuple(v.name for v in plan.evaluators)
         self.ensemble = MeanRank(len(self.names)) if len(self.names) > 1 else None
         self.reference_t = next((v.reference_t for v in [*plan.verifiers, *plan.evaluators]
                                  if getattr(v, "reference_t", None) is not None), None)
-        self.verifier_seconds = 0.0
+        self.verifier_seconds, self.count = 0.0, 0
+        self.best: tuple[int, float] | None = None
+        self.best_image = None
+        # the thread count is recorded: CPU kernels sum in an order that can depend on it, so an exact
+        # regeneration uses the same count
+        extra = {"nfe_per_eval": plan.model.nfe_per_eval, "torch_threads": torch.get_num_threads()}
+        self.writer = RunWriter(plan.out, plan.config.to_dict(), extra) if plan.out else None
+        self.keep_images = self.writer is None and self.ensemble is not None   # live ranks may crown an old one
+
+    def start_round(self, proposals: list[Proposal]) -> list[list[Proposal]]:
+        """The round's batches: proposals of equal structure together, at most batch_size each."""
+        plan = self.plan
+        planned = sum(plan.costs.of(p) for p in proposals)
+        if self.counter.nfe + planned > plan.budget - plan.final_reserve:
+            raise RuntimeError(f"algorithm {plan.algorithm_name!r} proposed {planned} NFEs with "
+                               f"{plan.budget - plan.final_reserve - self.counter.nfe} left; this is a bug in it")
+        self.told, self.new_states = {}, {}
+        if not self.keep_images:
+            self.images = {}   # this round's images only; an earlier best is read back from its file
+        groups = defaultdict(list)
+        for proposal in proposals:
+            groups[recipes.structure(proposal)].append(proposal)
+        size = plan.config.batch_size
+        return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
 
     def evaluate(self, cond, chunk: list[Proposal]) -> _Batch:
         plan, model, t0, nfe0 = self.plan, self.plan.model, time.perf_counter(), self.counter.nfe
@@ -126,14 +153,52 @@ class _Run:
             raise RuntimeError(f"NFE accounting mismatch: the denoiser ran {self.counter.nfe - nfe0} NFEs, "
                                f"the plan said {sum(costs)}")
         n = len(chunk)
+        self.verifier_seconds += tv_end - tv
         return _Batch(x, images, raw, held_out, costs, (time.perf_counter() - t0) / n, (tv_end - tv) / n)
 
-    def told(self, raw: torch.Tensor) -> list:
+    def _scores(self, raw: torch.Tensor) -> list:
         """What the algorithm is told: the raw score (NaN ranks last), or live mean ranks for an ensemble."""
         if self.ensemble is not None:
             return self.ensemble.add(raw)
         first = raw[:, 0]
         return [float(v) for v in torch.where(torch.isnan(first), torch.full_like(first, -float("inf")), first)]
+
+    def record(self, chunk: list[Proposal], batch: _Batch) -> list[Candidate]:
+        """The batch's Candidates, every one written to the run before any is reported."""
+        scores, spent, scored = self._scores(batch.raw), self.counter.nfe - sum(batch.costs), []
+        for j, proposal in enumerate(chunk):
+            recipe = (self.recipes[proposal.start] if proposal.start is not None else ()) + tuple(proposal.ops)
+            self.recipes[proposal.id] = recipe
+            spent += batch.costs[j]
+            self.told[proposal.id] = scores[j]
+            if proposal.t_end > 0.0:
+                self.new_states[proposal.id] = batch.states[j]
+            image = to_pil(batch.images[j])
+            candidate = Candidate(
+                proposal.id, proposal.parent, proposal.round, float(scores[j]),
+                Scores(self.names, batch.raw[j].tolist()), Scores(self.eval_names, batch.held_out[j].tolist()),
+                batch.costs[j], spent, proposal.t_end, tuple(op_to_dict(op) for op in recipe),
+                batch.seconds, batch.verifier_seconds)
+            if self.writer:
+                candidate = self.writer.add(candidate, image)
+            self.candidates[proposal.id] = candidate
+            self.images[proposal.id] = image
+            scored.append(candidate)
+        self.count += len(scored)
+        return scored
+
+    def tell(self, algorithm: Algorithm, proposals: list[Proposal]) -> None:
+        """Tell the round; take the algorithm's best (and its image) as it reports it."""
+        algorithm.tell(proposals, [self.told[p.id] for p in proposals])
+        self.states = self.new_states
+        if algorithm.best is not None:
+            if self.best is None or algorithm.best[0] != self.best[0]:
+                self.best_image = _image_of(self.candidates[algorithm.best[0]], self.images)
+                if self.writer and self.best_image is not None:
+                    self.writer.set_best(self.best_image)
+            self.best = algorithm.best
+        if self.writer:
+            self.writer.add_round(proposals[0].round, self.counter.nfe, self.count, self.best)
 
 
 def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
@@ -141,112 +206,71 @@ def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
     """The search as a generator of events (see tsearch.events).
 
     `should_stop()` is asked between batches: True ends the search there, everything kept (the app's
-    Stop). Closing the generator ends it at once, with every candidate of the batch in hand on disk.
+    Stop); a round stopped midway is never told. Closing the generator ends it at once, with every
+    candidate of the batch in hand on disk.
     `verifier_timeout`: seconds one verifier call may take (default `verifiers.deadline.DEFAULT_SECONDS`).
     """
     from tsearch.verifiers.deadline import DEFAULT_SECONDS
 
     model, algorithm, config = plan.model, plan.algorithm, plan.config
+    stop = should_stop or (lambda: False)
     state = _Run(plan, DEFAULT_SECONDS if verifier_timeout is None else verifier_timeout)
-    started = time.perf_counter()
-    count, best, best_image, final_nfe, stopped, final, error = 0, None, None, 0, True, None, None
-    images: dict[int, Any] = {}
-    # the thread count is recorded: CPU kernels sum in an order that can depend on it, so an exact
-    # regeneration uses the same count
-    extra = {"nfe_per_eval": model.nfe_per_eval, "torch_threads": torch.get_num_threads()}
-    writer = RunWriter(plan.out, config.to_dict(), extra) if plan.out else None
-    keep_images = writer is None and state.ensemble is not None   # live ranks may crown an earlier candidate
+    started, final_nfe, stopped, final, error = time.perf_counter(), 0, True, None, None
+    writer = state.writer
     yield SearchStarted(str(writer.root) if writer else None, plan.model_name, plan.condition, plan.algorithm_name,
                         state.names, state.eval_names, plan.budget, plan.steps, plan.costs.full(plan.steps))
     try:
         with model.encode_lock:
             cond = model.encode(plan.condition)
-        search_budget = plan.budget - plan.final_reserve
-        while not algorithm.done and not (should_stop and should_stop()):
+        cut = False
+        while not algorithm.done and not stop():
             proposals = algorithm.ask()
             if not proposals:
                 break
-            planned = sum(plan.costs.of(p) for p in proposals)
-            if state.counter.nfe + planned > search_budget:
-                raise RuntimeError(f"algorithm {plan.algorithm_name!r} proposed {planned} NFEs with "
-                                   f"{search_budget - state.counter.nfe} left; this is a bug in the algorithm")
-            told: dict[int, Any] = {}
-            if not keep_images:
-                images = {}   # this round's images only; an earlier best is read back from its file
-            new_states: dict[int, torch.Tensor] = {}
-            groups = defaultdict(list)
-            for proposal in proposals:
-                groups[recipes.structure(proposal)].append(proposal)
-            chunks = [g[i:i + config.batch_size] for g in groups.values() for i in range(0, len(g), config.batch_size)]
-            for number, chunk in enumerate(chunks):
-                if number and should_stop and should_stop():
+            for number, chunk in enumerate(state.start_round(proposals)):
+                if number and stop():
+                    cut = True   # stopped between two batches of a round
                     break
-                spent = state.counter.nfe
-                batch = state.evaluate(cond, chunk)
-                state.verifier_seconds += batch.verifier_seconds * len(chunk)
-                scores = state.told(batch.raw)
-                scored = []
-                for j, proposal in enumerate(chunk):   # every row on disk before any is reported
-                    recipe = (state.recipes[proposal.start] if proposal.start is not None else ()) + tuple(proposal.ops)
-                    state.recipes[proposal.id] = recipe
-                    spent += batch.costs[j]
-                    told[proposal.id] = scores[j]
-                    if proposal.t_end > 0.0:
-                        new_states[proposal.id] = batch.states[j]
-                    image = to_pil(batch.images[j])
-                    candidate = Candidate(
-                        proposal.id, proposal.parent, proposal.round, float(scores[j]),
-                        Scores(state.names, batch.raw[j].tolist()), Scores(state.eval_names, batch.held_out[j].tolist()),
-                        batch.costs[j], spent, proposal.t_end, tuple(op_to_dict(op) for op in recipe),
-                        batch.seconds, batch.verifier_seconds)
-                    if writer:
-                        candidate = writer.add(candidate, image)
-                    state.candidates[proposal.id] = candidate
-                    images[proposal.id] = image
-                    scored.append(candidate)
-                count += len(scored)
-                for candidate in scored:
-                    yield CandidateScored(candidate, images[candidate.id])
-            else:
-                algorithm.tell(proposals, [told[p.id] for p in proposals])
-                state.states = new_states
-                if algorithm.best is not None:
-                    if best is None or algorithm.best[0] != best[0]:
-                        best_image = _image_of(state.candidates[algorithm.best[0]], images)
-                        if writer and best_image is not None:
-                            writer.set_best(best_image)
-                    best = algorithm.best
-                if writer:
-                    writer.add_round(proposals[0].round, state.counter.nfe, count, best)
-                yield RoundDone(proposals[0].round, state.counter.nfe, count, best[0] if best else None,
-                                finite(best[1]) if best else None, best_image, time.perf_counter() - started)
-                continue
-            break   # stopped between two batches of a round: that round is never told
-        if config.final_steps and best is not None and not (should_stop and should_stop()):
-            final = _render_final(plan, state, cond, best[0])
+                for candidate in state.record(chunk, state.evaluate(cond, chunk)):
+                    yield CandidateScored(candidate, state.images[candidate.id])
+            if cut:
+                break
+            state.tell(algorithm, proposals)
+            best = state.best
+            yield RoundDone(proposals[0].round, state.counter.nfe, state.count, best[0] if best else None,
+                            finite(best[1]) if best else None, state.best_image, time.perf_counter() - started)
+        if config.final_steps and state.best is not None and not stop():
+            final = _render_final(plan, state, cond, state.best[0])
             if final is not None:
                 final_nfe = final.nfe
                 if writer:
                     final = FinalRendered(final.id, final.steps, final.nfe, final.image,
                                           writer.set_best(final.image, "final.png"), final.scores)
                 yield final
-        stopped = bool(should_stop and should_stop())
+        stopped = stop() and (cut or not algorithm.done)   # a Stop after the last batch ended nothing early
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
         stopped = False
         raise
     finally:
-        state.caller.close()
-        if best is None and algorithm.best is not None and algorithm.best[0] in state.candidates:
-            best = algorithm.best
-        best_evals = state.candidates[best[0]].evals.values_tuple if best and best[0] in state.candidates else ()
-        summary = Summary(plan.model_name, plan.algorithm_name, plan.condition, plan.budget, state.counter.nfe,
-                          final_nfe, count, best[0] if best else None, finite(best[1]) if best else None, best_evals,
-                          time.perf_counter() - started, state.verifier_seconds, stopped,
-                          str(writer.root) if writer else None, error)
-        if writer:
-            writer.finish(asdict(summary), keep_empty=count > 0 or error is None)
-    yield SearchDone(summary, final.image if final is not None else best_image)
+        summary = _finish(plan, state, started, final_nfe, stopped, error)
+    yield SearchDone(summary, final.image if final is not None else state.best_image)
+
+
+def _finish(plan: Plan, state: _Run, started: float, final_nfe: int, stopped: bool, error: str | None) -> Summary:
+    """The summary, written to run.json (a run that failed before scoring anything leaves no folder)."""
+    state.caller.close()
+    best = state.best
+    if best is None and plan.algorithm.best is not None and plan.algorithm.best[0] in state.candidates:
+        best = plan.algorithm.best
+    best_evals = state.candidates[best[0]].evals.values_tuple if best and best[0] in state.candidates else ()
+    summary = Summary(plan.model_name, plan.algorithm_name, plan.condition, plan.budget, state.counter.nfe,
+                      final_nfe, state.count, best[0] if best else None, finite(best[1]) if best else None,
+                      best_evals, time.perf_counter() - started, state.verifier_seconds, stopped,
+                      str(state.writer.root) if state.writer else None, error)
+    if state.writer:
+        state.writer.finish(asdict(summary), keep_empty=state.count > 0 or error is None)
+    return summary
 
 
 def _image_of(candidate: Candidate, images: dict):

@@ -248,3 +248,36 @@ def test_a_public_app_never_downloads_a_hub_model_a_caller_names(monkeypatch):
         list(handlers.search(**dict(GMM, model="hub-model"), session=Session()))
     monkeypatch.setenv("TSEARCH_APP_MODELS", "hub-model")
     assert last(handlers.search(**dict(GMM, model="hub-model"), session=Session()))["status"].startswith("Done")
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(verifiers=[["gmm-density"]]), "verifiers is a list of registered verifier names"),
+    (dict(verifiers=5), "verifiers is a list of registered verifier names"),
+    (dict(baseline="no"), "baseline must be true or false"),
+    (dict(bogus_option=1), "unknown parameter\\(s\\) bogus_option"),
+    (dict(budget=10**30), "budget must be in"),
+])
+def test_what_the_bad_input_tally_found_in_the_app(change, message):
+    with pytest.raises(gr.Error, match=message):
+        list(handlers.search(**dict(GMM, **change), session=Session()))
+
+
+def test_loading_odd_files_and_damaged_summaries_is_a_clear_message(tmp_path):
+    with pytest.raises(gr.Error, match="missing.zip was not found"):
+        handlers.load(str(tmp_path / "missing.zip"), Session())
+    with pytest.raises(gr.Error, match="load takes the path"):
+        handlers.load(3, Session())
+    with pytest.raises(gr.Error, match="algorithms is a list of names"):
+        list(handlers.compare(**GMM, mode="algorithms", algorithms="random", session=Session()))
+    session = Session()
+    last(handlers.search(**GMM, session=session))
+    root = Path(session.last_run_dir)
+    for key, value in (("seconds", "abc"), ("best_score", "x"), ("best_id", [1])):
+        meta = json.loads((root / "run.json").read_text())
+        good = meta["summary"][key]
+        meta["summary"][key] = value
+        (root / "run.json").write_text(json.dumps(meta))
+        with pytest.raises(gr.Error, match=f"summary {key} is"):
+            handlers.load(_zip(root, tmp_path), Session())
+        meta["summary"][key] = good
+        (root / "run.json").write_text(json.dumps(meta))

@@ -307,3 +307,21 @@ def test_stop_between_batches_keeps_the_batches_and_never_tells_a_cut_round(tmp_
     assert done.summary.stopped == (stop_after < 3) and done.summary.nfe_spent == 16 * stop_after
     assert (done.summary.best_id is None) == (stop_after < 3)   # one round of 12: told only when whole
     assert len(run.rounds) == (0 if stop_after < 3 else 1)
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    (dict(model=3), "model: give a registered name"),
+    (dict(model=["gmm"]), "model: give a registered name"),
+    (dict(verifiers={"gmm-density": 1}), "verifiers is a list of names"),
+    (dict(out=3), "out must be a folder path"),
+    (dict(should_stop="x"), "should_stop must be a function"),
+    (dict(verifier_timeout=-1), "verifier_timeout must be seconds"),
+    (dict(verifier_timeout="x"), "verifier_timeout must be seconds"),
+    (dict(budget=10**30), "budget must be in [1, 1000000000]"),
+])
+def test_what_the_bad_input_tally_found_is_refused_by_name(kwargs, needle):
+    with pytest.raises(ValueError) as error:
+        tsearch.search(**{**BASE, "algorithm": "random", "budget": 40, **kwargs})
+    assert needle in str(error.value)
+    with pytest.raises(ValueError, match="the first argument is a SearchConfig"):
+        tsearch.search("gmm")

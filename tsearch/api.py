@@ -105,6 +105,9 @@ def prepare(config: SearchConfig | None = None, *, out: str | None = None, loade
     Nothing is spent and nothing is written here; the run folder `out` is only checked."""
     if config is None:
         config = config_from(**kwargs)
+    elif not isinstance(config, SearchConfig):
+        raise ValueError(f"the first argument is a SearchConfig, got {config!r}; or pass keywords, e.g. "
+                         f"tsearch.search(model='gmm', cls=2, verifiers=['gmm-density'])")
     elif kwargs:
         raise ValueError(f"give a SearchConfig or keyword arguments, not both (got {', '.join(kwargs)})")
     else:
@@ -145,8 +148,21 @@ def prepare(config: SearchConfig | None = None, *, out: str | None = None, loade
 def stream(config: SearchConfig | None = None, *, out: str | None = None, should_stop=None,
            verifier_timeout: float | None = None, loader: Loader | None = None, **kwargs) -> Iterator[Any]:
     """The search's events as they happen (see tsearch.events); close the iterator to stop."""
+    check_run_keywords(should_stop, verifier_timeout)
     plan = prepare(config, out=out, loader=loader, **kwargs)
     return engine.run(plan, should_stop=should_stop, verifier_timeout=verifier_timeout)
+
+
+def check_run_keywords(should_stop, verifier_timeout) -> None:
+    """ValueError naming should_stop or verifier_timeout when they are not what a run takes."""
+    import math
+
+    if should_stop is not None and not callable(should_stop):
+        raise ValueError(f"should_stop must be a function returning True to stop, got {should_stop!r}")
+    if verifier_timeout is not None:
+        if isinstance(verifier_timeout, bool) or not isinstance(verifier_timeout, (int, float)) or \
+                not math.isfinite(verifier_timeout) or verifier_timeout < 0:
+            raise ValueError(f"verifier_timeout must be seconds >= 0 (0 = no deadline), got {verifier_timeout!r}")
 
 
 @dataclass
@@ -164,6 +180,7 @@ def search(config: SearchConfig | None = None, *, out: str | None = None, should
            verifier_timeout: float | None = None, loader: Loader | None = None, **kwargs) -> SearchResult:
     """Run a search to the end and return its result (arguments as `stream`)."""
     history, done = [], None
+    check_run_keywords(should_stop, verifier_timeout)
     plan = prepare(config, out=out, loader=loader, **kwargs)
     for event in engine.run(plan, should_stop, verifier_timeout):
         if isinstance(event, CandidateScored):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 MAX_SEED = 2**63            # seeds are integers in [0, 2^63)
+MAX_BUDGET = 10**9          # NFEs; more would run for years even on the fastest model
 MAX_PROMPT_CHARS = 4000     # longer prompts are refused (encoders truncate far earlier)
 DTYPES = ("float32", "bfloat16", "float16", "auto")
 
@@ -50,8 +51,9 @@ class SearchConfig:
         if isinstance(self.model, str):
             if not self.model.strip():
                 raise ValueError("model: give a registered name (see `python -m tsearch models`), a hub id or a folder")
-        elif self.model is None:
-            raise ValueError("model: give a registered name (see `python -m tsearch models`), a hub id or a folder")
+        elif not all(callable(getattr(self.model, name, None)) for name in ("encode", "forward_x0", "decode")):
+            raise ValueError(f"model: give a registered name (see `python -m tsearch models`), a hub id, a folder or "
+                             f"a tsearch Model object; got {self.model!r}")
         if not isinstance(self.algorithm, str) or self.algorithm not in ALGORITHMS:
             raise unknown("algorithm", self.algorithm, ALGORITHMS)
         options = self.options
@@ -75,7 +77,7 @@ class SearchConfig:
         return dataclasses.replace(
             self, condition=_condition(self.condition), verifiers=_scorers("verifiers", self.verifiers, 1),
             evaluators=_scorers("evaluators", self.evaluators, 0), options=options,
-            budget=whole("budget", self.budget, 1), steps=whole("steps", self.steps, 1, optional=True),
+            budget=whole("budget", self.budget, 1, MAX_BUDGET), steps=whole("steps", self.steps, 1, optional=True),
             seed=whole("seed", self.seed, 0, MAX_SEED - 1), batch_size=whole("batch_size", self.batch_size, 1),
             final_steps=whole("final_steps", self.final_steps, 1, optional=True), device=_device(self.device),
             model_options=dict(self.model_options))
@@ -181,6 +183,9 @@ def _scorers(name: str, values, minimum: int) -> tuple:
                          f"write {name}=[{values!r}]")
     if values is None:
         values = ()
+    if isinstance(values, Mapping):
+        raise ValueError(f"{name} is a list of names, objects with .score or callables, not a dict: "
+                         f"write {name}=[...]")
     try:
         values = tuple(values)
     except TypeError:

@@ -53,6 +53,8 @@ def versions() -> dict:
 
 def check_out(root: str | os.PathLike) -> Path:
     """ValueError naming the out folder when a new run cannot be written there; creates nothing."""
+    if not isinstance(root, (str, os.PathLike)) or not str(root).strip():
+        raise ValueError(f"out must be a folder path (a string), got {root!r}")
     path = Path(root)
     if (path / "run.json").exists():
         raise ValueError(f"out folder {path} already holds a run; choose another folder so nothing is overwritten")

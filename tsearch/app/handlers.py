@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from typing import Any, Iterator
 
 import gradio as gr
@@ -27,7 +28,7 @@ from tsearch.app.gpu import available as zerogpu_available
 from tsearch.app.pool import ModelPool, Slot
 from tsearch.app.runs_root import new_run_dir
 from tsearch.app.state import LiveRun, RunHandle, Session, Throttle
-from tsearch.app.validate import DEFAULT_BATCH, check_names, config_for
+from tsearch.app.validate import DEFAULT_BATCH, check_flag, check_names, check_options, config_for
 from tsearch.config import SearchConfig
 from tsearch.events import CandidateScored
 from tsearch.models import MODELS
@@ -133,6 +134,8 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
            **options) -> Iterator[tuple]:
     """Run a search and stream (status, best image, best card, chart, gallery, details) as it goes."""
     model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
+    baseline = check_flag("baseline", baseline)
+    check_options(options)
     session = session if session is not None else Session()
     if not catalog.is_local(model) and not POOL.loaded(model):
         yield (f"Loading {model} (the first time downloads its weights; this can take minutes)…",
@@ -188,8 +191,15 @@ def _compare_view(runs: list[LiveRun], status: str, by_evaluator: bool, chart: b
 def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str, budget: int, steps: int | None,
             seed: int, cls: int | None = None, evaluator: str | None = None, mode: str = "algorithms",
             algorithms: list[str] | None = None, compare_verifiers: list[str] | None = None,
-            batch_size: int = DEFAULT_BATCH, session: Session | None = None, **options) -> Iterator[tuple]:
-    """Several algorithms (same verifiers) or several verifiers (same algorithm), one after another, same budget."""
+            batch_size: int = DEFAULT_BATCH, session: Session | None = None, baseline: bool = False,
+            **options) -> Iterator[tuple]:
+    """Several algorithms (same verifiers) or several verifiers (same algorithm), one after another, same budget.
+
+    `baseline` is taken for symmetry with `search` and unused: add "steps" to the algorithms to compare with it."""
+    check_options(options)
+    for name, value in (("algorithms", algorithms), ("compare_verifiers", compare_verifiers)):
+        if value is not None and (not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value)):
+            raise gr.Error(f"{name} is a list of names, got {value!r}")
     if mode == "algorithms":
         entries = [(name, name, verifiers) for name in dict.fromkeys(algorithms or [])]
     elif mode == "verifiers":
@@ -239,14 +249,19 @@ def load(file, session: Session | None = None):
     """A zip from Export shown as if it had just run: gallery, best sample, chart, status."""
     if not file:
         raise gr.Error("choose a zip exported from this app")
-    path = file if isinstance(file, str) else getattr(file, "name", file)
+    path = file.get("path") if isinstance(file, dict) else getattr(file, "name", file)
+    if not isinstance(path, (str, os.PathLike)):
+        raise gr.Error(f"load takes the path of a zip exported from this app, got {file!r}")
+    if not os.path.exists(path):
+        raise gr.Error(f"{os.path.basename(str(path))} was not found: upload the zip again")
     try:
         run = load_live(path, previous=session.loaded_run_dir if session is not None else None)
-    except (ValueError, OSError) as error:
-        raise gr.Error(str(error)) from None
+        view = _search_view(run, note="loaded from a saved run")
+    except (ValueError, TypeError, OSError) as error:
+        raise gr.Error(f"cannot show this run: {error}") from None
     if session is not None:
         session.last_run_dir = session.loaded_run_dir = run.run_dir
-    return _search_view(run, note="loaded from a saved run")
+    return view
 
 
 def estimate(model: str, budget, prompt: str | None = None, cls: int | None = None,

@@ -41,6 +41,9 @@ def check_names(model, verifiers, evaluator, algorithm) -> tuple[str, tuple[str,
     catalog.check_allowed(model)
     if isinstance(verifiers, str):
         verifiers = [verifiers] if verifiers else []
+    if verifiers is not None and (not isinstance(verifiers, (list, tuple)) or
+                                  not all(isinstance(v, str) for v in verifiers)):
+        raise gr.Error(f"verifiers is a list of registered verifier names, got {verifiers!r}")
     verifiers = tuple(dict.fromkeys(verifiers or ()))
     if not verifiers:
         raise gr.Error("choose at least one verifier (several are combined by mean rank)")
@@ -48,10 +51,27 @@ def check_names(model, verifiers, evaluator, algorithm) -> tuple[str, tuple[str,
         _known("verifier", name, VERIFIERS)
         _unavailable("verifier", name, "verifier")
     evaluator = evaluator or None
+    if evaluator is not None and not isinstance(evaluator, str):
+        raise gr.Error(f"evaluator is one registered verifier name, got {evaluator!r}")
     if evaluator is not None:
         _known("held-out evaluator", evaluator, VERIFIERS)
         _unavailable("evaluator", evaluator, "verifier")
     return model, verifiers, evaluator, _known("algorithm", algorithm, ALGORITHMS)
+
+
+def check_flag(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise gr.Error(f"{name} must be true or false, got {value!r}")
+    return value
+
+
+def check_options(options: dict) -> None:
+    """Every extra keyword must be an algorithm option the page offers (`<algorithm>_<option>`)."""
+    known = {field.key for field in catalog.all_option_fields()}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise gr.Error(f"unknown parameter(s) {', '.join(unknown)}; algorithm options are named "
+                       f"<algorithm>_<option>, e.g. zero_order_lam")
 
 
 def _blank(value) -> bool:

@@ -27,4 +27,8 @@ def from_import_path(path: str) -> CallableVerifier:
         raise ValueError(f"custom verifier {path!r}: cannot import module {module_name!r} ({error})") from None
     if not hasattr(module, attribute):
         raise ValueError(f"custom verifier {path!r}: module {module_name!r} has no attribute {attribute!r}")
-    return CallableVerifier(getattr(module, attribute), name=path)
+    function = getattr(module, attribute)
+    if not callable(function):
+        raise ValueError(f"custom verifier {path!r}: {attribute} is a {type(function).__name__}, not a function "
+                         f"f(images, condition) -> scores")
+    return CallableVerifier(function, name=path)

@@ -42,7 +42,7 @@ def trace_run() -> tuple[list[str], list[str], list[str]]:
                 stack, f = [], frame
                 while f is not None:   # the path itself: the files on the call stack at that moment
                     where = f.f_code.co_filename
-                    if where.startswith(str(PACKAGE)):
+                    if where.startswith(str(PACKAGE)) and "/bench/" not in where:   # not this harness
                         hop = f"{os.path.relpath(where, PACKAGE.parent)}:{f.f_code.co_name}"
                         stack.append(hop)
                     f = f.f_back

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import sys
 import time
@@ -169,22 +168,16 @@ def _parser() -> argparse.ArgumentParser:
 def _stored_config(path: str) -> dict:
     """A saved run's config in its stored form (run.json's "config"), to override before it is validated.
 
-    Read here rather than through `SearchConfig.from_run` so that a flag such as --device can replace a
-    stored value that does not hold on this machine before validation refuses it."""
-    where = Path(path)
-    if where.is_dir():
-        where = where / "run.json"
+    Not validated yet, so that a flag such as --device can replace a stored value that does not hold
+    on this machine before validation refuses it."""
+    from tsearch.config import stored_config
+
     try:
-        meta = json.loads(where.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ValueError(f"--from {path}: cannot read {where}: {error.strerror or error}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"--from {path}: {where} is not valid JSON ({error})") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
-        raise ValueError(f"--from {path}: {where} holds no search config; is it a tsearch run.json?")
-    config = dict(meta["config"])
+        config = stored_config(path)
+    except ValueError as error:
+        raise ValueError(f"--from {path}: {error}") from None
     if not isinstance(config.get("options") or {}, dict) or not isinstance(config.get("model_options") or {}, dict):
-        raise ValueError(f"--from {path}: {where}: \"options\" and \"model_options\" must be JSON objects")
+        raise ValueError(f"--from {path}: \"options\" and \"model_options\" must be JSON objects")
     return config
 
 

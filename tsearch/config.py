@@ -109,24 +109,31 @@ class SearchConfig:
         return cls(**values).validate()
 
     @classmethod
-    def from_run(cls, path: str | Path) -> "SearchConfig":
-        """The config of a saved run (its folder or its run.json), to start the same search again."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / "run.json"
-        try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise ValueError(f"cannot read {path}: {error.strerror or error}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ValueError(f"{path} is not valid JSON ({error})") from None
-        if not isinstance(meta, dict) or "config" not in meta:
-            raise ValueError(f"{path} holds no search config: is it a tsearch run.json?")
-        return cls.from_dict(meta["config"])
+    def from_run(cls, path: str | Path, **overrides) -> "SearchConfig":
+        """The config of a saved run (its folder or its run.json), to start the same search again.
+
+        `overrides` replace stored values before validation (e.g. device="cpu" for a run made on a GPU)."""
+        return cls.from_dict({**stored_config(path), **overrides})
 
     @property
     def model_name(self) -> str:
         return self.model if isinstance(self.model, str) else getattr(self.model, "name", type(self.model).__name__)
+
+
+def stored_config(path: str | Path) -> dict:
+    """The "config" object of a saved run's run.json (its folder or the file), not yet validated."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "run.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror or error}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise ValueError(f"{path} holds no search config: is it a tsearch run.json?")
+    return dict(meta["config"])
 
 
 def changed_options(options) -> dict:

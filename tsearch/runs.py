@@ -157,14 +157,14 @@ class Run:
         raise ValueError(f"run {self.root} has no candidate {candidate_id} (it has {span})")
 
 
-def _lines(path: Path):
+def read_jsonl(path: Path, max_bytes: int = MAX_ROW_BYTES) -> tuple[list[dict], int]:
     """The JSON objects of a .jsonl file, one per line; a torn or malformed line is passed over, and counted."""
     good, bad = [], 0
     if not path.exists():
         return good, bad
     with open(path, "rb") as handle:
         for raw in handle:
-            if len(raw) > MAX_ROW_BYTES:
+            if len(raw) > max_bytes:
                 bad += 1
                 continue
             try:
@@ -194,7 +194,7 @@ def load_run(root: str | os.PathLike) -> Run:
     summary = meta.get("summary")
     if summary is not None and not isinstance(summary, dict):
         raise ValueError(f"{path}: \"summary\" must be an object or null")
-    rows, skipped = _lines(root / "candidates.jsonl")
+    rows, skipped = read_jsonl(root / "candidates.jsonl")
     candidates = []
     for row in rows:
         image = root / "images" / f"{row.get('id', -1):06d}.png" if isinstance(row.get("id"), int) else None
@@ -202,7 +202,7 @@ def load_run(root: str | os.PathLike) -> Run:
             candidates.append(Candidate.from_row(row, str(image) if image is not None and image.exists() else None))
         except ValueError:
             skipped += 1
-    rounds, bad_rounds = _lines(root / "rounds.jsonl")
+    rounds, bad_rounds = read_jsonl(root / "rounds.jsonl")
     versions_ = meta.get("versions") if isinstance(meta.get("versions"), dict) else {}
     threads = meta.get("torch_threads")
     threads = threads if isinstance(threads, int) and not isinstance(threads, bool) and threads > 0 else None

@@ -14,7 +14,6 @@ or null, "error" (null, or why the cell failed)}.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 from pathlib import Path
 
@@ -27,25 +26,11 @@ MAX_LINE_BYTES = 1 << 22
 
 def read_rows(root: str | Path) -> tuple[list[dict], int]:
     """(rows, lines passed over) of DIR/results.jsonl; a torn or malformed line is passed over and counted."""
-    path = Path(root) / RESULTS
-    rows, bad = [], 0
-    if not path.exists():
-        return rows, bad
-    with open(path, "rb") as handle:
-        for raw in handle:
-            if len(raw) > MAX_LINE_BYTES:
-                bad += 1
-                continue
-            try:
-                row = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                bad += 1
-                continue
-            if isinstance(row, dict) and isinstance(row.get("key"), str) and isinstance(row.get("config"), dict):
-                rows.append(row)
-            else:
-                bad += 1
-    return rows, bad
+    from tsearch.runs import read_jsonl
+
+    lines, bad = read_jsonl(Path(root) / RESULTS, MAX_LINE_BYTES)
+    rows = [row for row in lines if isinstance(row.get("key"), str) and isinstance(row.get("config"), dict)]
+    return rows, bad + len(lines) - len(rows)
 
 
 def finished(root: str | Path) -> dict[str, dict]:

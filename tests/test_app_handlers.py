@@ -361,3 +361,12 @@ def test_on_zerogpu_a_search_that_cannot_fit_one_gpu_call_is_refused(monkeypatch
         list(handlers.search(**dict(GMM, budget=most, baseline=True), session=Session()))
     updates = list(handlers.search(**dict(GMM, budget=200), session=Session()))
     assert updates[-1][0].startswith("Done")
+
+
+def test_the_best_card_writes_the_new_recipe_ops_readably():
+    from tsearch.search.base import CoarseNoise, Crossover, Gaussian, Neighbour, op_to_dict
+
+    rows = [op_to_dict(op) for op in (Gaussian(3), Crossover(0.7, (Gaussian(5), Neighbour(2, 0.9))),
+                                      CoarseNoise(4, 2, (0.1,) * 4))]
+    assert views.recipe_text(rows) == ("gaussian(seed=3) → crossover(cos=0.7, with [gaussian(seed=5) → "
+                                       "neighbour(cos=0.9, seed=2)]) → coarse-band noise(seed=4, 2x2 cells)")

@@ -56,6 +56,10 @@ def recipe_text(recipe) -> str:
             parts.append(f"integrate({op['t_from']:g}→{op['t_to']:g}, {op['steps']} steps)")
         elif kind == "renoise":
             parts.append(f"renoise({op['t_from']:g}→{op['t_to']:g}, seed={op['seed']})")
+        elif kind == "crossover":
+            parts.append(f"crossover(cos={op['cos']:g}, with [{recipe_text(op.get('other') or [])}])")
+        elif kind == "coarsenoise":
+            parts.append(f"coarse-band noise(seed={op['seed']}, {op['grid']}x{op['grid']} cells)")
         else:
             parts.append(str(op))
     return " → ".join(parts)

@@ -40,7 +40,15 @@ def url(tmp_path_factory):
 
 @pytest.fixture
 def client(url):
-    return gradio_client.Client(url, verbose=False)
+    # download_files=False, as the README recommends: files stay on the server and the client gets their
+    # paths (here the same machine). Downloading every gallery image of every update cost ~50 ms a file
+    # here (a fresh TLS context per download in gradio_client), minutes for a streamed search.
+    return gradio_client.Client(url, verbose=False, download_files=False)
+
+
+def local(value) -> Path:
+    """The server's path of a file output (download_files=False gives its FileData)."""
+    return Path(value["path"] if isinstance(value, dict) else value)
 
 
 def first_update(job, timeout: float = 30.0):
@@ -81,9 +89,9 @@ def test_search_streams_updates_that_agree_with_the_run_on_disk(client, monkeypa
     for item in gallery:
         number, score = re.search(r"#(\d+) · score (\S+)", item["caption"]).groups()
         assert float(score) == pytest.approx(rows[int(number)]["score"], rel=1e-3)
-        assert Path(item["image"]).read_bytes() == (run.root / "images" / f"{int(number):06d}.png").read_bytes()
+        assert local(item["image"]).read_bytes() == (run.root / "images" / f"{int(number):06d}.png").read_bytes()
     assert f"#{run.summary['best_id']} " in gallery[0]["caption"]
-    assert Path(best).read_bytes() == (run.root / "images" / f"{run.summary['best_id']:06d}.png").read_bytes()
+    assert local(best).read_bytes() == (run.root / "images" / f"{run.summary['best_id']:06d}.png").read_bytes()
 
 
 def test_cancel_mid_run_then_run_again(client):
@@ -116,8 +124,8 @@ def test_bad_input_is_reported_and_the_app_keeps_working(client):
 def test_export_load_and_compare_endpoints(client):
     done = client.predict(**dict(SEARCH, budget=200))
     archive = client.predict(api_name="/export")
-    assert Path(archive).suffix == ".zip"
-    loaded = client.predict(file=gradio_client.handle_file(archive), api_name="/load_run")
+    assert local(archive).suffix == ".zip"
+    loaded = client.predict(file=gradio_client.handle_file(str(local(archive))), api_name="/load_run")
     assert "loaded" in loaded[0] and loaded[5]["best_id"] == done[5]["best_id"]
     assert loaded[5]["candidates"] == done[5]["candidates"] == 20
     status, chart, cards = client.predict(**{k: v for k, v in SEARCH.items() if k not in ("baseline", "api_name")}

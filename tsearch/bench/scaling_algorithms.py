@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tsearch.verifiers.shapes_oracle import passed as oracle_passed
+
 METHODS = ("random", "zero-order", "paths", "smc", "prune", "evolution", "cem")
 # The shapes scaling bench's settings for the paper's methods; the new ones run with their defaults.
 OPTIONS = {"zero-order": {"n": 4, "lam": 0.9}, "paths": {"n": 2, "m": 4, "L": 5}}
@@ -41,7 +43,8 @@ def _parse(argv):
 
 
 def _ok(evals) -> bool:
-    return evals[0] is not None and evals[0] >= 1.0   # shapes-oracle: ok + 0.5 * partial
+    """The first evaluator is the shapes oracle: did it pass?"""
+    return oracle_passed(evals[0])
 
 
 def run(argv) -> dict:

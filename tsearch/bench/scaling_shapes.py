@@ -15,6 +15,7 @@ from tsearch.search import Costs
 from tsearch.verifiers import load_verifier
 from tsearch.verifiers.ensemble import MeanRank
 from tsearch.worlds.shapes import grammar
+from tsearch.verifiers.shapes_oracle import passed as oracle_passed
 
 
 def _parse(argv):
@@ -34,7 +35,8 @@ def _parse(argv):
 
 
 def _ok(evals) -> bool:
-    return evals[0] is not None and evals[0] >= 1.0  # shapes-oracle: ok + 0.5 * partial
+    """The first evaluator is the shapes oracle: did it pass?"""
+    return oracle_passed(evals[0])
 
 
 def run(argv) -> dict:

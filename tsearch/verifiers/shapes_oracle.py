@@ -16,6 +16,12 @@ from tsearch.worlds.shapes.oracle import detect, judge
 from tsearch.worlds.shapes.render import IMAGE_SIZE
 
 PARTIAL_WEIGHT = 0.5   # a failure scores at most 0.5 * 0.95 (MISS_CAP), a pass at least 1.5
+PASS_MARK = 1.0        # a score at or above this is a pass (benchmarks and sweep reports count accuracy by it)
+
+
+def passed(score) -> bool:
+    """Whether an oracle score (None when missing) is a pass."""
+    return score is not None and score >= PASS_MARK
 
 
 class ShapesOracle:

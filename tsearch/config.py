@@ -42,7 +42,7 @@ class SearchConfig:
     model_options: Mapping = field(default_factory=dict)   # passed to the model's loader (e.g. guidance)
 
     # --- validation -----------------------------------------------------------------------
-    def validate(self) -> "SearchConfig":
+    def validate(self, here: bool = True) -> "SearchConfig":
         """This config with its values checked and normalised; ValueError naming the field otherwise."""
         from tsearch.search import ALGORITHMS, make_options
         from tsearch.registry import unknown
@@ -79,7 +79,7 @@ class SearchConfig:
             evaluators=_scorers("evaluators", self.evaluators, 0), options=options,
             budget=whole("budget", self.budget, 1, MAX_BUDGET), steps=whole("steps", self.steps, 1, optional=True),
             seed=whole("seed", self.seed, 0, MAX_SEED - 1), batch_size=whole("batch_size", self.batch_size, 1),
-            final_steps=whole("final_steps", self.final_steps, 1, optional=True), device=_device(self.device),
+            final_steps=whole("final_steps", self.final_steps, 1, optional=True), device=_device(self.device, here),
             model_options=dict(self.model_options))
 
     # --- on disk --------------------------------------------------------------------------
@@ -208,7 +208,9 @@ def _scorers(name: str, values, minimum: int) -> tuple:
     return values
 
 
-def _device(value) -> str:
+def _device(value, here: bool = True) -> str:
+    """The device name, checked as a name; `here`: also that this machine has it (a sweep's driver
+    may lack the GPUs its workers have, so the spec is checked with here=False)."""
     import torch
 
     if not isinstance(value, str) or not value.strip():
@@ -217,12 +219,14 @@ def _device(value) -> str:
         device = torch.device(value.strip())
     except (RuntimeError, ValueError):
         raise ValueError(f"device {value!r} is not a torch device; use 'cpu', 'cuda', 'cuda:1' or 'mps'") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {value!r}: tsearch runs on 'cpu', 'cuda' or 'mps'")
+    if not here:
+        return value.strip()
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {value!r}: no CUDA GPU is visible here; use --device cpu")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise ValueError(f"device {value!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValueError(f"device {value!r}: Apple's MPS is not available here; use --device cpu")
-    if device.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device {value!r}: tsearch runs on 'cpu', 'cuda' or 'mps'")
     return value.strip()

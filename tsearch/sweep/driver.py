@@ -37,7 +37,11 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "local", *, retry_fa
     if backend == "ray":
         from tsearch.sweep.ray_backend import run_ray as run   # imports ray; the local backend never does
     else:
+        from tsearch.config import _device
         from tsearch.sweep.local import run_local as run
+
+        for device in sorted({cell.config.device for cell in sweep.cells}):
+            _device(device)   # the local backend runs here: a missing GPU is one clear error, not N failed cells
     from tqdm import tqdm
 
     with Results(out) as results:

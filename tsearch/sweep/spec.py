@@ -144,7 +144,7 @@ def parse_spec(data: dict, base: str | Path = ".", default_name: str = "sweep") 
                             algorithm=algorithm, options=opts, budget=budget, steps=step, seed=seed,
                             batch_size=batch_size, solver=solver, final_steps=final,
                             device=data.get("device", "cpu"), dtype=data.get("dtype"),
-                            model_options=model_options).validate()
+                            model_options=model_options).validate(here=False)   # workers check the device
                     except ValueError as error:
                         raise ValueError(f"{where}: {error}") from None
                     key = cell_key(config)

@@ -346,3 +346,38 @@ def test_shipped_sweeps_parse(path):
     sweep = load_spec(path)
     assert sweep.cells and len({c.key for c in sweep.cells}) == len(sweep.cells)
     assert path.read_text().lstrip().startswith("#") and "CPU" in path.read_text().split("\n\n")[0]
+
+
+def test_a_gpu_spec_parses_on_a_cpu_driver_and_the_local_backend_says_why_it_cannot_run(tmp_path, capsys):
+    """The device is checked where cells run: a CPU driver may feed Ray workers that have the GPUs."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    spec = write(tmp_path, 'device = "cuda"\n' + GMM)
+    assert {cell.config.device for cell in load_spec(spec).cells} == {"cuda"}
+    with pytest.raises(ValueError, match="no CUDA GPU is visible here"):
+        run_sweep(load_spec(spec), tmp_path / "out", progress=False)
+    assert not (tmp_path / "out" / "results.jsonl").exists() or not read_rows(tmp_path / "out")[0]
+    assert cli.main(["sweep", str(spec), "--out", str(tmp_path / "out2"), "--no-progress"]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+
+
+@needs_ray
+def test_an_address_where_nothing_listens_is_one_clear_error_not_a_hang(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as probe:   # a port nobody listens on: bound, never listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        spec = write(tmp_path, GMM)
+        started = time.perf_counter()
+        code = cli.main(["sweep", str(spec), "--out", str(tmp_path / "out"), "--backend", "ray",
+                         "--address", f"127.0.0.1:{port}", "--no-progress"])
+    assert code == 2 and time.perf_counter() - started < 30
+    err = capsys.readouterr().err
+    assert f"cannot reach the Ray cluster at 127.0.0.1:{port}" in err and "ray start --head" in err
+    assert "Traceback" not in err
+    assert cli.main(["sweep", str(spec), "--out", str(tmp_path / "out"), "--backend", "ray",
+                     "--address", "nonsense", "--no-progress"]) == 2
+    assert "HOST:PORT" in capsys.readouterr().err

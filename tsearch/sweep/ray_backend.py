@@ -13,6 +13,7 @@ through the same `run_cell` as the local backend, so the same cells give the sam
 from __future__ import annotations
 
 import os
+import socket
 from collections import deque
 from pathlib import Path
 from typing import Callable
@@ -73,6 +74,8 @@ def run_ray(cells: list[Cell], root: str | Path, record: Callable[[dict], None],
     address = address or os.environ.get("RAY_ADDRESS") or None
     started = not ray.is_initialized()
     if started:
+        if address:
+            check_reachable(address)
         try:
             if address:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False)
@@ -87,6 +90,25 @@ def run_ray(cells: list[Cell], root: str | Path, record: Callable[[dict], None],
     finally:
         if started:
             ray.shutdown()
+
+
+def check_reachable(address: str, seconds: float = 5.0) -> None:
+    """ValueError naming `address` when nothing answers there: ray.init would wait on it for minutes.
+
+    "auto" (a cluster started on this node by `ray start`) is left to ray.init, which fails fast."""
+    if address == "auto":
+        return
+    where = address.split("://", 1)[-1]
+    host, _, port = where.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--address {address!r}: give HOST:PORT (the head node's `ray start --head` prints it), "
+                         f"ray://HOST:PORT for Ray Client, or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=seconds).close()
+    except OSError as error:
+        raise ValueError(f"cannot reach the Ray cluster at {address}: nothing answered at {host}:{port} within "
+                         f"{seconds:g} s ({error.strerror or error}); start one with `ray start --head`, fix "
+                         f"--address / RAY_ADDRESS, or leave both unset for a local instance") from None
 
 
 def _drive(cells, root, record, workers, threads, on_result) -> None:

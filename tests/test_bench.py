@@ -11,20 +11,33 @@ def test_engine_bench_prints_all_three_ways(capsys):
     assert "engine (batched" in out and "naive loop" in out and "speed-up" in out and "bare batched" in out
 
 
-def test_shapes_scaling_bench_tiny(tmp_path, capsys):
-    out = tmp_path / "s.json"
-    scaling.main(["--world", "shapes", "--per-category", "1", "--steps", "2", "--budgets", "1", "2",
-                  "--search-budgets", "2", "--skip", "paths", "--threads", "1", "--json", str(out)])
-    report = json.loads(out.read_text())
-    assert len(report["per_caption"]) == 6
-    assert set(report["overall"]) >= {"random + shapes-clip", "more steps, no search", "zero-order + shapes-clip"}
-    assert "accuracy (%) per category" in capsys.readouterr().out
+def test_shapes_scaling_bench_is_a_resumable_sweep(tmp_path, capsys):
+    out, figures = tmp_path / "sweep", tmp_path / "s.json"
+    argv = ["--world", "shapes", "--captions", "2", "--steps", "2", "--budgets", "4", "8",
+            "--methods", "random", "steps", "zero-order", "--threads", "1", "--out", str(out), "--json", str(figures)]
+    scaling.main(argv)
+    report = json.loads(figures.read_text())
+    assert report["cells"] == 12 and report["ran"] == 12 and report["failed"] == 0
+    assert set(report["overall"]) == {"random", "more steps, no search", "zero-order"}
+    assert all(v in (0.0, 50.0, 100.0) for by in report["overall"].values() for v in by.values())
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 12 and {r["config"]["budget"] for r in rows} == {4, 8}   # budgets are NFEs
+    printed = capsys.readouterr().out
+    assert "accuracy % (shapes-oracle)" in printed and "by category" in printed
+    assert (out / "report.html").stat().st_size > 1000 and (out / "accuracy.png").stat().st_size > 1000
+    scaling.main(argv)   # the same command again: every cell is already done
+    again = json.loads(figures.read_text())
+    assert again["ran"] == 0 and again["overall"] == report["overall"]
+    scaling.main([*argv[:argv.index("--budgets")], "--budgets", "4", *argv[argv.index("--methods"):]])
+    assert set(json.loads(figures.read_text())["overall"]["random"]) == {"4"}   # only this sweep's cells
 
 
-def test_digits_scaling_bench_tiny(tmp_path):
+def test_digits_scaling_bench_reports_set_metrics(tmp_path):
     out = tmp_path / "d.json"
-    scaling.main(["--world", "digits", "--per-class", "1", "--steps", "2", "--budgets", "1", "2", "--threads", "1",
-                  "--json", str(out)])
+    scaling.main(["--world", "digits", "--per-class", "1", "--steps", "2", "--budgets", "2", "4", "--threads", "1",
+                  "--out", str(tmp_path / "sweep"), "--json", str(out)])
     report = json.loads(out.read_text())
-    assert set(report["results"]) == {"random", "zero-order"}
-    assert all(v["is"] >= 1.0 and v["fid"] >= 0.0 for r in report["results"].values() for v in r.values())
+    assert set(report["overall"]) == {"random", "zero-order"} and report["cells"] == 40
+    assert {"IS (digits)", "FID (digits)"} <= set(report["columns"])
+    assert all(v is not None and v >= 0.0 for by in report["overall"].values() for v in by.values())
+    assert all(row["IS (digits)"][0] >= 1.0 for row in report["table"])

@@ -104,11 +104,16 @@ def methods(rows: list[dict]) -> list[str]:
     return labels
 
 
-def build(root: str | Path, reps: int = 1000, seed: int = 0, set_metrics: bool = True) -> dict:
-    """The report's data: groups by method x budget, their columns, skipped lines and notes."""
+def build(root: str | Path, reps: int = 1000, seed: int = 0, set_metrics: bool = True,
+          keys: set[str] | None = None) -> dict:
+    """The report's data: groups by method x budget, their columns, skipped lines and notes.
+
+    `keys`: only these cells (a folder that holds several sweeps' results, e.g. the scaling bench's)."""
     root = Path(root)
     rows, bad = read_rows(root)
     rows = list({row["key"]: row for row in rows}.values())   # the last line of a key wins
+    if keys is not None:
+        rows = [row for row in rows if row["key"] in keys]
     if not rows:
         raise ValueError(f"{root / RESULTS} holds no results: run `tsearch sweep SPEC --out {root}` first")
     groups: dict[tuple, Group] = {}

@@ -6,6 +6,14 @@ CFG); this run's `Counter` counts them around the denoiser call and the count is
 the algorithm's plan on every batch. A batch's candidates are all written to the run before any is
 reported, so Stop (`should_stop`, checked between batches) or closing the generator keeps every
 scored candidate, and the summary agrees with the rows on disk.
+
+The per-batch work (start states -> ops -> decode -> verify, `evaluate_batch`) goes through a batch
+runner: by default `LocalRunner`, in this process. Only plain values cross it (a `Batch` of recipe
+ops and CPU states in, a `Scored` of states, images and scores out), so a runner may run each batch
+somewhere else -- the app's ZeroGPU runner (`tsearch.app.gpu`) makes one GPU call per batch -- while
+the search's state stays here. Before the first batch the runner measures the denoiser chunk that
+runs fastest per sample on its device (`tsearch.models.calibrate`); it changes no result of a
+batch-invariant model and its evaluations are not NFEs of the search.
 """
 
 from __future__ import annotations
@@ -22,9 +30,10 @@ from tsearch.candidate import Candidate, Scores
 from tsearch.config import SearchConfig
 from tsearch.jsonio import finite
 from tsearch.events import CandidateScored, FinalRendered, RoundDone, SearchDone, SearchStarted, Summary
+from tsearch.models import calibrate
 from tsearch.recipes import Counter, start_noise, to_pil  # noqa: F401  (start_noise, to_pil: public helpers)
 from tsearch.runs import RunWriter
-from tsearch.search.base import Algorithm, Costs, Proposal, op_to_dict
+from tsearch.search.base import Algorithm, Costs, Op, Proposal, op_to_dict
 from tsearch.verifiers.deadline import Caller, VerifierError, score_with_deadline
 from tsearch.verifiers.ensemble import MeanRank
 
@@ -78,13 +87,89 @@ def _verify(scorers, images, condition, reference, caller: Caller) -> torch.Tens
     return torch.stack(columns, 1) if columns else torch.empty((images.shape[0], 0), dtype=torch.float64)
 
 
-@dataclass
-class _Batch:
-    """One batch of candidates, denoised, decoded and scored."""
+@dataclass(frozen=True)
+class Batch:
+    """One batch of candidates as plain values: what a batch runner receives (picklable)."""
+    ops: tuple[tuple[Op, ...], ...]   # each candidate's ops for this batch (noise ops when it starts from noise)
+    starts: torch.Tensor | None       # [b, ...] the states it continues from (search over paths), or None
+    t_end: float                      # where the states end; above 0 they are scored on a one-step estimate
+    solver: str
+    nfe: int                          # what the plan says the batch costs (the runner's count must agree)
+    capture_t: float | None = None    # keep the clean estimate at this time for reference verifiers
+    chunk: int | None = None          # denoise in chunks of this many rows; None: all at once, or calibrate
+    calibrate_up_to: int | None = None  # with chunk None: measure the fastest chunk up to this size first
+    held_out: bool = True             # score with the evaluators too (a final render is not)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A batch denoised, decoded and scored: what a batch runner returns (picklable)."""
     states: torch.Tensor          # end states (kept for search over paths)
     images: torch.Tensor          # what the verifiers saw, [b, 3, H, W] in [0, 1]
     raw: torch.Tensor             # [b, V] each verifier's score
     held_out: torch.Tensor        # [b, E] each evaluator's score
+    nfe: int                      # denoiser evaluations the batch really cost, counted around the denoiser
+    seconds: float                # wall-clock of the batch (without calibration)
+    verifier_seconds: float       # of which in the verifiers
+    calibration: calibrate.Calibration | None = None   # set on the batch that calibrated
+
+
+def evaluate_batch(model, cond, condition, verifiers, evaluators, batch: Batch, caller: Caller,
+                   to_cpu: bool = False) -> Scored:
+    """The per-batch work, where the model lives: start states -> apply ops -> decode -> verify.
+
+    With `to_cpu` every tensor of the result is moved to the CPU (for a runner in another process)."""
+    calibration, chunk = None, batch.chunk
+    if chunk is None and batch.calibrate_up_to:
+        calibration = calibrate.calibrated(model, cond, batch.calibrate_up_to)
+        chunk = calibration.chunk
+    t0, counter, n = time.perf_counter(), Counter(), len(batch.ops)
+    chunk = chunk or n
+    states, images, references = [], [], []
+    for i in range(0, n, chunk):   # rows are independent: a chunk is a smaller batch of the same ops
+        ops = batch.ops[i:i + chunk]
+        if batch.starts is None:
+            x = recipes.start_states(model, ops)
+        else:
+            x = batch.starts[i:i + chunk].to(model.device)
+        x, early = recipes.apply_ops(model, cond, x, [recipes.flow_ops(o) for o in ops], batch.solver, counter,
+                                     capture_t=batch.capture_t)
+        if early is not None:
+            references.append(model.decode(early).float())
+        images.append(recipes.scored_images(model, cond, x, batch.t_end, counter).float())
+        states.append(x)
+    x, images = torch.cat(states), torch.cat(images)
+    reference = torch.cat(references) if references else None
+    tv = time.perf_counter()
+    raw = _verify(verifiers, images, condition, reference, caller)
+    held_out = _verify(evaluators if batch.held_out else (), images, condition, reference, caller)
+    tv_end = time.perf_counter()
+    if to_cpu:
+        x, images = x.cpu(), images.cpu()
+    return Scored(x, images, raw, held_out, counter.nfe, tv_end - t0, tv_end - tv, calibration)
+
+
+class LocalRunner:
+    """The default batch runner: every batch evaluated in this process, the condition encoded once."""
+
+    def __init__(self, plan: Plan, caller: Caller):
+        self.plan, self.caller = plan, caller
+        with plan.model.encode_lock:
+            self.cond = plan.model.encode(plan.condition)
+
+    def __call__(self, batch: Batch) -> Scored:
+        plan = self.plan
+        return evaluate_batch(plan.model, self.cond, plan.condition, plan.verifiers, plan.evaluators, batch,
+                              self.caller)
+
+
+@dataclass
+class _Batch:
+    """One batch of candidates, denoised, decoded and scored, with each candidate's cost and time."""
+    states: torch.Tensor
+    images: torch.Tensor
+    raw: torch.Tensor
+    held_out: torch.Tensor
     costs: list[int]              # NFEs of each candidate
     seconds: float                # wall-clock per candidate
     verifier_seconds: float       # verifier time per candidate
@@ -94,9 +179,10 @@ class _Run:
     """The state of one running search: counter, recipes, end states of the last round, the pool of
     ranks, what was written and the algorithm's best so far."""
 
-    def __init__(self, plan: Plan, timeout: float | None):
+    def __init__(self, plan: Plan, timeout: float | None, calibrate: bool = True):
         self.plan, self.caller = plan, Caller(timeout)
-        self.counter = Counter()
+        self.counter = Counter()   # the NFEs every runner call reports, added up
+        self.calibrate, self.chunk = calibrate, None   # the denoiser chunk, once the first batch has measured it
         self.recipes: dict[int, tuple] = {}
         self.states: dict[int, torch.Tensor] = {}       # end states of the last told round (paths)
         self.new_states: dict[int, torch.Tensor] = {}   # ... of the round being scored
@@ -133,28 +219,27 @@ class _Run:
         size = plan.config.batch_size
         return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
 
-    def evaluate(self, cond, chunk: list[Proposal]) -> _Batch:
-        plan, model, t0, nfe0 = self.plan, self.plan.model, time.perf_counter(), self.counter.nfe
-        solver = plan.config.solver
-        if chunk[0].start is None:
-            x = recipes.start_states(model, [p.ops for p in chunk])
-        else:
-            x = torch.stack([self.states[p.start] for p in chunk])
-        x, early = recipes.apply_ops(model, cond, x, [recipes.flow_ops(p.ops) for p in chunk], solver, self.counter,
-                                     capture_t=self.reference_t)
-        reference = model.decode(early).float() if early is not None else None
-        images = recipes.scored_images(model, cond, x, chunk[0].t_end, self.counter).float()
-        tv = time.perf_counter()
-        raw = _verify(plan.verifiers, images, plan.condition, reference, self.caller)
-        held_out = _verify(plan.evaluators, images, plan.condition, reference, self.caller)
-        tv_end = time.perf_counter()
+    def evaluate(self, runner, chunk: list[Proposal]) -> _Batch:
+        """The batch through `runner`; its NFEs counted into this run and checked against the plan."""
+        plan = self.plan
         costs = [plan.costs.of(p) for p in chunk]
-        if self.counter.nfe - nfe0 != sum(costs):
-            raise RuntimeError(f"NFE accounting mismatch: the denoiser ran {self.counter.nfe - nfe0} NFEs, "
-                               f"the plan said {sum(costs)}")
+        starts = None if chunk[0].start is None else torch.stack([self.states[p.start] for p in chunk])
+        calibrating = self.calibrate and self.chunk is None
+        batch = Batch(tuple(tuple(p.ops) for p in chunk), starts, chunk[0].t_end, plan.config.solver, sum(costs),
+                      self.reference_t, self.chunk, plan.config.batch_size if calibrating else None)
+        out = runner(batch)
+        if out.calibration is not None:
+            self.chunk = out.calibration.chunk
+            if self.writer:
+                self.writer.extra["calibration"] = out.calibration.to_dict()
+        elif calibrating:
+            self.chunk = plan.config.batch_size   # a runner that does not calibrate: whole batches
+        if out.nfe != sum(costs):
+            raise RuntimeError(f"NFE accounting mismatch: the denoiser ran {out.nfe} NFEs, the plan said {sum(costs)}")
+        self.counter.nfe += out.nfe
         n = len(chunk)
-        self.verifier_seconds += tv_end - tv
-        return _Batch(x, images, raw, held_out, costs, (time.perf_counter() - t0) / n, (tv_end - tv) / n)
+        self.verifier_seconds += out.verifier_seconds
+        return _Batch(out.states, out.images, out.raw, out.held_out, costs, out.seconds / n, out.verifier_seconds / n)
 
     def _scores(self, raw: torch.Tensor) -> list:
         """What the algorithm is told: the raw score (NaN ranks last), or live mean ranks for an ensemble."""
@@ -202,26 +287,29 @@ class _Run:
 
 
 def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
-        verifier_timeout: float | None = None) -> Iterator[Any]:
+        verifier_timeout: float | None = None, batch_runner: Callable[[Batch], Scored] | None = None,
+        calibrate: bool = True) -> Iterator[Any]:
     """The search as a generator of events (see tsearch.events).
 
     `should_stop()` is asked between batches: True ends the search there, everything kept (the app's
     Stop); a round stopped midway is never told. Closing the generator ends it at once, with every
     candidate of the batch in hand on disk.
     `verifier_timeout`: seconds one verifier call may take (default `verifiers.deadline.DEFAULT_SECONDS`).
+    `batch_runner(batch) -> Scored` evaluates each batch (default: `LocalRunner`, in this process).
+    `calibrate`: denoise in chunks of the size measured fastest on the device (see tsearch.models.calibrate);
+    False denoises each batch whole.
     """
     from tsearch.verifiers.deadline import DEFAULT_SECONDS
 
-    model, algorithm, config = plan.model, plan.algorithm, plan.config
+    algorithm, config = plan.algorithm, plan.config
     stop = should_stop or (lambda: False)
-    state = _Run(plan, DEFAULT_SECONDS if verifier_timeout is None else verifier_timeout)
+    state = _Run(plan, DEFAULT_SECONDS if verifier_timeout is None else verifier_timeout, calibrate)
     started, final_nfe, stopped, final, error = time.perf_counter(), 0, True, None, None
     writer = state.writer
     yield SearchStarted(str(writer.root) if writer else None, plan.model_name, plan.condition, plan.algorithm_name,
                         state.names, state.eval_names, plan.budget, plan.steps, plan.costs.full(plan.steps))
     try:
-        with model.encode_lock:
-            cond = model.encode(plan.condition)
+        runner = batch_runner or LocalRunner(plan, state.caller)   # encodes the condition once
         cut = False
         while not algorithm.done and not stop():
             proposals = algorithm.ask()
@@ -231,7 +319,7 @@ def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
                 if number and stop():
                     cut = True   # stopped between two batches of a round
                     break
-                for candidate in state.record(chunk, state.evaluate(cond, chunk)):
+                for candidate in state.record(chunk, state.evaluate(runner, chunk)):
                     yield CandidateScored(candidate, state.images[candidate.id])
             if cut:
                 break
@@ -240,7 +328,7 @@ def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
             yield RoundDone(proposals[0].round, state.counter.nfe, state.count, best[0] if best else None,
                             finite(best[1]) if best else None, state.best_image, time.perf_counter() - started)
         if config.final_steps and state.best is not None and not stop():
-            final = _render_final(plan, state, cond, state.best[0])
+            final = _render_final(plan, state, runner, state.best[0])
             if final is not None:
                 final_nfe = final.nfe
                 if writer:
@@ -284,17 +372,18 @@ def _image_of(candidate: Candidate, images: dict):
     return None
 
 
-def _render_final(plan: Plan, state: _Run, cond, candidate_id: int) -> FinalRendered | None:
+def _render_final(plan: Plan, state: _Run, runner, candidate_id: int) -> FinalRendered | None:
     """Re-render the winning noise with more steps (PAPER.md: cheap candidates, full final render)."""
     ops = recipes.final_render_ops(state.recipes[candidate_id], plan.config.final_steps)
     if ops is None:
         return None   # a path-search sample has no single noise to re-render
-    nfe0 = state.counter.nfe
-    x = recipes.regenerate_state(plan.model, cond, ops, plan.config.solver, state.counter)
-    images = plan.model.decode(x).float()
-    raw = _verify(plan.verifiers, images, plan.condition, None, state.caller)
-    return FinalRendered(candidate_id, plan.config.final_steps, state.counter.nfe - nfe0, to_pil(images[0]), None,
-                         Scores(state.names, raw[0].tolist()).values_tuple)
+    nfe = plan.costs.full(plan.config.final_steps)
+    out = runner(Batch((tuple(ops),), None, 0.0, plan.config.solver, nfe, chunk=1, held_out=False))
+    if out.nfe != nfe:
+        raise RuntimeError(f"NFE accounting mismatch: the final render ran {out.nfe} NFEs, the plan said {nfe}")
+    state.counter.nfe += out.nfe
+    return FinalRendered(candidate_id, plan.config.final_steps, out.nfe, to_pil(out.images[0]), None,
+                         Scores(state.names, out.raw[0].tolist()).values_tuple)
 
 
-__all__ = ["Plan", "VerifierError", "run", "start_noise", "to_pil"]
+__all__ = ["Batch", "LocalRunner", "Plan", "Scored", "VerifierError", "evaluate_batch", "run", "start_noise", "to_pil"]

@@ -77,11 +77,39 @@ def config_from(**kwargs) -> SearchConfig:
 def _scorer(spec, model, device, loader: Loader):
     if isinstance(spec, str):
         return loader.load_verifier(spec, model, device)
-    if hasattr(spec, "score") and hasattr(spec, "name"):
+    if hasattr(spec, "score"):   # an object with .score gets the image tensor itself
+        if not hasattr(spec, "name"):
+            raise ValueError(f"a verifier object with .score also needs a .name (for run.json and the charts); "
+                             f"{spec!r} has none")
         return spec
-    if callable(spec):
+    if callable(spec):   # a plain function gets a list of PIL images
         return CallableVerifier(spec)
     raise ValueError(f"a verifier is a registered name, 'module:function', an object with .score, or a callable; got {spec!r}")
+
+
+def _model(config: SearchConfig, loader: Loader) -> Model:
+    """The config's model as a tsearch Model: loaded by name, wrapped (a diffusers pipeline) or as given."""
+    from tsearch.models.hub import from_pipeline, is_pipeline
+
+    model, options = config.model, dict(config.model_options)
+    if isinstance(model, str):
+        if config.dtype is not None:
+            options["dtype"] = config.dtype
+        return loader.load_model(model, config.device, options)
+    if is_pipeline(model):   # the object itself, never reloaded or copied
+        import torch
+
+        if torch.device(config.device).type != model.device.type:
+            raise ValueError(f"device: the pipeline passed as the model is on {model.device} and is used there, but "
+                             f"device={config.device!r}; pass device={str(model.device)!r} (or move it first with "
+                             f"pipe.to({config.device!r}))")
+        return from_pipeline(model, config.model_name, config.dtype, **options)
+    if options:
+        if callable(getattr(model, "with_options", None)):
+            return model.with_options(**options)   # the same weights behind an adapter with these options
+        raise ValueError(f"model_options: the loaded model {config.model_name!r} keeps the options it was built "
+                         f"with; give them when building it, or pass its registered name")
+    return model
 
 
 def _condition(model: Model, condition):
@@ -115,12 +143,7 @@ def prepare(config: SearchConfig | None = None, *, out: str | None = None, loade
     loader = loader or Loader()
     if out is not None:
         check_out(out)
-    model = config.model
-    if isinstance(model, str):
-        options = dict(config.model_options)
-        if config.dtype is not None:
-            options["dtype"] = config.dtype
-        model = loader.load_model(model, config.device, options)
+    model = _model(config, loader)
     condition = _condition(model, config.condition)
     with model.encode_lock:
         model.encode(condition)  # validates the condition before anything is spent

@@ -25,7 +25,7 @@ DTYPES = ("float32", "bfloat16", "float16", "auto")
 
 @dataclass(frozen=True)
 class SearchConfig:
-    model: Any                                  # registered name, hub id or local folder (or a loaded Model)
+    model: Any                                  # registered name, hub id, local folder, a loaded Model or diffusers pipeline
     condition: str | int | None = None          # a prompt (text models) or a class index (class-conditional)
     verifiers: tuple = ()                       # registered names, "module:function", objects with .score, callables
     evaluators: tuple = ()                      # held-out scorers, recorded but never told to the search
@@ -39,7 +39,7 @@ class SearchConfig:
     final_steps: int | None = None              # re-render the winning noise with this many steps (counted)
     device: str = "cpu"                         # "cpu", "cuda", "cuda:1", "mps"
     dtype: str | None = None                    # None: the model's default; float32, bfloat16, float16 or auto
-    model_options: Mapping = field(default_factory=dict)   # passed to the model's loader (e.g. guidance)
+    model_options: Mapping = field(default_factory=dict)   # the model's options: height, width, guidance, ...
 
     # --- validation -----------------------------------------------------------------------
     def validate(self, here: bool = True) -> "SearchConfig":
@@ -48,12 +48,16 @@ class SearchConfig:
         from tsearch.registry import unknown
         from tsearch.sampling import SOLVERS
 
+        from tsearch.models import check_model_options, normalise_options
+        from tsearch.models.hub import is_pipeline
+
         if isinstance(self.model, str):
             if not self.model.strip():
                 raise ValueError("model: give a registered name (see `python -m tsearch models`), a hub id or a folder")
-        elif not all(callable(getattr(self.model, name, None)) for name in ("encode", "forward_x0", "decode")):
-            raise ValueError(f"model: give a registered name (see `python -m tsearch models`), a hub id, a folder or "
-                             f"a tsearch Model object; got {self.model!r}")
+        elif not is_pipeline(self.model) and \
+                not all(callable(getattr(self.model, name, None)) for name in ("encode", "forward_x0", "decode")):
+            raise ValueError(f"model: give a registered name (see `python -m tsearch models`), a hub id, a folder, "
+                             f"a loaded diffusers pipeline or a tsearch Model object; got {self.model!r}")
         if not isinstance(self.algorithm, str) or self.algorithm not in ALGORITHMS:
             raise unknown("algorithm", self.algorithm, ALGORITHMS)
         options = self.options
@@ -74,6 +78,8 @@ class SearchConfig:
             raise ValueError(f"dtype: choose one of {', '.join(DTYPES)}, got {dtype!r}")
         if not isinstance(self.model_options, Mapping):
             raise ValueError(f"model_options: a dict of the model's options, got {self.model_options!r}")
+        model_options = normalise_options(self.model_options)   # guidance_scale (older runs) -> guidance
+        check_model_options(self.model, model_options)
         return dataclasses.replace(
             self, condition=_condition(self.condition), verifiers=_scorers("verifiers", self.verifiers, 1),
             evaluators=_scorers("evaluators", self.evaluators, 0), options=options,
@@ -117,7 +123,14 @@ class SearchConfig:
 
     @property
     def model_name(self) -> str:
-        return self.model if isinstance(self.model, str) else getattr(self.model, "name", type(self.model).__name__)
+        """The name run.json records: the model's name; for a diffusers pipeline, its folder or hub id, else its class."""
+        from tsearch.models.hub import is_pipeline, pipeline_label
+
+        if isinstance(self.model, str):
+            return self.model
+        if is_pipeline(self.model):
+            return pipeline_label(self.model)
+        return getattr(self.model, "name", type(self.model).__name__)
 
 
 def stored_config(path: str | Path) -> dict:

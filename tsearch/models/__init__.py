@@ -22,8 +22,78 @@ MODELS: dict[str, Entry] = {
 }
 
 
+# The model options every interface offers under one name (CLI --height, API model_options, the app's
+# Advanced accordion); each family takes those it has a use for.
+MODEL_OPTIONS = ("height", "width", "guidance", "negative_prompt", "max_sequence_length")
+ALIASES = {"guidance_scale": "guidance"}   # the diffusers keyword, read as tsearch's name (and in old run.json)
+
+
+def normalise_options(options) -> dict:
+    """Model options with aliases under their one name; ValueError when both spellings are given."""
+    options = dict(options)
+    for alias, name in ALIASES.items():
+        if alias in options:
+            if name in options:
+                raise ValueError(f"model_options: give {name} or {alias}, not both ({alias} is the old name)")
+            options[name] = options.pop(alias)
+    return options
+
+
+def accepted_options(name: str) -> tuple[str, ...] | None:
+    """Every option a registered model's loader takes (None when that cannot be told here without loading)."""
+    from tsearch.registry import Unavailable
+
+    try:
+        factory = resolve(MODELS[name])
+    except Unavailable:
+        return None
+    listed = getattr(factory, "options", None)
+    if listed is not None:
+        return tuple(listed)
+    parameters = inspect.signature(factory).parameters
+    return tuple(p for p, spec in parameters.items() if p != "device"
+                 and spec.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL))
+
+
+def supported_options(name: str) -> tuple[str, ...] | None:
+    """Which of MODEL_OPTIONS a registered model takes (None: not known without loading it)."""
+    accepted = accepted_options(name)
+    return None if accepted is None else tuple(o for o in MODEL_OPTIONS if o in accepted)
+
+
+def option_error(option: str, what: str, accepted, flag: str | None = None) -> ValueError | None:
+    """The ValueError for a model option `what` does not take, naming the models that do (None: not one of ours)."""
+    if option not in MODEL_OPTIONS:
+        return None
+    takers = [n for n in MODELS if option in (supported_options(n) or ())]
+    takes = [o for o in MODEL_OPTIONS if o in accepted]
+    reason = "takes none of the model options" if not takes else f"takes only {', '.join(takes)}"
+    if option in ("height", "width") and "height" not in takes:
+        reason = "has a fixed image size" + ("" if not takes else f" (it {reason})")
+    return ValueError(f"{flag or option} applies to {', '.join(takers)} (and to diffusers folders and loaded "
+                      f"pipelines of the same kinds); {what} {reason}")
+
+
+def check_model_options(name, options, flag=None) -> None:
+    """ValueError naming the first model option a registered model does not take; others are the loader's to check.
+
+    `flag(option)` spells the option as the caller knows it (the CLI: --height)."""
+    if not isinstance(name, str) or name not in MODELS:
+        return
+    accepted = accepted_options(name)
+    if accepted is None:
+        return
+    for option in normalise_options(options):
+        if option not in accepted:
+            error = option_error(option, f"model {name!r}", accepted, flag(option) if flag else None)
+            if error is not None:
+                raise error
+
+
 def load_model(name: str, device: str = "cpu", **options) -> Model:
     """Build a registered model by name. Hub ids and local folders are resolved by `models.hub`."""
+    options = normalise_options(options)
+    check_model_options(name, options)
     if name not in MODELS:
         if "/" in name or os.path.isdir(name):
             from tsearch.models import hub
@@ -46,4 +116,5 @@ def model_status() -> list[tuple[str, bool, str, str]]:
     return [(name, *status(entry), entry.description) for name, entry in MODELS.items()]
 
 
-__all__ = ["MODELS", "Model", "load_model", "model_status"]
+__all__ = ["MODELS", "MODEL_OPTIONS", "Model", "check_model_options", "load_model", "model_status",
+           "supported_options"]

@@ -20,7 +20,7 @@ from tsearch.models.vp import VPAsVE
 
 @dataclass
 class DiTOptions(PipelineOptions):
-    guidance_scale: float = 1.5       # DiT's FID-optimal scale (Peebles & Xie 2023, Table 4); 1 = off, one pass
+    guidance: float = 1.5             # DiT's FID-optimal scale (Peebles & Xie 2023, Table 4); 1 = off, one pass
 
 
 class DiT(PipelineModel):
@@ -43,7 +43,7 @@ class DiT(PipelineModel):
         self.classes = [", ".join(sorted(synonyms.get(i, [str(i)]), key=str.lower)) for i in range(self.num_classes)]
         self.vp = VPAsVE(pipe.scheduler.alphas_cumprod, pipe.scheduler.config.prediction_type)
         self.schedule = VarianceExploding(self.vp.sigma_min, self.vp.sigma_max)
-        self.guided = options.guidance_scale > 1.0
+        self.guided = options.guidance > 1.0
         self.nfe_per_eval = 2 if self.guided else 1
 
     def encode(self, condition: int) -> torch.Tensor:
@@ -64,5 +64,5 @@ class DiT(PipelineModel):
         eps = out[:, :self.channels]  # the rest is the learned variance, unused by an ODE sampler
         if self.guided:
             conditional, uncond = eps.chunk(2)
-            eps = uncond + self.options.guidance_scale * (conditional - uncond)
+            eps = uncond + self.options.guidance * (conditional - uncond)
         return self.vp.clean_estimate(eps, x, sigma)

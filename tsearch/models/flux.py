@@ -10,6 +10,7 @@ in t, shifted with mu from the image's token count (`flow_shift`), as in diffuse
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ from tsearch.models.pipeline import PipelineModel, PipelineOptions, check_prompt
 class FluxOptions(PipelineOptions):
     height: int = 1024                # image height in pixels (multiple of 16)
     width: int = 1024                 # image width in pixels (multiple of 16)
-    guidance_scale: float = 3.5       # FLUX.1-dev's embedded guidance (the paper's 3.5); unused by schnell
+    guidance: float | None = None     # FLUX.1-dev's embedded guidance; None: 3.5 (the paper's). schnell takes none
     max_sequence_length: int = 512    # T5 tokens per prompt (schnell was trained with 256)
 
 
@@ -79,14 +80,22 @@ class Flux(PipelineModel):
     gpu_dtype = torch.bfloat16
     conditioning = "text"
 
+    default_guidance = 3.5
+
     def __init__(self, pipe, name: str, device, options: FluxOptions):
+        guided = bool(pipe.transformer.config.guidance_embeds)  # dev: True (distilled guidance); schnell: False
+        if not guided and options.guidance is not None:
+            raise ValueError(f"guidance: {name} has no guidance input (FLUX.1-schnell is distilled without it); "
+                             f"leave guidance unset")
+        if guided and options.guidance is None:
+            options = dataclasses.replace(options, guidance=self.default_guidance)
         super().__init__(pipe, name, device, options)
         factor = pipe.vae_scale_factor
         check_size(options.height, options.width, 2 * factor, "FLUX")
         h, w = options.height // factor, options.width // factor
         config = pipe.transformer.config
         self.noise_shape = (config.in_channels // 4, h, w)
-        self.guided = bool(config.guidance_embeds)  # dev: True (distilled guidance); schnell: False
+        self.guided = guided
         self.default_steps = 30 if self.guided else 4
         self.schedule = RectifiedFlow(shift=flow_shift(pipe.scheduler.config, (h // 2) * (w // 2)))
         self.img_ids = image_ids(h, w).to(self.device, self.dtype)
@@ -101,7 +110,7 @@ class Flux(PipelineModel):
 
     def clean_estimate(self, x: torch.Tensor, cond: FluxCond, sigma: float) -> torch.Tensor:
         b, _, h, w = x.shape
-        guidance = torch.full((b,), self.options.guidance_scale, device=self.device) if self.guided else None
+        guidance = torch.full((b,), self.options.guidance, device=self.device) if self.guided else None
         velocity = self.pipe.transformer(
             hidden_states=pack(x.to(self.dtype)),
             timestep=torch.full((b,), sigma, device=self.device, dtype=self.dtype),

@@ -1,13 +1,15 @@
-"""Real models by hub id or local folder, and the registered names that point at them.
+"""Real models by hub id, local folder or loaded pipeline object, and the registered names that point at them.
 
 A diffusers pipeline folder names its pipeline class in model_index.json (`_class_name`); that
-name, looked up in the plain dict `ADAPTERS`, picks the adapter. Nothing is guessed from Python
-class names. Weights come from a local folder or the Hugging Face hub (honouring HF_HUB_OFFLINE);
+name, looked up in the plain dict `ADAPTERS`, picks the adapter. A pipeline object already loaded
+(`from_pipeline`) is looked up by the same name, the one its `save_pretrained` would write; the
+adapter wraps that very object. Weights come from a local folder or the Hugging Face hub (honouring HF_HUB_OFFLINE);
 when they cannot be reached the error names the model and says how to provide it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
@@ -94,6 +96,40 @@ def load_pretrained(name_or_path: str, device: str | torch.device = "cpu", dtype
     return adapter(pipe.to(device), name or name_or_path, device, parsed)
 
 
+def is_pipeline(obj) -> bool:
+    """Whether `obj` is a loaded diffusers pipeline (diffusers is imported already if it is one)."""
+    import sys
+
+    diffusers = sys.modules.get("diffusers")
+    return diffusers is not None and isinstance(obj, diffusers.DiffusionPipeline)
+
+
+def pipeline_class_name(pipe) -> str:
+    """The pipeline class a diffusers pipeline records for itself (model_index.json's `_class_name`)."""
+    return pipe.config.get("_class_name") or type(pipe).__name__
+
+
+def pipeline_label(pipe) -> str:
+    """A name for a loaded pipeline in run.json and listings: the folder or hub id it came from, else its class."""
+    return getattr(pipe, "name_or_path", None) or pipeline_class_name(pipe)
+
+
+def from_pipeline(pipe, name: str | None = None, dtype: str | torch.dtype | None = None, **options) -> Model:
+    """A loaded diffusers pipeline -> the adapter its class names, over that very object (no reload, no copy).
+
+    The pipeline stays on its device and in its dtype (move it first with `pipe.to(...)`); options are
+    the adapter's, as for `load_pretrained`."""
+    adapter = adapter_class(pipeline_class_name(pipe))
+    parsed = parse_options(adapter.options_class, options, adapter.pipeline_name)
+    if dtype not in (None, "auto"):
+        wanted = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+        if wanted != pipe.dtype:
+            raise ValueError(f"dtype: the pipeline passed as the model is in {str(pipe.dtype).removeprefix('torch.')}, "
+                             f"not {str(wanted).removeprefix('torch.')}; it is used as it is, so leave dtype unset "
+                             f"(or convert it first with pipe.to(torch.{str(wanted).removeprefix('torch.')}))")
+    return adapter(pipe, name or pipeline_label(pipe), pipe.device, parsed)
+
+
 def hub_status(repo_id: str, gated: bool) -> tuple[bool, str]:
     """Cheap availability: local cache, offline mode and login are checked; nothing is loaded."""
     from huggingface_hub import get_token, try_to_load_from_cache
@@ -107,13 +143,19 @@ def hub_status(repo_id: str, gated: bool) -> tuple[bool, str]:
     return True, f"downloads {repo_id} from the hub on first use"
 
 
-def _named(repo_id: str, name: str, gated: bool = False, **defaults):
-    """A registry factory for one hub repository, with a cheap `available()`."""
+def _named(repo_id: str, name: str, pipeline: str | None = None, gated: bool = False, without: tuple = (), **defaults):
+    """A registry factory for one hub repository, with a cheap `available()` and the options it takes.
+
+    `pipeline` is the class its model_index.json names (so the options are known without loading);
+    `without`: options of that family this checkpoint has no use for (FLUX.1-schnell: guidance)."""
     def factory(device: str = "cpu", **options) -> Model:
         return load_pretrained(repo_id, device, name=name, **{**defaults, **options})
 
     factory.available = lambda: hub_status(repo_id, gated)
     factory.repo_id = repo_id
+    if pipeline is not None:
+        factory.options = tuple(f.name for f in dataclasses.fields(adapter_class(pipeline).options_class)
+                                if f.name not in without)
     return factory
 
 
@@ -129,10 +171,11 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else "no details"
 
 
-flux_dev = _named("black-forest-labs/FLUX.1-dev", "flux-dev", gated=True)
-flux_schnell = _named("black-forest-labs/FLUX.1-schnell", "flux-schnell", max_sequence_length=256)
-sd35_medium = _named("stabilityai/stable-diffusion-3.5-medium", "sd3.5-medium", gated=True)
-sdxl = _named("stabilityai/stable-diffusion-xl-base-1.0", "sdxl")
-sd15 = _named("stable-diffusion-v1-5/stable-diffusion-v1-5", "sd15")
-pixart_sigma = _named("PixArt-alpha/PixArt-Sigma-XL-2-1024-MS", "pixart-sigma")
-dit_xl_2_256 = _named("facebook/DiT-XL-2-256", "dit-xl-2-256")
+flux_dev = _named("black-forest-labs/FLUX.1-dev", "flux-dev", "FluxPipeline", gated=True)
+flux_schnell = _named("black-forest-labs/FLUX.1-schnell", "flux-schnell", "FluxPipeline", without=("guidance",),
+                      max_sequence_length=256)
+sd35_medium = _named("stabilityai/stable-diffusion-3.5-medium", "sd3.5-medium", "StableDiffusion3Pipeline", gated=True)
+sdxl = _named("stabilityai/stable-diffusion-xl-base-1.0", "sdxl", "StableDiffusionXLPipeline")
+sd15 = _named("stable-diffusion-v1-5/stable-diffusion-v1-5", "sd15", "StableDiffusionPipeline")
+pixart_sigma = _named("PixArt-alpha/PixArt-Sigma-XL-2-1024-MS", "pixart-sigma", "PixArtSigmaPipeline")
+dit_xl_2_256 = _named("facebook/DiT-XL-2-256", "dit-xl-2-256", "DiTPipeline")

@@ -8,6 +8,7 @@ halve them on CUDA out-of-memory. Loading (hub ids, local folders, errors) lives
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, fields
 
@@ -22,11 +23,25 @@ class PipelineOptions:
     max_batch: int = 8      # most samples per denoiser call (guidance doubles the rows); halved on out-of-memory
     decode_batch: int = 4   # most latents per VAE decode; halved on out-of-memory
 
+    @property
+    def guidance_scale(self):
+        """The diffusers pipelines' name for `guidance` (tsearch uses one name for every family)."""
+        return self.guidance
+
 
 def parse_options(options_class, options: dict, family: str):
-    """Options dict -> the family's dataclass; a ValueError that lists the accepted names otherwise."""
+    """Options dict -> the family's dataclass; a ValueError that lists the accepted names otherwise.
+
+    `guidance_scale` (the diffusers keyword) is read as `guidance`."""
+    from tsearch.models import normalise_options, option_error
+
+    options = normalise_options(options)
     accepted = {f.name for f in fields(options_class)}
     unknown = sorted(set(options) - accepted)
+    for name in unknown:
+        error = option_error(name, f"{family} (a diffusers pipeline)", accepted)
+        if error is not None:
+            raise error
     if unknown:
         raise ValueError(f"unknown option(s) {unknown} for {family}; accepted: {sorted(accepted)}")
     return options_class(**options)
@@ -39,9 +54,27 @@ def check_prompt(condition) -> str:
 
 
 def check_size(height: int, width: int, multiple: int, family: str) -> None:
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (height, width)):
+        raise ValueError(f"height and width are whole numbers of pixels, got {height!r} x {width!r}")
     if height <= 0 or width <= 0 or height % multiple or width % multiple:
         raise ValueError(f"{family} needs height and width that are positive multiples of {multiple}, "
                          f"got {height}x{width}")
+
+
+def _check_common(options) -> None:
+    """The options every family names the same way: a ValueError naming the one that is wrong."""
+    import math
+
+    guidance = getattr(options, "guidance", None)
+    if guidance is not None and (isinstance(guidance, bool) or not isinstance(guidance, (int, float))
+                                 or not math.isfinite(guidance) or guidance < 0):
+        raise ValueError(f"guidance must be a scale >= 0 (1 = no classifier-free guidance), got {guidance!r}")
+    length = getattr(options, "max_sequence_length", None)
+    if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
+        raise ValueError(f"max_sequence_length must be a whole number of tokens >= 1, got {length!r}")
+    negative = getattr(options, "negative_prompt", None)
+    if negative is not None and not isinstance(negative, str):
+        raise ValueError(f"negative_prompt must be a string, got {negative!r}")
 
 
 class PipelineModel(Model):
@@ -53,6 +86,7 @@ class PipelineModel(Model):
 
     def __init__(self, pipe, name: str, device: str | torch.device, options: PipelineOptions):
         super().__init__()
+        _check_common(options)
         self.pipe = pipe
         self.name = name
         self.options = options
@@ -65,6 +99,12 @@ class PipelineModel(Model):
             vae.to(torch.float32)  # SDXL's VAE overflows in float16 (its config says so)
         self.denoiser = Batcher(options.max_batch, f"{name}'s denoiser")
         self.decoder = Batcher(options.decode_batch, f"{name}'s VAE decoder")
+
+    def with_options(self, **options) -> "PipelineModel":
+        """The same pipeline (no reload, no copy) behind a new adapter with some options changed."""
+        merged = {**dataclasses.asdict(self.options), **options}
+        return type(self)(self.pipe, self.name, self.device, parse_options(self.options_class, merged,
+                                                                           self.pipeline_name))
 
     @property
     def denoiser_module(self) -> torch.nn.Module:

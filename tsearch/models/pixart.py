@@ -23,7 +23,7 @@ from tsearch.models.vp import VPAsVE
 class PixArtOptions(PipelineOptions):
     height: int | None = None         # pixels; None: the transformer's native size (1024 for XL-2-1024-MS)
     width: int | None = None
-    guidance_scale: float = 4.5       # the paper's setting; 1 turns guidance off (one pass)
+    guidance: float = 4.5             # the paper's setting; 1 turns guidance off (one pass)
     negative_prompt: str = ""         # the unconditional side of guidance
     max_sequence_length: int = 300    # T5 tokens per prompt (PixArt-Sigma was trained with 300)
 
@@ -55,7 +55,7 @@ class PixArtSigma(PipelineModel):
         self.learned_sigma = config.out_channels == 2 * config.in_channels
         self.vp = VPAsVE(pipe.scheduler.alphas_cumprod, pipe.scheduler.config.prediction_type)
         self.schedule = VarianceExploding(self.vp.sigma_min, self.vp.sigma_max)
-        self.guided = options.guidance_scale > 1.0
+        self.guided = options.guidance > 1.0
         self.nfe_per_eval = 2 if self.guided else 1
 
     @torch.no_grad()
@@ -82,7 +82,7 @@ class PixArtSigma(PipelineModel):
                                     return_dict=False)[0].float()
         if self.guided:
             uncond, text = out.chunk(2)
-            out = uncond + self.options.guidance_scale * (text - uncond)
+            out = uncond + self.options.guidance * (text - uncond)
         if self.learned_sigma:
             out = out.chunk(2, dim=1)[0]
         return self.vp.clean_estimate(out, x, sigma)

@@ -21,7 +21,7 @@ from tsearch.models.pipeline import PipelineModel, PipelineOptions, check_prompt
 class SD3Options(PipelineOptions):
     height: int = 1024                # image height in pixels (multiple of 16)
     width: int = 1024                 # image width in pixels (multiple of 16)
-    guidance_scale: float = 4.5       # SD3.5 Medium's recommended scale; 1 turns guidance off (one pass)
+    guidance: float = 4.5             # SD3.5 Medium's recommended scale; 1 turns guidance off (one pass)
     negative_prompt: str = ""         # the unconditional side of guidance
     max_sequence_length: int = 256    # T5 tokens per prompt
 
@@ -50,7 +50,7 @@ class SD3(PipelineModel):
         h, w = options.height // factor, options.width // factor
         self.noise_shape = (pipe.transformer.config.in_channels, h, w)
         self.schedule = RectifiedFlow(shift=flow_shift(pipe.scheduler.config, (h // patch) * (w // patch)))
-        self.guided = options.guidance_scale > 1.0
+        self.guided = options.guidance > 1.0
         self.nfe_per_eval = 2 if self.guided else 1
 
     @torch.no_grad()
@@ -77,5 +77,5 @@ class SD3(PipelineModel):
             encoder_hidden_states=states, pooled_projections=pooled, return_dict=False)[0].float()
         if self.guided:
             uncond, text = out.chunk(2)
-            out = uncond + self.options.guidance_scale * (text - uncond)
+            out = uncond + self.options.guidance * (text - uncond)
         return x.float() - sigma * out

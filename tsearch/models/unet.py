@@ -23,7 +23,7 @@ from tsearch.models.vp import VPAsVE
 class UNetOptions(PipelineOptions):
     height: int | None = None         # pixels; None: the UNet's native size (512 for SD 1.5, 1024 for SDXL)
     width: int | None = None
-    guidance_scale: float | None = None  # None: the pipeline's default (7.5 SD 1.5, 5.0 SDXL); 1 = off (one pass)
+    guidance: float | None = None     # None: the pipeline's default (7.5 SD 1.5, 5.0 SDXL); 1 = off (one pass)
     negative_prompt: str | None = None  # the unconditional side of guidance; None: "" (SDXL: zero embeddings)
 
 
@@ -53,7 +53,7 @@ class StableDiffusion(PipelineModel):
         self.noise_shape = (pipe.unet.config.in_channels, self.height // factor, self.width // factor)
         self.vp = VPAsVE(pipe.scheduler.alphas_cumprod, pipe.scheduler.config.prediction_type)
         self.schedule = VarianceExploding(self.vp.sigma_min, self.vp.sigma_max)
-        self.guidance = self.default_guidance if options.guidance_scale is None else options.guidance_scale
+        self.guidance = self.default_guidance if options.guidance is None else options.guidance
         self.guided = self.guidance > 1.0
         self.nfe_per_eval = 2 if self.guided else 1
 

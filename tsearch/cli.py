@@ -21,6 +21,8 @@ from pathlib import Path
 
 from tsearch.config import MAX_SEED, DTYPES, SearchConfig
 from tsearch.jsonio import dumps, finite
+from tsearch.models import MODEL_OPTIONS, check_model_options, normalise_options
+from tsearch.sampling import SOLVERS
 from tsearch.search import ALGORITHMS
 
 SUMMARY_KEYS = ("nfe_spent", "budget", "best_score", "best_id", "candidates", "seconds", "final_nfe",
@@ -109,6 +111,16 @@ def _option_flags() -> dict[str, tuple]:
     return flags
 
 
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0 (1 = no classifier-free guidance), got {text!r}")
+    return value
+
+
 def _number_or_text(text: str):
     for parse in (int, float):
         try:
@@ -139,13 +151,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_whole(" in [0, 2^63)", 0, MAX_SEED - 1), help="default 0")
     run.add_argument("--out", help="run folder to write (run.json, candidates.jsonl, images/)")
     run.add_argument("--batch-size", type=_whole(" at least 1", 1), help="default 16")
-    run.add_argument("--solver", choices=["euler", "heun"])
+    run.add_argument("--solver", choices=sorted(SOLVERS))
     run.add_argument("--final-steps", type=_whole(" at least 1", 1),
                      help="re-render the winning noise with this many steps (counted in the budget)")
     run.add_argument("--device", help="cpu (default), cuda, cuda:1 or mps")
     run.add_argument("--dtype", choices=list(DTYPES), help="model weights' dtype (default: the model's)")
-    run.add_argument("--guidance", type=float, help="classifier-free guidance scale (models that support it)")
+    # model options (MODEL_OPTIONS): each model takes those it has a use for; the others are refused by name
+    run.add_argument("--height", type=_whole(" at least 1", 1), help="image height in pixels (diffusers models)")
+    run.add_argument("--width", type=_whole(" at least 1", 1), help="image width in pixels (diffusers models)")
+    run.add_argument("--guidance", type=_scale, help="classifier-free guidance scale; 1 = off (models that take it)")
+    run.add_argument("--negative-prompt", help="the unconditional side of guidance (SD 1.5, SDXL, SD3.5, PixArt)")
+    run.add_argument("--max-sequence-length", type=_whole(" at least 1", 1),
+                     help="T5 tokens per prompt (FLUX, SD3.5, PixArt)")
     for name, (parse, choices) in _option_flags().items():
+        if name in MODEL_OPTIONS:
+            raise RuntimeError(f"algorithm option {name!r} would share the flag of the model option {_flag(name)}")
         run.add_argument(f"--{name.replace('_', '-')}", dest=f"opt_{name}", type=parse, default=None,
                          choices=choices, help=f"algorithm option {name} (see README)")
     sub.add_parser("sweep", help="many searches from a TOML spec, resumable, local or on Ray (see --help there)")
@@ -179,6 +199,10 @@ def _stored_config(path: str) -> dict:
     if not isinstance(config.get("options") or {}, dict) or not isinstance(config.get("model_options") or {}, dict):
         raise ValueError(f"--from {path}: \"options\" and \"model_options\" must be JSON objects")
     return config
+
+
+def _flag(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
 
 
 def _class_label(text: str | None):
@@ -218,8 +242,11 @@ def _config(args) -> SearchConfig:
                  "verifiers": tuple(args.verifier) if args.verifier is not None else None,
                  "evaluators": tuple(args.evaluator) if args.evaluator is not None else None}
     values = {**stored, **{key: value for key, value in overrides.items() if value is not None}}
-    if args.guidance is not None:
-        values["model_options"] = {**(values.get("model_options") or {}), "guidance": args.guidance}
+    given_model_options = {name: getattr(args, name) for name in MODEL_OPTIONS if getattr(args, name) is not None}
+    if given_model_options:
+        check_model_options(values.get("model"), given_model_options, flag=lambda name: _flag(name))
+        stored_options = normalise_options(values.get("model_options") or {})   # an older run's guidance_scale
+        values["model_options"] = {**stored_options, **given_model_options}
     if args.from_run is None:
         return SearchConfig(**values).validate()
     try:

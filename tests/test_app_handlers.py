@@ -294,24 +294,16 @@ def test_model_controls_follow_the_chosen_model(monkeypatch):
     assert "unavailable here" in note and "cannot import" in note
 
 
-def test_zerogpu_decorator_is_used_only_when_spaces_is_importable(monkeypatch):
-    import sys
-    import types
-
+def test_off_zerogpu_the_app_runs_batches_in_process(monkeypatch):
     from tsearch.app import gpu
 
-    def plain():
-        return 1
-
-    assert gpu.gpu(duration=lambda: 5)(plain) is plain   # no `spaces` package here: a no-op
-    asked = {}
-    fake = types.ModuleType("spaces")
-    fake.GPU = lambda duration: (asked.setdefault("duration", duration), lambda fn: ("on gpu", fn))[1]
-    monkeypatch.setitem(sys.modules, "spaces", fake)
-    monkeypatch.setattr(gpu, "available", lambda: True)
-    assert gpu.gpu(duration=handlers._gpu_seconds)(plain) == ("on gpu", plain)
-    assert asked["duration"] is handlers._gpu_seconds
-    assert 10 <= handlers._gpu_seconds(model="gmm", budget=10**9) <= gpu.ZEROGPU_MAX_SECONDS
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    plan = handlers._plan(handlers._slot("gmm"), handlers.config_for(
+        "gmm", "class", "", 1, ["gmm-density"], None, "random", 200, 10, 0, None, 4, {}))
+    assert gpu.batch_runner(plan) is None and gpu.POOLS["app"] is handlers.POOL
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    runner = gpu.batch_runner(plan, "app", 0.01)
+    assert isinstance(runner, gpu.ZeroGPURunner) and runner.per_nfe == 0.01
 
 
 def _note(demo):
@@ -351,16 +343,21 @@ def test_a_model_that_fails_to_load_is_a_clear_error(monkeypatch):
     assert fields(list(handlers.search(**GMM, session=session))[-1])["status"].startswith("Done")
 
 
-def test_on_zerogpu_a_search_that_cannot_fit_one_gpu_call_is_refused(monkeypatch):
-    monkeypatch.setattr(handlers, "zerogpu_available", lambda: True)
-    monkeypatch.setattr(handlers.ESTIMATOR, "per_nfe", lambda model: 0.01)   # 10 ms per NFE
-    most = int((handlers.ZEROGPU_MAX_SECONDS - 10) / (1.5 * 0.01))
-    with pytest.raises(gr.Error, match=f"at most {most} NFEs"):
-        list(handlers.search(**dict(GMM, budget=most + 1), session=Session()))
-    with pytest.raises(gr.Error, match="with the more-steps baseline"):
-        list(handlers.search(**dict(GMM, budget=most, baseline=True), session=Session()))
-    updates = list(handlers.search(**dict(GMM, budget=200), session=Session()))
-    assert updates[-1][0].startswith("Done")
+def test_on_zerogpu_a_long_search_runs_as_one_gpu_call_per_batch_and_a_too_big_batch_is_refused(monkeypatch):
+    from tsearch.app import gpu
+
+    monkeypatch.setattr(gpu, "on_zerogpu", lambda: True)
+    monkeypatch.setattr(handlers.ESTIMATOR, "per_nfe", lambda model: 0.1)   # 100 ms per NFE
+    calls = []
+    real = gpu.gpu_call   # off a Space spaces.GPU left it the plain function: it runs here, found through POOLS
+    monkeypatch.setattr(gpu, "gpu_call", lambda *args: calls.append(args[-1]) or real(*args))
+    old_limit = int((gpu.ZEROGPU_MAX_SECONDS - 10) / (1.5 * 0.1))   # the most one search could spend before
+    updates = list(handlers.search(**dict(GMM, budget=old_limit + 67, algorithm="random"), session=Session()))
+    assert updates[-1][0].startswith("Done") and "800 NFEs" in updates[-1][0]
+    assert len(calls) == 800 // (10 * 4) and max(calls) <= gpu.ZEROGPU_MAX_SECONDS   # 20 batches of 4 candidates
+    fits = int((gpu.ZEROGPU_MAX_SECONDS - 10) / (1.5 * 0.1))
+    with pytest.raises(gr.Error, match=f"a batch may spend at most {fits} NFEs: lower the batch size"):
+        list(handlers.search(**dict(GMM, batch_size=fits // 10 + 1), session=Session()))
 
 
 def test_the_best_card_writes_the_new_recipe_ops_readably():

@@ -2,7 +2,9 @@
 
 The first estimate for a model times one small batch through two Euler steps (a tiny calibration);
 every finished search then replaces it with what the whole loop really cost per NFE (denoising,
-decoding and verifiers), so the estimate improves as the app is used.
+decoding and verifiers), so the estimate improves as the app is used. On ZeroGPU the main process
+has no GPU, so nothing is timed there: the figure comes from the first search, whose batches each
+run as one GPU call (tsearch.app.gpu), and no search is refused for its total length.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 import torch
 
 from tsearch import noise as noise_lib
+from tsearch.app.gpu import ZEROGPU_MAX_SECONDS, on_zerogpu
 from tsearch.recipes import Counter
 from tsearch.sampling import SOLVERS
 
@@ -26,8 +29,11 @@ class Estimator:
         self._measured: set[str] = set()   # models whose figure comes from a real search
         self._lock = threading.Lock()
 
-    def calibrate(self, slot, condition, batch_size: int = 8) -> float:
-        """Seconds per NFE of `slot.model` from one batch of `batch_size` samples over two steps."""
+    def calibrate(self, slot, condition, batch_size: int = 8) -> float | None:
+        """Seconds per NFE of `slot.model` from one batch of `batch_size` samples over two steps
+        (None on ZeroGPU, where this process has no GPU to time)."""
+        if on_zerogpu():
+            return None
         model = slot.model
         with model.encode_lock:
             cond = model.encode(condition)
@@ -59,9 +65,13 @@ class Estimator:
 
     def text(self, model: str, budget: int) -> str:
         per = self.per_nfe(model)
+        zero = (f" On ZeroGPU each batch is one GPU call of at most {ZEROGPU_MAX_SECONDS} s, so a long search "
+                f"spends your GPU quota rather than hitting one call's limit.") if on_zerogpu() else ""
         if per is None:
+            if zero:
+                return "Time estimate: measured on the GPU during this model's first search." + zero
             return "Time estimate: not measured yet for this model."
         seconds = per * max(int(budget or 0), 0)
         when = "under a second" if seconds < 1 else f"about {seconds:.0f} s"
         source = "from the last search" if model in self._measured else "from a one-batch calibration"
-        return f"{budget} NFEs take {when} here ({per * 1000:.2f} ms per NFE, {source})."
+        return f"{budget} NFEs take {when} here ({per * 1000:.2f} ms per NFE, {source})." + zero

@@ -23,8 +23,8 @@ from tsearch.api import prepare
 from tsearch.app import catalog, charts, views
 from tsearch.app.estimate import Estimator
 from tsearch.app.export import export_zip, load_live
-from tsearch.app.gpu import ZEROGPU_MAX_SECONDS, device, gpu
-from tsearch.app.gpu import available as zerogpu_available
+from tsearch.app import gpu
+from tsearch.app.gpu import device
 from tsearch.app.pool import ModelPool, Slot
 from tsearch.app.runs_root import new_run_dir
 from tsearch.app.state import LiveRun, RunHandle, Session, Throttle
@@ -34,7 +34,7 @@ from tsearch.events import CandidateScored
 from tsearch.models import MODELS
 from tsearch.registry import Unavailable
 
-POOL = ModelPool(device())
+POOL = gpu.register_pool("app", ModelPool(device()))   # where a ZeroGPU worker finds the models (app/gpu.py)
 ESTIMATOR = Estimator()
 UPDATE_INTERVAL = 0.25   # seconds between page updates while a search runs (the last is always sent)
 CHART_INTERVAL = 1.0     # seconds between chart redraws: a browser redraws a big plotly chart far slower than text
@@ -75,7 +75,8 @@ def _drive(plan: engine.Plan, live: LiveRun, handle: RunHandle, pace: Pace, view
     generator, which closes the engine (its `finally` writes the summary). An error while the search
     runs (a verifier that fails, say) ends it with everything found kept and becomes a gr.Error.
     `view(chart)` builds one update; with chart=False the chart is left as it is (gr.skip())."""
-    events = engine.run(plan, should_stop=lambda: handle.stopped)
+    events = engine.run(plan, should_stop=lambda: handle.stopped,
+                        batch_runner=gpu.batch_runner(plan, "app", ESTIMATOR.per_nfe(plan.model_name)))
     try:
         for event in events:
             live.add(event)
@@ -107,27 +108,16 @@ def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", 
     return (status, views.best_path(run), views.best_card(run), figure, views.gallery(run), views.summary(run))
 
 
-def _zerogpu_fits(model: str, budget: int, baseline: bool) -> None:
-    """On ZeroGPU a search is one GPU call of at most ZEROGPU_MAX_SECONDS: refuse one that cannot fit,
-    saying which budget does, rather than let the Space cut it off midway."""
-    per = ESTIMATOR.per_nfe(model)
-    if not zerogpu_available() or not per:
-        return
-    factor = 2 if baseline else 1
-    most = int((ZEROGPU_MAX_SECONDS - 10) / (1.5 * factor * per))
-    if budget > most:
-        raise gr.Error(f"on this ZeroGPU Space one search may hold the GPU for {ZEROGPU_MAX_SECONDS} s; at the "
-                       f"measured {1000 * per:.1f} ms per NFE that is at most {most} NFEs"
-                       f"{' with the more-steps baseline' if baseline else ''}: lower the budget")
+def _zerogpu_fits(plan: engine.Plan) -> None:
+    """On ZeroGPU each batch is one GPU call of at most gpu.ZEROGPU_MAX_SECONDS: refuse a batch size that cannot
+    fit one, rather than let the Space cut the search off midway. The search's total length is not limited."""
+    if gpu.on_zerogpu():
+        try:
+            gpu.check_batch_fits(plan, ESTIMATOR.per_nfe(plan.model_name))
+        except ValueError as error:
+            raise gr.Error(str(error)) from None
 
 
-def _gpu_seconds(*args, **kwargs) -> int:
-    per = ESTIMATOR.per_nfe(kwargs.get("model") or (args[0] if args else "")) or 0.01
-    factor = 2 if kwargs.get("baseline") else 1
-    return int(min(ZEROGPU_MAX_SECONDS, 10 + 1.5 * factor * per * float(kwargs.get("budget") or 0)))
-
-
-@gpu(duration=_gpu_seconds)
 def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str, budget: int, steps: int | None,
            seed: int, cls: int | None = None, evaluator: str | None = None, baseline: bool = False,
            final_steps: int | None = None, batch_size: int = DEFAULT_BATCH, session: Session | None = None,
@@ -143,8 +133,8 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
     slot = _slot(model)
     config = config_for(model, slot.model.conditioning, prompt, cls, verifiers, evaluator, algorithm, budget, steps,
                         seed, final_steps, batch_size, options)
-    _zerogpu_fits(config.model, config.budget, baseline)
     plan = _plan(slot, config)   # every check before the search takes the tab
+    _zerogpu_fits(plan)
     handle = session.start()
     pace = Pace()
     run, base = LiveRun(seed=config.seed, label=config.algorithm), None
@@ -187,7 +177,6 @@ def _compare_view(runs: list[LiveRun], status: str, by_evaluator: bool, chart: b
     return status, plot(charts.compare_figure(runs, by_evaluator)) if chart else gr.skip(), cards
 
 
-@gpu(duration=lambda *a, **k: ZEROGPU_MAX_SECONDS)
 def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str, budget: int, steps: int | None,
             seed: int, cls: int | None = None, evaluator: str | None = None, mode: str = "algorithms",
             algorithms: list[str] | None = None, compare_verifiers: list[str] | None = None,

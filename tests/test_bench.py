@@ -41,3 +41,14 @@ def test_digits_scaling_bench_reports_set_metrics(tmp_path):
     assert {"IS (digits)", "FID (digits)"} <= set(report["columns"])
     assert all(v is not None and v >= 0.0 for by in report["overall"].values() for v in by.values())
     assert all(row["IS (digits)"][0] >= 1.0 for row in report["table"])
+
+
+def test_app_latency_bench_prints_the_three_targets(capsys):
+    from tsearch.bench import app_latency
+
+    figures = app_latency.main(["--model", "gmm", "--cls", "1", "--verifier", "gmm-density", "--candidates", "4",
+                                "--steps", "2", "--repeat", "1", "--threads", "1"])
+    out = capsys.readouterr().out
+    assert "first candidate" in out and "whole search through the app" in out and "over the denoiser" in out
+    assert figures["candidates"] == 4 and 0 < figures["first_candidate_s"] <= figures["app_total_s"]
+    assert 0 < figures["denoiser_s"] <= figures["engine_total_s"]

@@ -1,0 +1,128 @@
+"""`python -m tsearch.bench app-latency`: how soon the app shows a candidate, and what it adds to the engine.
+
+Issue 13's app targets, printed (never asserted by a timed test):
+- the first candidate in an update within 1.5 s of Run;
+- 64 candidates x 20 steps on shapes finished within 20 s;
+- the engine's own time at most 10% over its bare denoiser calls.
+Each repeat runs the same search two ways, interleaved: through the app's `handlers.search` (the
+generator behind the Run button and the API: validation, the pool's shared model, page updates,
+gallery and chart) and through the engine alone (`api.prepare` + `engine.run`). The model's
+`forward_x0` is timed inside both, so the denoiser's share is measured in the run itself rather
+than in a separate loop. Times are the fastest of `--repeat` (a busy machine only makes runs slower).
+The browser's own rendering is not included; `tests/test_app_browser.py` drives a real page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import shutil
+import tempfile
+import time
+
+import torch
+
+
+class DenoiserClock:
+    """Seconds spent inside model.forward_x0 while active (wraps the instance's method)."""
+
+    def __init__(self, model):
+        self.model, self.seconds = model, 0.0
+
+    @contextlib.contextmanager
+    def timing(self):
+        original = self.model.forward_x0
+
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - t0
+
+        self.model.forward_x0 = timed
+        try:
+            yield self
+        finally:
+            del self.model.forward_x0   # back to the class's method
+
+
+def _parse(argv):
+    p = argparse.ArgumentParser(prog="python -m tsearch.bench app-latency")
+    p.add_argument("--model", default="shapes")
+    p.add_argument("--prompt", default="a red circle and a blue square")
+    p.add_argument("--cls", type=int, default=None, help="class index, for class-conditional models (instead of --prompt)")
+    p.add_argument("--verifier", default=None, help="default: the model's preset in the app")
+    p.add_argument("--algorithm", default=None, help="default: the app's default algorithm")
+    p.add_argument("--candidates", type=int, default=64)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=None, help="default: the app's")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: what the app uses)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = _parse(argv)
+    from tsearch import engine
+    from tsearch.api import prepare
+    from tsearch.app import catalog, handlers
+    from tsearch.app.state import Session
+    from tsearch.app.ui import DEFAULT_ALGORITHM
+    from tsearch.app.validate import DEFAULT_BATCH, config_for
+    from tsearch.search import Costs
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    algorithm = args.algorithm or DEFAULT_ALGORITHM
+    batch = args.batch_size or DEFAULT_BATCH
+    slot = handlers.POOL.get(args.model)
+    model = slot.model
+    verifier = args.verifier or catalog.preset(args.model).verifiers[0]
+    cost = Costs(model.default_solver, model.nfe_per_eval).full(args.steps)
+    budget = args.candidates * cost
+    prompt = None if args.cls is not None else args.prompt
+    request = dict(model=args.model, prompt=prompt, cls=args.cls, verifiers=[verifier], algorithm=algorithm, budget=budget,
+                   steps=args.steps, seed=0, batch_size=batch)
+    config = config_for(args.model, model.conditioning, prompt, args.cls, [verifier], None, algorithm, budget,
+                        args.steps, 0, None, batch, {})
+    clock = DenoiserClock(model)
+    list(handlers.search(**dict(request, budget=cost * batch), session=Session()))   # warm-up: load, first calls
+
+    app, bare = [], []
+    for _ in range(args.repeat):
+        clock.seconds = 0.0
+        with clock.timing():
+            t0, first = time.perf_counter(), None
+            for update in handlers.search(**request, session=Session()):
+                details = update[-1]
+                if first is None and isinstance(details, dict) and details.get("candidates"):
+                    first = time.perf_counter() - t0
+            app.append((first, time.perf_counter() - t0, clock.seconds, details.get("candidates")))
+        clock.seconds = 0.0
+        with clock.timing():
+            plan = dataclasses.replace(prepare(config, loader=slot), out=tempfile.mkdtemp(prefix="tsearch-latency-"))
+            t0 = time.perf_counter()
+            for event in engine.run(plan):
+                done = event
+            bare.append((time.perf_counter() - t0, clock.seconds, done.summary.verifier_seconds))
+            shutil.rmtree(plan.out, ignore_errors=True)
+    first, app_total, app_denoiser, count = min(app, key=lambda r: r[1])
+    first = min(r[0] for r in app)
+    engine_total, denoiser, verifier_seconds = min(bare, key=lambda r: r[0])
+    own = engine_total - denoiser - verifier_seconds
+    print(f"{args.model}, {algorithm}, {args.candidates} candidates x {args.steps} steps ({budget} NFEs), "
+          f"verifier {verifier}, batch {batch}, {torch.get_num_threads()} thread(s), fastest of {args.repeat}")
+    print(f"  first candidate in an update after Run:   {first:6.2f} s   (target <= 1.5 s)")
+    print(f"  whole search through the app:             {app_total:6.2f} s   (target <= 20 s; {count} candidates)")
+    print(f"  the same search, engine alone:            {engine_total:6.2f} s")
+    print(f"    inside the denoiser (forward_x0):       {denoiser:6.2f} s")
+    print(f"    inside the verifier:                    {verifier_seconds:6.2f} s")
+    print(f"    the engine's own (noise, decode, PNGs): {own:6.2f} s = {100 * own / denoiser:.1f}% over the denoiser "
+          f"(target <= 10%)")
+    print(f"  the app's page updates over the engine:   {app_total - engine_total:6.2f} s "
+          f"({100 * (app_total - engine_total) / engine_total:.1f}%)")
+    return {"first_candidate_s": first, "app_total_s": app_total, "engine_total_s": engine_total,
+            "denoiser_s": denoiser, "verifier_s": verifier_seconds, "engine_own_s": own,
+            "overhead_pct": 100 * own / denoiser, "candidates": count, "threads": torch.get_num_threads()}

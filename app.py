@@ -1,8 +1,9 @@
-"""tsearch's Gradio app: `python app.py [--port N] [--host H] [--share]`.
+"""tsearch's Gradio app: `python app.py [--port N] [--host H] [--share] [--mcp]`.
 
 The port is --port, else $PORT (Deta Space, most hosts), else $GRADIO_SERVER_PORT (Hugging Face
 Spaces), else 7860; the address is --host, else $GRADIO_SERVER_NAME (0.0.0.0 on Spaces), else
-127.0.0.1. No public share link unless --share.
+127.0.0.1. No public share link unless --share. --mcp also serves the search as an MCP tool
+(tsearch/app/mcp.py) at http://HOST:PORT/gradio_api/mcp/.
 
 Layout and handlers live in tsearch/app/; this file only parses the command line and launches.
 In a notebook: `from tsearch.app import build_demo; build_demo().launch(inline=True)`.
@@ -25,6 +26,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(env.get("PORT") or env.get("GRADIO_SERVER_PORT") or 7860),
                         help="port (default: $PORT, else $GRADIO_SERVER_PORT, else 7860)")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    parser.add_argument("--mcp", action="store_true",
+                        help="also serve the search as an MCP tool (search_noise) for agents, at "
+                             "/gradio_api/mcp/ (streamable HTTP) and /gradio_api/mcp/sse")
     parser.add_argument("--threads", type=int, default=int(env.get("TSEARCH_THREADS") or max(1, (os.cpu_count() or 2) // 2)),
                         help="torch CPU threads per search (default: $TSEARCH_THREADS, else half the cores); "
                              "fewer threads than cores keeps concurrent searches and the server responsive")
@@ -39,8 +43,14 @@ def main(argv=None) -> None:
     demo = build_demo()
     from tsearch.app.export import MAX_ZIP_BYTES
 
-    demo.queue().launch(server_name=args.host, server_port=args.port, share=args.share,
-                        max_file_size=MAX_ZIP_BYTES)   # uploads are run zips; gradio refuses larger ones
+    launch = dict(server_name=args.host, server_port=args.port, share=args.share,
+                  max_file_size=MAX_ZIP_BYTES)   # uploads are run zips; gradio refuses larger ones
+    if args.mcp:
+        from tsearch.app import mcp
+
+        mcp.launch(mcp.add_tool(demo).queue(), **launch)
+    else:
+        demo.queue().launch(**launch)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import gradio as gr
 
 from tsearch import engine
 from tsearch.api import prepare
-from tsearch.app import catalog, handlers
+from tsearch.app import catalog, gpu, handlers
 from tsearch.app.runs_root import new_run_dir
 from tsearch.app.ui import CONCURRENCY
 from tsearch.app.validate import DEFAULT_BATCH, check_names, config_for
@@ -77,14 +77,17 @@ def search_noise(model: str = "shapes", prompt: str = "", cls: int | None = None
                        f"got {config.budget}")
     try:
         plan = prepare(config, loader=slot)   # every check before anything is written or spent
+        if gpu.on_zerogpu():   # each batch is one GPU call there, as for the page's searches
+            gpu.check_batch_fits(plan, handlers.ESTIMATOR.per_nfe(plan.model_name))
     except (ValueError, Unavailable) as error:
         raise gr.Error(str(error)) from None
     if not RUNNING.acquire(timeout=WAIT_SECONDS):
         raise gr.Error(f"{CONCURRENCY} agent searches have been running for over {WAIT_SECONDS} s; try again later")
     try:
         plan = dataclasses.replace(plan, out=str(new_run_dir(f"mcp-{config.algorithm}")))
+        runner = gpu.batch_runner(plan, "app", handlers.ESTIMATOR.per_nfe(plan.model_name))   # None off ZeroGPU
         done = None
-        for event in engine.run(plan):
+        for event in engine.run(plan, batch_runner=runner):
             if isinstance(event, SearchDone):
                 done = event
     except (ValueError, Unavailable) as error:

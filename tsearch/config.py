@@ -86,7 +86,7 @@ class SearchConfig:
             budget=whole("budget", self.budget, 1, MAX_BUDGET), steps=whole("steps", self.steps, 1, optional=True),
             seed=whole("seed", self.seed, 0, MAX_SEED - 1), batch_size=whole("batch_size", self.batch_size, 1),
             final_steps=whole("final_steps", self.final_steps, 1, optional=True), device=_device(self.device, here),
-            model_options=dict(self.model_options))
+            model_options=model_options)
 
     # --- on disk --------------------------------------------------------------------------
     def to_dict(self) -> dict:

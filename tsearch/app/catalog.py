@@ -38,9 +38,48 @@ LOCAL_KINDS = ("analytic", "bundled")  # registry kinds that load in seconds; ot
 DOWNLOADING_KINDS = ("diffusers",)     # registry kinds that fetch weights from the hub when first loaded
 
 
+def _pool():
+    from tsearch.app import handlers
+
+    return handlers.POOL
+
+
+def provided() -> dict[str, str]:
+    """Models handed to the app already loaded (build_demo(model=pipe)): name -> description."""
+    return _pool().provided()
+
+
 def models() -> list[tuple[str, bool, str, str]]:
-    """(name, available, reason, description) for every registered model."""
-    return model_status()
+    """(name, available, reason, description) for the models handed to the app, then every registered model."""
+    given = provided()
+    return [(name, True, "ok", description) for name, description in given.items()] + \
+        [row for row in model_status() if row[0] not in given]
+
+
+def known_models() -> list[str]:
+    return [*provided(), *(name for name in MODELS if name not in provided())]
+
+
+def model_options(model: str) -> tuple[str, ...]:
+    """The model options (MODEL_OPTIONS) the chosen model takes, known without loading it."""
+    from tsearch.models import MODEL_OPTIONS, supported_options
+
+    if model in provided():
+        options_class = getattr(_pool().get(model).model, "options_class", None)
+        names = {f.name for f in dataclasses.fields(options_class)} if options_class else set()
+        return tuple(o for o in MODEL_OPTIONS if o in names)
+    return (supported_options(model) or ()) if model in MODELS else ()
+
+
+def check_model_options(model: str, options: dict) -> None:
+    """gr.Error naming a model option the chosen model does not take, and the models that do."""
+    from tsearch.models import option_error
+
+    taken = model_options(model)
+    for name in options:
+        if name not in taken:
+            error = option_error(name, f"model {model!r}", taken)
+            raise gr.Error(str(error) if error else f"unknown model option {name!r}")
 
 
 def verifiers() -> list[tuple[str, bool, str, str]]:
@@ -52,6 +91,8 @@ def status_of(kind: str, name: str) -> tuple[bool, str]:
     from tsearch.registry import status
     from tsearch.verifiers import VERIFIERS
 
+    if kind == "model" and name in provided():
+        return True, "ok"
     return status((MODELS if kind == "model" else VERIFIERS)[name])
 
 
@@ -61,7 +102,7 @@ def available_verifiers() -> list[str]:
 
 def is_local(model: str) -> bool:
     """Whether the model loads from this machine in seconds (so the page may load it to describe it)."""
-    return model in MODELS and MODELS[model].kind in LOCAL_KINDS
+    return model in provided() or (model in MODELS and MODELS[model].kind in LOCAL_KINDS)
 
 
 def model_choices() -> list[tuple[str, str]]:
@@ -134,12 +175,14 @@ def check_allowed(model: str) -> None:
     listed = allowed_models()
 
     def offered(name: str) -> bool:
+        if name in provided():
+            return True
         if listed is not None:
             return name in listed or is_local(name)
         return MODELS[name].kind not in DOWNLOADING_KINDS or handlers.POOL.loaded(name)
 
     if not offered(model):
-        offered = tuple(n for n in MODELS if offered(n))
+        offered = tuple(n for n in known_models() if offered(n))
         raise gr.Error(f"model {model!r} is not offered by this app; it offers {', '.join(offered) or 'none'} "
                        f"(the host lists more in $TSEARCH_APP_MODELS)")
 

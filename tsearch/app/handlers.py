@@ -31,7 +31,6 @@ from tsearch.app.state import LiveRun, RunHandle, Session, Throttle
 from tsearch.app.validate import DEFAULT_BATCH, check_flag, check_names, check_options, config_for
 from tsearch.config import SearchConfig
 from tsearch.events import CandidateScored
-from tsearch.models import MODELS
 from tsearch.registry import Unavailable
 
 POOL = gpu.register_pool("app", ModelPool(device()))   # where a ZeroGPU worker finds the models (app/gpu.py)
@@ -42,12 +41,13 @@ CHART_INTERVAL = 1.0     # seconds between chart redraws: a browser redraws a bi
 SEARCH_OUTPUTS = ("status", "best_image", "best_card", "chart", "gallery", "details")
 
 
-def _slot(model: str) -> Slot:
-    """The pool's shared instance of `model`; gr.Error with the reason when it cannot be loaded here."""
+def _slot(model: str, options: dict | None = None) -> Slot:
+    """The pool's shared instance of `model` (with `options`); gr.Error with the reason when it cannot be loaded."""
     try:
-        return POOL.get(model)
+        return POOL.get(model, options)
     except (ValueError, Unavailable, OSError) as error:
-        raise gr.Error(f"cannot load the {model} model here: {error}") from None
+        raise gr.Error(f"cannot load the {model} model here{' with ' + str(options) if options else ''}: "
+                       f"{error}") from None
 
 
 def _plan(slot: Slot, config: SearchConfig, label: str | None = None) -> engine.Plan:
@@ -121,8 +121,15 @@ def _zerogpu_fits(plan: engine.Plan) -> None:
 def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str, budget: int, steps: int | None,
            seed: int, cls: int | None = None, evaluator: str | None = None, baseline: bool = False,
            final_steps: int | None = None, batch_size: int = DEFAULT_BATCH, session: Session | None = None,
+           height: int | None = None, width: int | None = None, guidance: float | None = None,
+           negative_prompt: str | None = None, max_sequence_length: int | None = None,
            **options) -> Iterator[tuple]:
-    """Run a search and stream (status, best image, best card, chart, gallery, details) as it goes."""
+    """Run a search and stream (status, best image, best card, chart, gallery, details) as it goes.
+
+    height, width, guidance, negative_prompt, max_sequence_length: model options, blank for the model's
+    default; refused by name for a model that does not take them."""
+    model_values = dict(height=height, width=width, guidance=guidance, negative_prompt=negative_prompt,
+                        max_sequence_length=max_sequence_length)
     model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
     baseline = check_flag("baseline", baseline)
     check_options(options)
@@ -132,7 +139,8 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
                gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
     slot = _slot(model)
     config = config_for(model, slot.model.conditioning, prompt, cls, verifiers, evaluator, algorithm, budget, steps,
-                        seed, final_steps, batch_size, options)
+                        seed, final_steps, batch_size, options, model_values)
+    slot = _slot(model, config.model_options)
     plan = _plan(slot, config)   # every check before the search takes the tab
     _zerogpu_fits(plan)
     handle = session.start()
@@ -181,10 +189,15 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
             seed: int, cls: int | None = None, evaluator: str | None = None, mode: str = "algorithms",
             algorithms: list[str] | None = None, compare_verifiers: list[str] | None = None,
             batch_size: int = DEFAULT_BATCH, session: Session | None = None, baseline: bool = False,
+            height: int | None = None, width: int | None = None, guidance: float | None = None,
+            negative_prompt: str | None = None, max_sequence_length: int | None = None,
             **options) -> Iterator[tuple]:
     """Several algorithms (same verifiers) or several verifiers (same algorithm), one after another, same budget.
 
-    `baseline` is taken for symmetry with `search` and unused: add "steps" to the algorithms to compare with it."""
+    `baseline` is taken for symmetry with `search` and unused: add "steps" to the algorithms to compare with it.
+    The model options are `search`'s."""
+    model_values = dict(height=height, width=width, guidance=guidance, negative_prompt=negative_prompt,
+                        max_sequence_length=max_sequence_length)
     check_options(options)
     for name, value in (("algorithms", algorithms), ("compare_verifiers", compare_verifiers)):
         if value is not None and (not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value)):
@@ -200,7 +213,8 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
     check_names(model, verifiers if mode == "algorithms" else entries[0][2], evaluator, algorithm)
     slot = _slot(model)
     configs = [(label, config_for(model, slot.model.conditioning, prompt, cls, chosen, evaluator, algo, budget, steps,
-                                  seed, None, batch_size, options)) for label, algo, chosen in entries]
+                                  seed, None, batch_size, options, model_values)) for label, algo, chosen in entries]
+    slot = _slot(model, configs[0][1].model_options)
     for _, config in configs:
         _plan(slot, config)   # every entry is checked before any of them runs
     by_evaluator = mode == "verifiers" and bool(configs[0][1].evaluators)
@@ -256,7 +270,7 @@ def load(file, session: Session | None = None):
 def estimate(model: str, budget, prompt: str | None = None, cls: int | None = None,
              batch_size: int = DEFAULT_BATCH, baseline: bool = False) -> str:
     """'N NFEs take about T s here', calibrating the model on one batch the first time."""
-    if model not in MODELS or not catalog.status_of("model", model)[0]:
+    if model not in catalog.known_models() or not catalog.status_of("model", model)[0]:
         return ""
     if ESTIMATOR.per_nfe(model) is None and not (catalog.is_local(model) or POOL.loaded(model)):
         return "Time estimate: measured once the model has loaded (its first search)."

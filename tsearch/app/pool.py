@@ -2,30 +2,38 @@
 
 Models hold no per-search state (each search counts its own NFEs and passes its solver), so
 concurrent searches share one instance: two FLUX searches hold one copy of the weights. A model is
-loaded once, under a per-name lock, the first time a search or the page asks for it.
+loaded once, under a per-name lock, the first time a search or the page asks for it. A search with
+model options (height, guidance, ...) gets a variant slot: a diffusers adapter over the same
+pipeline (`with_options`, no reload), or a bundled model built again with them; variants share the
+base slot's verifiers. A model handed to the app already loaded (`add`) is served like the others.
 """
 
 from __future__ import annotations
 
+import json
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 
 from tsearch.api import Loader
 from tsearch.models import load_model
 from tsearch.verifiers import VERIFIERS, load_verifier
 
 
+MAX_VARIANTS = 8   # option variants kept per pool, the oldest dropped first (adapters are small; weights are shared)
+
+
 class Slot(Loader):
     """One loaded model with the verifiers built for it; the engine's Loader for the app's searches."""
 
-    def __init__(self, name: str, model, device: str):
+    def __init__(self, name: str, model, device: str, options: dict | None = None, base: "Slot | None" = None):
         self.name, self.model, self.device = name, model, device
-        self._verifiers: dict[str, object] = {}
-        self._lock = threading.Lock()
+        self.options = dict(options or {})
+        self._verifiers: dict[str, object] = base._verifiers if base is not None else {}
+        self._lock = base._lock if base is not None else threading.Lock()
 
     def load_model(self, name: str, device: str, options: dict):
-        if name != self.name or options:
-            raise ValueError(f"the app serves {self.name!r} with its default options; got {name!r} {options or ''}")
+        if name != self.name or dict(options) != self.options:
+            raise ValueError(f"this slot serves {self.name!r} with options {self.options}; got {name!r} {dict(options)}")
         return self.model
 
     def load_verifier(self, name: str, model=None, device: str | None = None):
@@ -43,11 +51,56 @@ class ModelPool:
     def __init__(self, device: str = "cpu"):
         self.device = device
         self._slots: dict[str, Slot] = {}
+        self._variants: OrderedDict[tuple, Slot] = OrderedDict()
+        self._provided: dict[str, str] = {}   # name -> description, models handed over already loaded
         self._loading: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._lock = threading.Lock()
 
-    def get(self, name: str) -> Slot:
-        """The shared instance of model `name`, loaded on first use (ValueError or Unavailable if it cannot be)."""
+    def add(self, name: str, model, description: str) -> Slot:
+        """Serve an already loaded model under `name` (build_demo(model=pipe)); it is never reloaded or copied."""
+        slot = Slot(name, model, str(model.device))
+        with self._lock:
+            self._slots[name] = slot
+            self._provided[name] = description
+            for key in [k for k in self._variants if k[0] == name]:
+                del self._variants[key]
+        return slot
+
+    def provided(self) -> dict[str, str]:
+        """The models handed to the app already loaded: name -> description."""
+        with self._lock:
+            return dict(self._provided)
+
+    def get(self, name: str, options: dict | None = None) -> Slot:
+        """The shared instance of model `name` (with `options`), loaded on first use (ValueError or Unavailable)."""
+        base = self._base(name)
+        if not options:
+            return base
+        key = (name, json.dumps(options, sort_keys=True))
+        with self._lock:
+            if key in self._variants:
+                self._variants.move_to_end(key)
+                return self._variants[key]
+            loading = self._loading[name]
+        with loading:
+            with self._lock:
+                if key in self._variants:
+                    return self._variants[key]
+            with_options = getattr(base.model, "with_options", None)
+            if callable(with_options):
+                model = with_options(**options)
+            elif name in self._provided:
+                raise ValueError(f"model {name!r} was handed to the app loaded and takes no options here")
+            else:
+                model = load_model(name, device=self.device, **options)
+            slot = Slot(name, model, base.device, options, base=base)
+            with self._lock:
+                self._variants[key] = slot
+                while len(self._variants) > MAX_VARIANTS:
+                    self._variants.popitem(last=False)
+            return slot
+
+    def _base(self, name: str) -> Slot:
         with self._lock:
             if name in self._slots:
                 return self._slots[name]

@@ -25,10 +25,20 @@ Some noises give better images than others. Instead of spending compute on more 
 (Ma et al. 2025, arXiv 2501.09732). Press **Run** and watch the best image improve as compute (NFEs, one pass
 of the denoiser over one image) is spent.
 """
-DEFAULT_ALGORITHM = "random"
-# Tiny images are shown with sharp pixels instead of a blur.
+DEFAULT_ALGORITHM = "zero-order"   # the app's point: watch zero-order steps improve one image
+# Tiny images are shown with sharp pixels instead of a blur. Gallery captions ("1.23457 · 40 NFE · #3") may
+# wrap instead of being cut with an ellipsis (gradio's caption label is one line, 80% of a thumbnail wide).
 HEAD = ("<style>.pixelated img { image-rendering: pixelated; }"
-        " #best img { width: 100%; height: 256px; object-fit: contain; }</style>")
+        " #best img { width: 100%; height: 256px; object-fit: contain; }"
+        " #gallery .caption-label { white-space: normal; }</style>")
+# The model options the Advanced accordion offers, each shown only for a model that takes it (MODEL_OPTIONS).
+MODEL_OPTION_LABELS = {
+    "height": ("Height (pixels)", "blank: the model's default size"),
+    "width": ("Width (pixels)", "blank: the model's default size"),
+    "guidance": ("Guidance scale", "classifier-free guidance; 1 = off (one pass per step); blank: the model's default"),
+    "negative_prompt": ("Negative prompt", "the unconditional side of guidance; blank: the model's default"),
+    "max_sequence_length": ("Max sequence length", "T5 tokens per prompt; blank: the model's default"),
+}
 # Searches running at once, all tabs together: one per core, at most 4 (8 at once on 2 cores ran 2-6x slower
 # overall than 2 at a time); $TSEARCH_APP_CONCURRENCY overrides.
 CONCURRENCY = int(os.environ.get("TSEARCH_APP_CONCURRENCY") or max(1, min(4, os.cpu_count() or 1)))
@@ -50,8 +60,30 @@ def _option_component(field: catalog.OptionField):
     return gr.Textbox(str(field.default), label=label, info=info)
 
 
+def _model_option_component(name: str, visible: bool):
+    label, info = MODEL_OPTION_LABELS[name]
+    if name == "negative_prompt":
+        return gr.Textbox("", label=label, info=info, visible=visible, max_lines=2)
+    if name == "guidance":
+        return gr.Number(None, label=label, info=info, visible=visible, minimum=0)
+    return gr.Number(None, label=label, info=info, visible=visible, precision=0, minimum=1)
+
+
+def _model_option_updates(model: str) -> list:
+    """The model options accordion (hidden when the model takes none), then each option shown where the chosen
+    model takes it, reset to blank (its default)."""
+    taken = catalog.model_options(model)
+    return [gr.update(visible=bool(taken))] + [gr.update(visible=name in taken, value="" if name == "negative_prompt"
+                                                         else None) for name in MODEL_OPTION_LABELS]
+
+
 def _model_controls(model: str, budget, baseline: bool):
-    """Controls that follow the chosen model: prompt or class picker, preset verifiers, steps, note, estimate."""
+    """Controls that follow the chosen model: prompt or class picker, preset verifiers, steps, note, estimate,
+    then its model options."""
+    return (*_model_controls_main(model, budget, baseline), *_model_option_updates(model))
+
+
+def _model_controls_main(model: str, budget, baseline: bool):
     note = catalog.model_note(model)
     keep = gr.update()
     if not any(name == model and ok for name, ok, _, _ in catalog.models()):
@@ -81,11 +113,31 @@ def _model_controls(model: str, budget, baseline: bool):
             handlers.estimate(model, preset.budget, preset.prompt, cls_value, baseline=baseline))
 
 
-def build_demo(title: str = TITLE, model: str | None = None, budget: int | None = None) -> gr.Blocks:
+def _provide(model) -> str:
+    """A loaded diffusers pipeline (or tsearch Model) handed to build_demo -> the name the page serves it under."""
+    from tsearch.models.hub import from_pipeline, is_pipeline, pipeline_class_name, pipeline_label
+
+    if is_pipeline(model):
+        name = pipeline_label(model)
+        adapter = from_pipeline(model, name)   # ValueError naming the class when no adapter drives it
+        description = f"the {pipeline_class_name(model)} handed to build_demo, already loaded (on {model.device})"
+    elif all(callable(getattr(model, attr, None)) for attr in ("encode", "forward_x0", "decode")):
+        adapter, name = model, getattr(model, "name", type(model).__name__)
+        description = f"the {type(model).__name__} model handed to build_demo, already loaded"
+    else:
+        raise ValueError(f"model: give a registered name, a loaded diffusers pipeline or a tsearch Model; got {model!r}")
+    handlers.POOL.add(name, adapter, description)
+    return name
+
+
+def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.Blocks:
     """The app. `build_demo().launch()` serves it; in a notebook, `.launch(inline=True)` embeds it.
 
     `model` and `budget` choose what the page opens with (default: the bundled shapes model when it
-    is available, else gmm, with its preset budget)."""
+    is available, else gmm, with its preset budget). `model` may be a registered name or a diffusers
+    pipeline already loaded (`build_demo(model=pipe)`): the page serves that very object, never a copy."""
+    if model is not None and not isinstance(model, str):
+        model = _provide(model)
     start, fallback = catalog.default_model()
     if model is not None:
         usable = [name for name, ok, _, _ in catalog.models() if ok]
@@ -156,6 +208,10 @@ def build_demo(title: str = TITLE, model: str | None = None, budget: int | None 
                                                  "render); counted in the budget.")
                     batch_size = gr.Number(handlers.DEFAULT_BATCH, label="Batch size", precision=0, minimum=1,
                                            info="Candidates denoised together; smaller means quicker updates and Stop.")
+                taken = catalog.model_options(start)
+                with gr.Accordion("Advanced: model options", open=False, visible=bool(taken)) as model_options_box:
+                    model_option_inputs = {name: _model_option_component(name, name in taken)
+                                           for name in MODEL_OPTION_LABELS}
                 with gr.Row():
                     run_button = gr.Button("Run", variant="primary", elem_id="run")
                     stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
@@ -201,7 +257,7 @@ def build_demo(title: str = TITLE, model: str | None = None, budget: int | None 
         search_outputs = [status, best_image, best_card, chart, gallery, details]
         shared = {"model": model, "prompt": prompt, "cls": cls, "verifiers": verifiers, "evaluator": evaluator,
                   "algorithm": algorithm, "budget": budget, "steps": steps, "seed": seed,
-                  "batch_size": batch_size, "session": session, **option_inputs}
+                  "batch_size": batch_size, "session": session, **option_inputs, **model_option_inputs}
         for button in (run_button, compare_button):
             button.click(handlers.arm, inputs_kwargs={"session": session}, outputs=None, queue=False,
                          api_visibility="private")
@@ -223,7 +279,8 @@ def build_demo(title: str = TITLE, model: str | None = None, budget: int | None 
             lambda: gr.Tabs(selected="search"), outputs=tabs, api_visibility="private")
 
         model.change(_model_controls, inputs=[model, budget, baseline],
-                     outputs=[model_note, prompt, examples_column, cls, verifiers, evaluator, budget, steps, estimate],
+                     outputs=[model_note, prompt, examples_column, cls, verifiers, evaluator, budget, steps, estimate,
+                              model_options_box, *model_option_inputs.values()],
                      api_visibility="private")
         algorithm.change(lambda name: [gr.update(visible=key == name) for key in groups], inputs=algorithm,
                          outputs=list(groups.values()), api_visibility="private")

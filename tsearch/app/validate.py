@@ -12,7 +12,6 @@ import gradio as gr
 from tsearch.api import config_from
 from tsearch.app import catalog
 from tsearch.config import SearchConfig
-from tsearch.models import MODELS
 from tsearch.registry import Unavailable
 from tsearch.search import ALGORITHMS
 from tsearch.verifiers import VERIFIERS
@@ -21,6 +20,7 @@ DEFAULT_BATCH = 4   # smaller batches than the CLI's 16: the first candidate, up
 
 
 def _known(kind: str, name, registry) -> str:
+    """`name` when it is in `registry` (names); gr.Error saying what to choose otherwise."""
     if name is None or name == "":
         raise gr.Error(f"choose a {kind}")
     if not isinstance(name, str) or name not in registry:
@@ -36,7 +36,7 @@ def _unavailable(kind: str, name: str, registry_kind: str) -> None:
 
 def check_names(model, verifiers, evaluator, algorithm) -> tuple[str, tuple[str, ...], str | None, str]:
     """The registered names asked for, before any model loads; gr.Error naming the first that is not."""
-    model = _known("model", model, MODELS)
+    model = _known("model", model, catalog.known_models())
     _unavailable("model", model, "model")
     catalog.check_allowed(model)
     if isinstance(verifiers, str):
@@ -78,10 +78,35 @@ def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def model_options(model: str, values: dict) -> dict:
+    """The model options a search asks for (blank ones left out: the model's default); gr.Error for one it does not take.
+
+    `values` maps MODEL_OPTIONS names to what the controls (or an API caller) sent."""
+    chosen = {}
+    for name, value in values.items():
+        if _blank(value):
+            continue
+        if name == "negative_prompt":
+            if not isinstance(value, str):
+                raise gr.Error(f"negative_prompt is text, got {value!r}")
+        elif name == "guidance":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise gr.Error(f"guidance is a number >= 0 (1 = no classifier-free guidance), got {value!r}")
+            value = float(value)
+        else:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer() or value < 1:
+                raise gr.Error(f"{name} is a whole number >= 1 (blank: the model's default), got {value!r}")
+            value = int(value)
+        chosen[name] = value
+    catalog.check_model_options(model, chosen)
+    return chosen
+
+
 def config_for(model, conditioning: str, prompt, cls, verifiers, evaluator, algorithm, budget, steps, seed,
-               final_steps, batch_size, options: dict) -> SearchConfig:
+               final_steps, batch_size, options: dict, model_values: dict | None = None) -> SearchConfig:
     """The SearchConfig of one search from the controls; `conditioning` is the loaded model's ("text"/"class")."""
     model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
+    chosen_model_options = model_options(model, model_values or {})
     if conditioning == "text":
         if _blank(prompt):
             raise gr.Error(f"write a prompt for the {model} model, e.g. "
@@ -100,6 +125,6 @@ def config_for(model, conditioning: str, prompt, cls, verifiers, evaluator, algo
             steps=None if _blank(steps) or steps == 0 else steps,
             final_steps=None if _blank(final_steps) or final_steps == 0 else final_steps,
             batch_size=DEFAULT_BATCH if _blank(batch_size) or batch_size == 0 else batch_size,
-            options=catalog.options_for(algorithm, options) or None)
+            options=catalog.options_for(algorithm, options) or None, model_options=chosen_model_options)
     except (ValueError, Unavailable) as error:
         raise gr.Error(str(error)) from None

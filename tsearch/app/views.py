@@ -15,16 +15,19 @@ LATEST = 8   # most recent candidates kept beside them
 
 
 def fmt(value) -> str:
-    """A score in full (the gallery caption showed "score 1...." when cut): up to 6 significant digits."""
+    """A score in full: up to 6 significant digits."""
     value = finite(value)
     return "n/a" if value is None else f"{value:.6g}"
 
 
 def caption(candidate: Candidate, best_id: int | None = None) -> str:
-    parent = "none" if candidate.parent is None else f"#{candidate.parent}"
+    """A gallery caption short enough for a thumbnail, score first: `★ 1.23457 · 40 NFE · #3`.
+
+    gradio draws it on one line at most 80% of the thumbnail wide and cuts the rest ("score 1...."
+    before); the page's CSS lets it wrap, and the score leads so it is never what is cut. Round and
+    parent are on the best sample's card and in the run's files."""
     star = "★ " if candidate.id == best_id else ""
-    return (f"{star}#{candidate.id} · score {fmt(candidate.score)} · {candidate.nfe_spent} NFEs · "
-            f"round {candidate.round} · parent {parent}")
+    return f"{star}{fmt(candidate.score)} · {candidate.nfe_spent} NFE · #{candidate.id}"
 
 
 def gallery_rows(run: LiveRun, top: int = TOP, latest: int = LATEST) -> list[Candidate]:

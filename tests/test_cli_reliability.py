@@ -25,8 +25,8 @@ VERIFIERS = textwrap.dedent('''
 
     calls = {"n": 0}
 
-    def all_nan(images, condition):
-        return torch.full((images.shape[0],), float("nan"))
+    def all_nan(images, condition):   # "module:function" verifiers get a list of PIL images
+        return torch.full((len(images),), float("nan"))
 
     def raises(images, condition):
         raise RuntimeError("the scorer broke")
@@ -41,13 +41,13 @@ VERIFIERS = textwrap.dedent('''
         calls["n"] += 1
         if calls["n"] >= 3:
             raise RuntimeError("the scorer broke late")
-        return images.mean(dim=(1, 2, 3))
+        return [sum(image.getpixel((0, 0))) for image in images]
 
     def interrupted_on_third_call(images, condition):
         calls["n"] += 1
         if calls["n"] >= 3:
             raise KeyboardInterrupt
-        return images.mean(dim=(1, 2, 3))
+        return [sum(image.getpixel((0, 0))) for image in images]
 ''')
 
 

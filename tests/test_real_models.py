@@ -304,7 +304,7 @@ def test_registered_real_models_are_listed_with_a_cheap_status():
 ])
 def test_a_real_adapter_runs_a_search_through_the_python_api(saved, family, algorithm, options):
     _, model_options, condition = FAMILIES[family]
-    brightness = lambda images, condition: images.mean(dim=(1, 2, 3))  # noqa: E731
+    brightness = lambda images, condition: [sum(image.getpixel((0, 0))) for image in images]  # noqa: E731  (PIL)
     kwargs = {"cls": condition} if family == "dit" else {"prompt": condition}
     budget = 120
     result = tsearch.search(model=saved[family], verifiers=[brightness], algorithm=algorithm, budget=budget, steps=3,

@@ -80,8 +80,8 @@ import torch
 not_callable = 3
 
 
-def all_nan(images, condition):
-    return torch.full((images.shape[0],), float("nan"))
+def all_nan(images, condition):   # "module:function" verifiers get a list of PIL images
+    return torch.full((len(images),), float("nan"))
 
 
 def raises(images, condition):
@@ -97,11 +97,11 @@ def nothing(images, condition):
 
 
 def wrong_length(images, condition):
-    return torch.zeros(images.shape[0] + 1)
+    return torch.zeros(len(images) + 1)
 
 
 def two_columns(images, condition):
-    return torch.zeros(images.shape[0], 3)
+    return torch.zeros(len(images), 3)
 
 
 def no_arguments():
@@ -110,7 +110,7 @@ def no_arguments():
 
 def slow(images, condition):
     time.sleep(4)
-    return images.mean(dim=(1, 2, 3))
+    return [0.0] * len(images)
 '''
 
 

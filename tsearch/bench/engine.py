@@ -1,10 +1,12 @@
 """`python -m tsearch.bench engine`: the engine against the naive loop peers use, on the same search.
 
-The same random search (default 256 candidates, 20 Euler steps) runs three ways on one denoiser:
-1. the engine: one prompt encoding, candidates denoised and verified in batches;
-2. a naive loop: one candidate at a time, the prompt re-encoded for each (PEERS.md);
-3. the bare batched denoiser calls alone (no engine), to show the engine's own overhead.
-It prints the times, their ratio and the overhead. Nothing here is a test: it only measures.
+The same random search (default 256 candidates, 20 Euler steps) runs four ways on one denoiser:
+1. the engine: one prompt encoding, candidates verified in batches and denoised in chunks of the
+   size its calibration measured fastest (tsearch.models.calibrate; measured in the warm-up, once);
+2. the engine with calibration off: every batch denoised whole;
+3. a naive loop: one candidate at a time, the prompt re-encoded for each (PEERS.md);
+4. the bare batched denoiser calls alone (no engine), to show the engine's own overhead.
+It prints the times, their ratios, the calibration and the overhead. Nothing here is a test: it only measures.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from tsearch import engine, noise
 from tsearch.api import prepare
 from tsearch.bench.toy import ToyConvModel, ToyScorer
 from tsearch.config import SearchConfig
+from tsearch.models import calibrate
 from tsearch.search import Costs
 
 
@@ -39,14 +42,14 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def engine_run(model, verifier, condition, n, steps, batch_size, device) -> float:
+def engine_run(model, verifier, condition, n, steps, batch_size, device, chunked=True) -> float:
     costs = Costs(model.default_solver, model.nfe_per_eval)
     plan = prepare(SearchConfig(model=model, condition=condition, verifiers=(verifier,), algorithm="random",
                                 options={"per_round": n}, budget=n * costs.full(steps), steps=steps,
                                 batch_size=batch_size, device=device))
     _sync(device)
     start = time.perf_counter()
-    for event in engine.run(plan):
+    for event in engine.run(plan, calibrate=chunked):
         done = event
     _sync(device)
     return time.perf_counter() - start, done.summary.verifier_seconds
@@ -97,24 +100,31 @@ def main(argv=None) -> None:
     verifier = ToyScorer(args.device)
     n, steps = args.candidates, args.steps
     naive_n = args.naive_candidates or n
-    engine_run(model, verifier, condition, min(n, args.batch_size), 2, args.batch_size, args.device)  # warm-up
+    engine_run(model, verifier, condition, min(n, args.batch_size), 2, args.batch_size, args.device)  # warm-up, calibrates
+    calibration = calibrate.calibrated(model, model.encode(condition), args.batch_size)   # what the warm-up measured
     if args.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     runs = []
     for _ in range(args.repeat):  # interleaved, so a busy moment of the machine hits every way alike
         runs.append((engine_run(model, verifier, condition, n, steps, args.batch_size, args.device),
                      bare_run(model, condition, n, steps, args.batch_size, args.device),
-                     naive_run(model, verifier, condition, naive_n, steps, args.device) * n / naive_n))
+                     naive_run(model, verifier, condition, naive_n, steps, args.device) * n / naive_n,
+                     engine_run(model, verifier, condition, n, steps, args.batch_size, args.device, False)[0]))
     peak = torch.cuda.max_memory_allocated() / 2**30 if args.device.startswith("cuda") else None
     t_engine, t_verify = min(r[0] for r in runs)
-    t_bare, t_naive = min(r[1] for r in runs), min(r[2] for r in runs)
+    t_bare, t_naive, t_whole = min(r[1] for r in runs), min(r[2] for r in runs), min(r[3] for r in runs)
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU ({torch.get_num_threads()} threads)"
     print(f"model {args.model} on {device_name}: random search, {n} candidates x {steps} steps, batch {args.batch_size}"
           + (f"; fastest of {args.repeat} interleaved runs" if args.repeat > 1 else ""))
     print(f"engine (batched, prompt encoded once): {t_engine:8.2f} s  {n / t_engine:8.2f} candidates/s")
     scaled = f" (timed on {naive_n}, scaled)" if naive_n != n else ""
     print(f"naive loop (one at a time, re-encode):  {t_naive:8.2f} s  {n / t_naive:8.2f} candidates/s{scaled}")
-    print(f"speed-up of the engine over the naive loop: {t_naive / t_engine:.2f}x")
+    print(f"engine, calibration off (whole batches): {t_whole:8.2f} s  {n / t_whole:8.2f} candidates/s")
+    print(f"speed-up of the engine over the naive loop: {t_naive / t_engine:.2f}x "
+          f"(calibration off: {t_naive / t_whole:.2f}x)")
+    per = ", ".join(f"{size}: {1000 * sec:.2f}" for size, sec in sorted(calibration.per_sample.items()))
+    print(f"calibration: chunk {calibration.chunk} of batch {args.batch_size} (ms per sample per call by size: "
+          f"{per or 'one size, not measured'})")
     rest = t_engine - t_verify - t_bare
     print(f"bare batched denoiser calls alone:      {t_bare:8.2f} s")
     print(f"engine = denoiser {t_bare:.2f} s + verifier {t_verify:.2f} s + the rest (noise, decode, images, bookkeeping) "

@@ -1,0 +1,131 @@
+"""Calibration of the denoiser chunk: the fastest size is found, cached, recorded, free, and changes no result."""
+
+import json
+import time
+
+import pytest
+import torch
+
+import tsearch
+from tsearch import engine
+from tsearch.api import prepare
+from tsearch.config import SearchConfig
+from tsearch.events import CandidateScored
+from tsearch.models import calibrate, load_model
+from tsearch.models import shapes as shapes_module
+from tsearch.models.gmm import GaussianMixture
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # the fixture lives in conftest.py
+
+
+class Timed(GaussianMixture):
+    """gmm whose denoiser call takes a set time per batch size (a sleep), recording the sizes it was called with."""
+
+    def __init__(self, seconds: dict, out_of_memory_from: int | None = None):
+        super().__init__()
+        self.seconds, self.out_of_memory_from, self.calls = seconds, out_of_memory_from, []
+
+    def forward_x0(self, x, cond, sigma):
+        n = x.shape[0]
+        self.calls.append(n)
+        if self.out_of_memory_from and n >= self.out_of_memory_from:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        time.sleep(self.seconds.get(n, 0.0))
+        return super().forward_x0(x, cond, sigma)
+
+
+def test_sizes_are_powers_of_two_up_to_the_maximum_and_multiples_of_the_micro_batch():
+    assert calibrate.sizes(16) == [1, 2, 4, 8, 16]
+    assert calibrate.sizes(12) == [1, 2, 4, 8, 12]
+    assert calibrate.sizes(16, micro_batch=4) == [4, 8, 16]
+    assert calibrate.sizes(2, micro_batch=4) == [1, 2]   # below the micro-batch: every size pads alike
+    assert calibrate.sizes(1) == [1]
+    assert calibrate.samples_measured(16, 4) == (calibrate.CALLS + 1) * 28
+    with pytest.raises(ValueError, match="max_batch must be at least 1"):
+        calibrate.sizes(0)
+
+
+def test_the_fastest_size_per_sample_is_chosen():
+    # per call: 1 -> 20 ms, 2 -> 20 ms, 4 -> 24 ms (6 ms a sample: the fastest), 8 -> 80 ms
+    model = Timed({1: 0.020, 2: 0.020, 4: 0.024, 8: 0.080})
+    result = calibrate.measure(model, model.encode(0), 8)
+    assert result.chunk == 4 and sorted(result.per_sample) == [1, 2, 4, 8]
+    assert result.per_sample[4] < result.per_sample[2] < result.per_sample[1]
+    assert result.per_sample[4] >= 0.024 / 4   # a sleep is never shorter than asked
+    assert model.calls.count(4) == calibrate.CALLS + 1   # one warm-up and CALLS timed calls per size
+
+
+def test_a_size_that_runs_out_of_memory_is_never_chosen_nor_are_larger_ones():
+    model = Timed({1: 0.010, 2: 0.010, 4: 0.010}, out_of_memory_from=8)   # bigger is faster, until memory runs out
+    result = calibrate.measure(model, model.encode(0), 16)
+    assert result.chunk == 4 and sorted(result.per_sample) == [1, 2, 4] and 16 not in model.calls
+
+
+def test_measured_once_per_model_and_batch_size_then_cached():
+    model = Timed({})
+    first = calibrate.calibrated(model, model.encode(0), 4)
+    calls = len(model.calls)
+    again = calibrate.calibrated(model, model.encode(0), 4)
+    assert len(model.calls) == calls and again.cached and not first.cached and again.chunk == first.chunk
+    calibrate.calibrated(model, model.encode(0), 8)
+    assert len(model.calls) > calls   # another maximum is another measurement
+    calibrate.forget(model)
+    assert not calibrate.calibrated(model, model.encode(0), 4).cached
+
+
+def test_the_engine_denoises_in_the_calibrated_chunk_and_records_it_without_charging_its_nfes(tmp_path):
+    model = Timed({1: 0.002, 2: 0.002, 4: 0.003, 8: 0.040})   # 4 is the fastest per sample
+    result = tsearch.search(model=model, cls=2, verifiers=["gmm-density"], algorithm="random", budget=16 * 4,
+                            steps=4, batch_size=8, seed=0, out=str(tmp_path / "run"))
+    assert result.summary.nfe_spent == 64 == model.nfe   # the calibration's calls are no NFEs of the search
+    measured = (calibrate.CALLS + 1) * 4   # a warm-up and CALLS timed calls at each of 1, 2, 4, 8
+    assert len(model.calls) == measured + 16 and set(model.calls[measured:]) == {4}   # 16 x 4 steps, 4 at a time
+    meta = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert meta["calibration"]["chunk"] == 4 and set(meta["calibration"]["per_sample_seconds"]) == {"1", "2", "4", "8"}
+    off = Timed({})
+    plan = prepare(SearchConfig(model=off, condition=2, verifiers=("gmm-density",), budget=64, steps=4, batch_size=8))
+    list(engine.run(plan, calibrate=False))
+    assert set(off.calls) == {8}   # calibration off: every batch whole, nothing measured
+
+
+def scored(plan, **run_kwargs):
+    return [(e.candidate.id, e.candidate.score, e.candidate.scores.values_tuple, e.candidate.recipe)
+            for e in engine.run(plan, **run_kwargs) if isinstance(e, CandidateScored)]
+
+
+def forced(monkeypatch, chunk):
+    """Calibration that always picks `chunk` (the real measurement picks by timing, which a test cannot fix)."""
+    monkeypatch.setattr(calibrate, "measure", lambda model, cond, max_batch, calls=calibrate.CALLS:
+                        calibrate.Calibration(chunk, {chunk: 1e-3}, str(model.device), torch.get_num_threads()))
+
+
+@pytest.mark.parametrize("algorithm,options", [("random", {"per_round": 16}), ("paths", {"n": 4, "m": 4, "L": 1})])
+def test_a_shapes_search_is_identical_with_calibration_on_or_off(monkeypatch, algorithm, options):
+    ok, reason = shapes_module.available()
+    if not ok:
+        pytest.skip(reason)
+    model = load_model("shapes")
+    config = SearchConfig(model=model, condition="a red circle and a blue square", verifiers=("shapes-clip",),
+                          algorithm=algorithm, budget=16 * 2 * 4 if algorithm == "random" else 264,
+                          steps=4, batch_size=16, seed=5, options=options)
+    off = scored(prepare(config), calibrate=False)
+    assert off == scored(prepare(config))   # the real calibration, whatever size it measured fastest
+    for chunk in (4, 8):   # chunks smaller than the round, in micro-batches of 4 (models.invariant)
+        calibrate.forget(model)
+        forced(monkeypatch, chunk)
+        assert scored(prepare(config)) == off, f"chunk {chunk}"
+    assert len(off) >= 16
+
+
+def test_digits_is_identical_with_a_chunk_smaller_than_its_batch(monkeypatch):
+    from tsearch.models import digits as digits_module
+
+    ok, reason = digits_module.available()
+    if not ok:
+        pytest.skip(reason)
+    model = load_model("digits")
+    config = SearchConfig(model=model, condition=3, verifiers=("digits-classifier",), algorithm="zero-order",
+                          budget=3 * 32 * 4, steps=4, batch_size=32, seed=1, options={"n": 32})
+    off = scored(prepare(config), calibrate=False)
+    forced(monkeypatch, 16)   # its micro-batch: two calls of 16 rows per batch of 32
+    assert scored(prepare(config)) == off and len(off) == 96

@@ -20,6 +20,7 @@ from tsearch.engine import start_noise
 from tsearch.models.gmm import GaussianMixture
 from tsearch.regenerate import regenerate_candidate
 from tsearch.runs import load_run
+from tsearch.sampling import SOLVERS
 from tsearch.search import Costs, make_algorithm
 from tsearch.search.base import (CoarseNoise, Crossover, Gaussian, Integrate, Neighbour, Renoise, op_from_dict,
                                  op_to_dict)
@@ -63,7 +64,7 @@ def minimum_in(message: str) -> int:
 # --- budget -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name,variant", [(n, i) for n in NEW for i in range(2)])
-@pytest.mark.parametrize("steps,solver,cfg", list(itertools.product([1, 4, 10], ["euler", "heun"], [1, 2])))
+@pytest.mark.parametrize("steps,solver,cfg", list(itertools.product([1, 4, 10], list(SOLVERS), [1, 2])))
 def test_budget_is_never_exceeded_and_the_minimum_is_named(name, variant, steps, solver, cfg):
     costs, options = Costs(solver, cfg), VARIANTS[name][variant]
     for budget in (7, 30, 97, 250, 1000):
@@ -93,7 +94,8 @@ class TwoPassGmm(GaussianMixture):
 
 
 @pytest.mark.parametrize("name", NEW)
-@pytest.mark.parametrize("solver,two_pass,budget", [("euler", False, 90), ("heun", True, 260), ("heun", False, 333)])
+@pytest.mark.parametrize("solver,two_pass,budget", [("euler", False, 90), ("heun", True, 260), ("heun", False, 333),
+                                                    ("dpmpp-2m", True, 170)])
 def test_the_engine_counts_what_the_algorithm_planned(name, solver, two_pass, budget):
     model = TwoPassGmm() if two_pass else GaussianMixture()
     result = tsearch.search(model=model, cls=2, verifiers=["gmm-density"], algorithm=name, budget=budget, steps=6,
@@ -114,6 +116,7 @@ def test_deterministic_under_a_seed(name):
         assert runs[0][0] != runs[2][0]
 
 
+@pytest.mark.parametrize("solver", ["euler", "dpmpp-2m"])   # the multistep solver restarts its history per interval
 @pytest.mark.parametrize("parameterization", ["rf", "ve"])
 @pytest.mark.parametrize("name,options,budget,needs", [
     ("smc", {"k": 6, "intervals": 3}, 300, "renoise"),
@@ -121,11 +124,11 @@ def test_deterministic_under_a_seed(name):
     ("evolution", {"population": 4, "crossover": 0.5}, 200, "crossover"),
     ("cem", {"population": 4}, 120, "coarsenoise"),
 ])
-def test_every_candidate_regenerates_exactly(tmp_path, parameterization, name, options, budget, needs):
+def test_every_candidate_regenerates_exactly(tmp_path, parameterization, name, options, budget, needs, solver):
     model = GaussianMixture(parameterization=parameterization)
     out = tmp_path / "run"
     tsearch.search(model=model, cls=2, verifiers=["gmm-density"], algorithm=name, budget=budget, steps=6, seed=3,
-                   out=str(out), batch_size=3, **options)
+                   out=str(out), batch_size=3, solver=solver, **options)
     run = load_run(out)
     kinds = {op["op"] for c in run.candidates for op in c.recipe}
     assert needs in kinds

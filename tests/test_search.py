@@ -7,6 +7,7 @@ import pytest
 
 from tsearch import noise
 from tsearch.engine import start_noise
+from tsearch.sampling import SOLVERS
 from tsearch.search import ALGORITHMS, Costs, make_algorithm
 from tsearch.search.base import Gaussian, Integrate, Neighbour, Renoise
 
@@ -29,7 +30,7 @@ def seed_score(p):
 
 
 @pytest.mark.parametrize("name", sorted(ALGORITHMS))
-@pytest.mark.parametrize("budget,steps,solver,cfg", list(itertools.product([30, 97, 250, 1000, 3333], [1, 4, 10, 25], ["euler", "heun"], [1, 2])))
+@pytest.mark.parametrize("budget,steps,solver,cfg", list(itertools.product([30, 97, 250, 1000, 3333], [1, 4, 10, 25], list(SOLVERS), [1, 2])))
 def test_budget_is_never_exceeded(name, budget, steps, solver, cfg):
     costs = Costs(solver, cfg)
     options = {"n": 2, "m": 2, "L": 2} if name == "paths" else {}

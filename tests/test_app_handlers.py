@@ -87,8 +87,9 @@ def test_streams_in_order_and_agrees_with_the_run_on_disk():
     gallery = last["gallery"]
     assert 0 < len(gallery) <= views.TOP + views.LATEST
     assert all(Path(path).parent == run.root / "images" for path, _ in gallery)
-    assert gallery[0][1].startswith(f"★ #{run.summary['best_id']} ·")
-    assert "NFEs" in gallery[0][1] and "round" in gallery[0][1] and "parent" in gallery[0][1]
+    assert gallery[0][1] == views.caption(run.candidates[run.summary["best_id"]], run.summary["best_id"])
+    assert gallery[0][1].startswith("★ ") and gallery[0][1].endswith(f" NFE · #{run.summary['best_id']}")
+    assert float(gallery[0][1].split()[1]) == pytest.approx(run.summary["best_score"], rel=1e-5)   # the score in full
     assert last["best_image"] == str(run.root / "images" / f"{run.summary['best_id']:06d}.png")
     assert "Recipe: `gaussian(seed=" in last["best_card"]
 
@@ -280,13 +281,16 @@ def test_the_chart_draws_the_best_the_algorithm_reported_and_derives_none():
 def test_model_controls_follow_the_chosen_model(monkeypatch):
     from tsearch.app import ui
 
-    note, prompt, examples, cls, verifiers, evaluator, budget, steps, estimate = ui._model_controls("gmm", 300, False)
+    note, prompt, examples, cls, verifiers, evaluator, budget, steps, estimate, box, *model_options = \
+        ui._model_controls("gmm", 300, False)
+    assert box["visible"] is False and len(model_options) == 5 and not any(o["visible"] for o in model_options)
     assert cls["visible"] and cls["choices"] and cls["value"] == 1 and prompt["visible"] is False
     assert verifiers["value"] == ["gmm-density"] and steps["value"] == 10 and "NFEs take" in estimate
     # a hub model is never loaded (or downloaded) just to describe it: it loads on Run
     monkeypatch.setitem(MODELS, "hub-model", Entry("tsearch.models.gmm:build", "stands in for a hub model", kind="diffusers"))
     monkeypatch.setattr(handlers.POOL, "describe", lambda name: pytest.fail("a hub model was loaded to describe it"))
-    note, prompt, _, cls, *_, steps, estimate = ui._model_controls("hub-model", 300, False)
+    note, prompt, _, cls, *_, steps, estimate, box, height, width, guidance, negative, length = \
+        ui._model_controls("hub-model", 300, False)
     assert "loads when you press Run" in note and prompt["visible"] and cls["allow_custom_value"]
     assert steps["value"] is None and "measured once the model has loaded" in estimate
     monkeypatch.setitem(MODELS, "missing", Entry("tsearch.no_such_module:build", "a model whose code is missing"))

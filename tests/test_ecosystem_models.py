@@ -157,6 +157,15 @@ def test_a_callable_answering_wrongly_is_named(answer, message):
         tsearch.search(model="gmm", cls=1, verifiers=[answer], budget=40, steps=4, batch_size=4)
 
 
+def test_one_number_is_taken_for_one_image_only():
+    from tsearch.verifiers.custom import CallableVerifier
+
+    one = CallableVerifier(lambda images, prompt: 0.25, "squeezed")   # ImageReward's score(prompt, [image])
+    assert one.score(torch.zeros(1, 3, 4, 4), PROMPT).tolist() == [0.25]
+    with pytest.raises(VerifierError, match="'squeezed' returned float 0.25; .* a list of 2 PIL images"):
+        one.score(torch.zeros(2, 3, 4, 4), PROMPT)
+
+
 def test_cli_module_function_verifiers_get_pil_images_and_model_options_are_kept(folder, tmp_path, monkeypatch, capsys):
     module = tmp_path / "pil_scorers.py"
     module.write_text(textwrap.dedent('''

@@ -44,6 +44,9 @@ class CallableVerifier:
                 f"and returns one number per image")
         if result is None or isinstance(result, (str, bytes, dict)):
             raise VerifierError(what.format(repr(result)[:60]))
+        if count == 1 and (isinstance(result, (numbers.Real, np.number)) and not isinstance(result, (bool, np.bool_))
+                           or isinstance(result, torch.Tensor) and result.ndim == 0):
+            result = [result]   # one number for one image (reward models' score(prompt, [image]) squeezes so)
         if isinstance(result, (torch.Tensor, np.ndarray)):
             try:
                 scores = torch.as_tensor(result)

@@ -21,6 +21,7 @@ from tsearch.candidate import Candidate
 from tsearch.config import SearchConfig
 from tsearch.events import CandidateScored, SearchDone, Summary
 from tsearch.models import Model, load_model
+from tsearch.models.base import resolved_dtype
 from tsearch.runs import check_out
 from tsearch.search import ALGORITHMS, Costs, make_algorithm, option_fields
 from tsearch.verifiers import load_verifier
@@ -157,7 +158,7 @@ def prepare(config: SearchConfig | None = None, *, out: str | None = None, loade
             except ValueError as error:
                 raise ValueError(f"verifier {scorer.name!r} cannot score this search: {error}") from None
     config = replace(config, condition=condition, steps=config.steps or model.default_steps,
-                     solver=config.solver or model.default_solver)
+                     solver=config.solver or model.default_solver, dtype=resolved_dtype(model, config.dtype))
     costs = Costs(config.solver, model.nfe_per_eval)
     reserved = costs.full(config.final_steps) if config.final_steps else 0
     if config.final_steps and config.budget - reserved < costs.full(config.steps):

@@ -20,7 +20,8 @@ from typing import Any, Mapping
 MAX_SEED = 2**63            # seeds are integers in [0, 2^63)
 MAX_BUDGET = 10**9          # NFEs; more would run for years even on the fastest model
 MAX_PROMPT_CHARS = 4000     # longer prompts are refused (encoders truncate far earlier)
-DTYPES = ("float32", "bfloat16", "float16", "auto")
+DTYPES = ("float32", "bfloat16", "float16", "auto", "fp32", "bf16", "fp16")   # the last three: aliases
+DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,10 @@ class SearchConfig:
     steps: int | None = None                    # denoising steps per candidate (None: the model's default)
     seed: int = 0                               # the algorithm's generator; every noise follows from it
     batch_size: int = 16                        # most candidates denoised together
-    solver: str | None = None                   # "euler" or "heun" (None: the model's default)
+    solver: str | None = None                   # "euler", "heun" or "dpmpp-2m" (None: the model's default)
     final_steps: int | None = None              # re-render the winning noise with this many steps (counted)
     device: str = "cpu"                         # "cpu", "cuda", "cuda:1", "mps"
-    dtype: str | None = None                    # None: the model's default; float32, bfloat16, float16 or auto
+    dtype: str | None = None                    # None: the model's default; float32, bfloat16, float16 or auto (run.json: resolved)
     model_options: Mapping = field(default_factory=dict)   # the model's options: height, width, guidance, ...
 
     # --- validation -----------------------------------------------------------------------
@@ -76,13 +77,14 @@ class SearchConfig:
         dtype = self.dtype
         if dtype is not None and dtype not in DTYPES:
             raise ValueError(f"dtype: choose one of {', '.join(DTYPES)}, got {dtype!r}")
+        dtype = DTYPE_ALIASES.get(dtype, dtype)
         if not isinstance(self.model_options, Mapping):
             raise ValueError(f"model_options: a dict of the model's options, got {self.model_options!r}")
         model_options = normalise_options(self.model_options)   # guidance_scale (older runs) -> guidance
         check_model_options(self.model, model_options)
         return dataclasses.replace(
             self, condition=_condition(self.condition), verifiers=_scorers("verifiers", self.verifiers, 1),
-            evaluators=_scorers("evaluators", self.evaluators, 0), options=options,
+            evaluators=_scorers("evaluators", self.evaluators, 0), options=options, dtype=dtype,
             budget=whole("budget", self.budget, 1, MAX_BUDGET), steps=whole("steps", self.steps, 1, optional=True),
             seed=whole("seed", self.seed, 0, MAX_SEED - 1), batch_size=whole("batch_size", self.batch_size, 1),
             final_steps=whole("final_steps", self.final_steps, 1, optional=True), device=_device(self.device, here),

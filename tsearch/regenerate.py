@@ -21,7 +21,7 @@ def regenerate_tensor(model, condition, recipe_rows, solver: str | None = None) 
 
 
 def regenerate_candidate(run_dir: str, candidate_id: int, model=None, device: str | None = None):
-    """A saved run's candidate as a PIL image, rebuilt with the run's model, options, solver and CPU threads.
+    """A saved run's candidate as a PIL image, rebuilt with the run's model, options, dtype (as resolved when it ran), solver and CPU threads.
 
     `device` overrides the run's (a run made on a GPU regenerates on a CPU; bit for bit only on the same kind)."""
     run = load_run(run_dir)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 
-from tsearch.models.base import Model
+from tsearch.models.base import Model, resolve_dtype
 from tsearch.registry import Entry, resolve, status, unknown
 
 MODELS: dict[str, Entry] = {
@@ -91,20 +91,28 @@ def check_model_options(name, options, flag=None) -> None:
 
 
 def load_model(name: str, device: str = "cpu", **options) -> Model:
-    """Build a registered model by name. Hub ids and local folders are resolved by `models.hub`."""
+    """Build a registered model by name. Hub ids and local folders are resolved by `models.hub`.
+
+    A `dtype` of "auto" is resolved here (bfloat16 where the device runs it natively, else float32), so each
+    loader sees a concrete dtype; a model without a dtype option (gmm) takes float32 or auto only."""
     options = normalise_options(options)
     check_model_options(name, options)
     if name not in MODELS:
         if "/" in name or os.path.isdir(name):
             from tsearch.models import hub
 
+            if options.get("dtype") == "auto":
+                options["dtype"] = resolve_dtype("auto", device)
             return hub.load_pretrained(name, device, **options)
         raise unknown("model", name, MODELS)
     factory = resolve(MODELS[name])
     if "dtype" in options and "dtype" not in inspect.signature(factory).parameters:
         dtype = options.pop("dtype")
-        if dtype not in (None, "float32", "auto"):
-            raise ValueError(f"model {name!r} runs in float32 only; dtype={dtype!r} applies to the diffusers models")
+        if dtype not in (None, "float32", "fp32", "auto"):   # auto: float32 is all this model has
+            raise ValueError(f"model {name!r} runs in float32 only (dtype float32 or auto); dtype={dtype!r} applies "
+                             f"to the bundled and diffusers models")
+    elif options.get("dtype") == "auto":
+        options["dtype"] = resolve_dtype("auto", device)
     try:
         return factory(device=device, **options)
     except TypeError as error:  # an option this model does not take (e.g. guidance for gmm)

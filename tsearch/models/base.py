@@ -19,6 +19,57 @@ from tsearch.models import schedule as schedules
 from tsearch.sampling import SOLVERS
 
 
+DTYPE_NAMES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def native_bf16(device: str | torch.device = "cpu") -> bool:
+    """Does `device` run bfloat16 natively: a CUDA GPU that supports it, or a CPU with AVX512-BF16 or AMX?
+
+    On a CPU without them oneDNN has no bf16 convolution and torch falls back to a slow reference kernel
+    (measured on this project's AVX2 build machine: the shapes UNet 37x slower in bf16 than in fp32)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)  # what oneDNN itself will use
+    if check is not None:
+        try:
+            return bool(check())
+        except RuntimeError:
+            pass
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_dtype(dtype: str | None, device: str | torch.device = "cpu", default: str = "float32") -> str:
+    """A config's dtype -> "float32", "bfloat16" or "float16": None is `default`, "auto" is bfloat16 where
+    the device runs it natively (`native_bf16`) and float32 elsewhere; fp32/bf16/fp16 are aliases."""
+    name = default if dtype is None else ALIASES.get(dtype, dtype)
+    if name == "auto":
+        return "bfloat16" if native_bf16(device) else "float32"
+    if name not in DTYPE_NAMES:
+        raise ValueError(f"dtype: choose one of {', '.join([*DTYPE_NAMES, 'auto', *ALIASES])}, got {dtype!r}")
+    return name
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """torch.bfloat16 -> "bfloat16" (the name a config and run.json use)."""
+    return str(dtype).removeprefix("torch.")
+
+
+def resolved_dtype(model, asked: str | None) -> str | None:
+    """The dtype a loaded model computes in, as run.json records it (never "auto"), so that regenerating a
+    candidate loads the same precision; `asked` when the model does not say (an object of the caller's)."""
+    dtype = getattr(model, "dtype", None)
+    return dtype_name(dtype) if isinstance(dtype, torch.dtype) else asked
+
+
 class Model:
     name: str = "model"
     conditioning: str = "text"          # "text": a prompt; "class": an integer label
@@ -29,6 +80,7 @@ class Model:
     default_steps: int = 20
     default_solver: str = "euler"
     device: torch.device = torch.device("cpu")
+    dtype: torch.dtype = torch.float32  # the denoiser's compute dtype (bundled: autocast over fp32 weights)
     encode_lock = contextlib.nullcontext()   # adapters whose encoders are not thread-safe set a Lock
 
     def __init__(self) -> None:
@@ -53,6 +105,12 @@ class Model:
         return []
 
     # --- shared ---------------------------------------------------------------------------
+    def autocast(self):
+        """The bundled models' reduced precision: autocast around the network, weights and states in fp32."""
+        if self.dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
     def predict_x0(self, x: torch.Tensor, cond: Any, sigma: float) -> torch.Tensor:
         with self._nfe_lock:
             self.nfe += x.shape[0] * self.nfe_per_eval
@@ -79,7 +137,7 @@ class Model:
         solver = solver or self.default_solver
         if solver not in SOLVERS:
             raise ValueError(f"unknown solver {solver!r}; choose one of {sorted(SOLVERS)}")
-        return SOLVERS[solver](lambda x_, s: self.predict_x0(x_, cond, s), x, sigmas, callback)
+        return SOLVERS[solver](lambda x_, s: self.predict_x0(x_, cond, s), x, sigmas, callback, view=self.parameterization)
 
     def renoise(self, x: torch.Tensor, sigma_from: float, sigma_to: float, noise: torch.Tensor) -> torch.Tensor:
         """The forward process from a lower noise level to a higher one (DESIGN.md formulas)."""

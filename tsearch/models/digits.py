@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from tsearch.models.base import Model
+from tsearch.models.base import DTYPE_NAMES, Model, resolve_dtype
 from tsearch.models.invariant import fixed_batches
 from tsearch.registry import Unavailable
 from tsearch.worlds.digits import generator as gen
@@ -32,13 +32,16 @@ class DigitsModel(Model):
     default_steps = 20
     default_solver = "euler"
     micro_batch = 16  # samples per network call, always (models.invariant): batch-invariant results
+    default_dtype = "float32"  # "auto" would pick bf16 on CPUs with native bf16
 
-    def __init__(self, unet, guidance: float = 1.0, device: torch.device = torch.device("cpu")) -> None:
+    def __init__(self, unet, guidance: float = 1.0, device: torch.device = torch.device("cpu"),
+                 dtype: str | None = None) -> None:
         super().__init__()
         self.unet = unet
         self.guidance = float(guidance)
         self.nfe_per_eval = 1 if self.guidance == 1.0 else 2
         self.device = torch.device(device)
+        self.dtype = DTYPE_NAMES[resolve_dtype(dtype, self.device, self.default_dtype)]  # autocast; weights stay fp32
 
     def encode(self, condition: str | int) -> torch.Tensor:
         """A digit 0-9 (int or a string such as "7") -> its class label as a 0-d tensor."""
@@ -48,21 +51,22 @@ class DigitsModel(Model):
     def forward_x0(self, x: torch.Tensor, cond: torch.Tensor, sigma: float) -> torch.Tensor:
         """x0 = x_t - t v (rectified flow, sigma = t), with guidance when its scale is not 1."""
         state = x.to(self.device, torch.float32)
-        x0 = fixed_batches(lambda chunk, labels: self._x0(chunk, labels, float(sigma)), state, cond,
-                           size=self.micro_batch)
-        return x0.to(x)  # back on the caller's device and dtype
+        with self.autocast():
+            x0 = fixed_batches(lambda chunk, labels: self._x0(chunk, labels, float(sigma)), state, cond,
+                               size=self.micro_batch)
+        return x0.to(x)  # back on the caller's device and dtype: fp32 states whatever the network computed in
 
     def _x0(self, state: torch.Tensor, cond: torch.Tensor, sigma: float) -> torch.Tensor:
         b = state.shape[0]
         labels = cond.to(self.device).expand(b)
         t = torch.full((b,), sigma, device=self.device)
         if self.nfe_per_eval == 1:
-            v = gen.velocity(self.unet, state, t, labels)
+            v = gen.velocity(self.unet, state, t, labels).float()   # under autocast: guidance mixed in fp32
         else:
             null = torch.full_like(labels, gen.NULL_CLASS)
             v_class, v_null = gen.velocity(
                 self.unet, torch.cat([state, state]), torch.cat([t, t]), torch.cat([labels, null])
-            ).chunk(2)
+            ).float().chunk(2)
             v = v_null + self.guidance * (v_class - v_null)
         return state - sigma * v
 
@@ -75,10 +79,12 @@ def _missing(path: Path) -> list[str]:
     return [name for name in _FILES if not (path / name).is_file()]
 
 
-def build(device: str = "cpu", path: str | Path | None = None, guidance: float | None = None, **options) -> DigitsModel:
+def build(device: str = "cpu", path: str | Path | None = None, guidance: float | None = None,
+          dtype: str | None = None, **options) -> DigitsModel:
     """The digits model from a folder written by train_generator (default: assets/digits/generator)."""
     if options:
-        raise ValueError(f"the digits model takes the options path and guidance; unknown: {sorted(options)}")
+        raise ValueError(f"the digits model takes the options path, guidance and dtype; unknown: {sorted(options)}")
+    resolve_dtype(dtype, device)  # a bad dtype fails before the weights load
     guidance = 1.0 if guidance is None else float(guidance)
     if not guidance >= 0.0:
         raise ValueError(f"guidance must be a scale >= 0 (1.0 = no classifier-free guidance), got {guidance}")
@@ -87,7 +93,7 @@ def build(device: str = "cpu", path: str | Path | None = None, guidance: float |
     if missing:
         raise Unavailable(f"digits generator weights missing in {path} ({', '.join(missing)}); train them with: {TRAIN_COMMAND}")
     unet, _meta = gen.load(path, device)
-    return DigitsModel(unet, guidance=guidance, device=torch.device(device))
+    return DigitsModel(unet, guidance=guidance, device=torch.device(device), dtype=dtype)
 
 
 def available() -> tuple[bool, str]:

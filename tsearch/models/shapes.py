@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tsearch.models.base import Model
+from tsearch.models.base import DTYPE_NAMES, Model, resolve_dtype
 from tsearch.models.invariant import fixed_batches
 from tsearch.registry import Unavailable
 
@@ -37,11 +37,13 @@ class ShapesModel(Model):
     conditioning = "text"
     noise_shape = (3, 32, 32)
     micro_batch = 4  # samples per network call, always (models.invariant): batch-invariant results
+    default_dtype = "float32"  # "auto" would pick bf16 on CPUs with native bf16 (README, "bf16 against fp32")
 
-    def __init__(self, generator, device: str = "cpu", guidance: float | None = None):
+    def __init__(self, generator, device: str = "cpu", guidance: float | None = None, dtype: str | None = None):
         super().__init__()
         self.generator = generator.to(device).eval()
         self.device = torch.device(device)
+        self.dtype = DTYPE_NAMES[resolve_dtype(dtype, self.device, self.default_dtype)]  # autocast; weights stay fp32
         meta = generator.meta
         self.guidance = float(meta.get("default_guidance", 1.0) if guidance is None else guidance)
         if self.guidance < 0:
@@ -70,26 +72,30 @@ class ShapesModel(Model):
 
     @torch.no_grad()
     def forward_x0(self, x: torch.Tensor, cond: TextCond, sigma: float) -> torch.Tensor:
-        x0 = fixed_batches(lambda chunk, *parts: self.generator.x0(chunk, sigma, parts, self.guidance),
-                           x.to(self.device, torch.float32), cond.states, cond.pooled, cond.null_states,
-                           cond.null_pooled, size=self.micro_batch)  # a caption per sample, or one for all
-        return x0.to(x.dtype)
+        with self.autocast():
+            x0 = fixed_batches(lambda chunk, *parts: self.generator.x0(chunk, sigma, parts, self.guidance),
+                               x.to(self.device, torch.float32), cond.states, cond.pooled, cond.null_states,
+                               cond.null_pooled, size=self.micro_batch)  # a caption per sample, or one for all
+        return x0.to(x.dtype)  # fp32 states for the solver, whatever the network computed in
 
     def decode(self, x: torch.Tensor) -> torch.Tensor:
         return ((x.float() + 1.0) / 2.0).clamp(0.0, 1.0)
 
 
-def build(device: str = "cpu", path: str | None = None, guidance: float | None = None, **kw) -> ShapesModel:
-    """The bundled shapes generator from `path` (default assets/shapes/generator)."""
+def build(device: str = "cpu", path: str | None = None, guidance: float | None = None, dtype: str | None = None,
+          **kw) -> ShapesModel:
+    """The bundled shapes generator from `path` (default assets/shapes/generator); dtype as in a config."""
     if kw:
-        raise ValueError(f"unknown options for the shapes model: {', '.join(sorted(kw))}; it takes path and guidance")
+        raise ValueError(f"unknown options for the shapes model: {', '.join(sorted(kw))}; it takes path, guidance "
+                         f"and dtype")
+    resolve_dtype(dtype, device)  # a bad dtype fails before the weights load
     folder = path or DEFAULT_PATH
     ok, reason = _check(folder)
     if not ok:
         raise Unavailable(reason)
     from tsearch.worlds.shapes.generator import Generator
 
-    return ShapesModel(Generator.load(folder, device=device), device=device, guidance=guidance)
+    return ShapesModel(Generator.load(folder, device=device), device=device, guidance=guidance, dtype=dtype)
 
 
 def _check(folder: str) -> tuple[bool, str]:

@@ -24,7 +24,8 @@ from tsearch.worlds.digits import metrics
 from tsearch.worlds.digits.data import NUM_CLASSES, load_split
 
 
-def sample_all(model, per_class: int, steps: int | None = None, batch: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_all(model, per_class: int, steps: int | None = None, batch: int = 64,
+               solver: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(images [10 * per_class, 3, H, W], labels) from fixed seeds, no search."""
     images, labels = [], []
     sigmas = model.sigmas(steps or model.default_steps)
@@ -32,7 +33,7 @@ def sample_all(model, per_class: int, steps: int | None = None, batch: int = 64)
         cond = model.encode(digit)
         x = torch.stack([noise.gaussian(model.noise_shape, 1000 * digit + i) for i in range(per_class)])
         for start in range(0, per_class, batch):
-            images.append(model.decode(model.denoise(x[start:start + batch].to(model.device), cond, sigmas)).cpu())
+            images.append(model.decode(model.denoise(x[start:start + batch].to(model.device), cond, sigmas, solver)).cpu())
         labels.append(torch.full((per_class,), digit))
     return torch.cat(images), torch.cat(labels)
 

@@ -1,12 +1,12 @@
 """The shapes generator's quality bar (issue 3): oracle accuracy with no search.
 
     python -m tsearch.bench.eval_shapes --weights assets/shapes/generator \
-        --captions 240 --steps 20 --guidance 1 2 3 [--out results.json]
+        --captions 240 --steps 20 --guidance 1 2 3 [--dtype bfloat16] [--solver heun] [--out results.json]
 
 Captions are drawn per category from a fixed seed (captions/6 each, GenEval's six categories,
 Ghosh et al. 2023); caption i is denoised from the noise of seed i, one sample each, with the
-default Euler solver; the oracle judges each image. Prints overall and per-category accuracy for
-every (weights, steps, guidance) asked for. The bar: overall between 30% and 80%, every category >= 10%.
+model's default solver (or --solver) and dtype (or --dtype); the oracle judges each image. Prints
+overall and per-category accuracy for every (weights, steps, guidance) asked for. The bar: overall between 30% and 80%, every category >= 10%.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from tsearch import noise
+from tsearch.models.base import dtype_name
 from tsearch.models.shapes import TextCond, build
 from tsearch.worlds.shapes import grammar, oracle
 
@@ -43,8 +44,21 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def generate(model, captions: list[str], steps: int, batch_size: int = 48, seed: int = 0) -> torch.Tensor:
-    """One image per caption, caption i from noise seed (seed + i); captions batched together."""
+def scaling_setting(seed: int, per_category: int = 2) -> tuple[list[tuple[str, str]], list[int]]:
+    """The captions of `bench scaling --world shapes --per-category P --seed S` and the noise seed of each one's
+    first random-search candidate (the sweep gives every caption search seed S): its no-search sample."""
+    from types import SimpleNamespace
+
+    from tsearch.bench.scaling import _prompts
+
+    rows = _prompts(SimpleNamespace(seed=seed, per_category=per_category, captions=None))
+    first = int(np.random.default_rng(seed).integers(2**31))   # tsearch.search.random's first Gaussian op
+    return [(r["category"], r["prompt"]) for r in rows], [first] * len(rows)
+
+
+def generate(model, captions: list[str], steps: int, batch_size: int = 48, seed: int = 0,
+             solver: str | None = None, noise_seeds: list[int] | None = None) -> torch.Tensor:
+    """One image per caption, caption i from noise seed (seed + i) or noise_seeds[i]; captions batched together."""
     sigmas = model.sigmas(steps)
     null = model.encode(grammar.EXAMPLES["single"])  # only its null-caption part is used
     out = []
@@ -52,17 +66,24 @@ def generate(model, captions: list[str], steps: int, batch_size: int = 48, seed:
         chunk = captions[lo: lo + batch_size]
         states, pooled = model.generator.text_encoder.encode(chunk)
         cond = TextCond("batch", states, pooled, null.null_states, null.null_pooled)
-        x = torch.stack([noise.gaussian(model.noise_shape, seed + lo + i) for i in range(len(chunk))])
-        out.append(model.decode(model.denoise(x.to(model.device), cond, sigmas)).cpu())
+        seeds = noise_seeds[lo: lo + batch_size] if noise_seeds else [seed + lo + i for i in range(len(chunk))]
+        x = torch.stack([noise.gaussian(model.noise_shape, s) for s in seeds]) * model.prior_scale
+        out.append(model.decode(model.denoise(x.to(model.device), cond, sigmas, solver)).cpu())
     return torch.cat(out)
 
 
 def evaluate(weights: str | None, captions: int, steps: int, guidance: float | None, device: str = "cpu",
-             seed: int = 0, batch_size: int = 48) -> dict:
-    model = build(device=device, path=weights, guidance=guidance)
-    pairs = eval_captions(captions, seed)
+             seed: int = 0, batch_size: int = 48, dtype: str | None = None, solver: str | None = None,
+             scaling_seeds: list[int] | None = None, per_category: int = 2) -> dict:
+    model = build(device=device, path=weights, guidance=guidance, dtype=dtype)
+    pairs, noise_seeds = eval_captions(captions, seed), None
+    if scaling_seeds:
+        pairs, noise_seeds = [], []
+        for s in scaling_seeds:
+            p, n = scaling_setting(s, per_category)
+            pairs, noise_seeds = pairs + p, noise_seeds + n
     start = time.time()
-    images = to_uint8(generate(model, [c for _, c in pairs], steps, batch_size, seed))
+    images = to_uint8(generate(model, [c for _, c in pairs], steps, batch_size, seed, solver, noise_seeds))
     seconds = time.time() - start
     verdicts = [bool(oracle.evaluate(image, caption).ok) for image, (_, caption) in zip(images, pairs)]
     per_category = {
@@ -70,7 +91,8 @@ def evaluate(weights: str | None, captions: int, steps: int, guidance: float | N
     }
     overall = float(np.mean(verdicts))
     return {
-        "steps": steps, "guidance": model.guidance, "captions": len(pairs),
+        "steps": steps, "guidance": model.guidance, "captions": len(pairs), "dtype": dtype_name(model.dtype),
+        "solver": solver or model.default_solver, "scaling_seeds": scaling_seeds,
         "overall": overall, "per_category": per_category,
         "meets_bar": BAR_OVERALL[0] <= overall <= BAR_OVERALL[1] and min(per_category.values()) >= BAR_CATEGORY,
         "nfe": model.nfe, "seconds": round(seconds, 1),
@@ -88,14 +110,23 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=48, help="captions denoised together")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--dtype", default=None, help="float32, bfloat16, float16 or auto (default: the model's)")
+    parser.add_argument("--solver", default=None, help="default: the model's own")
+    parser.add_argument("--scaling-seeds", type=int, nargs="+", default=None,
+                        help="instead of --captions: the captions and first-candidate noises of "
+                             "`bench scaling --world shapes --per-category P --seed S` for each S (no search)")
+    parser.add_argument("--per-category", type=int, default=2, help="with --scaling-seeds: as that bench's flag")
     parser.add_argument("--out", default=None, help="also write the results as a JSON list to this file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     results = []
     for weights, steps, guidance in itertools.product(args.weights, args.steps, args.guidance):
-        result = {"weights": weights, **evaluate(weights, args.captions, steps, guidance, args.device, args.seed, args.batch_size)}
+        result = {"weights": weights, **evaluate(weights, args.captions, steps, guidance, args.device, args.seed,
+                                                 args.batch_size, args.dtype, args.solver, args.scaling_seeds,
+                                                 args.per_category)}
         cats = "  ".join(f"{c} {100 * a:.0f}%" for c, a in result["per_category"].items())
-        print(f"{weights or 'default'} steps {steps} guidance {result['guidance']:g}: "
+        print(f"{weights or 'default'} steps {steps} guidance {result['guidance']:g} {result['dtype']} "
+              f"{result['solver']}: "
               f"overall {100 * result['overall']:.1f}%  {cats}  ({result['seconds']}s)"
               f"{'  meets the bar' if result['meets_bar'] else ''}", flush=True)
         results.append(result)

@@ -1,0 +1,103 @@
+"""`python -m tsearch.bench solvers`: quality per NFE of each ODE solver, with no search.
+
+    python -m tsearch.bench solvers --world shapes --steps 4 6 10 20 --threads 1 [--captions 240]
+    python -m tsearch.bench solvers --world digits --steps 4 6 10 20 --threads 1 [--per-class 36]
+
+shapes: the quality bar's captions and seeds (`eval_shapes`: captions/6 per GenEval category, caption i
+from noise seed i), judged by the oracle; digits: `eval_digits`' fixed seeds, the classifier's accuracy
+and the FID analogue. For every steps x solver it prints NFEs per sample (the engine's exact count,
+`Costs.full`), the metric and the seconds it took; solvers run interleaved within each step count, so
+the seconds compare. Prints; not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+from tsearch.sampling import SOLVERS
+
+
+def _shapes(args, model, steps: int, solver: str) -> dict:
+    from tsearch.bench import eval_shapes
+    from tsearch.worlds.shapes import grammar, oracle
+
+    pairs = eval_shapes.eval_captions(args.captions, args.seed)
+    images = eval_shapes.to_uint8(eval_shapes.generate(model, [c for _, c in pairs], steps, args.batch_size,
+                                                       args.seed, solver))
+    oks = [bool(oracle.evaluate(image, caption).ok) for image, (_, caption) in zip(images, pairs)]
+    per = {c: float(np.mean([ok for ok, (cat, _) in zip(oks, pairs) if cat == c])) for c in grammar.CATEGORIES}
+    return {"accuracy": float(np.mean(oks)), "per_category": per}
+
+
+def _digits(args, model, steps: int, solver: str) -> dict:
+    from tsearch.bench import eval_digits
+    from tsearch.worlds.digits import metrics
+
+    images, labels = eval_digits.sample_all(model, args.per_class, steps, solver=solver)
+    logits = args.classifier.logits(images)
+    return {"accuracy": float((logits.argmax(1) == labels).float().mean()), "fid": float(metrics.fid(images))}
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    from tsearch.models import load_model
+    from tsearch.search import Costs
+
+    p = argparse.ArgumentParser(prog="python -m tsearch.bench solvers", description=__doc__.split("\n\n")[0])
+    p.add_argument("--world", default="shapes", choices=["shapes", "digits"])
+    p.add_argument("--steps", type=int, nargs="+", default=[4, 6, 10, 20])
+    p.add_argument("--solvers", nargs="+", default=list(SOLVERS), choices=list(SOLVERS))
+    p.add_argument("--captions", type=int, default=240, help="shapes: captions, a multiple of 6")
+    p.add_argument("--per-class", type=int, default=36, help="digits: samples per class")
+    p.add_argument("--guidance", type=float, default=None, help="default: the model's own")
+    p.add_argument("--dtype", default=None, help="float32, bfloat16, float16 or auto (default: the model's)")
+    p.add_argument("--batch-size", type=int, default=48)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--json", default=None, help="also write the rows here")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    options = {k: v for k, v in (("guidance", args.guidance), ("dtype", args.dtype)) if v is not None}
+    model = load_model(args.world, device=args.device, **options)
+    measure = _shapes if args.world == "shapes" else _digits
+    if args.world == "digits":
+        from tsearch.verifiers.digits_classifier import build as build_classifier
+
+        args.classifier = build_classifier(device=args.device)
+    metric = "oracle accuracy" if args.world == "shapes" else "classifier accuracy, FID"
+    print(f"{args.world}: {metric} without search; {str(model.dtype).removeprefix('torch.')}, "
+          f"{model.nfe_per_eval} NFE(s) per evaluation", flush=True)
+    rows = []
+    for steps in args.steps:
+        for solver in args.solvers:
+            start = time.perf_counter()
+            result = measure(args, model, steps, solver)
+            seconds = time.perf_counter() - start
+            row = {"world": args.world, "solver": solver, "steps": steps,
+                   "nfe_per_sample": Costs(solver, model.nfe_per_eval).full(steps), "seconds": round(seconds, 1),
+                   **result}
+            rows.append(row)
+            extra = f"  FID {row['fid']:.2f}" if "fid" in row else "  " + "  ".join(
+                f"{c} {100 * a:.0f}%" for c, a in row["per_category"].items())
+            print(f"{solver:9s} {steps:3d} steps  {row['nfe_per_sample']:4d} NFEs/sample  "
+                  f"{100 * row['accuracy']:5.1f}%{extra}  ({row['seconds']} s)", flush=True)
+    print("\n| solver | " + " | ".join(f"{s} steps" for s in args.steps) + " |")
+    print("|---|" + "---|" * len(args.steps))
+    for solver in args.solvers:
+        cells = [next(r for r in rows if r["solver"] == solver and r["steps"] == s) for s in args.steps]
+        print(f"| {solver} | " + " | ".join(f"{100 * r['accuracy']:.1f}% ({r['nfe_per_sample']} NFEs)" for r in cells)
+              + " |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return rows
+
+
+if __name__ == "__main__":
+    main()

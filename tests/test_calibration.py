@@ -37,12 +37,25 @@ class Timed(GaussianMixture):
 def test_sizes_are_powers_of_two_up_to_the_maximum_and_multiples_of_the_micro_batch():
     assert calibrate.sizes(16) == [1, 2, 4, 8, 16]
     assert calibrate.sizes(12) == [1, 2, 4, 8, 12]
-    assert calibrate.sizes(16, micro_batch=4) == [4, 8, 16]
-    assert calibrate.sizes(2, micro_batch=4) == [1, 2]   # below the micro-batch: every size pads alike
+    assert calibrate.sizes(16, micro_batch=4) == [16] == calibrate.sizes(16, micro_batch=16)   # same work at any chunk
     assert calibrate.sizes(1) == [1]
-    assert calibrate.samples_measured(16, 4) == (calibrate.CALLS + 1) * 28
+    assert calibrate.samples_measured(16) == (calibrate.CALLS + 1) * 31 and calibrate.samples_measured(16, 4) == 0
     with pytest.raises(ValueError, match="max_batch must be at least 1"):
         calibrate.sizes(0)
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    ok, reason = shapes_module.available()
+    if not ok:
+        pytest.skip(reason)
+    return load_model("shapes")
+
+
+def test_a_micro_batched_model_is_not_timed_and_denoises_whole_batches(shapes):
+    model = shapes
+    result = calibrate.measure(model, None, 16)   # never calls the network: cond is not even looked at
+    assert result.chunk == 16 and result.per_sample == {} and result.seconds == 0.0
 
 
 def test_the_fastest_size_per_sample_is_chosen():
@@ -99,21 +112,22 @@ def forced(monkeypatch, chunk):
                         calibrate.Calibration(chunk, {chunk: 1e-3}, str(model.device), torch.get_num_threads()))
 
 
-@pytest.mark.parametrize("algorithm,options", [("random", {"per_round": 16}), ("paths", {"n": 4, "m": 4, "L": 1})])
-def test_a_shapes_search_is_identical_with_calibration_on_or_off(monkeypatch, algorithm, options):
-    ok, reason = shapes_module.available()
-    if not ok:
-        pytest.skip(reason)
-    model = load_model("shapes")
+@pytest.mark.parametrize("algorithm,options,chunks", [("random", {"per_round": 16}, (4, 8)),
+                                                      ("paths", {"n": 4, "m": 4, "L": 1}, (4,))])
+def test_a_shapes_search_is_identical_with_calibration_on_or_off(monkeypatch, shapes, algorithm, options, chunks):
+    model = shapes
     config = SearchConfig(model=model, condition="a red circle and a blue square", verifiers=("shapes-clip",),
                           algorithm=algorithm, budget=16 * 2 * 4 if algorithm == "random" else 264,
                           steps=4, batch_size=16, seed=5, options=options)
     off = scored(prepare(config), calibrate=False)
-    assert off == scored(prepare(config))   # the real calibration, whatever size it measured fastest
-    for chunk in (4, 8):   # chunks smaller than the round, in micro-batches of 4 (models.invariant)
+    if algorithm == "random":
+        calibrate.forget(model)
+        assert off == scored(prepare(config))   # the real calibration (for a micro-batched model: whole batches)
+    for chunk in chunks:   # chunks smaller than the round, in micro-batches of 4 (models.invariant)
         calibrate.forget(model)
         forced(monkeypatch, chunk)
         assert scored(prepare(config)) == off, f"chunk {chunk}"
+    calibrate.forget(model)
     assert len(off) >= 16
 
 

@@ -181,7 +181,7 @@ def _compare_view(runs: list[LiveRun], status: str, by_evaluator: bool, chart: b
         path, best = views.best_path(run), run.candidate(run.best_id)
         if path and best:
             evals = ", ".join(f"{k} {views.fmt(v)}" for k, v in best.evals.items())
-            cards.append((path, f"{run.label}: score {views.fmt(run.best_score)}" + (f" · {evals}" if evals else "")))
+            cards.append((path, f"{run.label}: {views.fmt(run.best_score)}" + (f" · {evals}" if evals else "")))
     return status, plot(charts.compare_figure(runs, by_evaluator)) if chart else gr.skip(), cards
 
 

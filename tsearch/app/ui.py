@@ -30,7 +30,7 @@ DEFAULT_ALGORITHM = "zero-order"   # the app's point: watch zero-order steps imp
 # wrap instead of being cut with an ellipsis (gradio's caption label is one line, 80% of a thumbnail wide).
 HEAD = ("<style>.pixelated img { image-rendering: pixelated; }"
         " #best img { width: 100%; height: 256px; object-fit: contain; }"
-        " #gallery .caption-label { white-space: normal; }</style>")
+        " .wrap-captions .caption-label { white-space: normal; }</style>")
 # The model options the Advanced accordion offers, each shown only for a model that takes it (MODEL_OPTIONS).
 MODEL_OPTION_LABELS = {
     "height": ("Height (pixels)", "blank: the model's default size"),
@@ -225,7 +225,7 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
                             best_card = gr.Markdown("", label="Best sample", elem_id="best-card")
                         chart = gr.Plot(handlers.plot(charts.empty_figure()), label="Compute vs score", elem_id="chart")
                         gallery = gr.Gallery(label="Candidates: the top scores first, then the latest", columns=6,
-                                             rows=3, height="auto", object_fit="contain", elem_classes=["pixelated"],
+                                             rows=3, height="auto", object_fit="contain", elem_classes=["pixelated", "wrap-captions"],
                                              elem_id="gallery")
                         with gr.Accordion("Run details", open=False):
                             details = gr.JSON(label="Run details")
@@ -243,7 +243,7 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
                         compare_status = gr.Markdown("", label="Compare status")
                         compare_chart = gr.Plot(label="Best so far at equal compute", elem_id="compare-chart")
                         compare_gallery = gr.Gallery(label="Best image of each run", columns=4, height="auto",
-                                                     elem_classes=["pixelated"])
+                                                     elem_classes=["pixelated", "wrap-captions"])
                     with gr.Tab("Export / load", id="files"):
                         gr.Markdown("A run is `run.json` (settings, versions, summary), `candidates.jsonl` (every "
                                     "candidate's scores, NFEs and the noise recipe that regenerates it) and `images/`.")

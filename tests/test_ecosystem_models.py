@@ -79,6 +79,27 @@ def test_stream_takes_a_pipeline_loaded_from_a_folder_and_the_run_starts_again_f
     assert again.model == folder and again.model_options == {"guidance": 2.0}
 
 
+@pytest.mark.parametrize("family", ["flux", "flux-schnell", "sd3", "sdxl", "pixart", "dit"])
+def test_every_family_is_picked_from_the_pipeline_object_and_wraps_it(family):
+    from test_real_models import FAMILIES   # the tiny builders of every family (tests/ is on sys.path)
+
+    builder, options, condition = FAMILIES[family]
+    torch.manual_seed(0)
+    pipe = builder()
+    model = hub.from_pipeline(pipe, **options)
+    assert model.pipe is pipe and type(model) is hub.adapter_class(type(pipe).__name__)
+    assert model.name == type(pipe).__name__                 # built in memory: named by its class
+    x = torch.randn(2, *model.noise_shape) * model.prior_scale
+    out = model.predict_x0(x, model.encode(condition), model.sigma_max)
+    assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_a_pipeline_on_another_device_than_the_search_is_named(one_thread):
+    meta = ra.sd15_pipeline("tiny").to("meta")
+    with pytest.raises(ValueError, match="device: the pipeline passed as the model is on meta .* pass device='meta'"):
+        api.prepare(model=meta, prompt=PROMPT, verifiers=[brightness])
+
+
 def test_a_pipeline_class_without_an_adapter_and_a_wrong_dtype_are_named():
     from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
 

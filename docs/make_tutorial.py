@@ -36,7 +36,7 @@ Diffusion Models beyond Scaling Denoising Steps", arXiv 2501.09732) showed that 
 - a **search algorithm** decides which noises to try next;
 - compute is counted in **NFEs**: one forward pass of the denoiser over one image.
 
-This notebook runs on a laptop CPU in about a minute, with the tiny *shapes* model bundled with tsearch:
+This notebook runs on a laptop CPU in a few minutes, with the tiny *shapes* model bundled with tsearch:
 32x32 scenes of circles, squares and triangles, captioned like GenEval's prompts. Its verifier
 `shapes-clip` is a small CLIP trained for it; `shapes-oracle` checks a caption exactly (1 or more =
 correct), so we can see whether search improves what we care about or only the verifier's opinion.
@@ -46,8 +46,10 @@ Run it from a clone of the repository (`pip install -r requirements.txt`, or `pi
     ("code", '''\
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
+warnings.filterwarnings("ignore", message="IProgress not found")   # tqdm's note about Jupyter widgets
 try:
     import tsearch
 except ImportError:   # a clone's docs/ folder without `pip install -e .`: use the clone
@@ -64,14 +66,16 @@ model = load_model("shapes")   # loaded once; every search below reuses it (mode
 RUNS = Path(tempfile.mkdtemp(prefix="tsearch-tutorial-"))   # every search writes its run here
 
 
-def grid(images, labels, scale=4):
-    """Images side by side, enlarged without blurring, each with a label underneath."""
-    size = images[0].width * scale
-    sheet = Image.new("RGB", (len(images) * (size + 8), size + 22), "white")
+def grid(images, labels, scale=4, columns=8):
+    """Images in rows of `columns`, enlarged without blurring, each with a label underneath."""
+    size, columns = images[0].width * scale, min(columns, len(images))
+    rows = -(-len(images) // columns)
+    sheet = Image.new("RGB", (columns * (size + 8), rows * (size + 22)), "white")
     draw = ImageDraw.Draw(sheet)
     for i, (image, label) in enumerate(zip(images, labels)):
-        sheet.paste(image.convert("RGB").resize((size, size), Image.NEAREST), (i * (size + 8), 0))
-        draw.text((i * (size + 8) + 2, size + 5), label, fill="black")
+        x, y = (i % columns) * (size + 8), (i // columns) * (size + 22)
+        sheet.paste(image.convert("RGB").resize((size, size), Image.NEAREST), (x, y))
+        draw.text((x + 2, y + size + 5), label, fill="black")
     return sheet'''),
     ("md", '''\
 ## One candidate: no search
@@ -86,7 +90,7 @@ one = tsearch.search(model=model, prompt=PROMPT, verifiers=["shapes-clip"], eval
 first = one.history[0]
 print(f"{one.summary.nfe_spent} NFEs; shapes-clip {first.score:.3f}; "
       f"oracle {first.evals['shapes-oracle']:.2f} ({'correct' if passed(first.evals['shapes-oracle']) else 'wrong'})")
-grid([one.best_image], [PROMPT[:20]], scale=6)'''),
+grid([one.best_image], [f"#0 {first.score:.2f}"], scale=6)'''),
     ("md", '''\
 ## Best of N: random search
 

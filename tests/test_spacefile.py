@@ -34,8 +34,9 @@ def front_matter(text: str) -> dict[str, str]:
 
 def gradio_pin() -> str:
     for line in (ROOT / "requirements.txt").read_text().splitlines():
-        if line.startswith("gradio=="):
-            return line.split("==", 1)[1].strip()
+        match = re.match(r"gradio(\[[\w,]+\])?==(\S+)", line)   # extras allowed: gradio[mcp]==X
+        if match:
+            return match.group(2)
     raise AssertionError("requirements.txt pins no gradio version")
 
 

@@ -267,7 +267,7 @@ def test_loading_odd_files_and_damaged_summaries_is_a_clear_message(tmp_path):
         handlers.load(str(tmp_path / "missing.zip"), Session())
     with pytest.raises(gr.Error, match="load takes the path"):
         handlers.load(3, Session())
-    with pytest.raises(gr.Error, match="algorithms is a list of names"):
+    with pytest.raises(gr.Error, match="algorithms is a list of algorithm names"):
         list(handlers.compare(**GMM, mode="algorithms", algorithms="random", session=Session()))
     session = Session()
     last(handlers.search(**GMM, session=session))

@@ -201,7 +201,9 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
     check_options(options)
     for name, value in (("algorithms", algorithms), ("compare_verifiers", compare_verifiers)):
         if value is not None and (not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value)):
-            raise gr.Error(f"{name} is a list of names, got {value!r}")
+            kind = "algorithm" if name == "algorithms" else "verifier"
+            raise gr.Error(f"{name} is a list of {kind} names, e.g. [{'random' if kind == 'algorithm' else 'gmm-density'!r}], "
+                           f"got {value!r}")
     if mode == "algorithms":
         entries = [(name, name, verifiers) for name in dict.fromkeys(algorithms or [])]
     elif mode == "verifiers":

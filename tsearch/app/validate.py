@@ -7,6 +7,8 @@ what to change, and the app keeps working.
 
 from __future__ import annotations
 
+import math
+
 import gradio as gr
 
 from tsearch.api import config_from
@@ -90,11 +92,12 @@ def model_options(model: str, values: dict) -> dict:
             if not isinstance(value, str):
                 raise gr.Error(f"negative_prompt is text, got {value!r}")
         elif name == "guidance":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise gr.Error(f"guidance is a number >= 0 (1 = no classifier-free guidance), got {value!r}")
             value = float(value)
         else:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer() or value < 1:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or \
+                    not float(value).is_integer() or value < 1:
                 raise gr.Error(f"{name} is a whole number >= 1 (blank: the model's default), got {value!r}")
             value = int(value)
         chosen[name] = value

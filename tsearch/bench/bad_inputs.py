@@ -213,6 +213,15 @@ def cli_cases() -> list[Case]:
     add("--dtype bfloat16 on gmm", _argv("--dtype", "bfloat16"), "dtype")
     add("--guidance 7 on gmm", _argv("--guidance", "7"), "guidance")
     add("--guidance abc", _argv("--guidance", "abc"), "--guidance")
+    add("--guidance -1", _argv("--guidance", "-1"), "--guidance")
+    add("--height 64 on gmm", _argv("--height", "64"), "--height")
+    add("--width 0", _argv("--width", "0"), "--width")
+    add("--negative-prompt on gmm", _argv("--negative-prompt", "blurry"), "--negative-prompt")
+    add("--max-sequence-length 2.5", _argv("--max-sequence-length", "2.5"), "--max-sequence-length")
+    add("--height 64 on shapes", _argv("--height", "64", model="shapes", cond=("--prompt", "a circle"),
+                                       verifier=("shapes-clip",)), ("--height", "shapes"))
+    add("valid: --guidance 2 on shapes", _argv("--guidance", "2", model="shapes", cond=("--prompt", "a circle"),
+                                               verifier=("shapes-clip",), budget="8", steps="2"), "", valid=True)
     # algorithm options
     zo = dict(algorithm="zero-order", budget="60")
     add("--n 0 (zero-order)", _argv("--n", "0", **zo), ("n", "--n"))
@@ -365,8 +374,10 @@ def api_cases() -> list[Case]:
     # solver, device, dtype, model options
     for name, value in (("solver", "rk4"), ("solver", 3), ("device", "tpu9"), ("device", "cuda:99"), ("device", ""),
                         ("device", None), ("device", 3), ("dtype", "int8"), ("dtype", "bfloat16"),
-                        ("model_options", "x"), ("model_options", {"guidance": 7})):
-        add(f"{name}={value!r}", {name: value}, "guidance" if name == "model_options" and value != "x" else name)
+                        ("model_options", "x"), ("model_options", {"guidance": 7}), ("model_options", {"height": 64}),
+                        ("model_options", {"guidance_scale": 7, "guidance": 7})):
+        add(f"{name}={value!r}", {name: value}, name if name != "model_options" or value == "x" else
+            ("height" if "height" in value else "guidance"))
     # algorithm options
     zo = dict(algorithm="zero-order", budget=60)
     for name, value in (("n", 0), ("n", 2.5), ("n", "3"), ("n", None), ("lam", 1.5), ("lam", math.nan),
@@ -467,6 +478,13 @@ def app_cases() -> list[Case]:
         shown = value if not (isinstance(value, str) and len(value) > 40) else f"{len(value)} characters"
         add(f"shapes prompt={shown!r}", dict(prompt=value), ("prompt", "caption"), base=APP_SHAPES)
     add("shapes cls=1 and no prompt", dict(prompt="", cls=1), "prompt", base=APP_SHAPES)
+    # model options: only those the chosen model takes
+    add("gmm guidance=2", dict(guidance=2), "guidance")
+    add("shapes height=64", dict(height=64), ("height", "shapes"), base=APP_SHAPES)
+    add("shapes guidance='strong'", dict(guidance="strong"), "guidance", base=APP_SHAPES)
+    add("shapes guidance=-1", dict(guidance=-1), "guidance", base=APP_SHAPES)
+    add("shapes negative_prompt=3", dict(negative_prompt=3), "negative_prompt", base=APP_SHAPES)
+    add("valid: shapes guidance=2", dict(guidance=2), "", valid=True, base=APP_SHAPES)
     # verifiers and the evaluator
     for value in (None, [], "", "nope", ["nope"], [3], [None], [""], ["shapes-clip"], [["gmm-density"]],
                   ["gmm-density", "nope"], 5):

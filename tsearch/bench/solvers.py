@@ -2,6 +2,7 @@
 
     python -m tsearch.bench solvers --world shapes --steps 4 6 10 20 --threads 1 [--captions 240]
     python -m tsearch.bench solvers --world digits --steps 4 6 10 20 --threads 1 [--per-class 36]
+    python -m tsearch.bench solvers --world shapes --dtype-speed float32 bfloat16 --batch-size 16 --threads 1
 
 shapes: the quality bar's captions and seeds (`eval_shapes`: captions/6 per GenEval category, caption i
 from noise seed i), judged by the oracle; digits: `eval_digits`' fixed seeds, the classifier's accuracy
@@ -43,6 +44,28 @@ def _digits(args, model, steps: int, solver: str) -> dict:
     return {"accuracy": float((logits.argmax(1) == labels).float().mean()), "fid": float(metrics.fid(images))}
 
 
+def dtype_speed(world: str, dtypes: list[str], batch: int = 16, repeats: int = 3, device: str = "cpu") -> dict:
+    """Seconds of one forward_x0 over `batch` samples in each dtype, interleaved, quickest of `repeats` kept,
+    and the mean |x0 - x0_fp32| (a busy machine only ever makes a call slower)."""
+    from tsearch import noise
+    from tsearch.models import load_model
+
+    models = {d: load_model(world, device=device, dtype=d) for d in dtypes}
+    first = models[dtypes[0]]
+    cond = first.encode("a red circle and a blue square" if world == "shapes" else 3)
+    x = torch.stack([noise.gaussian(first.noise_shape, i) for i in range(batch)]).to(first.device)
+    outputs = {d: m.forward_x0(x, cond, 0.5) for d, m in models.items()}   # warm-up
+    best = {d: float("inf") for d in dtypes}
+    for _ in range(repeats):
+        for d, m in models.items():
+            start = time.perf_counter()
+            m.forward_x0(x, cond, 0.5)
+            best[d] = min(best[d], time.perf_counter() - start)
+    base = outputs[dtypes[0]]
+    return {d: {"seconds": round(best[d], 4), "speed_vs_first": round(best[dtypes[0]] / best[d], 3),
+                "mean_abs_diff_x0": float((outputs[d] - base).abs().mean())} for d in dtypes}
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     from tsearch.models import load_model
     from tsearch.search import Costs
@@ -60,9 +83,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", default=None, help="also write the rows here")
+    p.add_argument("--dtype-speed", nargs="+", default=None, metavar="DTYPE",
+                   help="instead: time one forward_x0 of --batch-size samples per dtype (interleaved), e.g. "
+                        "float32 bfloat16; prints seconds, speed against the first and mean |x0 difference|")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.dtype_speed:
+        result = dtype_speed(args.world, args.dtype_speed, args.batch_size, device=args.device)
+        for d, row in result.items():
+            print(f"{args.world} {d:9s} {1000 * row['seconds']:9.1f} ms per forward_x0 of {args.batch_size}  "
+                  f"x{row['speed_vs_first']:.3f} the speed of {args.dtype_speed[0]}  "
+                  f"mean |x0 diff| {row['mean_abs_diff_x0']:.4f}", flush=True)
+        return [result]
     options = {k: v for k, v in (("guidance", args.guidance), ("dtype", args.dtype)) if v is not None}
     model = load_model(args.world, device=args.device, **options)
     measure = _shapes if args.world == "shapes" else _digits

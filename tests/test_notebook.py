@@ -59,11 +59,13 @@ def _cell(notebook, fragment: str):
     return next(c for c in notebook.cells if c.cell_type == "code" and fragment in c.source)
 
 
-def test_the_tutorial_runs_at_a_tiny_size_within_a_minute(executed):
+def test_the_tutorial_runs_at_a_tiny_size_without_errors(executed):
     notebook, seconds = executed
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors == []
-    assert seconds < 60
+    # 48-52 s here with 5 people on 2 cores (load 7-8), 30 s of it importing tsearch and loading the model; the
+    # tiny size itself costs ~12 s. A ceiling, not a benchmark: the full-size notebook takes minutes.
+    assert seconds < 120
 
 
 def test_one_candidate_then_best_of_n_with_images(executed):

@@ -4,7 +4,8 @@ A bigger batch is not always faster per sample: on a CPU a batch of 16 through t
 benchmark network ran slower per sample than one at a time (its activations fall out of cache), so
 the engine's batched loop lost to the naive one. Before a search's first batch the engine times
 the denoiser (`forward_x0`, a few calls per size, sizes interleaved and the quickest call kept,
-since a busy machine only ever makes a call slower) at powers of two up to the user's `batch_size`
+since a busy machine only ever makes a call slower; on one CPU thread in CPU time, which other
+processes on the machine do not inflate) at powers of two up to the user's `batch_size`
 and then denoises in chunks of the fastest size. The result is kept per model, device, noise
 shape, batch size and CPU thread count, so it is measured once per process. Its evaluations are
 not NFEs of any search (they are not counted, and not charged to a budget).
@@ -75,12 +76,21 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _clock(device: torch.device):
+    """Wall-clock, except on one CPU thread: there this process's CPU time, which other processes sharing
+    the CPU do not inflate (with more threads it would add up every thread's time, idle spinning included)."""
+    if device.type == "cpu" and torch.get_num_threads() == 1:
+        return time.process_time
+    return time.perf_counter
+
+
 def measure(model, cond, max_batch: int, calls: int = CALLS) -> Calibration:
     """Time `model.forward_x0` at each of `sizes(max_batch, model.micro_batch)`; the fastest per sample wins.
 
     A size that runs out of GPU memory ends the measurement there: larger sizes are not tried."""
     start = time.perf_counter()
     device = torch.device(model.device)
+    clock = _clock(device)
     candidates = sizes(max_batch, getattr(model, "micro_batch", None))
     if len(candidates) == 1:
         return Calibration(candidates[0], {}, str(device), torch.get_num_threads(), 0.0)
@@ -102,10 +112,10 @@ def measure(model, cond, max_batch: int, calls: int = CALLS) -> Calibration:
     best = {s: float("inf") for s in fits}
     for _ in range(calls):   # interleaved, so a busy moment of the machine hits every size alike
         for size in fits:
-            t0 = time.perf_counter()
+            t0 = clock()
             model.forward_x0(x[:size], cond, sigma)
             _sync(device)
-            best[size] = min(best[size], (time.perf_counter() - t0) / size)
+            best[size] = min(best[size], (clock() - t0) / size)
     fastest = min(best.values())
     chunk = max(s for s, per in best.items() if per <= fastest * (1 + TOLERANCE))
     return Calibration(chunk, best, str(device), torch.get_num_threads(), time.perf_counter() - start)

@@ -135,3 +135,19 @@ def test_the_config_takes_the_new_solver_and_refuses_unknown_ones():
         SearchConfig(model="gmm", condition=1, verifiers=("gmm-density",), solver="dpmpp2m").validate()
     with pytest.raises(ValueError, match="view"):
         sample_dpmpp_2m(lambda x, s: x, torch.zeros(1, 2), torch.tensor([1.0, 0.5, 0.0]), view="vp")
+
+
+def test_the_solvers_bench_counts_nfes_and_its_one_and_two_step_2m_is_euler(capsys):
+    from tsearch.bench import solvers
+    from tsearch.models import shapes as shapes_module
+
+    if not shapes_module.available()[0]:
+        pytest.skip(shapes_module.available()[1])
+    rows = solvers.main(["--world", "shapes", "--captions", "6", "--steps", "1", "2", "--threads", "1"])
+    assert [(r["solver"], r["steps"]) for r in rows] == [(s, n) for n in (1, 2) for s in SOLVERS]
+    assert {(r["solver"], r["steps"]): r["nfe_per_sample"] for r in rows if r["steps"] == 2} == \
+        {("euler", 2): 4, ("heun", 2): 6, ("dpmpp-2m", 2): 4}   # guidance 3: two NFEs per evaluation
+    for n in (1, 2):   # no history yet: the same images as Euler, so the same verdicts
+        by = {r["solver"]: r for r in rows if r["steps"] == n}
+        assert by["dpmpp-2m"]["per_category"] == by["euler"]["per_category"]
+    assert "| dpmpp-2m |" in capsys.readouterr().out

@@ -87,7 +87,7 @@ def test_search_streams_updates_that_agree_with_the_run_on_disk(client, monkeypa
     line = next(trace for trace in figure["data"] if trace["name"] == "best so far")
     assert line["y"][-1] == pytest.approx(run.summary["best_score"])
     for item in gallery:
-        score, number = re.fullmatch(r"(?:★ )?(\S+) · \d+ NFE · #(\d+)", item["caption"]).groups()
+        score, number = re.fullmatch(r"(?:★ )?(\S+)\n\d+ NFE · #(\d+)", item["caption"]).groups()
         assert float(score) == pytest.approx(rows[int(number)]["score"], rel=1e-3)
         assert local(item["image"]).read_bytes() == (run.root / "images" / f"{int(number):06d}.png").read_bytes()
     assert gallery[0]["caption"].startswith("★ ") and gallery[0]["caption"].endswith(f" · #{run.summary['best_id']}")

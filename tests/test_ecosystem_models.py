@@ -293,7 +293,7 @@ def test_the_app_serves_a_loaded_pipeline_with_model_options_and_opens_on_zero_o
     assert stored["model"] == name and stored["model_options"] == {"height": 16, "width": 20, "guidance": 1.0}
     assert handlers.POOL.get(name, {"height": 16, "width": 20, "guidance": 1.0}).model.pipe is pipe
     for path, caption in gallery:
-        assert len(caption) <= 28 and " NFE · #" in caption
+        assert len(caption.splitlines()) == 2 and max(map(len, caption.splitlines())) <= 17 and " NFE · #" in caption
     with pytest.raises(gr.Error, match="max_sequence_length applies to flux-dev.*takes only height, width, guidance"):
         list(handlers.search(**search, max_sequence_length=16))
     with pytest.raises(gr.Error, match="guidance applies to .*model 'gmm' takes none"):
@@ -307,6 +307,6 @@ def test_gallery_captions_are_short_and_carry_the_full_score():
     row = Candidate.from_row({"id": 1234, "parent": 7, "round": 3, "nfe_spent": 12000, "score": 1.23456789,
                               "recipe": [{"op": "gaussian", "seed": 1}]})
     text = views.caption(row, best_id=1234)
-    assert text == "★ 1.23457 · 12000 NFE · #1234" and len(text) <= 30
+    assert text == "★ 1.23457\n12000 NFE · #1234" and max(len(line) for line in text.splitlines()) <= 17
     assert float(text.split()[1]) == pytest.approx(1.23456789, rel=1e-5)
-    assert views.caption(row) == "1.23457 · 12000 NFE · #1234"
+    assert views.caption(row) == "1.23457\n12000 NFE · #1234"

@@ -26,11 +26,11 @@ Some noises give better images than others. Instead of spending compute on more 
 of the denoiser over one image) is spent.
 """
 DEFAULT_ALGORITHM = "zero-order"   # the app's point: watch zero-order steps improve one image
-# Tiny images are shown with sharp pixels instead of a blur. Gallery captions ("1.23457 · 40 NFE · #3") may
-# wrap instead of being cut with an ellipsis (gradio's caption label is one line, 80% of a thumbnail wide).
+# Tiny images are shown with sharp pixels instead of a blur. Gallery captions keep their line break ("1.23457",
+# "40 NFE · #3") instead of being cut with an ellipsis (gradio's caption label is one line, 80% of a thumbnail wide).
 HEAD = ("<style>.pixelated img { image-rendering: pixelated; }"
         " #best img { width: 100%; height: 256px; object-fit: contain; }"
-        " .wrap-captions .caption-label { white-space: normal; }</style>")
+        " .wrap-captions .caption-label { white-space: pre-line; }</style>")
 # The model options the Advanced accordion offers, each shown only for a model that takes it (MODEL_OPTIONS).
 MODEL_OPTION_LABELS = {
     "height": ("Height (pixels)", "blank: the model's default size"),

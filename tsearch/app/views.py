@@ -21,13 +21,14 @@ def fmt(value) -> str:
 
 
 def caption(candidate: Candidate, best_id: int | None = None) -> str:
-    """A gallery caption short enough for a thumbnail, score first: `★ 1.23457 · 40 NFE · #3`.
+    """A gallery caption of two short lines, score first: `★ 1.23457` then `40 NFE · #3`.
 
-    gradio draws it on one line at most 80% of the thumbnail wide and cuts the rest ("score 1...."
-    before); the page's CSS lets it wrap, and the score leads so it is never what is cut. Round and
-    parent are on the best sample's card and in the run's files."""
+    gradio draws a caption on one line at most 80% of the thumbnail wide and cuts the rest ("score
+    1...." before); the page's CSS keeps these line breaks (a thumbnail is ~100 px wide at 1280 px),
+    and the preview's one-line caption shows the break as a space. Round and parent are on the best
+    sample's card and in the run's files."""
     star = "★ " if candidate.id == best_id else ""
-    return f"{star}{fmt(candidate.score)} · {candidate.nfe_spent} NFE · #{candidate.id}"
+    return f"{star}{fmt(candidate.score)}\n{candidate.nfe_spent} NFE · #{candidate.id}"
 
 
 def gallery_rows(run: LiveRun, top: int = TOP, latest: int = LATEST) -> list[Candidate]:

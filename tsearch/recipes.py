@@ -88,7 +88,8 @@ def apply_ops(model, cond, x: torch.Tensor, op_rows: Sequence[Sequence[Op]], sol
                 target = model.sigma_at(capture_t)
                 node = int((sigmas[:-1] - target).abs().argmin())
                 callback = lambda i, s, x0, node=node: captured.setdefault("x0", x0) if i == node else None  # noqa: E731
-            x = SOLVERS[solver](x0_fn, x, sigmas, callback, view=model.parameterization)  # a fresh multistep history
+            # each interval is one solver call: a multistep solver starts a fresh history here
+            x = SOLVERS[solver](x0_fn, x, sigmas, callback, view=model.parameterization)
         else:
             fresh = torch.stack([noise_lib.gaussian(model.noise_shape, o.seed) for o in column]).to(x.device)
             x = model.renoise(x, model.sigma_at(op.t_from), model.sigma_at(op.t_to), fresh)

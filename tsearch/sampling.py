@@ -72,12 +72,15 @@ def sample_dpmpp_2m(x0_fn: X0Fn, x: torch.Tensor, sigmas: torch.Tensor, callback
                     view: str = "ve") -> torch.Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022, arXiv 2211.01095, Alg. 2): data-prediction multistep, one NFE per step.
 
-    With x = alpha x0 + sigma e and h = lambda_next - lambda, one step is (eq. 8 with the 2M estimate)
-        x_next = (sigma_next / sigma) x + alpha_next (1 - e^-h) D,   alpha_next (1 - e^-h) = alpha_next - alpha sigma_next / sigma,
+    With x = alpha x0 + sigma e and h = lambda_next - lambda, one step is
+        x_next = (sigma_next / sigma) x + alpha_next (1 - e^-h) D,
+        alpha_next (1 - e^-h) = alpha_next - alpha sigma_next / sigma,
         D = (1 + 1/(2r)) x0 - 1/(2r) x0_prev,   r = h_prev / h.
+    lambda = log(alpha / sigma) is -log(sigma) for variance exploding (alpha = 1) and log((1 - s) / s) for
+    rectified flow (alpha = 1 - s). The first-order update is the Euler step of dx/ds = (x - x0) / s in both.
     The first step of every call (no history: a segment start or after a re-noise) and a last step to
-    sigma = 0 are first order (D = x0), which is the Euler step in both views. Rectified flow's pure
-    noise has lambda = -inf, so the step after it has r = inf and is first order too.
+    sigma = 0 are first order (D = x0). Rectified flow's pure noise has lambda = -inf, so the step after
+    it has r = inf and is first order too.
     """
     x0_prev, h_prev = None, None
     for i in range(len(sigmas) - 1):

@@ -137,7 +137,8 @@ class Model:
         solver = solver or self.default_solver
         if solver not in SOLVERS:
             raise ValueError(f"unknown solver {solver!r}; choose one of {sorted(SOLVERS)}")
-        return SOLVERS[solver](lambda x_, s: self.predict_x0(x_, cond, s), x, sigmas, callback, view=self.parameterization)
+        return SOLVERS[solver](lambda x_, s: self.predict_x0(x_, cond, s), x, sigmas, callback,
+                               view=self.parameterization)
 
     def renoise(self, x: torch.Tensor, sigma_from: float, sigma_to: float, noise: torch.Tensor) -> torch.Tensor:
         """The forward process from a lower noise level to a higher one (DESIGN.md formulas)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
+from tsearch.models import accelerate
 from tsearch.models.base import Model
 from tsearch.models.batching import Batcher
 
@@ -22,6 +23,8 @@ from tsearch.models.batching import Batcher
 class PipelineOptions:
     max_batch: int = 8      # most samples per denoiser call (guidance doubles the rows); halved on out-of-memory
     decode_batch: int = 4   # most latents per VAE decode; halved on out-of-memory
+    channels_last: bool = False   # NHWC convolutions (UNet, VAE): faster on CUDA tensor cores (models/accelerate.py)
+    compile: bool | str = False   # torch.compile the denoiser in place (True: inductor; or a backend name)
 
     @property
     def guidance_scale(self):
@@ -97,6 +100,7 @@ class PipelineModel(Model):
         vae = pipe.vae
         if vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False):
             vae.to(torch.float32)  # SDXL's VAE overflows in float16 (its config says so)
+        accelerate.apply(self.denoiser_module, vae, options.channels_last, options.compile)
         self.denoiser = Batcher(options.max_batch, f"{name}'s denoiser")
         self.decoder = Batcher(options.decode_batch, f"{name}'s VAE decoder")
 

@@ -41,7 +41,7 @@ def test_sizes_are_powers_of_two_up_to_the_maximum_and_multiples_of_the_micro_ba
     assert calibrate.sizes(12) == [1, 2, 4, 8, 12]
     assert calibrate.sizes(16, micro_batch=4) == [16] == calibrate.sizes(16, micro_batch=16)   # same work at any chunk
     assert calibrate.sizes(1) == [1]
-    assert calibrate.samples_measured(16) == (calibrate.CALLS + 1) * 31 and calibrate.samples_measured(16, 4) == 0
+    assert calibrate.samples_measured(16) == 31 + calibrate.CALLS * 5 * 16 and calibrate.samples_measured(16, 4) == 0
     with pytest.raises(ValueError, match="max_batch must be at least 1"):
         calibrate.sizes(0)
 
@@ -67,7 +67,8 @@ def test_the_fastest_size_per_sample_is_chosen():
     assert result.chunk == 4 and sorted(result.per_sample) == [1, 2, 4, 8]
     assert result.per_sample[4] < result.per_sample[2] < result.per_sample[1]
     assert result.per_sample[4] >= 0.024 / 4   # the busy wait is never shorter than asked
-    assert model.calls.count(4) == calibrate.CALLS + 1   # one warm-up and CALLS timed calls per size
+    assert model.calls.count(4) == 1 + 2 * calibrate.CALLS   # a warm-up, then CALLS rounds of 8 rows: 2 calls each
+    assert model.calls.count(1) == 1 + 8 * calibrate.CALLS
 
 
 def test_a_size_that_runs_out_of_memory_is_never_chosen_nor_are_larger_ones():
@@ -93,7 +94,7 @@ def test_the_engine_denoises_in_the_calibrated_chunk_and_records_it_without_char
     result = tsearch.search(model=model, cls=2, verifiers=["gmm-density"], algorithm="random", budget=16 * 4,
                             steps=4, batch_size=8, seed=0, out=str(tmp_path / "run"))
     assert result.summary.nfe_spent == 64 == model.nfe   # the calibration's calls are no NFEs of the search
-    measured = (calibrate.CALLS + 1) * 4   # a warm-up and CALLS timed calls at each of 1, 2, 4, 8
+    measured = 4 + calibrate.CALLS * (8 + 4 + 2 + 1)   # a warm-up at each of 1, 2, 4, 8, then 8 rows of each per round
     assert len(model.calls) == measured + 16 and set(model.calls[measured:]) == {4}   # 16 x 4 steps, 4 at a time
     meta = json.loads((tmp_path / "run" / "run.json").read_text())
     assert meta["calibration"]["chunk"] == 4 and set(meta["calibration"]["per_sample_seconds"]) == {"1", "2", "4", "8"}

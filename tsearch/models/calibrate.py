@@ -32,7 +32,7 @@ import torch
 
 from tsearch.models.batching import is_out_of_memory
 
-CALLS = 3        # timed calls per size (after one warm-up call); the quickest is kept
+CALLS = 3        # timed rounds per size (after one warm-up call), each max_batch rows; the quickest is kept
 TOLERANCE = 0.03  # a larger chunk within 3% of the fastest per-sample time wins: fewer calls, less overhead
 
 
@@ -68,7 +68,9 @@ def sizes(max_batch: int, micro_batch: int | None = None) -> list[int]:
 def samples_measured(max_batch: int, micro_batch: int | None = None, calls: int = CALLS) -> int:
     """How many samples a calibration sends through the denoiser (for a time allowance); 0 when one size fits."""
     candidates = sizes(max_batch, micro_batch)
-    return (calls + 1) * sum(candidates) if len(candidates) > 1 else 0
+    if len(candidates) == 1:
+        return 0
+    return sum(candidates) + calls * sum(-(-max_batch // s) * s for s in candidates)
 
 
 def _sync(device: torch.device) -> None:
@@ -109,13 +111,15 @@ def measure(model, cond, max_batch: int, calls: int = CALLS) -> Calibration:
         fits.append(size)
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    best = {s: float("inf") for s in fits}
+    best, top = {s: float("inf") for s in fits}, max(fits)
     for _ in range(calls):   # interleaved, so a busy moment of the machine hits every size alike
         for size in fits:
+            repeats = -(-top // size)   # the same rows at every size: a short call would dodge a busy machine more often
             t0 = clock()
-            model.forward_x0(x[:size], cond, sigma)
+            for _ in range(repeats):
+                model.forward_x0(x[:size], cond, sigma)
             _sync(device)
-            best[size] = min(best[size], (clock() - t0) / size)
+            best[size] = min(best[size], (clock() - t0) / (repeats * size))
     fastest = min(best.values())
     chunk = max(s for s, per in best.items() if per <= fastest * (1 + TOLERANCE))
     return Calibration(chunk, best, str(device), torch.get_num_threads(), time.perf_counter() - start)

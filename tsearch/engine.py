@@ -114,31 +114,47 @@ class Scored:
     calibration: calibrate.Calibration | None = None   # set on the batch that calibrated
 
 
-def evaluate_batch(model, cond, condition, verifiers, evaluators, batch: Batch, caller: Caller,
-                   to_cpu: bool = False) -> Scored:
-    """The per-batch work, where the model lives: start states -> apply ops -> decode -> verify.
+@dataclass
+class Denoised:
+    """A batch's states after its ops, per denoiser chunk, before decoding and scoring."""
+    states: list[torch.Tensor]            # end states, one tensor per chunk
+    early: list[torch.Tensor | None]      # clean estimates at capture_t, per chunk
+    counter: Counter                      # the batch's NFEs so far
+    started: float                        # perf_counter() when its denoising began (after calibration)
+    calibration: calibrate.Calibration | None = None
 
-    With `to_cpu` every tensor of the result is moved to the CPU (for a runner in another process)."""
+
+def denoise_batch(model, cond, batch: Batch) -> Denoised:
+    """The denoising half of a batch: start states -> apply ops, in chunks (calibrated on the first batch)."""
     calibration, chunk = None, batch.chunk
     if chunk is None and batch.calibrate_up_to:
         calibration = calibrate.calibrated(model, cond, batch.calibrate_up_to)
         chunk = calibration.chunk
     t0, counter, n = time.perf_counter(), Counter(), len(batch.ops)
     chunk = chunk or n
-    states, images, references = [], [], []
+    states, early = [], []
     for i in range(0, n, chunk):   # rows are independent: a chunk is a smaller batch of the same ops
         ops = batch.ops[i:i + chunk]
         if batch.starts is None:
             x = recipes.start_states(model, ops)
         else:
             x = batch.starts[i:i + chunk].to(model.device)
-        x, early = recipes.apply_ops(model, cond, x, [recipes.flow_ops(o) for o in ops], batch.solver, counter,
-                                     capture_t=batch.capture_t)
+        x, reference = recipes.apply_ops(model, cond, x, [recipes.flow_ops(o) for o in ops], batch.solver, counter,
+                                         capture_t=batch.capture_t)
+        states.append(x)
+        early.append(reference)
+    return Denoised(states, early, counter, t0, calibration)
+
+
+def score_batch(model, cond, condition, verifiers, evaluators, batch: Batch, denoised: Denoised, caller: Caller,
+                to_cpu: bool = False) -> Scored:
+    """The scoring half: decode each chunk (a one-step estimate first above t = 0), then verify."""
+    counter, images, references = denoised.counter, [], []
+    for x, early in zip(denoised.states, denoised.early):
         if early is not None:
             references.append(model.decode(early).float())
         images.append(recipes.scored_images(model, cond, x, batch.t_end, counter).float())
-        states.append(x)
-    x, images = torch.cat(states), torch.cat(images)
+    x, images = torch.cat(denoised.states), torch.cat(images)
     reference = torch.cat(references) if references else None
     tv = time.perf_counter()
     raw = _verify(verifiers, images, condition, reference, caller)
@@ -146,7 +162,17 @@ def evaluate_batch(model, cond, condition, verifiers, evaluators, batch: Batch, 
     tv_end = time.perf_counter()
     if to_cpu:
         x, images = x.cpu(), images.cpu()
-    return Scored(x, images, raw, held_out, counter.nfe, tv_end - t0, tv_end - tv, calibration)
+    return Scored(x, images, raw, held_out, counter.nfe, tv_end - denoised.started, tv_end - tv,
+                  denoised.calibration)
+
+
+def evaluate_batch(model, cond, condition, verifiers, evaluators, batch: Batch, caller: Caller,
+                   to_cpu: bool = False) -> Scored:
+    """The per-batch work, where the model lives: start states -> apply ops -> decode -> verify.
+
+    With `to_cpu` every tensor of the result is moved to the CPU (for a runner in another process)."""
+    return score_batch(model, cond, condition, verifiers, evaluators, batch, denoise_batch(model, cond, batch),
+                       caller, to_cpu)
 
 
 class LocalRunner:
@@ -221,18 +247,36 @@ class _Run:
 
     def evaluate(self, runner, chunk: list[Proposal]) -> _Batch:
         """The batch through `runner`; its NFEs counted into this run and checked against the plan."""
+        batch = self.batch_of(chunk)
+        return self.settle(chunk, batch, lambda: runner(batch))
+
+    def settle(self, chunk: list[Proposal], batch: Batch, result: Callable[[], Scored]) -> _Batch:
+        """`result()` accounted; a verifier that fails comes after the denoising, whose NFEs were spent."""
+        try:
+            out = result()
+        except VerifierError:
+            self.counter.nfe += batch.nfe
+            raise
+        return self.account(chunk, out)
+
+    def batch_of(self, chunk: list[Proposal]) -> Batch:
+        """The runner's input for these proposals (the first asks it to calibrate the denoiser chunk)."""
         plan = self.plan
-        costs = [plan.costs.of(p) for p in chunk]
         starts = None if chunk[0].start is None else torch.stack([self.states[p.start] for p in chunk])
         calibrating = self.calibrate and self.chunk is None
-        batch = Batch(tuple(tuple(p.ops) for p in chunk), starts, chunk[0].t_end, plan.config.solver, sum(costs),
-                      self.reference_t, self.chunk, plan.config.batch_size if calibrating else None)
-        out = runner(batch)
+        return Batch(tuple(tuple(p.ops) for p in chunk), starts, chunk[0].t_end, plan.config.solver,
+                     sum(plan.costs.of(p) for p in chunk), self.reference_t, self.chunk,
+                     plan.config.batch_size if calibrating else None)
+
+    def account(self, chunk: list[Proposal], out: Scored) -> _Batch:
+        """A runner's result counted into this run: NFEs checked against the plan, the calibration kept."""
+        plan = self.plan
+        costs = [plan.costs.of(p) for p in chunk]
         if out.calibration is not None:
             self.chunk = out.calibration.chunk
-            if self.writer:
+            if self.writer and "calibration" not in self.writer.extra:   # overlapped: a second batch may repeat it
                 self.writer.extra["calibration"] = out.calibration.to_dict()
-        elif calibrating:
+        elif self.calibrate and self.chunk is None:
             self.chunk = plan.config.batch_size   # a runner that does not calibrate: whole batches
         if out.nfe != sum(costs):
             raise RuntimeError(f"NFE accounting mismatch: the denoiser ran {out.nfe} NFEs, the plan said {sum(costs)}")
@@ -288,7 +332,7 @@ class _Run:
 
 def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
         verifier_timeout: float | None = None, batch_runner: Callable[[Batch], Scored] | None = None,
-        calibrate: bool = True) -> Iterator[Any]:
+        calibrate: bool = True, overlap: bool | None = None) -> Iterator[Any]:
     """The search as a generator of events (see tsearch.events).
 
     `should_stop()` is asked between batches: True ends the search there, everything kept (the app's
@@ -298,29 +342,38 @@ def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
     `batch_runner(batch) -> Scored` evaluates each batch (default: `LocalRunner`, in this process).
     `calibrate`: denoise in chunks of the size measured fastest on the device (see tsearch.models.calibrate);
     False denoises each batch whole.
+    `overlap`: decode and score batch i on a worker thread (its own CUDA stream) while batch i+1 is
+    denoised (`tsearch.overlap`); None: on CUDA devices only. The results are the same either way.
     """
     from tsearch.verifiers.deadline import DEFAULT_SECONDS
 
     algorithm, config = plan.algorithm, plan.config
-    stop = should_stop or (lambda: False)
+    stop = _Stop(should_stop)
+    runner_to_close = None
     state = _Run(plan, DEFAULT_SECONDS if verifier_timeout is None else verifier_timeout, calibrate)
     started, final_nfe, stopped, final, error = time.perf_counter(), 0, True, None, None
     writer = state.writer
     yield SearchStarted(str(writer.root) if writer else None, plan.model_name, plan.condition, plan.algorithm_name,
                         state.names, state.eval_names, plan.budget, plan.steps, plan.costs.full(plan.steps))
     try:
+        if batch_runner is None and (overlap if overlap is not None else str(plan.config.device).startswith("cuda")):
+            from tsearch.overlap import OverlapRunner
+
+            batch_runner = runner_to_close = OverlapRunner(plan, state.caller)
         runner = batch_runner or LocalRunner(plan, state.caller)   # encodes the condition once
+        submit = getattr(runner, "submit", None)
         cut = False
         while not algorithm.done and not stop():
             proposals = algorithm.ask()
             if not proposals:
                 break
-            for number, chunk in enumerate(state.start_round(proposals)):
-                if number and stop():
-                    cut = True   # stopped between two batches of a round
-                    break
-                for candidate in state.record(chunk, state.evaluate(runner, chunk)):
+            batches = state.start_round(proposals)
+            scored = overlapped(state, runner, batches, stop) if submit else \
+                ((chunk, state.evaluate(runner, chunk)) for chunk in _until_stop(batches, stop))
+            for chunk, batch in scored:
+                for candidate in state.record(chunk, batch):
                     yield CandidateScored(candidate, state.images[candidate.id])
+            cut = stop.cut
             if cut:
                 break
             state.tell(algorithm, proposals)
@@ -341,8 +394,47 @@ def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
         stopped = False
         raise
     finally:
+        if runner_to_close is not None:
+            runner_to_close.close()
         summary = _finish(plan, state, started, final_nfe, stopped, error)
     yield SearchDone(summary, final.image if final is not None else state.best_image)
+
+
+class _Stop:
+    """`should_stop` asked between batches; `cut` says the last round was stopped between two of them."""
+
+    def __init__(self, should_stop: Callable[[], bool] | None):
+        self.should_stop, self.cut = should_stop or (lambda: False), False
+
+    def __call__(self) -> bool:
+        return bool(self.should_stop())
+
+
+def _until_stop(batches: list, stop: _Stop) -> Iterator[list]:
+    """The round's batches, until a Stop between two of them."""
+    stop.cut = False
+    for number, chunk in enumerate(batches):
+        if number and stop():
+            stop.cut = True
+            return
+        yield chunk
+
+
+def overlapped(state: _Run, runner, batches: list, stop: _Stop) -> Iterator[tuple[list, _Batch]]:
+    """(chunk, result) in order, batch i+1 submitted (denoised) before batch i's result is taken.
+
+    `runner.submit(batch)` denoises now and returns a future of its decoding and scoring. A Stop takes
+    effect before the next submit, so the batch in flight is finished and kept; a closed generator
+    drops a submitted batch whose result was never taken (its NFEs are not counted)."""
+    pending = None
+    for chunk in _until_stop(batches, stop):
+        batch = state.batch_of(chunk)
+        future = runner.submit(batch)
+        if pending is not None:
+            yield pending[0], state.settle(pending[0], pending[1], pending[2].result)
+        pending = (chunk, batch, future)
+    if pending is not None:
+        yield pending[0], state.settle(pending[0], pending[1], pending[2].result)
 
 
 def _finish(plan: Plan, state: _Run, started: float, final_nfe: int, stopped: bool, error: str | None) -> Summary:

@@ -64,9 +64,10 @@ def _child(fn, payload, send):
 
 
 def plan_for(algorithm="random", budget=200, out=None, model="gmm", condition=1, verifiers=("gmm-density",),
-             evaluators=(), **options):
-    slot = POOL.get(model)
+             evaluators=(), model_options=None, **options):
+    slot = POOL.get(model, model_options)
     config = SearchConfig(model=model, condition=condition, verifiers=verifiers, evaluators=evaluators,
+                          model_options=model_options or {},
                           algorithm=algorithm, budget=budget, steps=options.pop("steps", 8), seed=3,
                           batch_size=options.pop("batch_size", 4), final_steps=options.pop("final_steps", None),
                           options=options or None)
@@ -92,13 +93,14 @@ def test_a_search_through_forked_gpu_calls_equals_the_in_process_search(algorith
 
 
 def test_the_shapes_model_through_forked_gpu_calls_equals_in_process_with_a_final_render():
+    """With a model option: the worker must take the pool's variant (guidance 2), not the default model."""
     from tsearch.models import shapes
 
     ok, reason = shapes.available()
     if not ok:
         pytest.skip(reason)
     kw = dict(model="shapes", condition="a red circle", verifiers=("shapes-clip",), budget=4 * 2 * 4 + 2 * 6,
-              steps=4, batch_size=4, final_steps=6)
+              steps=4, batch_size=4, final_steps=6, model_options={"guidance": 2.0})
     here = list(engine.run(plan_for(**kw)))
     runner = gpu.ZeroGPURunner("test-zerogpu", plan_for(**kw), call=Forked(gpu.gpu_batch))
     there = list(engine.run(runner.plan, batch_runner=runner))
@@ -156,7 +158,7 @@ def test_the_runner_refuses_what_it_cannot_find_by_name():
     with pytest.raises(ValueError, match="finds the model and verifiers by registered name"):
         gpu.ZeroGPURunner("test-zerogpu", plan)
     with pytest.raises(RuntimeError, match="no model pool is registered as 'gone'"):
-        gpu.gpu_batch("gone", "gmm", ("gmm-density",), (), 1, None, None, 10)
+        gpu.gpu_batch("gone", "gmm", {}, ("gmm-density",), (), 1, None, None, 10)
 
 
 def test_the_real_spaces_package_is_a_no_op_off_zerogpu_and_breaks_neither_torch_nor_gradio():

@@ -68,18 +68,17 @@ def _encoded(pool_key: str, name: str, model, condition):
     return cond
 
 
-def gpu_batch(pool_key: str, model: str, verifiers: tuple, evaluators: tuple, condition, timeout: float | None,
-              batch, seconds: int):
-    """The GPU side of one batch: the model and verifiers by name from POOLS[pool_key]; CPU values back.
-
-    `seconds` is only what the call asked ZeroGPU for (read by `_asked`)."""
+def gpu_batch(pool_key: str, model: str, options: dict, verifiers: tuple, evaluators: tuple, condition,
+              timeout: float | None, batch, seconds: int):
+    """The GPU side of one batch: the model (with its options: the pool's variant) and verifiers by name from
+    POOLS[pool_key]; CPU values back. `seconds` is only what the call asked ZeroGPU for (read by `_asked`)."""
     from tsearch.engine import evaluate_batch
     from tsearch.verifiers.deadline import DEFAULT_SECONDS, Caller
 
     if pool_key not in POOLS:
         raise RuntimeError(f"no model pool is registered as {pool_key!r} in this process: call "
                            f"tsearch.app.gpu.register_pool at import time, before ZeroGPU forks its worker")
-    slot = POOLS[pool_key].get(model)
+    slot = POOLS[pool_key].get(model, options or None)
     cond = _encoded(pool_key, model, slot.model, condition)
     caller = Caller(DEFAULT_SECONDS if timeout is None else timeout)
     try:
@@ -155,8 +154,8 @@ class ZeroGPURunner:
         seconds = seconds_for(batch.nfe, self.per_nfe, calibration_nfe)
         self.asked.append(seconds)
         config = self.plan.config
-        out = self.call(self.pool_key, config.model, tuple(config.verifiers), tuple(config.evaluators),
-                        self.plan.condition, self.timeout, batch, seconds)
+        out = self.call(self.pool_key, config.model, dict(config.model_options), tuple(config.verifiers),
+                        tuple(config.evaluators), self.plan.condition, self.timeout, batch, seconds)
         if out.nfe > 0 and out.seconds > 0:
             self.per_nfe = out.seconds / out.nfe
         return out

@@ -237,6 +237,7 @@ class _Run:
             raise RuntimeError(f"algorithm {plan.algorithm_name!r} proposed {planned} NFEs with "
                                f"{plan.budget - plan.final_reserve - self.counter.nfe} left; this is a bug in it")
         self.told, self.new_states = {}, {}
+        self.round_size = len(proposals)   # no batch of the round is larger: calibration measures up to it
         if not self.keep_images:
             self.images = {}   # this round's images only; an earlier best is read back from its file
         groups = defaultdict(list)
@@ -266,7 +267,7 @@ class _Run:
         calibrating = self.calibrate and self.chunk is None
         return Batch(tuple(tuple(p.ops) for p in chunk), starts, chunk[0].t_end, plan.config.solver,
                      sum(plan.costs.of(p) for p in chunk), self.reference_t, self.chunk,
-                     plan.config.batch_size if calibrating else None)
+                     min(plan.config.batch_size, self.round_size) if calibrating else None)
 
     def account(self, chunk: list[Proposal], out: Scored) -> _Batch:
         """A runner's result counted into this run: NFEs checked against the plan, the calibration kept."""

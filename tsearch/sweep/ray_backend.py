@@ -72,10 +72,10 @@ def run_ray(cells: list[Cell], root: str | Path, record: Callable[[dict], None],
             on_result: Callable[[dict, Pool], None] | None = None) -> None:
     """Run the cells on Ray (connecting to `address`, else RAY_ADDRESS, else starting a local instance)."""
     address = address or os.environ.get("RAY_ADDRESS") or None
+    if address:
+        check_reachable(address)   # even with Ray already up in this process: the address given must answer
     started = not ray.is_initialized()
     if started:
-        if address:
-            check_reachable(address)
         try:
             if address:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False)

@@ -48,6 +48,7 @@ def _parse(argv):
                    help="budgets in NFEs (shapes default 40 160 640 2560 = 1-64 candidates at 20 steps with CFG; "
                         "digits 20 80 320 1280)")
     p.add_argument("--steps", type=int, default=None, help="denoising steps per candidate (default: the model's)")
+    p.add_argument("--solver", default=None, help="ODE solver (default: the model's)")
     p.add_argument("--methods", nargs="+", default=None, choices=[*ALGORITHMS, "all"],
                    help="algorithms to compare (default: shapes random steps zero-order paths; digits random "
                         "zero-order); all: every registered algorithm")
@@ -90,6 +91,8 @@ def spec_of(args) -> dict:
             "device": args.device}
     if args.steps:
         spec["steps"] = args.steps
+    if args.solver:
+        spec["solver"] = args.solver
     if args.world == "shapes":
         args.out.mkdir(parents=True, exist_ok=True)
         lines = [json.dumps(row) for row in _prompts(args)]

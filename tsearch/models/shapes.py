@@ -32,11 +32,15 @@ class TextCond:
     null_pooled: torch.Tensor
 
 
+DEFAULT_STEPS = 10
+
+
 class ShapesModel(Model):
     name = "shapes"
     conditioning = "text"
     noise_shape = (3, 32, 32)
     micro_batch = 4  # samples per network call, always (models.invariant): batch-invariant results
+    default_solver = "dpmpp-2m"
     default_dtype = "float32"  # "auto" would pick bf16 on CPUs with native bf16 (README, "bf16 against fp32")
 
     def __init__(self, generator, device: str = "cpu", guidance: float | None = None, dtype: str | None = None):
@@ -48,7 +52,9 @@ class ShapesModel(Model):
         self.guidance = float(meta.get("default_guidance", 1.0) if guidance is None else guidance)
         if self.guidance < 0:
             raise ValueError(f"guidance must be >= 0 (1 = no classifier-free guidance), got {self.guidance}")
-        self.default_steps = int(meta.get("default_steps", 20))
+        # the knee of quality per NFE (README, "Solvers"): DPM-Solver++(2M) at 10 steps matched Euler at 20
+        # (66.7% against 66.1% oracle accuracy without search, 180 captions) for half the NFEs
+        self.default_steps = DEFAULT_STEPS
         self.nfe_per_eval = 1 if self.guidance == 1.0 else 2
 
     def example_conditions(self) -> list[str]:

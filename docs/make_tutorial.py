@@ -19,7 +19,7 @@ NOTEBOOK = HERE / "tutorial.ipynb"
 PARAMETERS = '''\
 # Parameters (a test runs this notebook at a tiny size by replacing this cell)
 PROMPT = "a red circle and a blue square"   # any caption of the shapes world
-STEPS = 20          # denoising steps per candidate (the shapes model's default)
+STEPS = 10          # denoising steps per candidate (the shapes model's default, with dpmpp-2m)
 CANDIDATES = 16     # N in best-of-N
 LAUNCH = True       # False: the last cell does not start the app'''
 

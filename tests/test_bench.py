@@ -52,3 +52,12 @@ def test_app_latency_bench_prints_the_three_targets(capsys):
     assert "first candidate" in out and "whole search through the app" in out and "over the denoiser" in out
     assert figures["candidates"] == 4 and 0 < figures["first_candidate_s"] <= figures["app_total_s"]
     assert 0 < figures["denoiser_s"] <= figures["engine_total_s"]
+
+
+def test_engine_bench_runs_the_gpu_paths_at_a_tiny_size_on_the_cpu(capsys):
+    """The prepared GPU command (sd15-random, overlap, channels_last, compile) as a CPU dry run."""
+    engine.main(["--model", "sd15-random", "--size", "tiny", "--candidates", "4", "--steps", "1", "--batch-size", "2",
+                 "--naive-candidates", "2", "--threads", "1", "--overlap", "on", "--channels-last",
+                 "--compile", "aot_eager"])
+    out = capsys.readouterr().out
+    assert "candidates/s" in out and "overlap on, compile aot_eager, channels_last on" in out

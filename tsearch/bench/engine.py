@@ -24,16 +24,17 @@ from tsearch.models import calibrate
 from tsearch.search import Costs
 
 
-def _model(name: str, device: str):
+def _model(name: str, device: str, size: str = "full", options: dict | None = None):
+    options = options or {}
     if name == "toy-conv":
         return ToyConvModel(device=device), "a photo of a red circle"
     if name.endswith("-random"):
         from tsearch.models.random_arch import build_random
 
-        return build_random(name, device=device), "a photo of a red circle"
+        return build_random(name, device=device, size=size, **options), "a photo of a red circle"
     from tsearch.models import load_model
 
-    model = load_model(name, device=device)
+    model = load_model(name, device=device, **options)
     return model, ("a red circle" if model.conditioning == "text" else 3)
 
 
@@ -46,6 +47,10 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+OVERLAP = {"auto": None, "on": True, "off": False}
+_overlap = None   # engine.run's overlap: None = on for CUDA only
+
+
 def engine_run(model, verifier, condition, n, steps, batch_size, device, chunked=True) -> float:
     costs = Costs(model.default_solver, model.nfe_per_eval)
     plan = prepare(SearchConfig(model=model, condition=condition, verifiers=(verifier,), algorithm="random",
@@ -53,7 +58,7 @@ def engine_run(model, verifier, condition, n, steps, batch_size, device, chunked
                                 batch_size=batch_size, device=device))
     _sync(device)
     start = _clock()
-    for event in engine.run(plan, calibrate=chunked):
+    for event in engine.run(plan, calibrate=chunked, overlap=_overlap):
         done = event
     _sync(device)
     return _clock() - start, done.summary.verifier_seconds
@@ -99,26 +104,35 @@ def main(argv=None) -> None:
     parser.add_argument("--repeat", type=int, default=1, help="time each way this many times, interleaved; report the fastest")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                         help="wall (default), or process: this process's CPU seconds, steadier on a shared CPU (CPU only)")
+    parser.add_argument("--overlap", choices=sorted(OVERLAP), default="auto",
+                        help="decode and score batch i while batch i+1 is denoised (auto: on CUDA only)")
+    parser.add_argument("--compile", nargs="?", const="inductor", default=None, metavar="BACKEND",
+                        help="torch.compile the denoiser (diffusers models; default backend inductor)")
+    parser.add_argument("--channels-last", action="store_true", help="NHWC UNet and VAE (diffusers models)")
+    parser.add_argument("--size", choices=["full", "tiny"], default="full",
+                        help="sd15-random / flux-random: the published sizes, or toy sizes for a CPU dry run")
     args = parser.parse_args(argv)
-    global _clock
-    _clock = CLOCKS[args.clock]
+    global _clock, _overlap
+    _clock, _overlap = CLOCKS[args.clock], OVERLAP[args.overlap]
     if args.threads:
         torch.set_num_threads(args.threads)
-    model, condition = _model(args.model, args.device)
+    speed = {**({"compile": args.compile} if args.compile else {}),
+             **({"channels_last": True} if args.channels_last else {})}
+    model, condition = _model(args.model, args.device, args.size, speed)
     verifier = ToyScorer(args.device)
     n, steps = args.candidates, args.steps
     naive_n = args.naive_candidates or n
     engine_run(model, verifier, condition, min(n, args.batch_size), 2, args.batch_size, args.device)  # warm-up, calibrates
     calibration = calibrate.calibrated(model, model.encode(condition), args.batch_size)   # what the warm-up measured
-    if args.device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats()
-    runs = []
+    runs, peaks = [], {}
     for _ in range(args.repeat):  # interleaved, so a busy moment of the machine hits every way alike
-        runs.append((engine_run(model, verifier, condition, n, steps, args.batch_size, args.device),
-                     bare_run(model, condition, n, steps, args.batch_size, args.device),
-                     naive_run(model, verifier, condition, naive_n, steps, args.device) * n / naive_n,
+        runs.append((_peak(peaks, "engine", args.device, engine_run, model, verifier, condition, n, steps,
+                           args.batch_size, args.device),
+                     _peak(peaks, "bare", args.device, bare_run, model, condition, n, steps, args.batch_size,
+                           args.device),
+                     _peak(peaks, "naive", args.device, naive_run, model, verifier, condition, naive_n, steps,
+                           args.device) * n / naive_n,
                      engine_run(model, verifier, condition, n, steps, args.batch_size, args.device, False)[0]))
-    peak = torch.cuda.max_memory_allocated() / 2**30 if args.device.startswith("cuda") else None
     t_engine, t_verify = min(r[0] for r in runs)
     t_bare, t_naive, t_whole = min(r[1] for r in runs), min(r[2] for r in runs), min(r[3] for r in runs)
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU ({torch.get_num_threads()} threads)"
@@ -139,8 +153,20 @@ def main(argv=None) -> None:
     print(f"bare batched denoiser calls alone:      {t_bare:8.2f} s")
     print(f"engine = denoiser {t_bare:.2f} s + verifier {t_verify:.2f} s + the rest (noise, decode, images, bookkeeping) "
           f"{rest:.2f} s: overhead {100 * rest / t_bare:.1f}% over the bare denoiser calls")
-    if peak is not None:
-        print(f"peak GPU memory (engine run): {peak:.2f} GiB")
+    if peaks:
+        print("peak GPU memory: " + ", ".join(f"{way} {gib:.2f} GiB" for way, gib in peaks.items()))
+    print(f"overlap {args.overlap}, compile {args.compile or 'off'}, channels_last {'on' if args.channels_last else 'off'}")
+
+
+def _peak(peaks: dict, way: str, device: str, fn, *args):
+    """fn(*args), noting the peak GPU memory it reached under `way` (nothing on the CPU)."""
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    result = fn(*args)
+    if cuda:
+        peaks[way] = max(peaks.get(way, 0.0), torch.cuda.max_memory_allocated() / 2**30)
+    return result
 
 
 if __name__ == "__main__":

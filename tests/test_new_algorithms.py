@@ -26,6 +26,8 @@ from tsearch.search.base import (CoarseNoise, Crossover, Gaussian, Integrate, Ne
                                  op_to_dict)
 from tsearch.search.smc import systematic_resample
 
+from searchloop import drive, seed_score
+
 NEW = ("smc", "prune", "evolution", "cem")
 VARIANTS = {   # defaults, and options that change each algorithm's shape
     "smc": [{}, {"k": 3, "intervals": 3, "churn": 1.0, "potential": "difference"}],
@@ -38,23 +40,6 @@ VARIANTS = {   # defaults, and options that change each algorithm's shape
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread(one_thread):
     yield
-
-
-def drive(algorithm, costs, score_fn, limit=100_000):
-    """ask, score, tell until done; returns (proposals, scores, NFEs spent)."""
-    seen, scores, spent = [], [], 0
-    while not algorithm.done and len(seen) < limit:
-        proposals = algorithm.ask()
-        values = [score_fn(p) for p in proposals]
-        spent += sum(costs.of(p) for p in proposals)
-        algorithm.tell(proposals, values)
-        seen += proposals
-        scores += values
-    return seen, scores, spent
-
-
-def seed_score(p):
-    return float(np.random.default_rng(hash(p.ops) % 2**32).normal())
 
 
 def minimum_in(message: str) -> int:

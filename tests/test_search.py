@@ -11,22 +11,7 @@ from tsearch.sampling import SOLVERS
 from tsearch.search import ALGORITHMS, Costs, make_algorithm
 from tsearch.search.base import Gaussian, Integrate, Neighbour, Renoise
 
-
-def drive(algorithm, costs, score_fn, limit=100_000):
-    """The four-line loop: ask, score, tell; returns (proposals, scores, nfe spent)."""
-    seen, scores, spent = [], [], 0
-    while not algorithm.done and len(seen) < limit:
-        proposals = algorithm.ask()
-        values = [score_fn(p) for p in proposals]
-        spent += sum(costs.of(p) for p in proposals)
-        algorithm.tell(proposals, values)
-        seen += proposals
-        scores += values
-    return seen, scores, spent
-
-
-def seed_score(p):
-    return float(np.random.default_rng(hash(p.ops) % 2**32).normal())
+from searchloop import drive, seed_score
 
 
 @pytest.mark.parametrize("name", sorted(ALGORITHMS))

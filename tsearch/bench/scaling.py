@@ -83,7 +83,8 @@ def _prompts(args) -> list[dict]:
 
 
 def spec_of(args) -> dict:
-    """The sweep spec (as tomllib would give it) for these flags; its prompts file is written into --out."""
+    """The sweep spec (as tomllib would give it) for these flags; its prompts file is written into --out
+    (which exists)."""
     world = WORLDS[args.world]
     verifiers = [v.split("+") for v in args.verifiers] if args.verifiers else world["verifiers"]
     spec = {"name": f"bench-scaling-{args.world}", "model": world["model"], "verifiers": verifiers,
@@ -94,7 +95,6 @@ def spec_of(args) -> dict:
     if args.solver:
         spec["solver"] = args.solver
     if args.world == "shapes":
-        args.out.mkdir(parents=True, exist_ok=True)
         lines = [json.dumps(row) for row in _prompts(args)]
         (args.out / "prompts.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
         spec.update(prompts_file="prompts.jsonl", seeds=[args.seed])
@@ -109,8 +109,8 @@ def run(argv) -> dict:
     from tsearch.sweep import report as reports
 
     args = _parse(argv)
-    spec = spec_of(args)
     args.out.mkdir(parents=True, exist_ok=True)
+    spec = spec_of(args)
     (args.out / "spec.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
     sweep = parse_spec(spec, base=args.out, default_name=spec["name"])
     start = time.perf_counter()

@@ -209,6 +209,7 @@ class _Run:
         self.plan, self.caller = plan, Caller(timeout)
         self.counter = Counter()   # the NFEs every runner call reports, added up
         self.calibrate, self.chunk = calibrate, None   # the denoiser chunk, once the first batch has measured it
+        self.round_size = 0                             # proposals in the round being scored
         self.recipes: dict[int, tuple] = {}
         self.states: dict[int, torch.Tensor] = {}       # end states of the last told round (paths)
         self.new_states: dict[int, torch.Tensor] = {}   # ... of the round being scored

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from tsearch.bench import engine, scaling
 
 
@@ -16,7 +18,9 @@ def test_shapes_scaling_bench_is_a_resumable_sweep(tmp_path, capsys):
     argv = ["--world", "shapes", "--captions", "2", "--steps", "2", "--budgets", "4", "8",
             "--methods", "random", "steps", "zero-order", "--threads", "1", "--out", str(out), "--json", str(figures)]
     scaling.main(argv)
-    report = json.loads(figures.read_text())
+    strict = {"parse_constant": lambda name: pytest.fail(f"{name} in the bench's JSON")}
+    report = json.loads(figures.read_text(), **strict)
+    json.loads((out / "spec.json").read_text(), **strict)
     assert report["cells"] == 12 and report["ran"] == 12 and report["failed"] == 0
     assert set(report["overall"]) == {"random", "more steps, no search", "zero-order"}
     assert all(v in (0.0, 50.0, 100.0) for by in report["overall"].values() for v in by.values())

@@ -12,12 +12,11 @@ analogues (`metrics`), and the same metrics for the held-out real digits for ref
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
 
-from tsearch import noise
+from tsearch import jsonio, noise
 from tsearch.models.digits import build
 from tsearch.verifiers.digits_classifier import build as build_classifier
 from tsearch.worlds.digits import metrics
@@ -76,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     result = evaluate(args.path, args.per_class, args.guidance, args.steps, args.device)
-    print(json.dumps(result))
+    print(jsonio.dumps(result))
     return result
 
 

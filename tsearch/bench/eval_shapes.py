@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import time
 
 import numpy as np
 import torch
 
-from tsearch import noise
+from tsearch import jsonio, noise
 from tsearch.models.base import dtype_name
 from tsearch.models.shapes import TextCond, build
 from tsearch.worlds.shapes import grammar, oracle
@@ -132,7 +131,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         results.append(result)
     if args.out:
         with open(args.out, "w") as f:
-            json.dump(results, f, indent=1)
+            f.write(jsonio.dumps(results, indent=1))
     return results
 
 

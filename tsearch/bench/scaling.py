@@ -15,12 +15,13 @@ Nothing here is a test; `tests/test_bench.py` runs it at a tiny size.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from tsearch import jsonio
 
 # The settings the README's figures used for the paper's methods; every other method runs with its defaults.
 OPTIONS = {"zero-order": {"n": 4, "lam": 0.9}, "paths": {"n": 2, "m": 4, "L": 5},
@@ -95,7 +96,7 @@ def spec_of(args) -> dict:
     if args.solver:
         spec["solver"] = args.solver
     if args.world == "shapes":
-        lines = [json.dumps(row) for row in _prompts(args)]
+        lines = [jsonio.dumps(row) for row in _prompts(args)]
         (args.out / "prompts.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
         spec.update(prompts_file="prompts.jsonl", seeds=[args.seed])
     else:
@@ -111,7 +112,7 @@ def run(argv) -> dict:
     args = _parse(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     spec = spec_of(args)
-    (args.out / "spec.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    (args.out / "spec.json").write_text(jsonio.dumps(spec, indent=1), encoding="utf-8")
     sweep = parse_spec(spec, base=args.out, default_name=spec["name"])
     start = time.perf_counter()
     outcome = run_sweep(sweep, args.out, threads=args.threads, progress=sys.stderr.isatty())
@@ -135,7 +136,7 @@ def run(argv) -> dict:
                          "failed": g.failed, **{c: g.values.get(c) for c in report["columns"]}}
                         for g in report["groups"]]}
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1), encoding="utf-8")
+        Path(args.json).write_text(jsonio.dumps(result, indent=1), encoding="utf-8")
         print(f"wrote {args.json}", file=sys.stderr)
     return result
 

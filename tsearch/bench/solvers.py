@@ -14,12 +14,12 @@ the seconds compare. Prints; not a test.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
 import torch
 
+from tsearch import jsonio
 from tsearch.sampling import SOLVERS
 
 
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
               + " |")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+            f.write(jsonio.dumps(rows, indent=1))
     return rows
 
 

@@ -73,7 +73,7 @@ def _drive(plan: engine.Plan, live: LiveRun, handle: RunHandle, pace: Pace, view
     generator, which closes the engine (its `finally` writes the summary). An error while the search
     runs (a verifier that fails, say) ends it with everything found kept and becomes a gr.Error.
     `view(chart)` builds one update; with chart=False the chart is left as it is (gr.skip())."""
-    events = engine.run(plan, should_stop=lambda: handle.stopped,
+    events = engine.run(plan, should_stop=lambda: handle.stopped, first_alone=True,   # the first image at once
                         batch_runner=gpu.batch_runner(plan, "app", ESTIMATOR.per_nfe(plan.model_name)))
     try:
         for event in events:

@@ -92,7 +92,7 @@ def bare_run(model, condition, n, steps, batch_size, device) -> float:
     return _clock() - start
 
 
-def main(argv=None) -> None:
+def _parse(argv):
     parser = argparse.ArgumentParser(prog="python -m tsearch.bench engine", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="toy-conv", help="toy-conv (default), a registered model, or sd15-random / flux-random")
     parser.add_argument("--candidates", type=int, default=256)
@@ -111,7 +111,11 @@ def main(argv=None) -> None:
     parser.add_argument("--channels-last", action="store_true", help="NHWC UNet and VAE (diffusers models)")
     parser.add_argument("--size", choices=["full", "tiny"], default="full",
                         help="sd15-random / flux-random: the published sizes, or toy sizes for a CPU dry run")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = _parse(argv)
     global _clock, _overlap
     _clock, _overlap = CLOCKS[args.clock], OVERLAP[args.overlap]
     if args.threads:
@@ -135,6 +139,10 @@ def main(argv=None) -> None:
                      engine_run(model, verifier, condition, n, steps, args.batch_size, args.device, False)[0]))
     t_engine, t_verify = min(r[0] for r in runs)
     t_bare, t_naive, t_whole = min(r[1] for r in runs), min(r[2] for r in runs), min(r[3] for r in runs)
+    _report(args, n, steps, naive_n, calibration, peaks, t_engine, t_verify, t_bare, t_naive, t_whole)
+
+def _report(args, n, steps, naive_n, calibration, peaks, t_engine, t_verify, t_bare, t_naive, t_whole) -> None:
+    """The figures, printed (times in seconds; the fastest of the interleaved runs)."""
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU ({torch.get_num_threads()} threads)"
     print(f"model {args.model} on {device_name}: random search, {n} candidates x {steps} steps, batch {args.batch_size}"
           + (f"; fastest of {args.repeat} interleaved runs" if args.repeat > 1 else "")

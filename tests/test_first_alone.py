@@ -49,3 +49,18 @@ def test_the_first_candidate_is_reported_before_any_calibration(monkeypatch):
     list(events)
     assert measured == [1]
     calibrate.forget(plan.model)
+
+
+def test_a_model_with_a_fixed_micro_batch_sends_one_micro_batch_first():
+    from tsearch.models import shapes
+
+    ok, reason = shapes.available()
+    if not ok:
+        pytest.skip(reason)
+    sent = []
+    plan = prepare(SearchConfig(model="shapes", condition="a red circle", verifiers=("shapes-clip",), budget=12 * 2 * 2,
+                                steps=2, batch_size=8, seed=1, options={"per_round": 12}))
+    runner = engine.LocalRunner(plan, None)
+    alone = list(engine.run(plan, batch_runner=lambda batch: sent.append(batch) or runner(batch), first_alone=True))
+    assert [len(batch.ops) for batch in sent] == [4, 4, 4]   # padded calls of 4 cost the same for 1 row or 4
+    assert rows(alone) == rows(list(engine.run(prepare(plan.config))))

@@ -58,8 +58,9 @@ def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
     False denoises each batch whole.
     `overlap`: decode and score batch i on a worker thread (its own CUDA stream) while batch i+1 is
     denoised (`tsearch.engine.overlap`); None: on CUDA devices only. The results are the same either way.
-    `first_alone`: the search's first candidate is a batch of one, before the calibration, so its image
-    comes after one candidate's compute (the app's first image). The results are the same either way.
+    `first_alone`: the search's first candidate is a batch of its own (one micro-batch of a model that pads
+    to one), before the calibration, so its image comes after one network call per step (the app's first
+    image). The results are the same either way.
     """
     stop = _Stop(should_stop)
     state = RunState(plan, DEFAULT_SECONDS if verifier_timeout is None else verifier_timeout, chunked, first_alone)

@@ -32,8 +32,8 @@ class RunState:
         self.plan, self.caller = plan, Caller(timeout)
         self.counter = Counter()   # the NFEs every runner call reports, added up
         self.chunked, self.chunk = chunked, None   # the denoiser chunk, once the first batch has measured it
-        self.first_alone = first_alone   # the search's first proposal goes alone, before any calibration
-        self.alone: int | None = None    # the id of that proposal, once split off
+        self.first_alone = first_alone   # the search's first network call's worth goes alone, before calibration
+        self.alone: tuple[int, ...] = ()   # the ids of that first group, once split off
         self.round_size = 0                             # proposals in the round being scored
         self.recipes: dict[int, tuple] = {}
         self.states: dict[int, torch.Tensor] = {}       # end states of the last told round (paths)
@@ -57,7 +57,8 @@ class RunState:
 
     def start_round(self, proposals: list[Proposal]) -> list[list[Proposal]]:
         """The round's groups: proposals of equal structure together, at most batch_size each (with
-        `first_alone`, the search's first proposal in a group of its own, so its image comes first)."""
+        `first_alone`, the search's first proposal in a group of its own, so its image comes first; a model
+        that pads every call to a fixed micro-batch gets that many, which cost no more than one)."""
         plan = self.plan
         planned = sum(plan.costs.of(p) for p in proposals)
         if self.counter.nfe + planned > plan.budget - plan.final_reserve:
@@ -72,13 +73,14 @@ class RunState:
             by_structure[recipes.structure(proposal)].append(proposal)
         size = plan.config.batch_size
         groups = [g[i:i + size] for g in by_structure.values() for i in range(0, len(g), size)]
-        if self.first_alone and self.count == 0 and self.alone is None and len(groups[0]) > 1:
-            self.alone = groups[0][0].id
-            groups[:1] = [groups[0][:1], groups[0][1:]]
+        first = max(1, getattr(plan.model, "micro_batch", None) or 1)
+        if self.first_alone and self.count == 0 and not self.alone and len(groups[0]) > first:
+            self.alone = tuple(p.id for p in groups[0][:first])
+            groups[:1] = [groups[0][:first], groups[0][first:]]
         return groups
 
     def _is_alone(self, group: list[Proposal]) -> bool:
-        return len(group) == 1 and group[0].id == self.alone
+        return bool(self.alone) and tuple(p.id for p in group) == self.alone
 
     def evaluate(self, runner, group: list[Proposal]) -> Accounted:
         """The group through `runner`; its NFEs counted into this run and checked against the plan."""
@@ -96,13 +98,13 @@ class RunState:
 
     def batch_of(self, group: list[Proposal]) -> Batch:
         """The runner's input for these proposals (the first asks it to calibrate the denoiser chunk; the
-        first proposal sent alone does not: it is one row, and its image should not wait)."""
+        first group sent alone does not: it is one call, and its image should not wait)."""
         plan = self.plan
         starts = None if group[0].start is None else torch.stack([self.states[p.start] for p in group])
         alone = self._is_alone(group)
         calibrating = self.chunked and self.chunk is None and not alone
         return Batch(tuple(tuple(p.ops) for p in group), starts, group[0].t_end, plan.config.solver,
-                     sum(plan.costs.of(p) for p in group), self.reference_t, 1 if alone else self.chunk,
+                     sum(plan.costs.of(p) for p in group), self.reference_t, len(group) if alone else self.chunk,
                      min(plan.config.batch_size, self.round_size) if calibrating else None)
 
     def account(self, group: list[Proposal], out: Scored) -> Accounted:

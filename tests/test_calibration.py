@@ -23,7 +23,11 @@ class Timed(GaussianMixture):
 
     def __init__(self, seconds: dict, out_of_memory_from: int | None = None):
         super().__init__()
-        self.seconds, self.out_of_memory_from, self.calls = seconds, out_of_memory_from, []
+        self.seconds, self.out_of_memory_from, self.calls, self.nfe = seconds, out_of_memory_from, [], 0
+
+    def predict_x0(self, x, cond, sigma):   # what a search evaluates (calibration calls forward_x0 directly)
+        self.nfe += x.shape[0] * self.nfe_per_eval
+        return super().predict_x0(x, cond, sigma)
 
     def forward_x0(self, x, cond, sigma):
         n = x.shape[0]

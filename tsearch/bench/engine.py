@@ -21,6 +21,7 @@ from tsearch.api import prepare
 from tsearch.bench.toy import ToyConvModel, ToyScorer
 from tsearch.config import SearchConfig
 from tsearch.models import calibrate
+from tsearch.recipes import denoise
 from tsearch.search import Costs
 
 
@@ -71,7 +72,7 @@ def naive_run(model, verifier, condition, n, steps, device) -> float:
     for i in range(n):
         cond = model.encode(condition)
         x = noise.gaussian(model.noise_shape, i)[None].to(device) * model.prior_scale
-        x = model.denoise(x, cond, model.sigmas(steps))
+        x = denoise(model, cond, x, model.sigmas(steps))
         verifier.score(model.decode(x).float(), condition)
     _sync(device)
     return _clock() - start

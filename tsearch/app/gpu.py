@@ -35,9 +35,6 @@ def on_zerogpu() -> bool:
     return (os.environ.get("SPACES_ZERO_GPU") or "").lower() in ("1", "t", "true")
 
 
-available = on_zerogpu   # the name the handlers use
-
-
 def device() -> str:
     import torch
 

@@ -73,8 +73,9 @@ def _drive(plan: engine.Plan, live: LiveRun, handle: RunHandle, pace: Pace, view
     generator, which closes the engine (its `finally` writes the summary). An error while the search
     runs (a verifier that fails, say) ends it with everything found kept and becomes a gr.Error.
     `view(chart)` builds one update; with chart=False the chart is left as it is (gr.skip())."""
-    events = engine.run(plan, should_stop=lambda: handle.stopped, first_alone=True,   # the first image at once
-                        batch_runner=gpu.batch_runner(plan, "app", ESTIMATOR.per_nfe(plan.model_name)))
+    runner = gpu.batch_runner(plan, "app", ESTIMATOR.per_nfe(plan.model_name))
+    # the first image at once: its candidate goes first, alone (not on ZeroGPU, where every call is a lease)
+    events = engine.run(plan, should_stop=lambda: handle.stopped, batch_runner=runner, first_alone=runner is None)
     try:
         for event in events:
             live.add(event)

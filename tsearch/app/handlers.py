@@ -105,6 +105,8 @@ def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", 
     elif baseline is not None and baseline.stopped:
         status = (f"Stopped during the more-steps baseline ({len(baseline.candidates)} of its samples kept). "
                   f"The search before it: {views.status_line(run)}")
+    elif baseline is not None and baseline.candidates:
+        status = f"{status} · {views.verdict(run, baseline)}"
     return (status, views.best_path(run), views.best_card(run), figure, views.gallery(run), views.summary(run))
 
 

@@ -141,3 +141,17 @@ def test_the_verdict_line_puts_search_against_more_steps():
     assert text == (f"search {views.fmt(mine.score)} vs more steps {views.fmt(theirs.score)} at 60 NFEs; "
                     f"held-out held {views.fmt(mine.evals['held'])} vs {views.fmt(theirs.evals['held'])}")
     assert views.verdict(run, LiveRun()) == ""
+
+
+def test_the_estimate_counts_the_baseline_timed_apart():
+    from tsearch.app.estimate import Estimator
+
+    estimator = Estimator()
+    estimator.observe("m", 2.0, 200)                   # the search: 10 ms per NFE
+    assert estimator.seconds("m", 800) == pytest.approx(8.0)
+    assert estimator.seconds("m", 800, baseline=True) is None   # the baseline not timed yet: no figure, no guess
+    estimator.observe("m", 6.0, 200, baseline=True)    # one sample at a time: 30 ms per NFE
+    assert estimator.seconds("m", 800, baseline=True) == pytest.approx(8.0 + 24.0)
+    text = estimator.text("m", 800, baseline=True)
+    assert text.startswith("800 NFEs take about 8 s here") and "the Run takes about 32 s" in text
+    assert "baseline" not in estimator.text("m", 800)

@@ -59,7 +59,7 @@ def ranked_against(pool: LiveRun, rows) -> list[float | None]:
 GRID = "#e5e5e5"
 TEXT = "#333333"            # axis and annotation text: 12.6:1 on white
 PREVIEW = "#7a5c00"         # previews (clean estimates of noisy states): dark amber, 6.4:1 on white
-MAIN, HELD_OUT = [0.40, 1.0], [0.0, 0.25]   # y domains: the verifier's panel above, the held-out panel below
+MAIN, HELD_OUT = [0.42, 1.0], [0.0, 0.25]   # y domains: the verifier's panel above, the held-out panel below
 
 
 def _axis(title: str, **extra) -> dict:
@@ -79,7 +79,10 @@ def _figure(traces: list[dict], y_title: str, y2_title: str | None, title: str, 
         layout["yaxis"]["domain"] = MAIN
         layout["xaxis"] = _axis("", rangemode="tozero", anchor="y", matches="x2", showticklabels=False)
         layout["xaxis2"] = _axis(x_title, rangemode="tozero", anchor="y2")
-        layout["yaxis2"] = _axis(y2_title, domain=HELD_OUT, anchor="x2")
+        layout["yaxis2"] = _axis("held out", domain=HELD_OUT, anchor="x2")
+        layout["annotations"] = [{"text": y2_title, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0,
+                                  "y": HELD_OUT[1] + 0.02, "xanchor": "left", "yanchor": "bottom",
+                                  "font": {"size": 12, "color": TEXT}}]
         layout["legend"]["y"] = -0.22
     return {"data": traces, "layout": layout}
 
@@ -166,7 +169,8 @@ def run_figure(run: LiveRun, baseline: LiveRun | None = None, cost: str = "nfe")
     if baseline is not None and baseline.candidates:
         traces += _baseline_traces(run, baseline, cost, evaluator)
     title = f"{run.algorithm} search, budget {run.budget} NFEs"
-    return _figure(traces, score_label(run.verifiers), f"{evaluator} (held out)" if evaluator else None, title,
+    return _figure(traces, score_label(run.verifiers), f"{evaluator} (held out, never told to the search) of the best "
+                   "so far" if evaluator else None, title,
                    best_lib.COSTS[cost])
 
 

@@ -70,16 +70,16 @@ class Estimator:
         per = self.per_nfe(model)
         zero = (f" On ZeroGPU each batch is one GPU call of at most {ZEROGPU_MAX_SECONDS} s, so a long search "
                 f"spends your GPU quota rather than hitting one call's limit.") if on_zerogpu() else ""
-        total = self.seconds(model, budget, baseline)
-        if per is None or total is None:
+        if per is None:
             if zero:
                 return "Time estimate: measured on the GPU during this model's first search." + zero
             return "Time estimate: not measured yet for this model."
         source = "from the last search" if (model, "search") in self._measured else "from a one-batch calibration"
         text = f"{budget} NFEs take {_about(per * max(int(budget or 0), 0))} here ({per * 1000:.2f} ms per NFE, {source})"
         if baseline:
-            text += (f"; with the more-steps baseline (up to {budget} NFEs more, one sample at a time) the Run takes "
-                     f"{_about(total)}")
+            total = self.seconds(model, budget, baseline)
+            text += f"; with the more-steps baseline (up to {budget} NFEs more, one sample at a time) the Run takes " + \
+                (_about(total) if total is not None else "longer (the baseline is not timed yet)")
         return text + "." + zero
 
 

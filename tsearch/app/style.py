@@ -6,7 +6,8 @@
 - Small text is dark enough for a contrast of at least 4.5:1 on its background (WCAG AA): gradio's
   help text is 12-px #bbbbc2 on white (1.9:1), its captions half transparent. Light theme only; the
   dark theme keeps gradio's colours.
-- The best image keeps a fixed box, so the first candidate never flashes up huge before the layout settles.
+- Gallery thumbnails keep one size from the first candidate on: gradio gives a gallery of n < columns
+  images n columns, so the first candidate flashed up as one huge cropped image.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ STOP = "#b91c1c"         # white text on it 6.5:1 (on gradio's #ef4444 it is 3.8
 CSS = f"""
 .pixelated img {{ image-rendering: pixelated; }}
 #best img {{ width: 100%; height: 256px; max-height: 256px; object-fit: contain; }}
+.wrap-captions .grid-container {{ grid-template-columns: repeat(auto-fill, minmax(110px, 1fr)) !important;
+  grid-template-rows: none !important; padding-top: 34px; }}
+.wrap-captions .grid-wrap.fixed-height {{ max-height: none; }}
 .wrap-captions .thumbnail-item {{ aspect-ratio: auto; height: auto; display: flex; flex-direction: column; }}
 .wrap-captions .thumbnail-item > img {{ aspect-ratio: 1 / 1; height: auto; flex: none; }}
 .wrap-captions .caption-label {{ position: static; max-width: none; white-space: pre-line; opacity: 1 !important;

@@ -56,13 +56,14 @@ def main() -> None:
             print(f"estimate shown: {line.strip()}")
             print(f"first candidate after {first:.1f} s; finished after {done:.1f} s")
             print("status:", page.inner_text("#status").replace("\n", " "))
-            if args.shots:
+            if args.shots:   # what the window shows after the Run, and the whole page
                 page.wait_for_timeout(1500)
-                page.screenshot(path=os.path.join(args.shots, "app-1440x900.png"))
-                page.set_viewport_size({"width": 390, "height": 844})
-                page.wait_for_timeout(1000)
-                page.screenshot(path=os.path.join(args.shots, "app-390x844.png"))
-                page.screenshot(path=os.path.join(args.shots, "app-390x844-full.png"), full_page=True)
+                for width, height in ((1440, 900), (390, 844)):
+                    page.set_viewport_size({"width": width, "height": height})
+                    page.wait_for_timeout(1000)
+                    page.locator("#run").scroll_into_view_if_needed()
+                    page.screenshot(path=os.path.join(args.shots, f"app-{width}x{height}.png"))
+                    page.screenshot(path=os.path.join(args.shots, f"app-{width}x{height}-full.png"), full_page=True)
             browser.close()
     finally:
         demo.close()

@@ -155,3 +155,16 @@ def test_the_estimate_counts_the_baseline_timed_apart():
     text = estimator.text("m", 800, baseline=True)
     assert text.startswith("800 NFEs take about 8 s here") and "the Run takes about 32 s" in text
     assert "baseline" not in estimator.text("m", 800)
+
+
+def test_a_run_with_the_baseline_ends_on_a_verdict(tmp_path, monkeypatch):
+    from tsearch.app import handlers
+    from tsearch.app.state import Session
+
+    monkeypatch.setenv("TSEARCH_APP_RUNS", str(tmp_path))
+    *_, last = handlers.search(model="gmm", prompt="", cls=1, verifiers=["gmm-density"], algorithm="random",
+                               budget=150, steps=10, seed=0, evaluator="gmm-density", baseline=True, batch_size=4,
+                               session=Session())
+    status = last[0]
+    assert status.startswith("Done") and " · search " in status and " vs more steps " in status
+    assert "at 150 NFEs; held-out gmm-density " in status   # 10 + 20 + 40 + 80 steps: the baseline spends 150 too

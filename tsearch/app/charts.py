@@ -169,8 +169,7 @@ def run_figure(run: LiveRun, baseline: LiveRun | None = None, cost: str = "nfe")
     if baseline is not None and baseline.candidates:
         traces += _baseline_traces(run, baseline, cost, evaluator)
     title = f"{run.algorithm} search, budget {run.budget} NFEs"
-    return _figure(traces, score_label(run.verifiers), f"{evaluator} (held out, never told to the search) of the best "
-                   "so far" if evaluator else None, title,
+    return _figure(traces, score_label(run.verifiers), f"{evaluator} (held out) of the best so far" if evaluator else None, title,
                    best_lib.COSTS[cost])
 
 

@@ -19,7 +19,7 @@ STOP = "#b91c1c"         # white text on it 6.5:1 (on gradio's #ef4444 it is 3.8
 CSS = f"""
 .pixelated img {{ image-rendering: pixelated; }}
 #best img {{ width: 100%; height: 256px; max-height: 256px; object-fit: contain; }}
-.wrap-captions .grid-container {{ grid-template-columns: repeat(auto-fill, minmax(110px, 1fr)) !important;
+.wrap-captions .grid-container {{ grid-template-columns: repeat(auto-fill, minmax(96px, 1fr)) !important;
   grid-template-rows: none !important; padding-top: 34px; }}
 .wrap-captions .grid-wrap.fixed-height {{ max-height: none; }}
 .wrap-captions .thumbnail-item {{ aspect-ratio: auto; height: auto; display: flex; flex-direction: column; }}

@@ -45,7 +45,8 @@ CONTRAST = """() => {
     const fg = rgba(cs.color), bg = background(el), a = fg[3] * opacity;
     const mixed = [0, 1, 2].map(i => fg[i] * a + bg[i] * (1 - a));
     const [hi, lo] = [lum(mixed), lum(bg)].sort((x, y) => y - x);
-    out.push({text: el.textContent.trim().slice(0, 40), cls: el.tagName + "." + el.className + " < " + el.parentElement.className, size: cs.fontSize, ratio: (hi + 0.05) / (lo + 0.05)});
+    out.push({text: el.textContent.trim().slice(0, 40), element: el.tagName + '.' + el.className,
+              size: cs.fontSize, ratio: (hi + 0.05) / (lo + 0.05)});
   }
   return out;
 }"""

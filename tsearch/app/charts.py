@@ -66,7 +66,8 @@ def _axis(title: str, **extra) -> dict:
     return {"title": {"text": title}, "gridcolor": GRID, "zeroline": False, "color": TEXT, **extra}
 
 
-def _figure(traces: list[dict], y_title: str, y2_title: str | None, title: str, x_title: str = best_lib.COSTS["nfe"]) -> dict:
+def _figure(traces: list[dict], y_title: str, y2_title: str | None, title: str,
+            x_title: str = best_lib.COSTS["nfe"]) -> dict:
     """One panel per scale: the verifier's score, and (with y2_title) the held-out evaluator's below it."""
     layout = {
         "title": {"text": title, "x": 0.01, "font": {"size": 14, "color": TEXT}}, "height": 420,
@@ -169,8 +170,8 @@ def run_figure(run: LiveRun, baseline: LiveRun | None = None, cost: str = "nfe")
     if baseline is not None and baseline.candidates:
         traces += _baseline_traces(run, baseline, cost, evaluator)
     title = f"{run.algorithm} search, budget {run.budget} NFEs"
-    return _figure(traces, score_label(run.verifiers), f"{evaluator} (held out) of the best so far" if evaluator else None, title,
-                   best_lib.COSTS[cost])
+    held_title = f"{evaluator} (held out) of the best so far" if evaluator else None
+    return _figure(traces, score_label(run.verifiers), held_title, title, best_lib.COSTS[cost])
 
 
 def compare_figure(runs: list[LiveRun], by_evaluator: bool) -> dict:

@@ -31,8 +31,10 @@ body:not(.dark) .wrap-captions .caption-label {{ color: {SMALL_TEXT}; background
 body:not(.dark) .info-text, body:not(.dark) [data-testid="block-info"] {{ color: {SMALL_TEXT}; }}
 body:not(.dark) footer, body:not(.dark) footer a, body:not(.dark) .run-history,
 body:not(.dark) .min_value, body:not(.dark) .max_value {{ color: {SMALL_TEXT}; }}
-body:not(.dark) button.primary, body:not(.dark) button.primary:hover {{ background: {PRIMARY}; border-color: {PRIMARY}; color: white; }}
-body:not(.dark) button.stop, body:not(.dark) button.stop:hover {{ background: {STOP}; border-color: {STOP}; color: white; }}
+body:not(.dark) button.primary, body:not(.dark) button.primary:hover {{
+  background: {PRIMARY}; border-color: {PRIMARY}; color: white; }}
+body:not(.dark) button.stop, body:not(.dark) button.stop:hover {{
+  background: {STOP}; border-color: {STOP}; color: white; }}
 body:not(.dark) .tab-container button.selected {{ color: {PRIMARY}; }}
 """
 

@@ -90,6 +90,9 @@ def test_the_gallery_is_sorted_by_score_and_the_star_is_on_the_best(name):
     assert starred == [rows.index(winner)] and winner.id == run.algorithm_best[0]
     if name not in ("steps", "cem"):   # where the algorithm's rule is "the highest score", it leads the gallery
         assert starred == [0]
+    card = views.best_card(run)
+    assert card.startswith(f"### Best so far: #{winner.id}")
+    assert ("The highest score so far is" in card) == (rows[0].score > winner.score)   # said, when it is not the top
     assert all(text.split("\n")[1].startswith("preview") for text in captions[len(finished):])
 
 

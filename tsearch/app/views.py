@@ -114,11 +114,12 @@ def best_card(run: LiveRun) -> str:
     for name, value in best.evals.items():
         lines.append(f"**{name}** (held out): {fmt(value)}")
     lines.append(f"*{_meaning(run.verifiers)}*")
-    top = max((c for c in run.candidates if c.finished and finite(c.score) is not None), key=lambda c: c.score)
-    if top.score > best.score:
+    top = max((c for c in run.candidates if c.finished and finite(c.score) is not None), key=lambda c: c.score,
+              default=None)
+    if top is not None and finite(best.score) is not None and top.score > best.score:
         lines.append(f"The highest score so far is #{top.id} ({fmt(top.score)}): {run.algorithm or 'this algorithm'} "
-                     "returns this one by its own rule (the steps baseline its latest sample, cem the full render "
-                     "of its best preview).")
+                     "returns this one by its own rule (the steps baseline its latest sample, cem the full-step "
+                     "render of its best few-step sample).")
     parent = "none" if best.parent is None else f"#{best.parent}"
     lines.append(f"Found at {best.nfe_spent} NFEs, round {best.round}, parent {parent}.")
     if best_path(run) == run.final_path and run.final_path:

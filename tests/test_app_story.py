@@ -171,3 +171,30 @@ def test_a_run_with_the_baseline_ends_on_a_verdict(tmp_path, monkeypatch):
     status = last[0]
     assert status.startswith("Done") and " · search " in status and " vs more steps " in status
     assert "at 150 NFEs; held-out gmm-density " in status   # 10 + 20 + 40 + 80 steps: the baseline spends 150 too
+
+
+def test_gmm_is_drawn_as_samples_over_the_density(tmp_path):
+    from PIL import Image
+
+    from tsearch.app.density import gmm_figure
+    from tsearch.models.gmm import GaussianMixture
+
+    model = GaussianMixture()
+    rows = []
+    for k in range(len(model.means)):   # a sample exactly at each component's mean, scored by its index
+        x = model.means[k].reshape(3, 8, 8).float()
+        path = tmp_path / f"{k}.png"
+        Image.fromarray((model.decode(x).permute(1, 2, 0).numpy() * 255).round().astype("uint8")).save(path)
+        rows.append(Candidate(k, None, 0, float(k), Scores(("v",), (float(k),)), Scores(), 10, 10 * (k + 1), 0.0, (),
+                              image_path=str(path)))
+    run = LiveRun(condition=1, candidates=rows)
+    figure = gmm_figure(run, model.means, model.variance)
+    samples, star = figure["data"][0], figure["data"][-1]
+    circles = figure["layout"]["shapes"]
+    assert len(circles) == 2 * len(model.means)
+    centres = [((c["x0"] + c["x1"]) / 2, (c["y0"] + c["y1"]) / 2) for c in circles[::2]]
+    for (x, y), (cx, cy) in zip(zip(samples["x"], samples["y"]), centres):   # each sample sits on its mean
+        assert x == pytest.approx(cx, abs=0.02) and y == pytest.approx(cy, abs=0.02)
+    radius = (circles[0]["x1"] - circles[0]["x0"]) / 2
+    assert radius == pytest.approx(model.variance ** 0.5)
+    assert star["name"] == f"best: #{len(rows) - 1}" and circles[2]["line"]["width"] > circles[0]["line"]["width"]

@@ -1,7 +1,8 @@
-"""From a run's rows to what the page shows: gallery items, the best sample's card, the status line.
+"""From a run's rows to what the page shows: gallery items, the best sample's card, the status line,
+the verdict against more steps. "Best" is `tsearch.app.best`'s, the one place it is derived.
 
 Images are the PNG files the run writes once per candidate; the gallery points at them instead of
-re-encoding pictures on every update, and holds the top candidates plus the latest, not thousands.
+re-encoding pictures on every update, and holds the TOP + LATEST highest-scoring, not thousands.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from tsearch.app.state import LiveRun
 from tsearch.candidate import Candidate
 from tsearch.jsonio import finite
 
-TOP = 8      # best-scoring candidates kept in the gallery
-LATEST = 8   # most recent candidates kept beside them
+TOP = 8      # the gallery holds TOP + LATEST candidates, highest score first (TOP // 2 places kept for previews)
+LATEST = 8   # (named when the gallery also held the latest candidates; kept for callers that pass it)
 
 
 def fmt(value) -> str:

@@ -104,6 +104,8 @@ def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", 
     elif baseline is not None and baseline.stopped:
         status = (f"Stopped during the more-steps baseline ({len(baseline.candidates)} of its samples kept). "
                   f"The search before it: {views.status_line(run)}")
+    elif baseline is not None and baseline.candidates:
+        status = f"{status} · {views.verdict(run, baseline)}"
     return (status, views.best_path(run), views.best_card(run), figure, views.gallery(run), views.summary(run))
 
 
@@ -155,6 +157,7 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
             base = LiveRun(seed=config.seed, label="more steps")
             yield from _drive(_plan(slot, steps_config, "steps"), base, handle, pace,
                               lambda chart: _search_view(run, base, chart=chart))
+            ESTIMATOR.observe(config.model, base.elapsed, base.nfe_spent, baseline=True)
     finally:
         session.finish(handle)
     yield _search_view(run, base)
@@ -283,8 +286,7 @@ def estimate(model: str, budget, prompt: str | None = None, cls: int | None = No
             ESTIMATOR.calibrate(slot, condition, int(batch_size or DEFAULT_BATCH))
         except (ValueError, Unavailable, TypeError) as error:
             return f"Time estimate unavailable: {error}"
-    text = ESTIMATOR.text(model, budget)
-    return text + (" The more-steps baseline spends up to the same again." if baseline else "")
+    return ESTIMATOR.text(model, budget, bool(baseline))
 
 
 def warm(model: str) -> None:

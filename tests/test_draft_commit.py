@@ -102,3 +102,20 @@ def test_a_pruned_draft_commits_from_its_noise_and_a_renoised_one_cannot():
     assert recipes.final_render_ops(legs[:2], 9) is None   # a preview is not a finished sample
     assert recipes.final_render_ops(legs[:2] + (Renoise(0.5, 0.7, 1), Integrate(0.7, 0.0, 2)), 9) is None
     assert op_from_dict({"op": "integrate", "t_from": 1.0, "t_to": 0.0, "steps": 9}) == Integrate(1.0, 0.0, 9)
+
+
+def test_final_top_is_stored_when_set_and_read_back():
+    from tsearch.config import SearchConfig
+
+    config = SearchConfig(model="gmm", condition=2, verifiers=("gmm-density",), final_steps=8, final_top=3).validate()
+    assert config.to_dict()["final_top"] == 3 and SearchConfig.from_dict(config.to_dict()) == config
+    assert "final_top" not in SearchConfig(model="gmm", verifiers=("gmm-density",)).validate().to_dict()  # keys kept
+
+
+def test_the_bench_draws_weak_captions_alternately_and_repeatably():
+    from tsearch.bench.draft_commit import captions
+    from tsearch.worlds.shapes import grammar
+
+    drawn = captions(6, 0, None)
+    assert drawn == captions(6, 0, None)
+    assert [grammar.parse(c).category for c in drawn] == ["color_attr", "position"] * 3

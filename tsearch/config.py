@@ -99,8 +99,10 @@ class SearchConfig:
                 "evaluators": [scorer_name(v) for v in self.evaluators], "algorithm": self.algorithm,
                 "options": changed_options(self.options),
                 "budget": self.budget, "steps": self.steps, "seed": self.seed, "batch_size": self.batch_size,
-                "solver": self.solver, "final_steps": self.final_steps, "final_top": self.final_top, "device": self.device, "dtype": self.dtype,
-                "model_options": dict(self.model_options)}
+                "solver": self.solver, "final_steps": self.final_steps, "device": self.device, "dtype": self.dtype,
+                "model_options": dict(self.model_options),
+                # only when set: a sweep cell's key hashes this dict, and results from before final_top resume
+                **({"final_top": self.final_top} if self.final_top != 1 else {})}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "SearchConfig":

@@ -119,3 +119,20 @@ def test_the_bench_draws_weak_captions_alternately_and_repeatably():
     drawn = captions(6, 0, None)
     assert drawn == captions(6, 0, None)
     assert [grammar.parse(c).category for c in drawn] == ["color_attr", "position"] * 3
+
+
+def test_the_app_shows_the_winning_commit_live_and_from_the_saved_run(tmp_path):
+    from tsearch.app.state import LiveRun
+    from tsearch.runs import load_run
+
+    out = str(tmp_path / "r")
+    plan = tsearch.api.prepare(model="gmm", cls=1, verifiers=["gmm-density"], budget=80, steps=3, final_steps=10,
+                               final_top=2, out=out)
+    live = LiveRun()
+    for event in tsearch.engine.run(plan):
+        live.add(event)
+    saved = LiveRun.from_run(load_run(out))
+    for view in (live, saved):
+        assert view.best_id == max(view.candidates[-2:], key=lambda c: c.scores[0]).id
+        assert view.candidate(view.best_id).recipe[-1]["steps"] == 10 and view.nfe_spent <= 80
+        assert view.final_path == str(tmp_path / "r" / "final.png")

@@ -8,6 +8,7 @@
   dark theme keeps gradio's colours.
 - Gallery thumbnails keep one size from the first candidate on: gradio gives a gallery of n < columns
   images n columns, so the first candidate flashed up as one huge cropped image.
+- The run bar (model, prompt, Run, Stop) sits at the top; Run and Stop centred beside the fields.
 """
 
 from __future__ import annotations
@@ -35,7 +36,17 @@ body:not(.dark) button.primary, body:not(.dark) button.primary:hover {{
   background: {PRIMARY}; border-color: {PRIMARY}; color: white; }}
 body:not(.dark) button.stop, body:not(.dark) button.stop:hover {{
   background: {STOP}; border-color: {STOP}; color: white; }}
+#run-bar {{ align-items: center; }}
 body:not(.dark) .tab-container button.selected {{ color: {PRIMARY}; }}
 """
 
 HEAD = f"<style>{CSS}</style>"
+
+# Run pressed: bring the live result (the status line, then the best image and chart) into view when it is out
+# of sight, as on a phone, where the controls come first; on a desktop it is already beside them.
+SHOW_RESULT = """() => {
+  const status = document.querySelector('#status');
+  if (!status) return;
+  const top = status.getBoundingClientRect().top;
+  if (top < 0 || top > window.innerHeight / 2) status.scrollIntoView({block: 'start'});
+}"""

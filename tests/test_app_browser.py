@@ -127,8 +127,8 @@ def _stop(page) -> None:
 
 def test_run_is_in_sight_first_in_keyboard_order_and_shows_a_search_running(text_url):
     """Desktop 1440x900: Run in the first screen, reached in at most 12 Tab presses, Stop off before a search;
-    Enter in the prompt runs one, Run and Stop show it, and come back after Stop and after an error; a phone (390x844): Run within two screens, and after
-    Run the live status is scrolled into view."""
+    Enter in the prompt runs one, Run and Stop show it, and come back after Stop and after an error; a phone
+    (390x844): Run within two screens, and after Run the live status is scrolled into view."""
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:

@@ -1,4 +1,5 @@
-"""The page: controls on the left, the live search on the right; `build_demo()` returns the Blocks.
+"""The page: model, prompt, Run and Stop at the top, settings on the left, the live search on the right;
+`build_demo()` returns the Blocks.
 
 Layout and wiring only; the work is in handlers.py. Every choice the page offers (models,
 verifiers, algorithms, their options and explanations) is read from the registries by catalog.py.
@@ -134,8 +135,8 @@ def _idle() -> tuple:
 def _after(event, fn, outputs) -> None:
     """`fn` once `event` ends, whether it finished or failed: gradio 6.31's page runs `.then` only on success,
     though documented as regardless (an error is dispatched to `.failure` listeners alone)."""
-    event.success(fn, outputs=outputs, queue=False, api_visibility="private")
-    event.failure(fn, outputs=outputs, queue=False, api_visibility="private")
+    for listener in (event.success, event.failure):
+        listener(fn, outputs=outputs, queue=False, show_progress="hidden", api_visibility="private")
 
 
 def _provide(model) -> str:
@@ -258,7 +259,8 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
                             details = gr.JSON(label="Run details")
                     with gr.Tab("Compare", id="compare"):
                         gr.Markdown("Run several algorithms (same verifiers) or several verifiers (same algorithm) "
-                                    "on the prompt, budget, steps and seed set on the left, one after another. "
+                                    "on the prompt above and the budget, steps and seed on the left, one after "
+                                    "another. "
                                     "Comparing verifiers plots the held-out evaluator when one is chosen, since "
                                     "each verifier's own scale differs.")
                         mode = gr.Radio(["algorithms", "verifiers"], value="algorithms", label="Compare")
@@ -290,7 +292,8 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
         runs = {}   # Run, and Enter in the prompt box: the same search
         for name, trigger in (("search", run_button.click), ("enter", prompt.submit)):
             trigger(None, js=SHOW_RESULT, api_visibility="private")
-            trigger(_running, inputs_kwargs={"session": session}, outputs=busy, queue=False, api_visibility="private")
+            trigger(_running, inputs_kwargs={"session": session}, outputs=busy, queue=False, show_progress="hidden",
+                    api_visibility="private")
             runs[name] = trigger(
                 handlers.search, inputs_kwargs={**shared, "baseline": baseline, "final_steps": final_steps},
                 outputs=search_outputs, concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal",
@@ -298,7 +301,7 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
             _after(runs[name], _idle, busy)
         run_event = runs["search"]
         compare_button.click(_comparing, inputs_kwargs={"session": session}, outputs=busy, queue=False,
-                             api_visibility="private")
+                             show_progress="hidden", api_visibility="private")
         stop_button.click(handlers.stop, inputs_kwargs={"session": session}, outputs=None, queue=False,
                           api_name="stop")
         compare_event = compare_button.click(

@@ -11,6 +11,7 @@ import os
 
 import gradio as gr
 
+from tsearch import envvars
 from tsearch.app import catalog, charts, handlers
 from tsearch.app.state import Session
 from tsearch.registry import Unavailable
@@ -41,7 +42,7 @@ MODEL_OPTION_LABELS = {
 }
 # Searches running at once, all tabs together: one per core, at most 4 (8 at once on 2 cores ran 2-6x slower
 # overall than 2 at a time); $TSEARCH_APP_CONCURRENCY overrides.
-CONCURRENCY = int(os.environ.get("TSEARCH_APP_CONCURRENCY") or max(1, min(4, os.cpu_count() or 1)))
+CONCURRENCY = envvars.whole("TSEARCH_APP_CONCURRENCY", max(1, min(4, os.cpu_count() or 1)), 1, 1024)
 
 
 def _class_choices(info: dict) -> list[tuple[str, int]]:

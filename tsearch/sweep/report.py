@@ -98,7 +98,8 @@ def methods(rows: list[dict]) -> list[str]:
     labels = []
     for row, c in zip(rows, configs):
         label = row.get("metadata", {}).get("label")
-        parts = [] if label else [f"{n}={_short(c['options'].get(n))}" for n in varying_options[c.get("algorithm")]]
+        parts = [] if label else [f"{n}={_short((c.get('options') or {}).get(n))}"
+                                  for n in varying_options[c.get("algorithm")]]
         parts += [f"{f}={_short(c.get(f))}" for f in varying]
         labels.append(" ".join([label or str(c.get("algorithm")), *parts]))
     return labels
@@ -114,8 +115,10 @@ def build(root: str | Path, reps: int = 1000, seed: int = 0, set_metrics: bool =
     rows = list({row["key"]: row for row in rows}.values())   # the last line of a key wins
     if keys is not None:
         rows = [row for row in rows if row["key"] in keys]
+    rows, passed_over = _readable(rows)
     if not rows:
-        raise ValueError(f"{root / RESULTS} holds no results: run `tsearch sweep SPEC --out {root}` first")
+        why = f" ({passed_over[0]})" if passed_over else ""
+        raise ValueError(f"{root / RESULTS} holds no results{why}: run `tsearch sweep SPEC --out {root}` first")
     groups: dict[tuple, Group] = {}
     for row, method in zip(rows, methods(rows)):
         group = groups.setdefault((method, row["config"]["budget"]), Group(method, row["config"]["budget"]))
@@ -129,7 +132,7 @@ def build(root: str | Path, reps: int = 1000, seed: int = 0, set_metrics: bool =
     oracles = [n for n in ACCURACY if any(n in r["summary"].get("evals", {}) or n in r["summary"].get("scores", {})
                                           for g in ordered for r in g.rows)]
     columns = ["score", *evaluators, *[f"accuracy % ({n})" for n in oracles]]
-    notes = []
+    notes = list(passed_over)
     for index, group in enumerate(ordered):
         s = [r["summary"] for r in group.rows]
         group.values["score"] = bootstrap([x["best_score"] for x in s], seed + index, reps)
@@ -151,6 +154,49 @@ def build(root: str | Path, reps: int = 1000, seed: int = 0, set_metrics: bool =
             group.categories[category] = float(np.mean(values)) if values else None
     return {"root": str(root), "cells": len(rows), "failed": sum(g.failed for g in ordered), "skipped_lines": bad,
             "columns": columns, "groups": ordered, "headline": headline, "categories": categories, "notes": notes}
+
+
+def _readable(rows: list[dict]) -> tuple[list[dict], list[str]]:
+    """The rows the report can read, and one note per reason rows were passed over (with their count)."""
+    kept, reasons = [], {}
+    for row in rows:
+        why = _unreadable(row)
+        if why is None:
+            kept.append(row)
+        else:
+            reasons.setdefault(why, []).append(row["key"])
+    notes = [f"{len(k)} row(s) of results.jsonl passed over: {why} (e.g. key {k[0]})" for why, k in reasons.items()]
+    return kept, notes
+
+
+def _number(value) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def _unreadable(row: dict) -> str | None:
+    """Why the report cannot read this result line (a config or summary lacking what it reads), or None."""
+    c = row["config"]
+    if isinstance(c.get("budget"), bool) or not isinstance(c.get("budget"), int):
+        return "its config has no whole-number 'budget'"
+    if not isinstance(c.get("algorithm"), str):
+        return "its config has no 'algorithm' name"
+    if c.get("options") is not None and not isinstance(c.get("options"), dict):
+        return "its config's 'options' is not an object"
+    metadata = row.get("metadata", {})
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("label", ""), str) or \
+            not isinstance(metadata.get("category", ""), (str, int)):
+        return "its 'metadata' is not an object with a text 'label' and 'category'"
+    s = row.get("summary")
+    if row.get("error") or not s:
+        return None   # a failed cell: counted as failed
+    if not isinstance(s, dict):
+        return "its 'summary' is not an object"
+    if not _number(s.get("best_score")) or not _number(s.get("nfe_spent")) or s.get("nfe_spent") is None:
+        return "its summary lacks a number for 'best_score' or 'nfe_spent'"
+    for part in ("scores", "evals"):
+        if not isinstance(s.get(part, {}), dict) or not all(_number(v) for v in s.get(part, {}).values()):
+            return f"its summary's {part!r} is not an object of numbers"
+    return None
 
 
 def _passed(summary: dict, name: str) -> bool | None:

@@ -1,7 +1,8 @@
 """A run on disk (DESIGN.md): run.json, candidates.jsonl, rounds.jsonl, images/, best.png.
 
-Written as candidates arrive so that a process killed at any moment leaves a run that loads:
-whole files are replaced atomically (write to a temporary name, then rename), and the .jsonl files
+Written as candidates arrive so that a process killed at any moment leaves a run that loads: a new
+run folder appears only with its run.json (built under a hidden name, then renamed), whole files are
+replaced atomically (write to a temporary name, then rename), and the .jsonl files
 are appended one flushed line at a time; a torn last line is ignored on load. Every line is strict
 JSON. `rounds.jsonl` records the algorithm's best after each round, so a loaded run shows the same
 best-so-far curve as the live one without deriving it again.
@@ -14,6 +15,7 @@ import os
 import platform
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from tsearch.candidate import Candidate
 
 RUN_FORMAT = 2
 MAX_ROW_BYTES = 1 << 20          # a longer candidates.jsonl line is not a tsearch row
+STAGE_SUFFIX = ".partial"        # a run being created: .NAME.XXXXXXXX.partial beside it, renamed once run.json is in
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -68,24 +71,56 @@ def check_out(root: str | os.PathLike) -> Path:
     return path
 
 
-def _make_run_dir(root: str | os.PathLike) -> Path:
+def _make_run_dir(root: str | os.PathLike) -> tuple[Path, Path | None]:
+    """(the run's folder, the hidden sibling it is built in first, or None to build it in place).
+
+    A new folder (or one holding only hidden files, such as the app's marker) is built under a hidden name
+    and renamed into place once run.json is in it, so a kill at any moment leaves no folder without one;
+    a folder that already holds files of its own is written in place."""
     path = check_out(root)
+    stage = None
     try:
-        (path / "images").mkdir(parents=True, exist_ok=True)
-        tempfile.NamedTemporaryFile(dir=path, prefix=".probe.").close()
+        if not path.exists() or all(p.name.startswith(".") for p in path.iterdir()):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            stage = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}{STAGE_SUFFIX}"
+            stage.mkdir()
+        build = stage or path
+        (build / "images").mkdir(parents=True, exist_ok=True)
+        tempfile.NamedTemporaryFile(dir=build, prefix=".probe.").close()
     except OSError as error:
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
         raise ValueError(f"out folder {path}: cannot write there ({error.strerror or error}); "
                          f"choose another folder") from None
-    return path
+    return path, stage
+
+
+def _publish(stage: Path, path: Path) -> None:
+    """Rename the built folder into place: over nothing, or over a folder of hidden files (carried over)."""
+    if path.exists():
+        for entry in path.iterdir():
+            if entry.name.startswith("."):
+                os.replace(entry, stage / entry.name)
+    os.replace(stage, path)   # atomic; replaces an empty folder
 
 
 class RunWriter:
     def __init__(self, root: str | os.PathLike, config: dict, extra: dict | None = None):
-        self.root = _make_run_dir(root)
+        final, stage = _make_run_dir(root)
+        self.root = stage or final
         self.config, self.extra = config, dict(extra or {})
         self._write_meta(summary=None)
         self._lines = open(self.root / "candidates.jsonl", "a", encoding="utf-8")
         self._rounds = open(self.root / "rounds.jsonl", "a", encoding="utf-8")
+        if stage is not None:
+            try:
+                _publish(stage, final)
+            except OSError as error:
+                self.close()
+                shutil.rmtree(stage, ignore_errors=True)
+                raise ValueError(f"out folder {final}: cannot create it ({error.strerror or error}); "
+                                 f"choose another folder") from None
+        self.root = final   # open files follow the rename
 
     def _write_meta(self, summary: dict | None) -> None:
         meta = {"format": RUN_FORMAT, "config": self.config, **self.extra, "versions": versions(), "summary": summary}

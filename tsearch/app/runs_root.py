@@ -36,9 +36,11 @@ def runs_root() -> Path:
 
 
 def _is_ours(path: Path) -> bool:
+    from tsearch.runs import STAGE_SUFFIX
+
     try:
-        if path.is_dir():
-            return (path / MARKER).is_file()
+        if path.is_dir():   # a run folder the app made, or one a kill left half-built under its hidden name
+            return (path / MARKER).is_file() or (path.name.startswith(".") and path.name.endswith(STAGE_SUFFIX))
         return path.name.endswith(ZIP_SUFFIX)
     except OSError:
         return False

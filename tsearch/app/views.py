@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from tsearch.app.state import LiveRun
 from tsearch.candidate import Candidate
+from tsearch.events import no_finite_score
 from tsearch.jsonio import finite
 
 TOP = 8      # best-scoring candidates kept in the gallery
@@ -112,6 +113,8 @@ def status_line(run: LiveRun, note: str = "") -> str:
         tail, state = f" · stopped after {elapsed:.1f} s; everything found so far is kept", "Stopped"
     else:
         tail, state = f" · done in {elapsed:.1f} s", "Done"
+    if not run.running and not run.error and no_finite_score(n, run.best_score):
+        tail += f" · warning: {no_finite_score(n, run.best_score)}"
     return f"{state}: {head}{tail}" + (f" · {note}" if note else "")
 
 

@@ -90,3 +90,12 @@ def test_keep_going_records_the_cells_that_cannot_run_and_runs_the_rest(tmp_path
     failed = [r for r in rows if r["error"]]
     assert len(rows) == 4 and len(failed) == 2 and all(r["run_dir"] is None for r in failed)
     assert all("no empty item" in r["error"] and r["config"]["algorithm"] == "prune" for r in failed)
+
+
+@pytest.mark.parametrize("model", ["../../no/such", "a/b/c", "org/..", "/no/such/folder"])
+def test_a_malformed_model_path_is_told_so_not_to_log_in(model):
+    import tsearch
+
+    with pytest.raises(ValueError) as caught:
+        tsearch.search(model=model, prompt="a circle", verifiers=["gmm-density"], budget=20)
+    assert "not a registered model" in str(caught.value) and "log in" not in str(caught.value)

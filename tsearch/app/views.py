@@ -115,6 +115,8 @@ def status_line(run: LiveRun, note: str = "") -> str:
         tail, state = f" · done in {elapsed:.1f} s", "Done"
     if not run.running and not run.error and no_finite_score(n, run.best_score):
         tail += f" · warning: {no_finite_score(n, run.best_score)}"
+    if run.skipped_why:
+        tail += f" · {run.skipped_why}"
     return f"{state}: {head}{tail}" + (f" · {note}" if note else "")
 
 

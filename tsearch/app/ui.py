@@ -12,7 +12,7 @@ import os
 import gradio as gr
 
 from tsearch import envvars
-from tsearch.app import catalog, charts, handlers
+from tsearch.app import catalog, charts, handlers, numbers
 from tsearch.app.state import Session
 from tsearch.registry import Unavailable
 from tsearch.search import ALGORITHMS
@@ -289,4 +289,4 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
             trigger(handlers.estimate, inputs=[model, budget, prompt, cls, batch_size, baseline], outputs=estimate,
                     api_visibility="private")
         demo.run_event = run_event   # for tests and notebooks that want to chain on a search
-    return demo
+    return numbers.guard(demo)   # a bad number from an API caller: a message naming the field

@@ -41,7 +41,7 @@ def _parse(argv):
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--every", type=int, default=5, help="each client exports and loads back after every Nth search")
     p.add_argument("--model", default="gmm")
-    p.add_argument("--cls", type=int, default=1, help="class index (class-conditional models); --prompt otherwise")
+    p.add_argument("--cls", type=int, default=1, help="class index (class-conditional models; unused with --prompt)")
     p.add_argument("--prompt", default="")
     p.add_argument("--verifier", default="gmm-density")
     p.add_argument("--budget", type=int, default=40)
@@ -112,8 +112,9 @@ class Soak:
 
         a = self.args
         client = gradio_client.Client(self.url, verbose=False, download_files=False)
-        inputs = dict(model=a.model, prompt=a.prompt, cls=a.cls, verifiers=[a.verifier], evaluator="",
-                      algorithm="random", budget=a.budget, steps=a.steps, seed=0, batch_size=8, baseline=False)
+        inputs = dict(model=a.model, prompt=a.prompt, cls=None if a.prompt else a.cls, verifiers=[a.verifier],
+                      evaluator="", algorithm="random", budget=a.budget, steps=a.steps, seed=0, batch_size=8,
+                      baseline=False)
         count = 0
         while self.claim():
             count += 1

@@ -115,3 +115,22 @@ def test_the_cli_refuses_the_same_in_one_line(algorithm, flags, option, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and names(err[0], option), err
+
+
+@pytest.mark.parametrize("algorithm,options,option", [
+    ("smc", {"smc_intervals": 100}, "intervals"), ("smc", {"smc_k": 10**6}, "k"),
+    ("prune", {"prune_n": 10**6}, "n"), ("prune", {"prune_checkpoints": "0.7,,0.4"}, "checkpoints"),
+    ("evolution", {"evolution_elites": 20, "evolution_population": 4}, "elites"),
+    ("cem", {"cem_min_std": math.nan}, "min_std"),
+])
+def test_the_app_refuses_the_same_naming_the_option(algorithm, options, option, tmp_path, monkeypatch):
+    import gradio as gr
+
+    from tsearch.app import handlers
+    from tsearch.app.state import Session
+
+    monkeypatch.setenv("TSEARCH_APP_RUNS", str(tmp_path))
+    with pytest.raises(gr.Error) as caught:
+        list(handlers.search(model="gmm", prompt="", cls=1, verifiers=["gmm-density"], algorithm=algorithm,
+                             budget=BUDGET, steps=STEPS, seed=0, session=Session(), **options))
+    assert names(caught.value.message, option), caught.value.message

@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from tsearch.sweep.results import RESULTS, read_rows
+from tsearch.sweep.rows import readable
 from tsearch.verifiers.shapes_oracle import PASS_MARK as SHAPES_PASS_MARK
 
 ACCURACY = {"shapes-oracle": SHAPES_PASS_MARK}   # evaluator -> pass mark: accuracy is the share scoring at least this
@@ -115,7 +116,7 @@ def build(root: str | Path, reps: int = 1000, seed: int = 0, set_metrics: bool =
     rows = list({row["key"]: row for row in rows}.values())   # the last line of a key wins
     if keys is not None:
         rows = [row for row in rows if row["key"] in keys]
-    rows, passed_over = _readable(rows)
+    rows, passed_over = readable(rows)
     if not rows:
         why = f" ({passed_over[0]})" if passed_over else ""
         raise ValueError(f"{root / RESULTS} holds no results{why}: run `tsearch sweep SPEC --out {root}` first")
@@ -154,49 +155,6 @@ def build(root: str | Path, reps: int = 1000, seed: int = 0, set_metrics: bool =
             group.categories[category] = float(np.mean(values)) if values else None
     return {"root": str(root), "cells": len(rows), "failed": sum(g.failed for g in ordered), "skipped_lines": bad,
             "columns": columns, "groups": ordered, "headline": headline, "categories": categories, "notes": notes}
-
-
-def _readable(rows: list[dict]) -> tuple[list[dict], list[str]]:
-    """The rows the report can read, and one note per reason rows were passed over (with their count)."""
-    kept, reasons = [], {}
-    for row in rows:
-        why = _unreadable(row)
-        if why is None:
-            kept.append(row)
-        else:
-            reasons.setdefault(why, []).append(row["key"])
-    notes = [f"{len(k)} row(s) of results.jsonl passed over: {why} (e.g. key {k[0]})" for why, k in reasons.items()]
-    return kept, notes
-
-
-def _number(value) -> bool:
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
-
-
-def _unreadable(row: dict) -> str | None:
-    """Why the report cannot read this result line (a config or summary lacking what it reads), or None."""
-    c = row["config"]
-    if isinstance(c.get("budget"), bool) or not isinstance(c.get("budget"), int):
-        return "its config has no whole-number 'budget'"
-    if not isinstance(c.get("algorithm"), str):
-        return "its config has no 'algorithm' name"
-    if c.get("options") is not None and not isinstance(c.get("options"), dict):
-        return "its config's 'options' is not an object"
-    metadata = row.get("metadata", {})
-    if not isinstance(metadata, dict) or not isinstance(metadata.get("label", ""), str) or \
-            not isinstance(metadata.get("category", ""), (str, int)):
-        return "its 'metadata' is not an object with a text 'label' and 'category'"
-    s = row.get("summary")
-    if row.get("error") or not s:
-        return None   # a failed cell: counted as failed
-    if not isinstance(s, dict):
-        return "its 'summary' is not an object"
-    if not _number(s.get("best_score")) or not _number(s.get("nfe_spent")) or s.get("nfe_spent") is None:
-        return "its summary lacks a number for 'best_score' or 'nfe_spent'"
-    for part in ("scores", "evals"):
-        if not isinstance(s.get(part, {}), dict) or not all(_number(v) for v in s.get(part, {}).values()):
-            return f"its summary's {part!r} is not an object of numbers"
-    return None
 
 
 def _passed(summary: dict, name: str) -> bool | None:

@@ -43,3 +43,20 @@ def test_whole_and_folder_variables_are_checked(monkeypatch, tmp_path):
     monkeypatch.setenv("TSEARCH_APP_RUNS", str(afile))
     with pytest.raises(ValueError, match=r"^\$TSEARCH_APP_RUNS: .* is a file"):
         runs_root()
+
+
+def test_the_app_launcher_refuses_bad_port_and_threads_in_one_line(monkeypatch, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("tsearch_app_env", Path(__file__).resolve().parents[1] / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    for name, bad in (("PORT", "abc"), ("GRADIO_SERVER_PORT", "70000"), ("TSEARCH_THREADS", "0")):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(SystemExit) as caught:
+            app.parse_args([])
+        assert caught.value.code == 2 and f"error: ${name}: a whole number" in capsys.readouterr().err
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PORT", "8123")
+    assert app.parse_args([]).port == 8123

@@ -55,3 +55,19 @@ def test_a_kill_right_after_the_folder_appears_leaves_a_run_that_loads(tmp_path)
     assert result["problems"] == [] and result["loaded"] == 16 and result["killed"] >= 12, result
     # what the kills leave behind is hidden beside the runs, never a folder that looks like a run
     assert all((p / "run.json").is_file() for p in tmp_path.iterdir() if not p.name.startswith("."))
+
+
+def test_the_app_clean_up_removes_what_a_kill_left_half_built(tmp_path):
+    import time
+
+    from tsearch.app.runs_root import KEEP_RUNS_SECONDS, cleanup
+
+    half = tmp_path / ".20260101-000000-random-abcd1234.0f0f0f0f.partial"
+    (half / "images").mkdir(parents=True)
+    theirs = tmp_path / ".someone-elses"
+    theirs.mkdir()
+    old = time.time() - KEEP_RUNS_SECONDS - 60
+    for path in (half, theirs):
+        os.utime(path, (old, old))
+    assert cleanup(tmp_path, force=True) == 1
+    assert not half.exists() and theirs.exists()

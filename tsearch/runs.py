@@ -15,16 +15,15 @@ import os
 import platform
 import shutil
 import tempfile
-import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tsearch import jsonio
 from tsearch.candidate import Candidate
+from tsearch.runfolder import make_run_dir, publish
 
 RUN_FORMAT = 2
 MAX_ROW_BYTES = 1 << 20          # a longer candidates.jsonl line is not a tsearch row
-STAGE_SUFFIX = ".partial"        # a run being created: .NAME.XXXXXXXX.partial beside it, renamed once run.json is in
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -71,42 +70,9 @@ def check_out(root: str | os.PathLike) -> Path:
     return path
 
 
-def _make_run_dir(root: str | os.PathLike) -> tuple[Path, Path | None]:
-    """(the run's folder, the hidden sibling it is built in first, or None to build it in place).
-
-    A new folder (or one holding only hidden files, such as the app's marker) is built under a hidden name
-    and renamed into place once run.json is in it, so a kill at any moment leaves no folder without one;
-    a folder that already holds files of its own is written in place."""
-    path = check_out(root)
-    stage = None
-    try:
-        if not path.exists() or all(p.name.startswith(".") for p in path.iterdir()):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            stage = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}{STAGE_SUFFIX}"
-            stage.mkdir()
-        build = stage or path
-        (build / "images").mkdir(parents=True, exist_ok=True)
-        tempfile.NamedTemporaryFile(dir=build, prefix=".probe.").close()
-    except OSError as error:
-        if stage is not None:
-            shutil.rmtree(stage, ignore_errors=True)
-        raise ValueError(f"out folder {path}: cannot write there ({error.strerror or error}); "
-                         f"choose another folder") from None
-    return path, stage
-
-
-def _publish(stage: Path, path: Path) -> None:
-    """Rename the built folder into place: over nothing, or over a folder of hidden files (carried over)."""
-    if path.exists():
-        for entry in path.iterdir():
-            if entry.name.startswith("."):
-                os.replace(entry, stage / entry.name)
-    os.replace(stage, path)   # atomic; replaces an empty folder
-
-
 class RunWriter:
     def __init__(self, root: str | os.PathLike, config: dict, extra: dict | None = None):
-        final, stage = _make_run_dir(root)
+        final, stage = make_run_dir(check_out(root))
         self.root = stage or final
         self.config, self.extra = config, dict(extra or {})
         self._write_meta(summary=None)
@@ -114,7 +80,7 @@ class RunWriter:
         self._rounds = open(self.root / "rounds.jsonl", "a", encoding="utf-8")
         if stage is not None:
             try:
-                _publish(stage, final)
+                publish(stage, final)
             except OSError as error:
                 self.close()
                 shutil.rmtree(stage, ignore_errors=True)

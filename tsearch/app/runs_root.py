@@ -36,7 +36,7 @@ def runs_root() -> Path:
 
 
 def _is_ours(path: Path) -> bool:
-    from tsearch.runs import STAGE_SUFFIX
+    from tsearch.runfolder import STAGE_SUFFIX
 
     try:
         if path.is_dir():   # a run folder the app made, or one a kill left half-built under its hidden name

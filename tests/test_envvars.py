@@ -24,7 +24,8 @@ def test_bad_verifier_timeout_never_breaks_the_import_and_is_named_on_use(monkey
         with pytest.raises(ValueError, match="TSEARCH_VERIFIER_TIMEOUT"):
             tsearch.search(model="gmm", cls=1, verifiers=["gmm-density"], budget=20)
     monkeypatch.setenv("TSEARCH_VERIFIER_TIMEOUT", "2.5")
-    assert deadline.DEFAULT_SECONDS == 2.5 and deadline.Caller().timeout == 2.5
+    assert deadline.Caller().timeout == 2.5 and deadline.Caller(deadline.DEFAULT_SECONDS).timeout == 2.5
+    assert deadline.Caller(0).timeout == 0   # 0: no deadline
     monkeypatch.setenv("TSEARCH_VERIFIER_TIMEOUT", "")
     assert deadline.default_seconds() == deadline.DEFAULT
 

@@ -15,20 +15,16 @@ import threading
 import torch
 
 DEFAULT = 600.0                 # seconds one verifier call may take unless $TSEARCH_VERIFIER_TIMEOUT says otherwise
+DEFAULT_SECONDS = None          # a Caller given None reads $TSEARCH_VERIFIER_TIMEOUT (else DEFAULT) when it is made
 
 
 def default_seconds() -> float:
-    """The deadline: $TSEARCH_VERIFIER_TIMEOUT (seconds, 0 = none) or DEFAULT; ValueError naming it when bad."""
+    """The deadline: $TSEARCH_VERIFIER_TIMEOUT (seconds, 0 = none) or DEFAULT; ValueError naming it when bad.
+
+    Read where it is used (a Caller being made), never at import, so a bad value breaks no import."""
     from tsearch.envvars import seconds
 
     return seconds("TSEARCH_VERIFIER_TIMEOUT", DEFAULT)
-
-
-def __getattr__(name: str):
-    # DEFAULT_SECONDS is read from the environment where it is used, so a bad value never breaks an import
-    if name == "DEFAULT_SECONDS":
-        return default_seconds()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class VerifierError(ValueError):

@@ -12,7 +12,8 @@ import os
 
 import gradio as gr
 
-from tsearch.app import catalog, charts, handlers, views
+from tsearch import envvars
+from tsearch.app import catalog, charts, handlers, numbers, views
 from tsearch.app.state import Session
 from tsearch.registry import Unavailable
 from tsearch.search import ALGORITHMS
@@ -38,7 +39,7 @@ MODEL_OPTION_LABELS = {
 }
 # Searches running at once, all tabs together: one per core, at most 4 (8 at once on 2 cores ran 2-6x slower
 # overall than 2 at a time); $TSEARCH_APP_CONCURRENCY overrides.
-CONCURRENCY = int(os.environ.get("TSEARCH_APP_CONCURRENCY") or max(1, min(4, os.cpu_count() or 1)))
+CONCURRENCY = envvars.whole("TSEARCH_APP_CONCURRENCY", max(1, min(4, os.cpu_count() or 1)), 1, 1024)
 
 
 def _class_choices(info: dict) -> list[tuple[str, int]]:
@@ -326,4 +327,4 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
             trigger(handlers.estimate, inputs=[model, budget, prompt, cls, batch_size, baseline], outputs=estimate,
                     api_visibility="private")
         demo.run_event = run_event   # for tests and notebooks that want to chain on a search
-    return demo
+    return numbers.guard(demo)   # a bad number from an API caller: a message naming the field

@@ -392,7 +392,8 @@ def _api_cases_1(add, raw) -> None:
                          ("steps", [0, -1, 2.5, math.nan, "4", True, 10**9]),
                          ("seed", [-1, 2**63, 1.5, math.nan, "0", None, True, float(2**62)]),
                          ("batch_size", [0, -1, 2.5, "4", None, math.nan]),
-                         ("final_steps", [0, -1, 2.5, 1000, "x"])):
+                         ("final_steps", [0, -1, 2.5, 1000, "x"]),
+                         ("final_top", [0, -1, 2.5, "2", None, True, math.nan])):
         for value in values:
             add(f"{name}={value!r}", {name: value}, ("final_steps", "final") if name == "final_steps" else
                 ("steps", "budget") if name == "steps" and value == 10**9 else name)

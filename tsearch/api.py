@@ -160,13 +160,29 @@ def prepare(config: SearchConfig | None = None, *, out: str | None = None, loade
     config = replace(config, condition=condition, steps=config.steps or model.default_steps,
                      solver=config.solver or model.default_solver, dtype=resolved_dtype(model, config.dtype))
     costs = Costs(config.solver, model.nfe_per_eval)
-    reserved = costs.full(config.final_steps) if config.final_steps else 0
-    if config.final_steps and config.budget - reserved < costs.full(config.steps):
-        raise ValueError(f"budget of {config.budget} NFEs does not cover a final render of {config.final_steps} "
-                         f"steps ({reserved} NFEs) plus one candidate ({costs.full(config.steps)} NFEs)")
+    reserved = _check_commits(config, costs)
     algorithm = make_algorithm(config.algorithm, config.budget - reserved, costs, config.steps, config.seed,
                                options=config.options)
     return engine.Plan(config, model, verifiers, evaluators, algorithm, costs, None if out is None else str(out))
+
+
+def _check_commits(config: SearchConfig, costs: Costs) -> int:
+    """The NFEs kept back for the commits (final_top renders of final_steps steps); ValueError naming
+    final_top or the budget when they leave no room for as many drafts to choose from."""
+    if not config.final_steps:
+        return 0
+    top, full = config.final_top, costs.full(config.steps)
+    reserved = top * costs.full(config.final_steps)
+    if top == 1 and config.budget - reserved < full:
+        raise ValueError(f"budget of {config.budget} NFEs does not cover a final render of {config.final_steps} "
+                         f"steps ({reserved} NFEs) plus one candidate ({full} NFEs)")
+    if config.budget - reserved < top * full:
+        most = max(n for n in range(top) if n == 0 or config.budget - n * costs.full(config.final_steps) >= n * full)
+        lower = f"lower final_top (at most {most} here) or raise the budget" if most else "raise the budget"
+        raise ValueError(f"final_top={top}: a budget of {config.budget} NFEs does not cover {top} commits of "
+                         f"{config.final_steps} steps ({reserved} NFEs) plus {top} drafts to choose them from "
+                         f"({top * full} NFEs); {lower}")
+    return reserved
 
 
 def stream(config: SearchConfig | None = None, *, out: str | None = None, should_stop=None,

@@ -38,6 +38,7 @@ class SearchConfig:
     batch_size: int = 16                        # most candidates denoised together
     solver: str | None = None                   # "euler", "heun" or "dpmpp-2m" (None: the model's default)
     final_steps: int | None = None              # re-render the winning noise with this many steps (counted)
+    final_top: int = 1                          # drafts re-rendered with final_steps and scored; the best commit wins
     device: str = "cpu"                         # "cpu", "cuda", "cuda:1", "mps"
     dtype: str | None = None                    # None: the model's default; float32, bfloat16, float16 or auto (run.json: resolved)
     model_options: Mapping = field(default_factory=dict)   # the model's options: height, width, guidance, ...
@@ -88,7 +89,7 @@ class SearchConfig:
             budget=whole("budget", self.budget, 1, MAX_BUDGET), steps=whole("steps", self.steps, 1, optional=True),
             seed=whole("seed", self.seed, 0, MAX_SEED - 1), batch_size=whole("batch_size", self.batch_size, 1),
             final_steps=whole("final_steps", self.final_steps, 1, optional=True), device=_device(self.device, here),
-            model_options=model_options)
+            final_top=_final_top(self.final_top, self.final_steps), model_options=model_options)
 
     # --- on disk --------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -99,7 +100,9 @@ class SearchConfig:
                 "options": changed_options(self.options),
                 "budget": self.budget, "steps": self.steps, "seed": self.seed, "batch_size": self.batch_size,
                 "solver": self.solver, "final_steps": self.final_steps, "device": self.device, "dtype": self.dtype,
-                "model_options": dict(self.model_options)}
+                "model_options": dict(self.model_options),
+                # only when set: a sweep cell's key hashes this dict, and results from before final_top resume
+                **({"final_top": self.final_top} if self.final_top != 1 else {})}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "SearchConfig":
@@ -185,6 +188,15 @@ def whole(name: str, value, minimum: int, maximum: int | None = None, optional: 
     number = int(value)
     if number < minimum or (maximum is not None and number > maximum):
         raise ValueError(f"{name} must be {bounds}, got {value!r}")
+    return number
+
+
+def _final_top(value, final_steps) -> int:
+    """How many of the best drafts are committed: a whole number >= 1; above 1 only with final_steps."""
+    number = whole("final_top", value, 1)
+    if number > 1 and final_steps is None:
+        raise ValueError(f"final_top={number} re-renders the best {number} drafts with final_steps steps: "
+                         f"give final_steps too (e.g. final_steps=2*steps), or leave final_top at 1")
     return number
 
 

@@ -54,7 +54,7 @@ class Summary:
     condition: str | int
     budget: int
     nfe_spent: int                  # search + final render, measured by counting forward passes
-    final_nfe: int                  # of which the final render
+    final_nfe: int                  # of which the final render (the commits of draft-then-commit)
     candidates: int
     best_id: int | None
     best_score: float | None
@@ -64,6 +64,8 @@ class Summary:
     stopped: bool                   # ended early by Stop (closing the generator)
     run_dir: str | None
     error: str | None = None        # why the search ended early on an error (everything before it is kept)
+    draft_nfe: int = 0              # of nfe_spent, the search's own candidates (the drafts)
+    commits: tuple[int, ...] = ()   # ids of the committed candidates (final_steps renders of the best drafts)
 
     @property
     def warning(self) -> str | None:
@@ -81,12 +83,15 @@ def no_finite_score(candidates: int, best_score) -> str | None:
 
 @dataclass(frozen=True)
 class FinalRendered:
-    id: int                          # the candidate whose noise was re-rendered
+    """The best drafts were committed (re-rendered with `steps` and scored); this is the winning commit."""
+    id: int                          # the draft whose noise was re-rendered (the winning commit's parent)
     steps: int
-    nfe: int
+    nfe: int                         # of all the commits
     image: Any
     image_path: str | None
-    scores: tuple[float | None, ...]
+    scores: tuple[float | None, ...]   # each verifier's score of the winning commit
+    evals: tuple[float | None, ...] = ()   # each evaluator's
+    commit_id: int | None = None     # the winning commit's own candidate id (the run's best)
 
 
 @dataclass(frozen=True)

@@ -131,9 +131,16 @@ def to_pil(image: torch.Tensor) -> Image.Image:
 
 
 def final_render_ops(recipe: Sequence[Op], steps: int) -> tuple[Op, ...] | None:
-    """The winning noise integrated from 1 to 0 in `steps` steps; None for a path-search sample (no single noise)."""
+    """The recipe's noise integrated from 1 to 0 in `steps` steps (a draft committed at full quality).
+
+    Any deterministic draft qualifies: its flow is integrations only, end to end from t = 1 to t = 0 (one
+    interval, or the legs of a pruned one). None where no single noise made the sample (a re-noised path,
+    SMC's stochastic steps) or where it is not finished."""
     flow = flow_ops(recipe)
-    if len(flow) != 1 or not isinstance(flow[0], Integrate) or (flow[0].t_from, flow[0].t_to) != (1.0, 0.0):
+    if not flow or not all(isinstance(op, Integrate) for op in flow):
+        return None
+    legs = [(op.t_from, op.t_to) for op in flow]
+    if legs[0][0] != 1.0 or legs[-1][1] != 0.0 or any(a[1] != b[0] for a, b in zip(legs, legs[1:])):
         return None
     return tuple(noise_ops(recipe)) + (Integrate(1.0, 0.0, steps),)
 

@@ -12,15 +12,13 @@ import time
 from dataclasses import asdict
 from typing import Any, Callable, Iterator
 
-from tsearch import recipes
-from tsearch.candidate import Scores
+from tsearch.engine.commit import commit
 from tsearch.engine.overlap import OverlapRunner, overlapped
 from tsearch.engine.records import Batch, Plan, Scored
 from tsearch.engine.runners import LocalRunner
 from tsearch.engine.state import RunState
 from tsearch.events import CandidateScored, FinalRendered, RoundDone, SearchDone, SearchStarted, Summary
 from tsearch.jsonio import finite
-from tsearch.recipes import to_pil
 from tsearch.verifiers.deadline import DEFAULT_SECONDS
 
 
@@ -75,10 +73,13 @@ def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
         runner = batch_runner or LocalRunner(plan, state.caller)   # encodes the condition once
         yield from _rounds(plan, state, runner, stop, started)
         if plan.config.final_steps and state.best is not None and not stop():
-            final = _render_final(plan, state, runner, state.best[0])
-            if final is not None:
-                final_nfe = final.nfe
-                yield final
+            for event in commit(plan, state, runner):
+                yield event
+                if isinstance(event, FinalRendered):
+                    final, final_nfe = event, event.nfe
+                    yield RoundDone(state.candidates[event.commit_id].round, state.counter.nfe, state.count,
+                                    state.best[0], finite(state.best[1]), state.best_image,
+                                    time.perf_counter() - started)
         stopped = stop() and (stop.cut or not plan.algorithm.done)   # a Stop after the last batch ended nothing early
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
@@ -125,23 +126,8 @@ def _finish(plan: Plan, state: RunState, started: float, final_nfe: int, stopped
     summary = Summary(plan.model_name, plan.algorithm_name, plan.condition, plan.budget, state.counter.nfe,
                       final_nfe, state.count, best[0] if best else None, finite(best[1]) if best else None,
                       best_evals, time.perf_counter() - started, state.verifier_seconds, stopped,
-                      str(state.writer.root) if state.writer else None, error)
+                      str(state.writer.root) if state.writer else None, error, state.counter.nfe - final_nfe,
+                      state.commits)
     if state.writer:
         state.writer.finish(asdict(summary), keep_empty=state.count > 0 or error is None)
     return summary
-
-
-def _render_final(plan: Plan, state: RunState, runner, candidate_id: int) -> FinalRendered | None:
-    """Re-render the winning noise with more steps (PAPER.md: cheap candidates, full final render)."""
-    ops = recipes.final_render_ops(state.recipes[candidate_id], plan.config.final_steps)
-    if ops is None:
-        return None   # a path-search sample has no single noise to re-render
-    nfe = plan.costs.full(plan.config.final_steps)
-    out = runner(Batch((tuple(ops),), None, 0.0, plan.config.solver, nfe, chunk=1, with_evaluators=False))
-    if out.nfe != nfe:
-        raise RuntimeError(f"NFE accounting mismatch: the final render ran {out.nfe} NFEs, the plan said {nfe}")
-    state.counter.nfe += out.nfe
-    image = to_pil(out.images[0])
-    path = state.writer.set_best(image, "final.png") if state.writer else None
-    return FinalRendered(candidate_id, plan.config.final_steps, out.nfe, image, path,
-                         Scores(state.names, out.raw[0].tolist()).values_tuple)

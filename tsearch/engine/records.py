@@ -52,7 +52,8 @@ class Plan:
 
     @property
     def final_reserve(self) -> int:
-        return self.costs.full(self.config.final_steps) if self.config.final_steps else 0
+        """NFEs kept back for the commits: final_top renders of final_steps steps."""
+        return self.config.final_top * self.costs.full(self.config.final_steps) if self.config.final_steps else 0
 
 
 @dataclass(frozen=True)

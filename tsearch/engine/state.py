@@ -49,6 +49,7 @@ class RunState:
         self.verifier_seconds, self.count = 0.0, 0
         self.best: tuple[int, float] | None = None
         self.best_image = None
+        self.commits: tuple[int, ...] = ()             # the committed candidates' ids (tsearch.engine.commit)
         # the thread count is recorded: CPU kernels sum in an order that can depend on it, so an exact
         # regeneration uses the same count
         extra = {"nfe_per_eval": plan.model.nfe_per_eval, "torch_threads": torch.get_num_threads()}

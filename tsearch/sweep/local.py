@@ -79,7 +79,8 @@ def run_cell(cell: Cell, root: str | Path, loader: api.Loader) -> dict:
         "evals": dict(chosen.evals) if chosen else {},     # each held-out evaluator's score of the best
         "nfe_spent": done.nfe_spent, "final_nfe": done.final_nfe, "candidates": done.candidates,
         "seconds": done.seconds, "verifier_seconds": done.verifier_seconds, "steps": plan.config.steps,
-        "solver": plan.config.solver}
+        "solver": plan.config.solver,
+        "draft_nfe": done.draft_nfe, "commits": list(done.commits)}   # draft-then-commit: the commits are not drafts
     row["seconds"] = time.perf_counter() - started
     return row
 

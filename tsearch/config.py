@@ -17,78 +17,75 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from tsearch.options import Setting, setting, settings_of
+
 MAX_SEED = 2**63            # seeds are integers in [0, 2^63)
 MAX_BUDGET = 10**9          # NFEs; more would run for years even on the fastest model
 MAX_PROMPT_CHARS = 4000     # longer prompts are refused (encoders truncate far earlier)
 DTYPES = ("float32", "bfloat16", "float16", "auto", "fp32", "bf16", "fp16")   # the last three: aliases
 DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+# One batch size for every front door (the app used 4, the CLI and sweeps 16): on the shapes model on a shared
+# 2-core CPU, 8 showed its first candidate about as soon as 4 (1.7-2.4 s against 1.5-3.6 s; 16: 5.3 s) and finished
+# a 640-NFE random search no slower than 16 (6.5-8.1 s against 9.9-10.2 s; 4: 8.8-11.2 s).
+DEFAULT_BATCH = 8
 
 
 @dataclass(frozen=True)
 class SearchConfig:
-    model: Any                                  # registered name, hub id, local folder, a loaded Model or diffusers pipeline
-    condition: str | int | None = None          # a prompt (text models) or a class index (class-conditional)
-    verifiers: tuple = ()                       # registered names, "module:function", objects with .score, callables
-    evaluators: tuple = ()                      # held-out scorers, recorded but never told to the search
-    algorithm: str = "random"                   # a name in tsearch.search.ALGORITHMS
-    options: Any = None                         # the algorithm's Options instance (None: its defaults)
-    budget: int = 200                           # NFEs in all (one NFE = one denoiser pass over one sample)
-    steps: int | None = None                    # denoising steps per candidate (None: the model's default)
-    seed: int = 0                               # the algorithm's generator; every noise follows from it
-    batch_size: int = 16                        # most candidates denoised together
-    solver: str | None = None                   # "euler", "heun" or "dpmpp-2m" (None: the model's default)
-    final_steps: int | None = None              # re-render the winning noise with this many steps (counted)
-    device: str = "cpu"                         # "cpu", "cuda", "cuda:1", "mps"
-    dtype: str | None = None                    # None: the model's default; float32, bfloat16, float16 or auto (run.json: resolved)
-    model_options: Mapping = field(default_factory=dict)   # the model's options: height, width, guidance, ...
+    model: Any = setting(None, "registered name (see `python -m tsearch models`), hub id or local diffusers folder",
+                         kind=str, label="model")   # or a loaded Model or diffusers pipeline (API)
+    condition: str | int | None = setting(None, "a prompt (text models) or a class index (class-conditional)",
+                                          kind=str, label="prompt or class", optional=True)
+    verifiers: tuple = setting((), "registered names that score each candidate; several combine by mean rank",
+                               kind=tuple, label="verifiers")   # also "module:function", objects with .score, callables
+    evaluators: tuple = setting((), "held-out scorers recorded beside the verifiers, never told to the search",
+                                kind=tuple, label="held-out evaluators")
+    algorithm: str = setting("random", "the search algorithm (see `run --algorithm NAME --help`)", label="algorithm")
+    options: Any = setting(None, "the algorithm's options (None: its defaults)", kind=dict, group="algorithm",
+                           optional=True)   # its Options instance once validated
+    budget: int = setting(200, "NFEs to spend in all (one NFE = one denoiser pass over one sample)",
+                          label="budget (NFEs)", minimum=1, maximum=MAX_BUDGET)
+    steps: int | None = setting(None, "denoising steps per candidate (blank: the model's default)", kind=int,
+                                label="denoising steps per candidate", minimum=1, optional=True)
+    seed: int = setting(0, "the algorithm's seed; every noise follows from it", label="seed", minimum=0,
+                        maximum=MAX_SEED, exclusive=(False, True))
+    batch_size: int = setting(DEFAULT_BATCH, "most candidates denoised together; smaller gives quicker updates and "
+                              "Stop", label="batch size", group="advanced", minimum=1)
+    solver: str | None = setting(None, "ODE solver (blank: the model's default)", kind=str, label="solver",
+                                 group="advanced", optional=True)   # choices: tsearch.sampling.SOLVERS
+    final_steps: int | None = setting(None, "re-render the winning noise with this many steps (counted in the "
+                                      "budget)", kind=int, label="final render steps", group="advanced", minimum=1,
+                                      optional=True)
+    device: str = setting("cpu", "cpu, cuda, cuda:1 or mps", label="device", group="advanced")
+    dtype: str | None = setting(None, "model weights' dtype (blank: the model's; run.json stores it resolved)",
+                                kind=str, label="dtype", group="advanced", choices=DTYPES, optional=True)
+    model_options: Mapping = setting({}, "the model's options: height, width, guidance, ... (see MODEL_OPTIONS)",
+                                     kind=dict, group="model")
 
     # --- validation -----------------------------------------------------------------------
     def validate(self, here: bool = True) -> "SearchConfig":
         """This config with its values checked and normalised; ValueError naming the field otherwise."""
-        from tsearch.search import ALGORITHMS, make_options
+        from tsearch.models import check_model_options, checked_model_options
         from tsearch.registry import unknown
         from tsearch.sampling import SOLVERS
 
-        from tsearch.models import check_model_options, normalise_options
-        from tsearch.models.hub import is_pipeline
-
-        if isinstance(self.model, str):
-            if not self.model.strip():
-                raise ValueError("model: give a registered name (see `python -m tsearch models`), a hub id or a folder")
-        elif not is_pipeline(self.model) and \
-                not all(callable(getattr(self.model, name, None)) for name in ("encode", "forward_x0", "decode")):
-            raise ValueError(f"model: give a registered name (see `python -m tsearch models`), a hub id, a folder, "
-                             f"a loaded diffusers pipeline or a tsearch Model object; got {self.model!r}")
-        if not isinstance(self.algorithm, str) or self.algorithm not in ALGORITHMS:
-            raise unknown("algorithm", self.algorithm, ALGORITHMS)
-        options = self.options
-        if options is None:
-            options = make_options(self.algorithm)
-        elif isinstance(options, Mapping):
-            options = make_options(self.algorithm, **options)
-        elif not isinstance(options, ALGORITHMS[self.algorithm].Options):
-            raise ValueError(f"options: algorithm {self.algorithm!r} takes a "
-                             f"{ALGORITHMS[self.algorithm].__module__}.Options, got {type(options).__name__}")
-        else:
-            options = make_options(self.algorithm, **dataclasses.asdict(options))
-        solver = self.solver
-        if solver is not None and solver not in SOLVERS:
-            raise unknown("solver", solver, SOLVERS)
+        _check_model(self.model)
+        options = _algorithm_options(self.algorithm, self.options)
+        if self.solver is not None and self.solver not in SOLVERS:
+            raise unknown("solver", self.solver, SOLVERS)
         dtype = self.dtype
         if dtype is not None and dtype not in DTYPES:
             raise ValueError(f"dtype: choose one of {', '.join(DTYPES)}, got {dtype!r}")
-        dtype = DTYPE_ALIASES.get(dtype, dtype)
-        if not isinstance(self.model_options, Mapping):
-            raise ValueError(f"model_options: a dict of the model's options, got {self.model_options!r}")
-        model_options = normalise_options(self.model_options)   # guidance_scale (older runs) -> guidance
+        model_options = checked_model_options(self.model_options)   # guidance_scale (older runs) -> guidance
         check_model_options(self.model, model_options)
+        verifiers = _scorers("verifiers", self.verifiers, 1)
+        evaluators = _scorers("evaluators", self.evaluators, 0)
+        check_worlds(self.model, verifiers, evaluators)
+        numbers = {name: whole_setting(SETTINGS[name], getattr(self, name)) for name in WHOLE_FIELDS}
         return dataclasses.replace(
-            self, condition=_condition(self.condition), verifiers=_scorers("verifiers", self.verifiers, 1),
-            evaluators=_scorers("evaluators", self.evaluators, 0), options=options, dtype=dtype,
-            budget=whole("budget", self.budget, 1, MAX_BUDGET), steps=whole("steps", self.steps, 1, optional=True),
-            seed=whole("seed", self.seed, 0, MAX_SEED - 1), batch_size=whole("batch_size", self.batch_size, 1),
-            final_steps=whole("final_steps", self.final_steps, 1, optional=True), device=_device(self.device, here),
-            model_options=model_options)
+            self, condition=_condition(self.condition), verifiers=verifiers, evaluators=evaluators, options=options,
+            dtype=DTYPE_ALIASES.get(dtype, dtype), device=_device(self.device, here), model_options=model_options,
+            **numbers)
 
     # --- on disk --------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -133,6 +130,75 @@ class SearchConfig:
         if is_pipeline(self.model):
             return pipeline_label(self.model)
         return getattr(self.model, "name", type(self.model).__name__)
+
+
+SETTINGS: dict[str, Setting] = settings_of(SearchConfig)   # every field's help, default, range, label, group
+WHOLE_FIELDS = ("budget", "steps", "seed", "batch_size", "final_steps")
+
+
+def whole_setting(s: Setting, value) -> int | None:
+    """A whole-number field checked against its setting's range (`whole`)."""
+    upper = None if s.maximum is None else s.maximum - (1 if s.exclusive[1] else 0)
+    return whole(s.name, value, s.minimum, upper, optional=s.optional)
+
+
+def _check_model(model) -> None:
+    from tsearch.models.hub import is_pipeline
+
+    if isinstance(model, str):
+        if not model.strip():
+            raise ValueError("model: give a registered name (see `python -m tsearch models`), a hub id or a folder")
+    elif not is_pipeline(model) and \
+            not all(callable(getattr(model, name, None)) for name in ("encode", "forward_x0", "decode")):
+        raise ValueError(f"model: give a registered name (see `python -m tsearch models`), a hub id, a folder, "
+                         f"a loaded diffusers pipeline or a tsearch Model object; got {model!r}")
+
+
+def _algorithm_options(algorithm, options):
+    """The algorithm's Options instance from None (its defaults), a dict or an instance, each value checked."""
+    from tsearch.registry import unknown
+    from tsearch.search import ALGORITHMS, make_options
+
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
+        raise unknown("algorithm", algorithm, ALGORITHMS)
+    if options is None:
+        return make_options(algorithm)
+    if isinstance(options, Mapping):
+        return make_options(algorithm, **options)
+    if not isinstance(options, ALGORITHMS[algorithm].Options):
+        raise ValueError(f"options: algorithm {algorithm!r} takes a "
+                         f"{ALGORITHMS[algorithm].__module__}.Options, got {type(options).__name__}")
+    return make_options(algorithm, **dataclasses.asdict(options))
+
+
+LOCAL_KINDS = ("analytic", "bundled")   # registry kinds of the bundled worlds
+
+
+def world_of(verifier) -> str | None:
+    """The bundled world a registered verifier belongs to (`shapes-quality` -> `shapes`), None for general ones."""
+    from tsearch.models import MODELS
+    from tsearch.verifiers import VERIFIERS
+
+    if not isinstance(verifier, str) or verifier not in VERIFIERS or VERIFIERS[verifier].kind not in LOCAL_KINDS:
+        return None
+    worlds = [m for m, entry in MODELS.items() if entry.kind in LOCAL_KINDS and verifier.startswith(m + "-")]
+    return max(worlds, key=len) if worlds else None
+
+
+def check_worlds(model, verifiers, evaluators) -> None:
+    """ValueError when a bundled world's verifier is asked to score another registered model's images."""
+    from tsearch.models import MODELS
+    from tsearch.verifiers import VERIFIERS
+
+    if not isinstance(model, str) or model not in MODELS:
+        return
+    for what, names in (("verifiers", verifiers), ("evaluators", evaluators)):
+        for name in names:
+            world = world_of(name)
+            if world is not None and world != model:
+                fits = [v for v in VERIFIERS if world_of(v) == model] or [v for v in VERIFIERS if world_of(v) is None]
+                raise ValueError(f"{what}: {name!r} scores the {world} world's images, not model {model!r}'s; "
+                                 f"choose one that fits {model}, e.g. {', '.join(fits[:3])}")
 
 
 def stored_config(path: str | Path) -> dict:

@@ -1,0 +1,82 @@
+"""Issue 17/21: every setting describes itself once (help, default, range, label, group), and the one validation
+checks every model option and algorithm option against it: non-finite, out of range, wrong type -> a ValueError
+naming the option, never a silent clamp."""
+
+import dataclasses
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tsearch
+from tsearch.config import SETTINGS, SearchConfig
+from tsearch.models import MODEL_OPTIONS, checked_model_options
+from tsearch.options import GROUPS, Setting, check
+from tsearch.search import ALGORITHMS, make_options, option_settings
+
+
+def test_every_field_and_option_describes_itself():
+    assert set(SETTINGS) == {f.name for f in dataclasses.fields(SearchConfig)}
+    every = [*SETTINGS.values(), *MODEL_OPTIONS.values(),
+             *(s for name in ALGORITHMS for s in option_settings(name).values())]
+    for s in every:
+        assert s.help and s.group in GROUPS and s.kind in (int, float, str, bool, tuple, dict), s
+    for name in ALGORITHMS:
+        for s in option_settings(name).values():
+            assert s.label, f"{name}.{s.name} has no readable label"
+            assert s.kind is str or s.minimum is not None, f"{name}.{s.name} has no range"
+    assert option_settings("zero-order")["lam"].label == "neighbour similarity (λ)"
+    assert option_settings("zero-order")["lam"].range_text() == "in (0, 1)"
+    assert MODEL_OPTIONS["guidance"].range_text() == "in [0, 30]"
+
+
+def test_guidance_nan_and_huge_are_refused_through_the_api():
+    for value, words in ((math.nan, "guidance must be a finite number"), (1e6, "guidance must be in [0, 30]"),
+                         ("3", "guidance must be a number")):
+        with pytest.raises(ValueError, match=words.replace("[", r"\[").replace("]", r"\]")):
+            tsearch.search(model="shapes", prompt="a circle", verifiers=["shapes-clip"], budget=20,
+                           model_options={"guidance": value})
+
+
+def test_a_world_verifier_is_refused_on_another_world():
+    with pytest.raises(ValueError, match="evaluators: 'shapes-quality' scores the shapes world's images.*gmm-density"):
+        SearchConfig("gmm", 1, ("gmm-density",), ("shapes-quality",)).validate()
+    with pytest.raises(ValueError, match="verifiers: 'digits-classifier'"):
+        SearchConfig("shapes", "a circle", ("digits-classifier",)).validate()
+
+
+BAD = [math.nan, math.inf, -math.inf, "x", True, [1], 1e300, -1e300]
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(name=st.sampled_from(sorted(MODEL_OPTIONS)), value=st.sampled_from(BAD + [2.5, -1, 10**6]))
+def test_every_model_option_refuses_bad_values_by_name(name, value):
+    s = MODEL_OPTIONS[name]
+    if s.kind is str and isinstance(value, str):
+        return   # any text is a negative prompt
+    if s.kind is float and value == 2.5:
+        return   # a valid guidance
+    with pytest.raises(ValueError, match=rf"^{name} "):
+        checked_model_options({name: value})
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(pick=st.sampled_from([(a, o) for a in ALGORITHMS for o in option_settings(a)]), value=st.sampled_from(BAD))
+def test_every_algorithm_option_refuses_bad_values_by_name(pick, value):
+    algorithm, option = pick
+    s = option_settings(algorithm)[option]
+    if s.kind is str and isinstance(value, str):
+        return
+    with pytest.raises(ValueError, match=rf"option {option} of '{algorithm}'"):
+        make_options(algorithm, **{option: value})
+
+
+def test_out_of_range_is_refused_never_clamped():
+    s = Setting("x", float, 0.5, "a fraction", minimum=0.0, maximum=1.0, exclusive=(True, False))
+    assert check(s, 1) == 1.0 and check(s, 0.25) == 0.25
+    for value in (0.0, 1.0000001, -3):
+        with pytest.raises(ValueError, match=r"x must be in \(0, 1\]"):
+            check(s, value)
+    with pytest.raises(ValueError, match="option ess of 'smc' must be in"):
+        make_options("smc", ess=1.5)

@@ -35,29 +35,29 @@ class SearchConfig:
     model: Any = setting(None, "registered name (see `python -m tsearch models`), hub id or local diffusers folder",
                          kind=str, label="model")   # or a loaded Model or diffusers pipeline (API)
     condition: str | int | None = setting(None, "a prompt (text models) or a class index (class-conditional)",
-                                          kind=str, label="prompt or class", optional=True)
+                                          kind=str, label="prompt or class", optional=True, blank="none")
     verifiers: tuple = setting((), "registered names that score each candidate; several combine by mean rank",
                                kind=tuple, label="verifiers")   # also "module:function", objects with .score, callables
     evaluators: tuple = setting((), "held-out scorers recorded beside the verifiers, never told to the search",
                                 kind=tuple, label="held-out evaluators")
     algorithm: str = setting("random", "the search algorithm (see `run --algorithm NAME --help`)", label="algorithm")
     options: Any = setting(None, "the algorithm's options (None: its defaults)", kind=dict, group="algorithm",
-                           optional=True)   # its Options instance once validated
+                           optional=True, blank="its defaults")   # its Options instance once validated
     budget: int = setting(200, "NFEs to spend in all (one NFE = one denoiser pass over one sample)",
                           label="budget (NFEs)", minimum=1, maximum=MAX_BUDGET)
-    steps: int | None = setting(None, "denoising steps per candidate (blank: the model's default)", kind=int,
+    steps: int | None = setting(None, "denoising steps per candidate", kind=int,
                                 label="denoising steps per candidate", minimum=1, optional=True)
     seed: int = setting(0, "the algorithm's seed; every noise follows from it", label="seed", minimum=0,
                         maximum=MAX_SEED, exclusive=(False, True))
     batch_size: int = setting(DEFAULT_BATCH, "most candidates denoised together; smaller gives quicker updates and "
                               "Stop", label="batch size", group="advanced", minimum=1)
-    solver: str | None = setting(None, "ODE solver (blank: the model's default)", kind=str, label="solver",
+    solver: str | None = setting(None, "ODE solver", kind=str, label="solver",
                                  group="advanced", optional=True)   # choices: tsearch.sampling.SOLVERS
     final_steps: int | None = setting(None, "re-render the winning noise with this many steps (counted in the "
                                       "budget)", kind=int, label="final render steps", group="advanced", minimum=1,
-                                      optional=True)
+                                      optional=True, blank="none (no final render)")
     device: str = setting("cpu", "cpu, cuda, cuda:1 or mps", label="device", group="advanced")
-    dtype: str | None = setting(None, "model weights' dtype (blank: the model's; run.json stores it resolved)",
+    dtype: str | None = setting(None, "model weights' dtype (run.json stores it resolved)",
                                 kind=str, label="dtype", group="advanced", choices=DTYPES, optional=True)
     model_options: Mapping = setting({}, "the model's options: height, width, guidance, ... (see MODEL_OPTIONS)",
                                      kind=dict, group="model")

@@ -32,7 +32,8 @@ class Setting:
     maximum: float | None = None
     exclusive: tuple[bool, bool] = (False, False)   # (minimum, maximum) excluded from the range
     choices: tuple = ()                 # the values a string takes (empty: any)
-    optional: bool = False              # None is a value too ("the model's default")
+    optional: bool = False              # None is a value too
+    blank: str = "the model's"          # what None means, in words
 
     @property
     def title(self) -> str:
@@ -57,7 +58,7 @@ class Setting:
 
     def describe(self) -> str:
         """Help, default and range on one line (CLI --help, README, MCP schema)."""
-        default = "the model's" if self.default is None else repr(self.default) if self.kind is str else self.default
+        default = self.blank if self.default is None else repr(self.default) if self.kind is str else self.default
         limits = self.range_text()
         return f"{self.help} (default {default}" + (f"; {limits}" if limits else "") + ")"
 
@@ -76,10 +77,11 @@ def number_text(value) -> str:
 
 
 def setting(default, help: str, *, kind: type | None = None, label: str = "", group: str = "search",
-            minimum=None, maximum=None, exclusive=(False, False), choices=(), optional: bool = False):
+            minimum=None, maximum=None, exclusive=(False, False), choices=(), optional: bool = False,
+            blank: str = "the model's"):
     """A dataclass field that carries its Setting (read back with `settings_of`)."""
     meta = dict(kind=kind or type(default), help=help, label=label, group=group, minimum=minimum,
-                maximum=maximum, exclusive=tuple(exclusive), choices=tuple(choices), optional=optional)
+                maximum=maximum, exclusive=tuple(exclusive), choices=tuple(choices), optional=optional, blank=blank)
     if isinstance(default, (list, dict, set)):
         return field(default_factory=lambda: type(default)(default), metadata={"setting": meta})
     return field(default=default, metadata={"setting": meta})
@@ -133,7 +135,8 @@ def _number(s: Setting, value, where: str):
         raise ValueError(f"{where} must be {wanted}, got {value!r}")
     number = float(value)
     if not math.isfinite(number):
-        raise ValueError(f"{where} must be a finite number{' ' + limits if limits else ''}, got {value!r}")
+        finite = wanted if whole else f"a finite number{' ' + limits if limits else ''}"
+        raise ValueError(f"{where} must be {finite}, got {value!r}")
     if whole:
         if not number.is_integer():
             raise ValueError(f"{where} must be {wanted}, got {value!r}")
@@ -145,7 +148,7 @@ def _number(s: Setting, value, where: str):
     low, high = s.minimum, s.maximum
     if (low is not None and (value < low or (s.exclusive[0] and value == low))) or \
             (high is not None and (value > high or (s.exclusive[1] and value == high))):
-        raise ValueError(f"{where} must be {limits}, got {value!r}")
+        raise ValueError(f"{where} must be {wanted}, got {value!r}")
     return value
 
 

@@ -34,6 +34,7 @@ class Setting:
     choices: tuple = ()                 # the values a string takes (empty: any)
     optional: bool = False              # None is a value too
     blank: str = "the model's"          # what None means, in words
+    noun: str = ""                      # what a number is, in words ("a scale"); empty: "a number"
 
     @property
     def title(self) -> str:
@@ -46,7 +47,11 @@ class Setting:
         low, high = self.minimum, self.maximum
         if low is None and high is None:
             return ""
-        if low is not None and high is not None and (any(self.exclusive) or self.kind is float):
+        if self.kind is float:   # exact bounds: ">= 0 and <= 30", "> 0 and < 1"
+            parts = ([f"{'>' if self.exclusive[0] else '>='} {number_text(low)}"] if low is not None else []) + \
+                ([f"{'<' if self.exclusive[1] else '<='} {number_text(high)}"] if high is not None else [])
+            return " and ".join(parts)
+        if low is not None and high is not None and any(self.exclusive):
             left, right = "(" if self.exclusive[0] else "[", ")" if self.exclusive[1] else "]"
             return f"in {left}{number_text(low)}, {number_text(high)}{right}"
         parts = []
@@ -130,7 +135,7 @@ def check(s: Setting, value, where: str | None = None):
 def _number(s: Setting, value, where: str):
     whole = s.kind is int
     limits = s.range_text()
-    wanted = f"a {'whole ' if whole else ''}number" + (f" {limits}" if limits else "")
+    wanted = (s.noun or f"a {'whole ' if whole else ''}number") + (f" {limits}" if limits else "")
     if isinstance(value, bool) or not _is_number(value):
         raise ValueError(f"{where} must be {wanted}, got {value!r}")
     number = float(value)

@@ -32,7 +32,7 @@ MODEL_OPTIONS: dict[str, Setting] = {s.name: s for s in (
     Setting("width", int, None, "image width in pixels (diffusers models)", label="width (pixels)", group="model",
             minimum=8, maximum=8192, optional=True),
     Setting("guidance", float, None, "classifier-free guidance scale; 1 = off (one pass per step)",
-            label="guidance scale", group="model", minimum=0.0, maximum=30.0, optional=True),
+            label="guidance scale", group="model", minimum=0.0, maximum=30.0, optional=True, noun="a scale"),
     Setting("negative_prompt", str, None, "the unconditional side of guidance (SD 1.5, SDXL, SD3.5, PixArt)",
             label="negative prompt", group="model", maximum=4000, optional=True),
     Setting("max_sequence_length", int, None, "T5 tokens per prompt (FLUX, SD3.5, PixArt)",

@@ -40,9 +40,9 @@ def test_guidance_nan_and_huge_are_refused_through_the_api():
 
 
 def test_a_world_verifier_is_refused_on_another_world():
-    with pytest.raises(ValueError, match="evaluators: 'shapes-quality' scores the shapes world's images.*gmm-density"):
+    with pytest.raises(ValueError, match="evaluator 'shapes-quality' cannot score this search: it scores the shapes world's images.*gmm-density"):
         SearchConfig("gmm", 1, ("gmm-density",), ("shapes-quality",)).validate()
-    with pytest.raises(ValueError, match="verifiers: 'digits-classifier'"):
+    with pytest.raises(ValueError, match="verifier 'digits-classifier' cannot score"):
         SearchConfig("shapes", "a circle", ("digits-classifier",)).validate()
 
 
@@ -80,3 +80,35 @@ def test_out_of_range_is_refused_never_clamped():
             check(s, value)
     with pytest.raises(ValueError, match="option ess of 'smc' must be a number >= 0 and <= 1"):
         make_options("smc", ess=1.5)
+
+
+def test_summary_and_a_stored_config_come_back_as_their_dataclasses(tmp_path):
+    from tsearch.events import Summary
+    from tsearch.runs import load_run
+
+    result = tsearch.search(model="gmm", cls=1, verifiers=["gmm-density"], budget=40, steps=4, out=str(tmp_path / "r"))
+    run = load_run(tmp_path / "r")
+    assert Summary.from_row(run.summary) == result.summary
+    assert Summary.from_row(result.summary.to_row()) == result.summary
+    config = SearchConfig.from_row(run.config)
+    assert config.to_row() == result.config.to_row() and config.verifiers == ("gmm-density",)
+    with pytest.raises(ValueError, match="summary best_id is \\[1\\]"):
+        Summary.from_row({**run.summary, "best_id": [1]})
+    with pytest.raises(ValueError, match="config budget is 'lots'"):
+        SearchConfig.from_row({**run.config, "budget": "lots"})
+    nan = dataclasses.replace(result.summary, best_score=math.nan, best_evals=(math.inf,))
+    assert nan.to_row()["best_score"] is None and nan.to_row()["best_evals"] == [None]
+
+
+def test_the_cli_prints_the_summary_row(tmp_path, capsys):
+    import json
+
+    from tsearch.cli import main
+    from tsearch.events import Summary
+
+    argv = ["run", "--model", "gmm", "--class", "1", "--verifier", "gmm-density", "--algorithm", "random",
+            "--budget", "40", "--steps", "4", "--out", str(tmp_path / "r")]
+    assert main(argv) == 0
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert line.pop("out") == line["run_dir"] == str(tmp_path / "r")
+    assert Summary.from_row(line).to_row() == line

@@ -21,11 +21,9 @@ from pathlib import Path
 
 from tsearch.cli_flags import add_run_flags, config_from_args, only_algorithm, setting_type
 from tsearch.config import SearchConfig
+from tsearch.events import Summary
 from tsearch.jsonio import dumps, finite
 from tsearch.options import Setting
-
-SUMMARY_KEYS = ("nfe_spent", "budget", "best_score", "best_id", "candidates", "seconds", "final_nfe",
-                "verifier_seconds", "out", "stopped", "error")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,8 +99,8 @@ def _config(args) -> SearchConfig:
 class _Progress:
     """The progress bar (drawn once the first candidate is scored) and what the summary line needs."""
 
-    def __init__(self, budget: int, out: str | None):
-        self.budget, self.out = budget, out
+    def __init__(self, config: SearchConfig, budget: int, out: str | None):
+        self.config, self.budget, self.out = config, budget, out
         self.bar = None
         self.nfe_spent, self.candidates, self.verifier_seconds = 0, 0, 0.0
         self.best_id, self.best_score = None, None
@@ -132,11 +130,10 @@ class _Progress:
 
     def partial(self, stopped: bool, error: str) -> dict:
         """The summary line of a search that ended early, from what it reported before it ended."""
-        return {"nfe_spent": self.nfe_spent, "budget": self.budget, "best_score": finite(self.best_score),
-                "best_id": self.best_id, "candidates": self.candidates,
-                "seconds": round(time.perf_counter() - self.started, 3), "final_nfe": 0,
-                "verifier_seconds": round(self.verifier_seconds, 3), "out": self._kept(), "stopped": stopped,
-                "error": error}
+        summary = Summary(self.config.model_name, self.config.algorithm, self.config.condition, self.budget,
+                          self.nfe_spent, 0, self.candidates, self.best_id, self.best_score, (),
+                          time.perf_counter() - self.started, self.verifier_seconds, stopped, self._kept(), error)
+        return summary_line(summary)
 
     def _kept(self) -> str | None:
         return self.out if self.out is not None and (Path(self.out) / "run.json").is_file() else None
@@ -150,11 +147,9 @@ class _Progress:
         return f"{self.candidates} candidates were scored; no run folder was kept (give --out to keep one)"
 
 
-def _summary_line(summary) -> dict:
-    return {"nfe_spent": summary.nfe_spent, "budget": summary.budget, "best_score": finite(summary.best_score),
-            "best_id": summary.best_id, "candidates": summary.candidates, "seconds": round(summary.seconds, 3),
-            "final_nfe": summary.final_nfe, "verifier_seconds": round(summary.verifier_seconds, 3),
-            "out": summary.run_dir, "stopped": summary.stopped, "error": summary.error}
+def summary_line(summary: Summary) -> dict:
+    """The last stdout line of `run`: the summary's row, with the run folder also under "out"."""
+    return {**summary.to_row(), "out": summary.run_dir}
 
 
 def _run(args) -> int:
@@ -162,7 +157,7 @@ def _run(args) -> int:
     from tsearch.events import SearchDone
 
     plan = api.prepare(_config(args), out=args.out)
-    progress = _Progress(plan.budget, plan.out)
+    progress = _Progress(plan.config, plan.budget, plan.out)
     events = engine.run(plan)
     done = None
     try:
@@ -188,7 +183,7 @@ def _run(args) -> int:
         print(dumps(progress.partial(False, f"{type(error).__name__}: {error}")), flush=True)
         raise
     progress.close()
-    print(dumps(_summary_line(done.summary)), flush=True)
+    print(dumps(summary_line(done.summary)), flush=True)
     return 0
 
 

@@ -113,6 +113,41 @@ class SearchConfig:
                 values[key] = tuple(values[key])
         return cls(**values).validate()
 
+    def to_row(self) -> dict:
+        """The stored form (`to_dict`), the name every record shares."""
+        return self.to_dict()
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> "SearchConfig":
+        """A stored config (run.json's "config") as its dataclass, to show it: each field's kind checked, nothing
+        looked up (its model need not be here, nor its device). To start it again use `from_dict` (validated)."""
+        from tsearch.events import damaged
+
+        if not isinstance(row, Mapping):
+            raise ValueError(f"run.json is damaged: its config is {row!r}, not an object")
+        values = {}
+        for name, s in SETTINGS.items():
+            value = row.get(name, s.default)
+            if name in ("verifiers", "evaluators"):
+                if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                    raise damaged(f"config {name}", value)
+                value = tuple(value)
+            elif name in ("options", "model_options"):
+                if value is not None and not isinstance(value, Mapping):
+                    raise damaged(f"config {name}", value)
+                value = dict(value or {})
+            elif name == "condition":
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
+                    raise damaged(f"config {name}", value)
+            elif value is not None and s.kind is int:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+                    raise damaged(f"config {name}", value)
+                value = int(value)
+            elif value is not None and not isinstance(value, str):
+                raise damaged(f"config {name}", value)
+            values[name] = value
+        return cls(**values)
+
     @classmethod
     def from_run(cls, path: str | Path, **overrides) -> "SearchConfig":
         """The config of a saved run (its folder or its run.json), to start the same search again.
@@ -186,19 +221,19 @@ def world_of(verifier) -> str | None:
 
 
 def check_worlds(model, verifiers, evaluators) -> None:
-    """ValueError when a bundled world's verifier is asked to score another registered model's images."""
+    """ValueError when a bundled world's verifier is asked to score another bundled world's images."""
     from tsearch.models import MODELS
     from tsearch.verifiers import VERIFIERS
 
-    if not isinstance(model, str) or model not in MODELS:
+    if not isinstance(model, str) or model not in MODELS or MODELS[model].kind not in LOCAL_KINDS:
         return
-    for what, names in (("verifiers", verifiers), ("evaluators", evaluators)):
+    for what, names in (("verifier", verifiers), ("evaluator", evaluators)):
         for name in names:
             world = world_of(name)
             if world is not None and world != model:
                 fits = [v for v in VERIFIERS if world_of(v) == model] or [v for v in VERIFIERS if world_of(v) is None]
-                raise ValueError(f"{what}: {name!r} scores the {world} world's images, not model {model!r}'s; "
-                                 f"choose one that fits {model}, e.g. {', '.join(fits[:3])}")
+                raise ValueError(f"{what} {name!r} cannot score this search: it scores the {world} world's images, "
+                                 f"not model {model!r}'s; choose one that fits {model}, e.g. {', '.join(fits[:3])}")
 
 
 def stored_config(path: str | Path) -> dict:

@@ -119,6 +119,7 @@ class LiveRun:
     stopped: bool = False
     error: str | None = None
     label: str = ""                                    # name of this run in a comparison
+    summary: Summary | None = None                     # how it ended (SearchDone), None while it runs
 
     def __post_init__(self):
         self._by_id = {c.id: c for c in self.candidates}
@@ -138,6 +139,7 @@ class LiveRun:
         elif isinstance(event, FinalRendered):
             self.final_path = event.image_path
         elif isinstance(event, SearchDone):
+            self.summary = event.summary
             self.nfe_spent = event.summary.nfe_spent
             self.seconds = event.summary.seconds
             self.error = event.summary.error
@@ -177,7 +179,7 @@ class LiveRun:
             live.nfe_spent = run.candidates[-1].nfe_spent if run.candidates else 0
             live.seconds, live.stopped = 0.0, True
             return live
-        summary = Summary.from_row(run.summary)
+        summary = live.summary = Summary.from_row(run.summary)
         live.best_id, live.best_score = summary.best_id, summary.best_score
         live.nfe_spent = summary.nfe_spent or (run.candidates[-1].nfe_spent if run.candidates else 0)
         live.seconds, live.stopped, live.error = summary.seconds, summary.stopped, summary.error

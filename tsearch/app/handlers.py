@@ -41,13 +41,16 @@ CHART_INTERVAL = 1.0     # seconds between chart redraws: a browser redraws a bi
 SEARCH_OUTPUTS = ("status", "best_image", "best_card", "chart", "gallery", "details")
 
 
-def _slot(model: str, options: dict | None = None) -> Slot:
+def lend(model: str, options: dict | None = None) -> Slot:
     """The pool's shared instance of `model` (with `options`); gr.Error with the reason when it cannot be loaded."""
     try:
         return POOL.get(model, options)
     except (ValueError, Unavailable, OSError) as error:
         raise gr.Error(f"cannot load the {model} model here{' with ' + str(options) if options else ''}: "
                        f"{error}") from None
+
+
+_slot = lend   # the name earlier versions used
 
 
 def _plan(slot: Slot, config: SearchConfig, label: str | None = None) -> engine.Plan:
@@ -62,18 +65,13 @@ def _plan(slot: Slot, config: SearchConfig, label: str | None = None) -> engine.
     return dataclasses.replace(plan, out=str(new_run_dir(label)))
 
 
-def conditioning(model: str) -> str:
-    """"text" or "class": what the model takes (loads it into the pool once, without options)."""
-    try:
-        return describe(model)["conditioning"]
-    except (ValueError, Unavailable, OSError) as error:
-        raise gr.Error(f"cannot load the {model} model here: {error}") from None
-
-
-def prepared(config: SearchConfig) -> engine.Plan:
+def prepared(config: SearchConfig, base: Slot | None = None) -> engine.Plan:
     """Every check of a validated config before its search takes the tab: the pool's model with its options
-    (loaded once for the page and the agents), the engine's plan, and on ZeroGPU that a batch fits one GPU call."""
-    plan = _plan(_slot(config.model, dict(config.model_options)), config)
+    (loaded once for the page and the agents; `base`, the model without options, when it is already in hand), the
+    engine's plan, and on ZeroGPU that a batch fits one GPU call."""
+    options = dict(config.model_options)
+    slot = base if base is not None and not options else lend(config.model, options)
+    plan = _plan(slot, config)
     _zerogpu_fits(plan)
     return plan
 
@@ -156,20 +154,22 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
     if not catalog.is_local(model) and not POOL.loaded(model):
         yield (f"Loading {model} (the first time downloads its weights; this can take minutes)…",
                gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
-    config = form.build(model, conditioning(model), prompt=prompt, cls=cls, verifiers=verifiers, evaluator=evaluator,
+    slot = lend(model)
+    config = form.build(model, slot.model.conditioning, prompt=prompt, cls=cls, verifiers=verifiers, evaluator=evaluator,
                         algorithm=algorithm, budget=budget, steps=steps, seed=seed, final_steps=final_steps,
                         batch_size=batch_size, options=options,
                         model_values=dict(height=height, width=width, guidance=guidance,
                                           negative_prompt=negative_prompt, max_sequence_length=max_sequence_length))
-    yield from search_config(session if session is not None else Session(), config, baseline)
+    yield from search_config(session if session is not None else Session(), config, baseline, slot)
 
 
-def search_config(session: Session, config: SearchConfig, baseline: bool = False) -> Iterator[tuple]:
+def search_config(session: Session, config: SearchConfig, baseline: bool = False,
+                  base: Slot | None = None) -> Iterator[tuple]:
     """One search of a validated config in this tab (and the more-steps baseline after it), as page updates."""
-    plan = prepared(config)   # every check before the search takes the tab
+    plan = prepared(config, base)   # every check before the search takes the tab
     handle = session.start()
     pace = Pace()
-    run, base = LiveRun(seed=config.seed, label=config.algorithm), None
+    run, more = LiveRun(seed=config.seed, label=config.algorithm), None
 
     def view(chart: bool):
         session.last_run_dir = run.run_dir   # Export takes the run while it grows
@@ -179,13 +179,13 @@ def search_config(session: Session, config: SearchConfig, baseline: bool = False
         yield from drive(plan, config.algorithm, run, handle, pace, view)
         if baseline and config.algorithm != "steps" and not handle.stopped:
             steps_config = dataclasses.replace(config, algorithm="steps", options=None, final_steps=None).validate()
-            base = LiveRun(seed=config.seed, label="more steps")
-            yield from drive(prepared(steps_config), "steps", base, handle, pace,
-                             lambda chart: _search_view(run, base, chart=chart))
+            more = LiveRun(seed=config.seed, label="more steps")
+            yield from drive(prepared(steps_config, base), "steps", more, handle, pace,
+                             lambda chart: _search_view(run, more, chart=chart))
     finally:
         session.last_run_dir = run.run_dir or session.last_run_dir
         session.finish(handle)
-    yield _search_view(run, base)
+    yield _search_view(run, more)
 
 
 def arm(session: Session | None = None) -> None:
@@ -228,13 +228,14 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
     model, _, evaluator, _ = check_names(model, entries[0][2], evaluator, entries[0][1])
     for _, algo, chosen in entries[1:]:
         check_names(model, chosen, evaluator, algo)
-    kind = conditioning(model)
+    slot = lend(model)
+    kind = slot.model.conditioning
     model_values = dict(height=height, width=width, guidance=guidance, negative_prompt=negative_prompt,
                         max_sequence_length=max_sequence_length)
     configs = [(label, form.build(model, kind, prompt=prompt, cls=cls, verifiers=chosen, evaluator=evaluator,
                                   algorithm=algo, budget=budget, steps=steps, seed=seed, batch_size=batch_size,
                                   options=options, model_values=model_values)) for label, algo, chosen in entries]
-    plans = [(label, prepared(config)) for label, config in configs]   # every entry checked before any runs
+    plans = [(label, prepared(config, slot)) for label, config in configs]   # every entry checked before any runs
     by_evaluator = mode == "verifiers" and bool(configs[0][1].evaluators)
     yield from compare_plans(session if session is not None else Session(), plans, by_evaluator)
 

@@ -46,13 +46,14 @@ def search_noise(model: str = "shapes", prompt: str = "", cls: int | None = None
     if verifiers in (None, [], ()) and isinstance(model, str) and model in catalog.PRESETS:
         verifiers = list(catalog.preset(model).verifiers)
     model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
-    config = form.build(model, handlers.conditioning(model), prompt=prompt, cls=cls, verifiers=verifiers,
+    slot = handlers.lend(model)   # the page's shared instance: loaded once for the page and the agents
+    config = form.build(model, slot.model.conditioning, prompt=prompt, cls=cls, verifiers=verifiers,
                         evaluator=evaluator, algorithm=algorithm, budget=budget, steps=steps, seed=seed,
                         options=_options(algorithm, options))
     if config.budget > MAX_BUDGET:   # a float such as 5e4 arrives here as a whole number
         raise gr.Error(f"budget: one call runs to the end without a Stop, so it takes at most {MAX_BUDGET} NFEs; "
                        f"got {config.budget}")
-    plan = handlers.prepared(config)   # every check before anything is written or spent
+    plan = handlers.prepared(config, slot)   # every check before anything is written or spent
     if not RUNNING.acquire(timeout=WAIT_SECONDS):
         raise gr.Error(f"{CONCURRENCY} agent searches have been running for over {WAIT_SECONDS} s; try again later")
     run = LiveRun(seed=config.seed, label=config.algorithm)

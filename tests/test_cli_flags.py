@@ -55,3 +55,16 @@ def test_an_option_named_like_a_run_flag_never_becomes_a_traceback(monkeypatch, 
     assert main(RUN + ["--algorithm", "zero-order"]) == 0   # the other algorithms are untouched
     with pytest.raises(ValueError, match="option 'steps' has the name of the search setting"):
         tsearch.search(model="gmm", cls=1, verifiers=["gmm-density"], algorithm="clash", budget=40, steps=4)
+
+
+def test_the_readmes_options_table_is_the_generated_one(capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- options table: python -m tsearch options -->\n") + len(
+        "<!-- options table: python -m tsearch options -->\n")
+    table = readme[start:readme.index("<!-- end of options table -->")].strip()
+    assert main(["options"]) == 0
+    assert table == capsys.readouterr().out.strip(), "README's table drifted: paste `python -m tsearch options`"
+    for name in ALGORITHMS:
+        assert f"| `{name}` |" in table

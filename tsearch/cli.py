@@ -1,4 +1,4 @@
-"""Command line: `python -m tsearch run|models|verifiers|eval|regenerate|sweep|report`.
+"""Command line: `python -m tsearch run|models|verifiers|options|eval|regenerate|sweep|report`.
 
 `run` turns its flags into one `SearchConfig` (the same front door as the Python API and the app),
 shows a progress bar on stderr and prints, as its last stdout line, one strict-JSON object with the
@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from tsearch.cli_flags import add_run_flags, config_from_args, only_algorithm, setting_type
+from tsearch.cli_flags import add_run_flags, config_from_args, only_algorithm, options_table, setting_type
 from tsearch.config import SearchConfig
 from tsearch.events import Summary
 from tsearch.jsonio import dumps, finite
@@ -57,6 +57,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     sub.add_parser("sweep", help="many searches from a TOML spec, resumable, local or on Ray (see --help there)")
     sub.add_parser("report", help="tables and plots of a sweep's results (see --help there)")
     sub.add_parser("models", help="list models and whether each is available here")
+    sub.add_parser("options", help="every algorithm's options as a markdown table (the README's)")
     sub.add_parser("verifiers", help="list verifiers and whether each is available here")
     ev = sub.add_parser("eval", help="judge images with a world's exact oracle")
     ev.add_argument("--world", required=True, choices=["shapes"])
@@ -244,6 +245,9 @@ def _command(args) -> int:
         from tsearch.verifiers import verifier_status
 
         return _listing(verifier_status())
+    if args.command == "options":
+        print(options_table())
+        return 0
     if args.command == "eval":
         return _eval(args)
     if args.command == "regenerate":

@@ -168,6 +168,25 @@ def algorithm_summary(algorithm: str) -> str:
     return re.split(r"(?<!\bal)\.\s+(?=[A-Z])", first)[0].rstrip(".") + "." if first else ""
 
 
+def options_table() -> str:
+    """Every registered algorithm's options as a markdown table (the README's, `python -m tsearch options`)."""
+    lines = ["| algorithm | flag | label | default | range | meaning |", "|---|---|---|---|---|---|"]
+    for algorithm in ALGORITHMS:
+        try:
+            settings = option_settings(algorithm)
+        except ValueError as error:
+            lines.append(f"| `{algorithm}` | | | | | refused: {error} |")
+            continue
+        if not settings:
+            lines.append(f"| `{algorithm}` | | | | | no options |")
+        for i, s in enumerate(settings.values()):
+            name = f"`{algorithm}`" if i == 0 else ""
+            default = s.default if s.kind is not str else f"`{s.default}`"
+            lines.append(f"| {name} | `{option_flag(algorithm, s.name)}` | {s.title} | {default} | {s.range_text()} | "
+                         f"{s.help} |")
+    return "\n".join(lines)
+
+
 def chosen_options(args, algorithm: str | None) -> dict:
     """The algorithm options the flags set, for the chosen algorithm; ValueError for another algorithm's."""
     given = {}
@@ -248,4 +267,4 @@ def only_algorithm(argv: list[str]) -> str | None:
     return None
 
 
-__all__ = ["add_run_flags", "config_from_args", "flag", "only_algorithm", "option_flag"]
+__all__ = ["add_run_flags", "config_from_args", "flag", "only_algorithm", "option_flag", "options_table"]

@@ -130,7 +130,7 @@ def _controls(start: str, info: dict, preset: catalog.Preset) -> dict:
     with gr.Row():
         c["steps"] = _number("steps", info["default_steps"], minimum=1)
         c["seed"] = _number("seed", SETTINGS["seed"].default, minimum=0)
-    c["baseline"] = gr.Checkbox(True, label="Also run the more-steps baseline at the same budget")
+    c["baseline"] = gr.Checkbox(False, label="Also run the more-steps baseline at the same budget")
     _advanced(c)
     taken = catalog.model_options(start)
     with gr.Accordion("Advanced: model options", open=False, visible=bool(taken)) as c["model_options_box"]:

@@ -83,7 +83,8 @@ class Pace:
         self.page, self.chart = Throttle(UPDATE_INTERVAL), Throttle(CHART_INTERVAL)
 
 
-def drive(plan: engine.Plan, label: str, live: LiveRun, handle: RunHandle, pace: Pace, view) -> Iterator[Any]:
+def drive(plan: engine.Plan, label: str, live: LiveRun, handle: RunHandle, pace: Pace, view,
+          baseline: bool = False) -> Iterator[Any]:
     """The one path every search of the app takes (Search, Compare, the MCP tool): a prepared plan runs in a run
     folder of its own (named by `label`), its batches through the ZeroGPU runner there, its events fed into `live`,
     yielding throttled views.
@@ -91,7 +92,8 @@ def drive(plan: engine.Plan, label: str, live: LiveRun, handle: RunHandle, pace:
     Stop is asked between batches, so the batch in hand is shown and kept; a cancelled job closes this
     generator, which closes the engine (its `finally` writes the summary). An error while the search
     runs (a verifier that fails, say) ends it with everything found kept and becomes a gr.Error.
-    `view(chart)` builds one update; with chart=False the chart is left as it is (gr.skip())."""
+    `view(chart)` builds one update; with chart=False the chart is left as it is (gr.skip()). `baseline`: the
+    more-steps baseline, whose cost the estimator keeps apart."""
     plan = dataclasses.replace(plan, out=str(new_run_dir(label)))
     live.run_dir = plan.out
     events = engine.run(plan, should_stop=lambda: handle.stopped,
@@ -108,7 +110,7 @@ def drive(plan: engine.Plan, label: str, live: LiveRun, handle: RunHandle, pace:
     finally:
         events.close()
     live.end(stopped=handle.stopped)
-    ESTIMATOR.observe(plan.model_name, live.elapsed, live.nfe_spent)
+    ESTIMATOR.observe(plan.model_name, live.elapsed, live.nfe_spent, baseline=baseline)
 
 
 def plot(figure: dict) -> PlotData:
@@ -125,6 +127,8 @@ def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", 
     elif baseline is not None and baseline.stopped:
         status = (f"Stopped during the more-steps baseline ({len(baseline.candidates)} of its samples kept). "
                   f"The search before it: {views.status_line(run)}")
+    elif baseline is not None and baseline.candidates:
+        status = f"{status} · {views.verdict(run, baseline)}"
     return (status, views.best_path(run), views.best_card(run), figure, views.gallery(run), views.summary(run))
 
 
@@ -181,7 +185,7 @@ def search_config(session: Session, config: SearchConfig, baseline: bool = False
             steps_config = dataclasses.replace(config, algorithm="steps", options=None, final_steps=None).validate()
             more = LiveRun(seed=config.seed, label="more steps")
             yield from drive(prepared(steps_config, base), "steps", more, handle, pace,
-                             lambda chart: _search_view(run, more, chart=chart))
+                             lambda chart: _search_view(run, more, chart=chart), baseline=True)
     finally:
         session.last_run_dir = run.run_dir or session.last_run_dir
         session.finish(handle)
@@ -323,8 +327,7 @@ def estimate(model: str, budget, prompt: str | None = None, cls: int | None = No
             ESTIMATOR.calibrate(slot, condition, int(batch_size or DEFAULT_BATCH))
         except (ValueError, Unavailable, TypeError) as error:
             return f"Time estimate unavailable: {error}"
-    text = ESTIMATOR.text(model, budget)
-    return text + (" The more-steps baseline spends up to the same again." if baseline else "")
+    return ESTIMATOR.text(model, budget, bool(baseline))
 
 
 def warm(model: str) -> None:

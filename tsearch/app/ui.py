@@ -11,7 +11,7 @@ import os
 
 import gradio as gr
 
-from tsearch.app import catalog, charts, handlers
+from tsearch.app import catalog, charts, handlers, views
 from tsearch.app.controls import (DEFAULT_ALGORITHM, _controls, _model_controls,  # noqa: F401 (tests read them here)
                                   _model_option_updates)
 from tsearch.app.state import Session
@@ -27,11 +27,7 @@ Some noises give better images than others. Instead of spending compute on more 
 (Ma et al. 2025, arXiv 2501.09732). Press **Run** and watch the best image improve as compute (NFEs, one pass
 of the denoiser over one image) is spent.
 """
-# Tiny images are shown with sharp pixels instead of a blur. Gallery captions keep their line break ("1.23457",
-# "40 NFE · #3") instead of being cut with an ellipsis (gradio's caption label is one line, 80% of a thumbnail wide).
-HEAD = ("<style>.pixelated img { image-rendering: pixelated; }"
-        " #best img { width: 100%; height: 256px; object-fit: contain; }"
-        " .wrap-captions .caption-label { white-space: pre-line; }</style>")
+from tsearch.app.style import HEAD  # noqa: E402  (the page's CSS: tsearch/app/style.py)
 # Searches running at once, all tabs together: one per core, at most 4 (8 at once on 2 cores ran 2-6x slower
 # overall than 2 at a time); $TSEARCH_APP_CONCURRENCY overrides.
 CONCURRENCY = int(os.environ.get("TSEARCH_APP_CONCURRENCY") or max(1, min(4, os.cpu_count() or 1)))
@@ -89,7 +85,7 @@ def _results() -> dict:
                                            elem_classes=["pixelated"], elem_id="best")
                 r["best_card"] = gr.Markdown("", label="Best sample", elem_id="best-card")
             r["chart"] = gr.Plot(handlers.plot(charts.empty_figure()), label="Compute vs score", elem_id="chart")
-            r["gallery"] = gr.Gallery(label="Candidates: the top scores first, then the latest", columns=6, rows=3,
+            r["gallery"] = gr.Gallery(label=views.GALLERY_LABEL, columns=6, rows=3,
                                       height="auto", object_fit="contain",
                                       elem_classes=["pixelated", "wrap-captions"], elem_id="gallery")
             with gr.Accordion("Run details", open=False):

@@ -112,3 +112,38 @@ def test_the_cli_prints_the_summary_row(tmp_path, capsys):
     line = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert line.pop("out") == line["run_dir"] == str(tmp_path / "r")
     assert Summary.from_row(line).to_row() == line
+
+
+@settings(max_examples=25, deadline=None, database=None)
+@given(name=st.sampled_from(sorted(MODEL_OPTIONS)), value=st.sampled_from(["nan", "inf", "-1", "1e6", "abc", "2.5"]))
+def test_the_cli_refuses_a_bad_model_option_in_one_line_naming_it(name, value):
+    import contextlib
+    import io
+
+    from tsearch.cli import main
+
+    if MODEL_OPTIONS[name].kind is str or (name == "guidance" and value == "2.5"):
+        return
+    flag = "--" + name.replace("_", "-")
+    argv = ["run", "--model", "shapes", "--prompt", "a circle", "--verifier", "shapes-clip", "--algorithm", "random",
+            "--budget", "20", flag, value]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(argv) == 2
+    err = err.getvalue()
+    assert err.count("\n") == 1 and err.startswith("error:") and flag in err, err
+
+
+@settings(max_examples=25, deadline=None, database=None)
+@given(name=st.sampled_from(sorted(MODEL_OPTIONS)), value=st.sampled_from(BAD + [-1, 10**6]))
+def test_the_app_refuses_a_bad_model_option_naming_it(name, value):
+    import gradio as gr
+
+    from tsearch.app import handlers
+    from tsearch.app.state import Session
+
+    if MODEL_OPTIONS[name].kind is str and isinstance(value, str):
+        return
+    with pytest.raises(gr.Error, match=rf"(?<![a-z_]){name}(?![a-z_])"):
+        list(handlers.search(model="shapes", prompt="a circle", cls=None, verifiers=["shapes-clip"], algorithm="random",
+                             budget=20, steps=2, seed=0, session=Session(), **{name: value}))

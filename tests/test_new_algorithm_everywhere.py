@@ -13,7 +13,7 @@ import tsearch
 from tsearch.app import handlers, mcp, runs_root
 from tsearch.app.state import Session
 from tsearch.cli import main
-from tsearch.cli_flags import options_table
+from tsearch.describe import options_table
 from tsearch.search import ALGORITHMS
 from tsearch.sweep.spec import parse_spec
 from throwaway import TinySearch
@@ -26,14 +26,14 @@ def tiny(monkeypatch, tmp_path, one_thread):
     runs_root._last_cleanup.clear()
 
 
-def test_the_cli_and_the_api(tiny, capsys):
+def test_the_cli_and_the_api(tiny, capsys, tmp_path):
     assert main(["run", "--algorithm", "tiny", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "--tiny.width" in text and "fresh noises tried per round (default 3; at least 1 and at most 64)" in text
     argv = ["run", "--model", "gmm", "--class", "1", "--verifier", "gmm-density", "--algorithm", "tiny",
             "--budget", "40", "--steps", "4", "--tiny.width", "2"]
-    assert main(argv) == 0
-    assert json.loads(capsys.readouterr().out.splitlines()[-1])["algorithm"] == "tiny"
+    assert main(argv + ["--out", str(tmp_path / "run")]) == 0
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["config"]["algorithm"] == "tiny"
     result = tsearch.search(model="gmm", cls=1, verifiers=["gmm-density"], algorithm="tiny", width=2, budget=40,
                             steps=4)
     assert result.config.options.width == 2 and result.summary.candidates == 10

@@ -13,16 +13,13 @@ image), 130 when interrupted (the partial run is kept), 1 for an internal error 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import math
 import sys
-import time
 from pathlib import Path
 
 from tsearch.cli_flags import add_run_flags, config_from_args, only_algorithm, options_table, setting_type
 from tsearch.config import SearchConfig
-from tsearch.events import Summary
-from tsearch.jsonio import dumps, finite
+from tsearch.cli_progress import Progress, summary_line
+from tsearch.jsonio import dumps
 from tsearch.options import Setting
 
 
@@ -97,68 +94,12 @@ def _config(args) -> SearchConfig:
     return config_from_args(args, None if args.from_run is None else _stored_config(args.from_run))
 
 
-class _Progress:
-    """The progress bar (drawn once the first candidate is scored) and what the summary line needs."""
-
-    def __init__(self, config: SearchConfig, budget: int, out: str | None):
-        self.config, self.budget, self.out = config, budget, out
-        self.bar = None
-        self.nfe_spent, self.candidates, self.verifier_seconds = 0, 0, 0.0
-        self.best_id, self.best_score = None, None
-        self.started = time.perf_counter()
-
-    def see(self, event) -> None:
-        from tsearch.events import CandidateScored, RoundDone
-
-        if isinstance(event, CandidateScored):
-            if self.bar is None:
-                from tqdm import tqdm
-
-                self.bar = tqdm(total=self.budget, unit="NFE", file=sys.stderr, dynamic_ncols=True)
-            self.nfe_spent, self.candidates = event.nfe_spent, self.candidates + 1
-            self.verifier_seconds += event.verifier_seconds
-            self.bar.update(event.nfe_spent - self.bar.n)
-            score = finite(event.score)
-            self.bar.set_postfix(candidates=event.id + 1, score="-" if score is None else f"{score:.4g}")
-        elif isinstance(event, RoundDone):
-            self.nfe_spent = max(self.nfe_spent, event.nfe_spent)
-            self.best_id, self.best_score = event.best_id, event.best_score
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-    def partial(self, stopped: bool, error: str) -> dict:
-        """The summary line of a search that ended early, from what it reported before it ended."""
-        summary = Summary(self.config.model_name, self.config.algorithm, self.config.condition, self.budget,
-                          self.nfe_spent, 0, self.candidates, self.best_id, self.best_score, (),
-                          time.perf_counter() - self.started, self.verifier_seconds, stopped, self._kept(), error)
-        return summary_line(summary)
-
-    def _kept(self) -> str | None:
-        return self.out if self.out is not None and (Path(self.out) / "run.json").is_file() else None
-
-    def where(self) -> str:
-        kept = self._kept()
-        if kept is not None:
-            return f"the partial run ({self.candidates} candidates) is kept in {kept}"
-        if self.out is not None:
-            return f"nothing was scored, so no run was kept in {self.out}"
-        return f"{self.candidates} candidates were scored; no run folder was kept (give --out to keep one)"
-
-
-def summary_line(summary: Summary) -> dict:
-    """The last stdout line of `run`: the summary's row, with the run folder also under "out"."""
-    return {**summary.to_row(), "out": summary.run_dir}
-
-
 def _run(args) -> int:
     from tsearch import api, engine
     from tsearch.events import SearchDone
 
     plan = api.prepare(_config(args), out=args.out)
-    progress = _Progress(plan.config, plan.budget, plan.out)
+    progress = Progress(plan.config, plan.budget, plan.out)
     events = engine.run(plan)
     done = None
     try:

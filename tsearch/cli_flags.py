@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 
 from tsearch.config import SETTINGS, SearchConfig
 from tsearch.models import MODEL_OPTIONS, check_model_options, normalise_options
 from tsearch.options import Setting, check
 from tsearch.sampling import SOLVERS
+from tsearch.describe import algorithm_summary, option_flag, options_table  # noqa: F401 (options command)
 from tsearch.search import ALGORITHMS, option_settings
 
 CONFIG_FLAGS = ("budget", "steps", "seed", "batch_size", "solver", "final_steps", "device", "dtype")
@@ -27,11 +27,6 @@ FLAT = "flat_"       # argparse dest of a flat (older) option flag
 
 def flag(name: str) -> str:
     return f"--{name.replace('_', '-')}"
-
-
-def option_flag(algorithm: str, name: str) -> str:
-    """The flag of one algorithm's option: --zero-order.lam, --paths.delta-f."""
-    return f"--{algorithm}.{name.replace('_', '-')}"
 
 
 def _number(text: str, whole: bool):
@@ -156,35 +151,6 @@ def _add_algorithm(run: argparse.ArgumentParser, algorithm: str, shown: bool) ->
                            metavar=s.kind.__name__.upper(),
                            type=str if s.kind is str and not s.choices else setting_type(s),
                            help=_help(s) if shown else argparse.SUPPRESS)
-
-
-def algorithm_summary(algorithm: str) -> str:
-    """The first sentence of an algorithm's module docstring (or its class's)."""
-    import inspect
-
-    cls = ALGORITHMS[algorithm]
-    text = inspect.getmodule(cls).__doc__ or cls.__doc__ or ""
-    first = " ".join(text.strip().split("\n\n")[0].split())
-    return re.split(r"(?<!\bal)\.\s+(?=[A-Z])", first)[0].rstrip(".") + "." if first else ""
-
-
-def options_table() -> str:
-    """Every registered algorithm's options as a markdown table (the README's, `python -m tsearch options`)."""
-    lines = ["| algorithm | flag | label | default | range | meaning |", "|---|---|---|---|---|---|"]
-    for algorithm in ALGORITHMS:
-        try:
-            settings = option_settings(algorithm)
-        except ValueError as error:
-            lines.append(f"| `{algorithm}` | | | | | refused: {error} |")
-            continue
-        if not settings:
-            lines.append(f"| `{algorithm}` | | | | | no options |")
-        for i, s in enumerate(settings.values()):
-            name = f"`{algorithm}`" if i == 0 else ""
-            default = s.default if s.kind is not str else f"`{s.default}`"
-            lines.append(f"| {name} | `{option_flag(algorithm, s.name)}` | {s.title} | {default} | {s.range_text()} | "
-                         f"{s.help} |")
-    return "\n".join(lines)
 
 
 def chosen_options(args, algorithm: str | None) -> dict:

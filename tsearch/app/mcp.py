@@ -26,7 +26,7 @@ from tsearch.app import catalog, form, handlers
 from tsearch.app.state import LiveRun, RunHandle
 from tsearch.app.ui import CONCURRENCY
 from tsearch.app.validate import check_names
-from tsearch.cli_flags import algorithm_summary
+from tsearch.describe import algorithm_summary
 from tsearch.jsonio import dumps, finite
 from tsearch.search import ALGORITHMS, option_settings
 

@@ -46,9 +46,9 @@ def _save_image(image, path: Path) -> None:
 def versions() -> dict:
     import torch
 
-    import tsearch
+    from tsearch.version import __version__
 
-    return {"tsearch": tsearch.__version__, "torch": torch.__version__, "python": platform.python_version()}
+    return {"tsearch": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
 def check_out(root: str | os.PathLike) -> Path:

@@ -24,8 +24,7 @@ from tsearch.app import catalog, charts, form, views
 from tsearch.app.estimate import Estimator
 from tsearch.app.export import export_zip, load_live
 from tsearch.app import gpu
-from tsearch.app.gpu import device
-from tsearch.app.pool import ModelPool, Slot
+from tsearch.app.pool import POOL, Slot
 from tsearch.app.runs_root import new_run_dir
 from tsearch.app.state import LiveRun, RunHandle, Session, Throttle
 from tsearch.app.validate import DEFAULT_BATCH, check_flag, check_names, check_options, config_for  # noqa: F401
@@ -33,7 +32,6 @@ from tsearch.config import SearchConfig
 from tsearch.events import CandidateScored
 from tsearch.registry import Unavailable
 
-POOL = gpu.register_pool("app", ModelPool(device()))   # where a ZeroGPU worker finds the models (app/gpu.py)
 ESTIMATOR = Estimator()
 UPDATE_INTERVAL = 0.25   # seconds between page updates while a search runs (the last is always sent)
 CHART_INTERVAL = 1.0     # seconds between chart redraws: a browser redraws a big plotly chart far slower than text
@@ -96,8 +94,9 @@ def drive(plan: engine.Plan, label: str, live: LiveRun, handle: RunHandle, pace:
     more-steps baseline, whose cost the estimator keeps apart."""
     plan = dataclasses.replace(plan, out=str(new_run_dir(label)))
     live.run_dir = plan.out
-    events = engine.run(plan, should_stop=lambda: handle.stopped,
-                        batch_runner=gpu.batch_runner(plan, "app", ESTIMATOR.per_nfe(plan.model_name)))
+    runner = gpu.batch_runner(plan, "app", ESTIMATOR.per_nfe(plan.model_name))
+    # the first image at once: its candidate goes first, alone (not on ZeroGPU, where every call is a lease)
+    events = engine.run(plan, should_stop=lambda: handle.stopped, batch_runner=runner, first_alone=runner is None)
     try:
         for event in events:
             live.add(event)

@@ -6,7 +6,6 @@ import sys
 BENCHES = {"engine": "tsearch.bench.engine", "scaling": "tsearch.bench.scaling",
            "eval-shapes": "tsearch.bench.eval_shapes", "eval-digits": "tsearch.bench.eval_digits",
            "code-paths": "tsearch.bench.code_paths", "solvers": "tsearch.bench.solvers",
-           "bad-inputs": "tsearch.bench.bad_inputs",
            "scaling-algorithms": "tsearch.bench.scaling_algorithms",
            "app-latency": "tsearch.bench.app_latency"}
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import math
 
-from tsearch.config import SETTINGS, SearchConfig
+from tsearch.config import SETTINGS, SearchConfig, offered_settings
 from tsearch.models import MODEL_OPTIONS, check_model_options, normalise_options
 from tsearch.options import Setting, check
 from tsearch.sampling import SOLVERS
 from tsearch.describe import algorithm_summary, option_flag, options_table  # noqa: F401 (options command)
-from tsearch.search import ALGORITHMS, option_settings
+from tsearch.search import ALGORITHMS
 
 CONFIG_FLAGS = ("budget", "steps", "seed", "batch_size", "solver", "final_steps", "device", "dtype")
 NAMESPACE = "opt."   # argparse dest of a namespaced option: opt.<algorithm>.<option>
@@ -86,7 +86,7 @@ def _flat_flags(taken: set[str]) -> dict[str, tuple]:
     seen: dict[str, list[Setting]] = {}
     for algorithm in ALGORITHMS:
         try:
-            for s in option_settings(algorithm).values():
+            for s in offered_settings(algorithm).values():
                 seen.setdefault(s.name, []).append(s)
         except ValueError:   # an algorithm whose option clashes with a setting: reported when it is chosen
             continue
@@ -138,7 +138,7 @@ def add_run_flags(run: argparse.ArgumentParser, only: str | None = None) -> None
 def _add_algorithm(run: argparse.ArgumentParser, algorithm: str, shown: bool) -> None:
     """One algorithm's options as --ALGORITHM.OPTION flags, in a help group of their own."""
     try:
-        settings = option_settings(algorithm)
+        settings = offered_settings(algorithm)
     except ValueError as error:   # refused at use: choosing it says why; its flags would mislead
         if shown:
             run.add_argument_group(f"algorithm {algorithm}", str(error).replace("%", "%%"))

@@ -71,6 +71,7 @@ class SearchConfig:
         from tsearch.sampling import SOLVERS
 
         _check_model(self.model)
+        check_option_names(self.algorithm)
         options = _algorithm_options(self.algorithm, self.options)
         if self.solver is not None and self.solver not in SOLVERS:
             raise unknown("solver", self.solver, SOLVERS)
@@ -170,6 +171,37 @@ class SearchConfig:
 
 SETTINGS: dict[str, Setting] = settings_of(SearchConfig)   # every field's help, default, range, label, group
 WHOLE_FIELDS = ("budget", "steps", "seed", "batch_size", "final_steps")
+
+
+def reserved_names() -> dict[str, str]:
+    """Names an algorithm option may not take, each with what already owns it: SearchConfig's fields and the
+    keywords of tsearch.search(...) (an option named `steps` would be read as the search's steps)."""
+    owners = {name: f"the search setting SearchConfig.{name} (--{name.replace('_', '-')})" for name in SETTINGS}
+    for name in ("prompt", "cls", "class", "out", "should_stop", "verifier_timeout", "loader"):
+        owners.setdefault(name, f"the keyword {name}= of tsearch.search")
+    return owners
+
+
+def check_option_names(algorithm) -> None:
+    """ValueError naming both when a registered algorithm's option takes a name that a search setting owns (every
+    front door checks before it offers the algorithm; the option would shadow the setting or be taken for it)."""
+    from tsearch.search import ALGORITHMS, declared_fields
+
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
+        return   # unknown: validate names the algorithms
+    reserved = reserved_names()
+    for option in declared_fields(algorithm):
+        if option in reserved:
+            raise ValueError(f"algorithm {algorithm!r} cannot be used: its option {option!r} has the name of "
+                             f"{reserved[option]}; rename the option in {ALGORITHMS[algorithm].__module__}")
+
+
+def offered_settings(algorithm: str) -> dict[str, Setting]:
+    """An algorithm's option settings, once its option names are checked (`check_option_names`)."""
+    from tsearch.search import option_settings
+
+    check_option_names(algorithm)
+    return option_settings(algorithm)
 
 
 def whole_setting(s: Setting, value) -> int | None:

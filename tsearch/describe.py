@@ -6,7 +6,8 @@ from __future__ import annotations
 import inspect
 import re
 
-from tsearch.search import ALGORITHMS, option_settings
+from tsearch.config import offered_settings
+from tsearch.search import ALGORITHMS
 
 
 def option_flag(algorithm: str, name: str) -> str:
@@ -27,7 +28,7 @@ def options_table() -> str:
     lines = ["| algorithm | flag | label | default | range | meaning |", "|---|---|---|---|---|---|"]
     for algorithm in ALGORITHMS:
         try:
-            settings = option_settings(algorithm)
+            settings = offered_settings(algorithm)
         except ValueError as error:
             lines.append(f"| `{algorithm}` | | | | | refused: {error} |")
             continue

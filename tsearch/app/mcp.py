@@ -28,7 +28,8 @@ from tsearch.app.ui import CONCURRENCY
 from tsearch.app.validate import check_names
 from tsearch.describe import algorithm_summary
 from tsearch.jsonio import dumps, finite
-from tsearch.search import ALGORITHMS, option_settings
+from tsearch.config import offered_settings
+from tsearch.search import ALGORITHMS
 
 API_NAME = "search_noise"   # the endpoint (/search_noise) and the MCP tool's name
 MAX_BUDGET = 20000          # NFEs per call (the page's slider ends here too): a call runs to the end, no Stop
@@ -77,7 +78,7 @@ def _options(algorithm: str, options) -> dict:
     if not isinstance(options, dict):
         raise gr.Error(f"options: an object of {algorithm}'s options, e.g. {{\"{_example(algorithm)}\": ...}}, "
                        f"got {options!r}")
-    known = option_settings(algorithm)
+    known = offered_settings(algorithm)
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise gr.Error(f"options: {', '.join(unknown)} do not apply to algorithm {algorithm!r}; its options: "
@@ -86,7 +87,7 @@ def _options(algorithm: str, options) -> dict:
 
 
 def _example(algorithm: str) -> str:
-    return next(iter(option_settings(algorithm)), "option")
+    return next(iter(offered_settings(algorithm)), "option")
 
 
 DOC = """Search a diffusion model's starting noise for the image a verifier scores best.
@@ -120,7 +121,7 @@ def tool_doc() -> str:
     per_algorithm = []
     for name in ALGORITHMS:
         try:
-            settings = option_settings(name)
+            settings = offered_settings(name)
         except ValueError:
             continue
         listed = ", ".join(f"{s.name}: {s.describe()}" for s in settings.values())

@@ -47,34 +47,14 @@ def convert_option(algorithm: str, f: dataclasses.Field, value):
     return check(option_setting(algorithm, f), value, f"option {f.name} of {algorithm!r}")
 
 
-def reserved_names() -> dict[str, str]:
-    """Names an algorithm option may not take, each with what already owns it: SearchConfig's fields and the
-    keywords of tsearch.search(...) (an option named `steps` would be read as the search's steps)."""
-    from tsearch.config import SearchConfig
-
-    owners = {f.name: f"the search setting SearchConfig.{f.name} (--{f.name.replace('_', '-')})"
-              for f in dataclasses.fields(SearchConfig)}
-    for name in ("prompt", "cls", "out", "should_stop", "verifier_timeout", "loader", "class"):
-        owners.setdefault(name, f"the keyword {name}= of tsearch.search")
-    return owners
-
-
 def declared_fields(name: str) -> dict[str, dataclasses.Field]:
-    """The Options fields a registered algorithm declares, unchecked (see `option_fields`)."""
+    """The Options fields a registered algorithm declares."""
     if name not in ALGORITHMS:
         raise unknown("algorithm", name, ALGORITHMS)
     return {f.name: f for f in dataclasses.fields(ALGORITHMS[name].Options)}
 
 
-def option_fields(name: str) -> dict[str, dataclasses.Field]:
-    """A registered algorithm's options; ValueError naming both when one takes a name that a search setting owns."""
-    fields = declared_fields(name)
-    reserved = reserved_names()
-    for option in fields:
-        if option in reserved:
-            raise ValueError(f"algorithm {name!r} cannot be used: its option {option!r} has the name of "
-                             f"{reserved[option]}; rename the option in {ALGORITHMS[name].__module__}")
-    return fields
+option_fields = declared_fields   # the name the app and the API read
 
 
 def option_settings(name: str) -> dict[str, Setting]:

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from tsearch import jsonio
-from tsearch.config import SETTINGS, SearchConfig
-from tsearch.search import ALGORITHMS, option_settings
+from tsearch.config import SETTINGS, SearchConfig, offered_settings
+from tsearch.search import ALGORITHMS
 
 CONDITION_KEYS = ("prompts", "prompts_file", "classes")
 # sweep-level keys that an [[algorithm]] table may set for its own cells
@@ -165,7 +165,7 @@ def _option_keys(table: dict, algorithm: str, where: str) -> dict:
     if algorithm not in ALGORITHMS:
         return options   # SearchConfig.validate names the algorithm
     try:
-        known = option_settings(algorithm)
+        known = offered_settings(algorithm)
     except ValueError as error:
         raise ValueError(f"{where}: {error}") from None
     bad = [key for key in options if key not in known]

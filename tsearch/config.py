@@ -25,9 +25,8 @@ MAX_SEED = 2**63            # seeds are integers in [0, 2^63)
 MAX_BUDGET = 10**9          # NFEs; more would run for years even on the fastest model
 DTYPES = ("float32", "bfloat16", "float16", "auto", "fp32", "bf16", "fp16")   # the last three: aliases
 DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
-# One batch size for every front door (the app used 4, the CLI and sweeps 16): on the shapes model on a shared
-# 2-core CPU, 8 showed its first candidate about as soon as 4 (1.7-2.4 s against 1.5-3.6 s; 16: 5.3 s) and finished
-# a 640-NFE random search no slower than 16 (6.5-8.1 s against 9.9-10.2 s; 4: 8.8-11.2 s).
+# One batch size for every front door (the app used 4, the CLI and sweeps 16): on the shapes model on a 2-core CPU,
+# 8 showed the first candidate about as soon as 4 and finished a random search about as fast as 16.
 DEFAULT_BATCH = 8
 
 

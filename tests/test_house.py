@@ -19,9 +19,9 @@ import tsearch
 ROOT = Path(tsearch.__file__).parent
 LAYERS = [   # lowest first; a module belongs to the first prefix that names it or a package above it
     ("tsearch._compat", "tsearch.jsonio", "tsearch.noise", "tsearch.sampling", "tsearch.registry", "tsearch.version",
-     "tsearch.options"),
+     "tsearch.options", "tsearch.envvars"),
     ("tsearch.search", "tsearch.worlds", "tsearch.models", "tsearch.verifiers", "tsearch.candidate",
-     "tsearch.events", "tsearch.recipes", "tsearch.runs"),
+     "tsearch.events", "tsearch.recipes", "tsearch.runs", "tsearch.runfolder"),
     ("tsearch.config", "tsearch.config_checks", "tsearch.describe"),
     ("tsearch.engine",),
     ("tsearch.api", "tsearch.regenerate"),

@@ -120,6 +120,7 @@ class LiveRun:
     error: str | None = None
     label: str = ""                                    # name of this run in a comparison
     summary: Summary | None = None                     # how it ended (SearchDone), None while it runs
+    skipped_why: str = ""                              # a loaded run: rows of candidates.jsonl skipped, and why
 
     def __post_init__(self):
         self._by_id = {c.id: c for c in self.candidates}
@@ -178,11 +179,13 @@ class LiveRun:
             live.best_id, live.best_score = last[1], last[2]
             live.nfe_spent = run.candidates[-1].nfe_spent if run.candidates else 0
             live.seconds, live.stopped = 0.0, True
+            live.skipped_why = run.skipped_why
             return live
         summary = live.summary = Summary.from_row(run.summary)
         live.best_id, live.best_score = summary.best_id, summary.best_score
         live.nfe_spent = summary.nfe_spent or (run.candidates[-1].nfe_spent if run.candidates else 0)
         live.seconds, live.stopped, live.error = summary.seconds, summary.stopped, summary.error
+        live.skipped_why = run.skipped_why
         return live
 
 

@@ -11,7 +11,8 @@ import os
 
 import gradio as gr
 
-from tsearch.app import catalog, charts, handlers, views
+from tsearch import envvars
+from tsearch.app import catalog, charts, handlers, numbers, views
 from tsearch.app.controls import (DEFAULT_ALGORITHM, _controls, _model_controls,  # noqa: F401 (tests read them here)
                                   _model_option_updates)
 from tsearch.app.state import Session
@@ -30,7 +31,7 @@ of the denoiser over one image) is spent.
 from tsearch.app.style import HEAD  # noqa: E402  (the page's CSS: tsearch/app/style.py)
 # Searches running at once, all tabs together: one per core, at most 4 (8 at once on 2 cores ran 2-6x slower
 # overall than 2 at a time); $TSEARCH_APP_CONCURRENCY overrides.
-CONCURRENCY = int(os.environ.get("TSEARCH_APP_CONCURRENCY") or max(1, min(4, os.cpu_count() or 1)))
+CONCURRENCY = envvars.whole("TSEARCH_APP_CONCURRENCY", max(1, min(4, os.cpu_count() or 1)), 1, 1024)
 
 
 def _provide(model) -> str:
@@ -139,7 +140,7 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
             with gr.Column(scale=2):
                 r = _results()
         demo.run_event = _wire(demo, session, c, r)   # for tests and notebooks that want to chain on a search
-    return demo
+    return numbers.guard(demo)   # a bad number from an API caller: a message naming the field
 
 
 def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):

@@ -11,6 +11,7 @@ from tsearch.app import best as best_lib
 from tsearch.app.charts import ranked_against
 from tsearch.app.state import LiveRun
 from tsearch.candidate import Candidate
+from tsearch.events import no_finite_score
 from tsearch.jsonio import finite
 
 TOP = 8      # the gallery holds TOP + LATEST candidates, highest score first (TOP // 2 places kept for previews)
@@ -146,6 +147,10 @@ def status_line(run: LiveRun, note: str = "") -> str:
         tail, state = f" · stopped after {elapsed:.1f} s; everything found so far is kept", "Stopped"
     else:
         tail, state = f" · done in {elapsed:.1f} s", "Done"
+    if not run.running and not run.error and no_finite_score(n, run.best_score):
+        tail += f" · warning: {no_finite_score(n, run.best_score)}"
+    if run.skipped_why:
+        tail += f" · {run.skipped_why}"
     return f"{state}: {head}{tail}" + (f" · {note}" if note else "")
 
 

@@ -21,16 +21,24 @@ from gradio.components.plot import PlotData
 from tsearch import engine
 from tsearch.app import catalog, charts, form, views
 from tsearch.app.export import export_zip, load_live
-from tsearch.app.one_path import (CHART_INTERVAL, ESTIMATOR, UPDATE_INTERVAL, Pace, _plan, _slot,  # noqa: F401
-                                  drive, lend, prepared)
+from tsearch.app.one_path import ESTIMATOR, _plan, _slot, drive, lend, prepared  # noqa: F401
 from tsearch.app.pool import POOL, Slot
-from tsearch.app.state import LiveRun, Session
+from tsearch.app.state import LiveRun, Session, Throttle
 from tsearch.app.validate import DEFAULT_BATCH, check_flag, check_names, check_options, config_for  # noqa: F401
 from tsearch.config import SearchConfig
 from tsearch.registry import Unavailable
 
 
 SEARCH_OUTPUTS = ("status", "best_image", "best_card", "chart", "gallery", "details")
+UPDATE_INTERVAL = 0.25   # seconds between page updates while a search runs (the last is always sent)
+CHART_INTERVAL = 1.0     # seconds between chart redraws: a browser redraws a big plotly chart far slower than text
+
+
+class Pace:
+    """When to update the page: text and gallery every `UPDATE_INTERVAL` s, the chart every `CHART_INTERVAL` s."""
+
+    def __init__(self):
+        self.page, self.chart = Throttle(UPDATE_INTERVAL), Throttle(CHART_INTERVAL)
 
 
 def plot(figure: dict) -> PlotData:

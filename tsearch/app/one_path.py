@@ -3,7 +3,8 @@
 A validated config (`form.build`) is `prepared`: the pool lends the model (loaded once for the page and the
 agents), `tsearch.api.plan_for` plans it (no second validation), and on ZeroGPU a batch must fit one GPU call.
 `drive` then runs the plan in a run folder of its own, feeding the engine's events into a `LiveRun` and
-yielding throttled page updates; Stop, a cancelled job and an error end it with everything found kept.
+yielding page updates as `pace` (handlers.Pace) allows; Stop, a cancelled job and an error end it with
+everything found kept.
 """
 
 from __future__ import annotations
@@ -19,14 +20,12 @@ from tsearch.app import gpu
 from tsearch.app.estimate import Estimator
 from tsearch.app.pool import POOL, Slot
 from tsearch.app.runs_root import new_run_dir
-from tsearch.app.state import LiveRun, RunHandle, Throttle
+from tsearch.app.state import LiveRun, RunHandle
 from tsearch.config import SearchConfig
 from tsearch.events import CandidateScored
 from tsearch.registry import Unavailable
 
 ESTIMATOR = Estimator()
-UPDATE_INTERVAL = 0.25   # seconds between page updates while a search runs (the last is always sent)
-CHART_INTERVAL = 1.0     # seconds between chart redraws: a browser redraws a big plotly chart far slower than text
 
 
 def lend(model: str, options: dict | None = None) -> Slot:
@@ -74,14 +73,7 @@ def _zerogpu_fits(plan: engine.Plan) -> None:
             raise gr.Error(str(error)) from None
 
 
-class Pace:
-    """When to update the page: text and gallery every `UPDATE_INTERVAL` s, the chart every `CHART_INTERVAL` s."""
-
-    def __init__(self):
-        self.page, self.chart = Throttle(UPDATE_INTERVAL), Throttle(CHART_INTERVAL)
-
-
-def drive(plan: engine.Plan, label: str, live: LiveRun, handle: RunHandle, pace: Pace, view,
+def drive(plan: engine.Plan, label: str, live: LiveRun, handle: RunHandle, pace, view,
           baseline: bool = False) -> Iterator[Any]:
     """The one path every search of the app takes (Search, Compare, the MCP tool): a prepared plan runs in a run
     folder of its own (named by `label`), its batches through the ZeroGPU runner there, its events fed into `live`,

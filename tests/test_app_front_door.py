@@ -106,3 +106,5 @@ def test_the_mcp_tool_takes_the_algorithms_options_on_the_same_path(monkeypatch)
         mcp.search_noise(model="gmm", cls=1, algorithm="zero-order", budget=40, steps=4, options={"lam": 1.5})
     with pytest.raises(gr.Error, match="budget: one call runs to the end without a Stop, so it takes at most 20000"):
         mcp.search_noise(model="gmm", cls=1, budget=10**12)
+    with pytest.raises(gr.Error, match="budget: the NFEs to spend, from one candidate's cost to 20000 a call; got 0"):
+        mcp.search_noise(model="gmm", cls=1, budget=0)   # the tool's range, never the API's 10^9

@@ -41,9 +41,11 @@ def search_noise(model: str = "shapes", prompt: str = "", cls: int | None = None
                  evaluator: str = "", algorithm: str = "random", budget: int = 400, steps: int = 0,
                  seed: int = 0, options: dict | None = None) -> tuple[gr.FileData, float | None, str]:
     # The docstring (gradio's tool description) is written by `tool_doc` from the registries when the tool is added.
-    if isinstance(budget, int) and not isinstance(budget, bool) and budget > MAX_BUDGET:
+    if isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget > MAX_BUDGET:
         raise gr.Error(f"budget: one call runs to the end without a Stop, so it takes at most {MAX_BUDGET} NFEs; "
                        f"got {budget}")
+    if isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget < 1:
+        raise gr.Error(f"budget: the NFEs to spend, from one candidate's cost to {MAX_BUDGET} a call; got {budget}")
     if verifiers in (None, [], ()) and isinstance(model, str) and model in catalog.PRESETS:
         verifiers = list(catalog.preset(model).verifiers)
     model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)

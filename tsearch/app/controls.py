@@ -103,19 +103,29 @@ def _number(name: str, value, **kwargs):
     return gr.Number(value, label=_label(s), info=s.help[:1].upper() + s.help[1:] + ".", precision=0, **kwargs)
 
 
-def _controls(start: str, info: dict, preset: catalog.Preset) -> dict:
-    """The form: the left column's controls by name (the search's settings, then Run and Stop)."""
-    text, verifier_names, c = info["conditioning"] == "text", catalog.available_verifiers(), {}
-    c["model"] = gr.Dropdown(catalog.model_choices(), value=start, label="Model")
+def _run_bar(start: str, info: dict, preset: catalog.Preset) -> dict:
+    """The run bar: what to draw, and Run, first on the page and first in keyboard order."""
+    text, c = info["conditioning"] == "text", {}
+    with gr.Row(equal_height=False, elem_id="run-bar"):
+        c["model"] = gr.Dropdown(catalog.model_choices(), value=start, label="Model", scale=2, min_width=200)
+        c["prompt"] = gr.Textbox(preset.prompt or "", label="Prompt", visible=text, max_lines=2, scale=5,
+                                 min_width=240, placeholder="a red circle and a blue square")
+        c["cls"] = gr.Dropdown(_class_choices(info), value=preset.cls if preset.cls is not None else None,
+                               label="Class", visible=not text, allow_custom_value=True, scale=5, min_width=240)
+        c["run_button"] = gr.Button("Run", variant="primary", elem_id="run", scale=1, min_width=110)
+        c["stop_button"] = gr.Button("Stop", variant="stop", elem_id="stop", scale=1, min_width=110,
+                                     interactive=False)
+    return c
+
+
+def _controls(start: str, info: dict, preset: catalog.Preset, c: dict) -> dict:
+    """The form: the left column's settings by name, added to `c` (the run bar's controls)."""
+    text, verifier_names = info["conditioning"] == "text", catalog.available_verifiers()
     c["model_note"] = gr.Markdown(catalog.model_note(start))
-    c["prompt"] = gr.Textbox(preset.prompt or "", label="Prompt", visible=text, max_lines=2,
-                             placeholder="a red circle and a blue square")
     with gr.Column(visible=text and bool(info["examples"])) as c["examples_column"]:
         if info["examples"]:
             gr.Examples([[e] for e in info["examples"]], inputs=[c["prompt"]], label="Example prompts",
                         cache_examples=False)
-    c["cls"] = gr.Dropdown(_class_choices(info), value=preset.cls if preset.cls is not None else None, label="Class",
-                           visible=not text, allow_custom_value=True)
     c["verifiers"] = gr.Dropdown(verifier_names, value=list(preset.verifiers), multiselect=True, label="Verifiers",
                                  info="Score each candidate; several are combined by mean rank (an ensemble).")
     c["evaluator"] = gr.Dropdown([("none", "")] + [(n, n) for n in verifier_names], value=preset.evaluator or "",
@@ -135,9 +145,6 @@ def _controls(start: str, info: dict, preset: catalog.Preset) -> dict:
     taken = catalog.model_options(start)
     with gr.Accordion("Advanced: model options", open=False, visible=bool(taken)) as c["model_options_box"]:
         c["model_option_inputs"] = {name: _model_option_component(name, name in taken) for name in MODEL_OPTIONS}
-    with gr.Row():
-        c["run_button"] = gr.Button("Run", variant="primary", elem_id="run")
-        c["stop_button"] = gr.Button("Stop", variant="stop", elem_id="stop")
     return c
 
 

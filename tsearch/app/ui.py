@@ -1,4 +1,5 @@
-"""The page: controls on the left, the live search on the right; `build_demo()` returns the Blocks.
+"""The page: model, prompt, Run and Stop at the top, settings on the left, the live search on the right;
+`build_demo()` returns the Blocks.
 
 Layout and wiring only; the work is in handlers.py. Every choice the page offers (models,
 verifiers, algorithms, their options and explanations) is read from the registries by catalog.py.
@@ -14,7 +15,7 @@ import gradio as gr
 from tsearch import envvars
 from tsearch.app import catalog, charts, handlers, numbers, views
 from tsearch.app.controls import (DEFAULT_ALGORITHM, _controls, _model_controls,  # noqa: F401 (tests read them here)
-                                  _model_option_updates)
+                                  _model_option_updates, _run_bar)
 from tsearch.app.state import Session
 from tsearch.registry import Unavailable
 from tsearch.search import ALGORITHMS
@@ -28,10 +29,39 @@ Some noises give better images than others. Instead of spending compute on more 
 (Ma et al. 2025, arXiv 2501.09732). Press **Run** and watch the best image improve as compute (NFEs, one pass
 of the denoiser over one image) is spent.
 """
-from tsearch.app.style import HEAD  # noqa: E402  (the page's CSS: tsearch/app/style.py)
+from tsearch.app.style import HEAD, SHOW_RESULT  # noqa: E402  (the page's CSS and script: tsearch/app/style.py)
 # Searches running at once, all tabs together: one per core, at most 4 (8 at once on 2 cores ran 2-6x slower
 # overall than 2 at a time); $TSEARCH_APP_CONCURRENCY overrides.
 CONCURRENCY = envvars.whole("TSEARCH_APP_CONCURRENCY", max(1, min(4, os.cpu_count() or 1)), 1, 1024)
+
+
+def _busy(session: Session | None, run: str, compare: str) -> tuple:
+    """Run (or Compare) was pressed: forget a Stop from before, then Run, Compare, Stop, model and prompt
+    while it runs."""
+    handlers.arm(session)
+    return (gr.update(value=run, interactive=False), gr.update(value=compare, interactive=False),
+            gr.update(interactive=True), gr.update(interactive=False), gr.update(interactive=False))
+
+
+def _running(session: Session | None = None) -> tuple:
+    return _busy(session, "Running…", "Compare")
+
+
+def _comparing(session: Session | None = None) -> tuple:
+    return _busy(session, "Run", "Comparing…")
+
+
+def _idle() -> tuple:
+    """The search or comparison ended (done, stopped or failed): Run, Compare, model and prompt back, Stop off."""
+    return (gr.update(value="Run", interactive=True), gr.update(value="Compare", interactive=True),
+            gr.update(interactive=False), gr.update(interactive=True), gr.update(interactive=True))
+
+
+def _after(event, fn, outputs) -> None:
+    """`fn` once `event` ends, whether it finished or failed: gradio 6.31's page runs `.then` only on success,
+    though documented as regardless (an error is dispatched to `.failure` listeners alone)."""
+    for listener in (event.success, event.failure):
+        listener(fn, outputs=outputs, queue=False, show_progress="hidden", api_visibility="private")
 
 
 def _provide(model) -> str:
@@ -107,7 +137,7 @@ def _results() -> dict:
 
 def _compare_tab(r: dict) -> None:
     gr.Markdown("Run several algorithms (same verifiers) or several verifiers (same algorithm) "
-                "on the prompt, budget, steps and seed set on the left, one after another. "
+                "on the prompt above and the budget, steps and seed on the left, one after another. "
                 "Comparing verifiers plots the held-out evaluator when one is chosen, since "
                 "each verifier's own scale differs.")
     r["mode"] = gr.Radio(["algorithms", "verifiers"], value="algorithms", label="Compare")
@@ -134,9 +164,10 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
         gr.HTML("", head=HEAD, padding=False)
         gr.Markdown(INTRO)
         gr.Markdown(f"> **Note:** {fallback}", visible=bool(fallback), elem_id="fallback-note")
+        c = _run_bar(start, info, preset)
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=340):
-                c = _controls(start, info, preset)
+                c = _controls(start, info, preset, c)
             with gr.Column(scale=2):
                 r = _results()
         demo.run_event = _wire(demo, session, c, r)   # for tests and notebooks that want to chain on a search
@@ -149,20 +180,28 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
     shared = {**{k: c[k] for k in ("model", "prompt", "cls", "verifiers", "evaluator", "algorithm", "budget",
                                    "steps", "seed", "batch_size")},
               "session": session, **c["option_inputs"], **c["model_option_inputs"]}
-    for button in (c["run_button"], r["compare_button"]):
-        button.click(handlers.arm, inputs_kwargs={"session": session}, outputs=None, queue=False,
-                     api_visibility="private")
-    run_event = c["run_button"].click(
-        handlers.search, inputs_kwargs={**shared, "baseline": c["baseline"], "final_steps": c["final_steps"]},
-        outputs=search_outputs, api_name="search", concurrency_limit=CONCURRENCY, concurrency_id="search",
-        show_progress="minimal")
+    # While a search or comparison runs: Run says so, Stop is live, and the model and prompt it was given stay.
+    busy = [c["run_button"], r["compare_button"], c["stop_button"], c["model"], c["prompt"]]
+    runs = {}   # Run, and Enter in the prompt box: the same search
+    for name, trigger in (("search", c["run_button"].click), ("enter", c["prompt"].submit)):
+        trigger(None, js=SHOW_RESULT, api_visibility="private")
+        trigger(_running, inputs_kwargs={"session": session}, outputs=busy, queue=False, show_progress="hidden",
+                api_visibility="private")
+        runs[name] = trigger(
+            handlers.search, inputs_kwargs={**shared, "baseline": c["baseline"], "final_steps": c["final_steps"]},
+            outputs=search_outputs, concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal",
+            **({"api_name": "search"} if name == "search" else {"api_visibility": "private"}))
+        _after(runs[name], _idle, busy)
+    r["compare_button"].click(_comparing, inputs_kwargs={"session": session}, outputs=busy, queue=False,
+                              show_progress="hidden", api_visibility="private")
     c["stop_button"].click(handlers.stop, inputs_kwargs={"session": session}, outputs=None, queue=False,
                            api_name="stop")
-    r["compare_button"].click(
+    compare_event = r["compare_button"].click(
         handlers.compare, inputs_kwargs={**shared, "mode": r["mode"], "algorithms": r["compare_algorithms"],
                                          "compare_verifiers": r["compare_verifiers"]},
         outputs=[r["compare_status"], r["compare_chart"], r["compare_gallery"]], api_name="compare",
         concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal")
+    _after(compare_event, _idle, busy)
     r["export_button"].click(handlers.export, inputs_kwargs={"session": session}, outputs=r["export_file"],
                              api_name="export")
     r["load_file"].upload(handlers.load, inputs_kwargs={"file": r["load_file"], "session": session},
@@ -179,4 +218,4 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
         trigger(handlers.estimate, inputs=[c[k] for k in ("model", "budget", "prompt", "cls", "batch_size",
                                                           "baseline")],
                 outputs=c["estimate"], api_visibility="private")
-    return run_event
+    return runs["search"]

@@ -153,7 +153,8 @@ def test_ensemble_by_mean_rank_and_nan_ranks_last():
 
 def test_verifier_returning_the_wrong_number_of_scores():
     with pytest.raises(ValueError, match="returned 1 scores for 16 images"):
-        tsearch.search(**{**BASE, "verifiers": [lambda im, c: [0.0]]}, algorithm="random", budget=8 * 16)
+        tsearch.search(**{**BASE, "verifiers": [lambda im, c: [0.0]]}, algorithm="random", budget=8 * 16,
+                       batch_size=16)   # 16 was the default batch size before the front doors shared one (8)
 
 
 def test_timing_recorded_per_candidate():

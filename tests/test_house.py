@@ -22,10 +22,10 @@ LAYERS = [   # lowest first; a module belongs to the first prefix that names it 
      "tsearch.options", "tsearch.envvars"),
     ("tsearch.search", "tsearch.worlds", "tsearch.models", "tsearch.verifiers", "tsearch.candidate",
      "tsearch.events", "tsearch.recipes", "tsearch.runs", "tsearch.runfolder"),
-    ("tsearch.config",),
+    ("tsearch.config", "tsearch.config_checks", "tsearch.describe"),
     ("tsearch.engine",),
     ("tsearch.api", "tsearch.regenerate"),
-    ("tsearch.cli", "tsearch.sweep", "tsearch.app"),
+    ("tsearch.cli", "tsearch.cli_flags", "tsearch.cli_progress", "tsearch.sweep", "tsearch.app"),
     ("tsearch.bench", "tsearch.__main__", "tsearch"),
 ]
 STRANGERS = ("tsearch.search", "tsearch.models", "tsearch.verifiers")   # none imports another

@@ -73,7 +73,7 @@ def test_the_schema_lists_the_search_tool_alone_with_typed_described_parameters(
     assert "Returns:" in entry["description"] and "JSON" in entry["description"]
     properties = entry["inputSchema"]["properties"]
     assert list(properties) == ["model", "prompt", "cls", "verifiers", "evaluator", "algorithm", "budget", "steps",
-                                "seed"]
+                                "seed", "options"]   # options: issue 17 gives agents the algorithms' options
     for name, kind in PARAMETERS.items():
         assert properties[name]["type"] == kind, name
     assert {"type": "integer"} in properties["cls"]["oneOf"]

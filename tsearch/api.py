@@ -141,6 +141,12 @@ def prepare(config: SearchConfig | None = None, *, out: str | None = None, loade
         raise ValueError(f"give a SearchConfig or keyword arguments, not both (got {', '.join(kwargs)})")
     else:
         config = config.validate()
+    return plan_for(config, out=out, loader=loader)
+
+
+def plan_for(config: SearchConfig, *, out: str | None = None, loader: Loader | None = None) -> engine.Plan:
+    """The engine's plan of a config `validate` has already checked (so it is checked once): the model, the
+    verifiers, the condition encoded, the budget against one candidate's cost. Nothing is spent or written."""
     loader = loader or Loader()
     if out is not None:
         check_out(out)

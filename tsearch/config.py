@@ -17,79 +17,79 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from tsearch.config_checks import (MAX_PROMPT_CHARS, _algorithm_options, _check_model, _condition,  # noqa: F401
+                                   _device, _scorers, check_worlds, whole, world_of)
+from tsearch.options import Setting, setting, settings_of
+
 MAX_SEED = 2**63            # seeds are integers in [0, 2^63)
 MAX_BUDGET = 10**9          # NFEs; more would run for years even on the fastest model
-MAX_PROMPT_CHARS = 4000     # longer prompts are refused (encoders truncate far earlier)
 DTYPES = ("float32", "bfloat16", "float16", "auto", "fp32", "bf16", "fp16")   # the last three: aliases
 DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+# One batch size for every front door (the app used 4, the CLI and sweeps 16): on the shapes model on a 2-core CPU,
+# 8 showed the first candidate about as soon as 4 and finished a random search about as fast as 16.
+DEFAULT_BATCH = 8
 
 
 @dataclass(frozen=True)
 class SearchConfig:
-    model: Any                                  # registered name, hub id, local folder, a loaded Model or diffusers pipeline
-    condition: str | int | None = None          # a prompt (text models) or a class index (class-conditional)
-    verifiers: tuple = ()                       # registered names, "module:function", objects with .score, callables
-    evaluators: tuple = ()                      # held-out scorers, recorded but never told to the search
-    algorithm: str = "random"                   # a name in tsearch.search.ALGORITHMS
-    options: Any = None                         # the algorithm's Options instance (None: its defaults)
-    budget: int = 200                           # NFEs in all (one NFE = one denoiser pass over one sample)
-    steps: int | None = None                    # denoising steps per candidate (None: the model's default)
-    seed: int = 0                               # the algorithm's generator; every noise follows from it
-    batch_size: int = 16                        # most candidates denoised together
-    solver: str | None = None                   # "euler", "heun" or "dpmpp-2m" (None: the model's default)
-    final_steps: int | None = None              # re-render the winning noise with this many steps (counted)
-    final_top: int = 1                          # drafts re-rendered with final_steps and scored; the best commit wins
-    device: str = "cpu"                         # "cpu", "cuda", "cuda:1", "mps"
-    dtype: str | None = None                    # None: the model's default; float32, bfloat16, float16 or auto (run.json: resolved)
-    model_options: Mapping = field(default_factory=dict)   # the model's options: height, width, guidance, ...
+    model: Any = setting(None, "registered name (see `python -m tsearch models`), hub id or local diffusers folder",
+                         kind=str, label="model")   # or a loaded Model or diffusers pipeline (API)
+    condition: str | int | None = setting(None, "a prompt (text models) or a class index (class-conditional)",
+                                          kind=str, label="prompt or class", optional=True, blank="none")
+    verifiers: tuple = setting((), "registered names that score each candidate; several combine by mean rank",
+                               kind=tuple, label="verifiers")   # also "module:function", objects with .score, callables
+    evaluators: tuple = setting((), "held-out scorers recorded beside the verifiers, never told to the search",
+                                kind=tuple, label="held-out evaluators")
+    algorithm: str = setting("random", "the search algorithm (see `run --algorithm NAME --help`)", label="algorithm")
+    options: Any = setting(None, "the algorithm's options (None: its defaults)", kind=dict, group="algorithm",
+                           optional=True, blank="its defaults")   # its Options instance once validated
+    budget: int = setting(200, "NFEs to spend in all (one NFE = one denoiser pass over one sample)",
+                          label="budget (NFEs)", minimum=1, maximum=MAX_BUDGET)
+    steps: int | None = setting(None, "denoising steps per candidate", kind=int,
+                                label="denoising steps per candidate", minimum=1, optional=True)
+    seed: int = setting(0, "the algorithm's seed; every noise follows from it", label="seed", minimum=0,
+                        maximum=MAX_SEED, exclusive=(False, True))
+    batch_size: int = setting(DEFAULT_BATCH, "most candidates denoised together; smaller gives quicker updates and "
+                              "Stop", label="batch size", group="advanced", minimum=1)
+    solver: str | None = setting(None, "ODE solver", kind=str, label="solver",
+                                 group="advanced", optional=True)   # choices: tsearch.sampling.SOLVERS
+    final_steps: int | None = setting(None, "re-render the winning noise with this many steps (counted in the "
+                                      "budget)", kind=int, label="final render steps", group="advanced", minimum=1,
+                                      optional=True, blank="none (no final render)")
+    final_top: int = setting(1, "with final steps: the best this many drafts are re-rendered and scored; the best "
+                             "commit wins (draft-then-commit)", label="drafts committed", group="advanced",
+                             minimum=1)
+    device: str = setting("cpu", "cpu, cuda, cuda:1 or mps", label="device", group="advanced")
+    dtype: str | None = setting(None, "model weights' dtype (run.json stores it resolved)",
+                                kind=str, label="dtype", group="advanced", choices=DTYPES, optional=True)
+    model_options: Mapping = setting({}, "the model's options: height, width, guidance, ... (see MODEL_OPTIONS)",
+                                     kind=dict, group="model")
 
     # --- validation -----------------------------------------------------------------------
     def validate(self, here: bool = True) -> "SearchConfig":
         """This config with its values checked and normalised; ValueError naming the field otherwise."""
-        from tsearch.search import ALGORITHMS, make_options
+        from tsearch.models import check_model_options, checked_model_options
         from tsearch.registry import unknown
         from tsearch.sampling import SOLVERS
 
-        from tsearch.models import check_model_options, normalise_options
-        from tsearch.models.hub import is_pipeline
-
-        if isinstance(self.model, str):
-            if not self.model.strip():
-                raise ValueError("model: give a registered name (see `python -m tsearch models`), a hub id or a folder")
-        elif not is_pipeline(self.model) and \
-                not all(callable(getattr(self.model, name, None)) for name in ("encode", "forward_x0", "decode")):
-            raise ValueError(f"model: give a registered name (see `python -m tsearch models`), a hub id, a folder, "
-                             f"a loaded diffusers pipeline or a tsearch Model object; got {self.model!r}")
-        if not isinstance(self.algorithm, str) or self.algorithm not in ALGORITHMS:
-            raise unknown("algorithm", self.algorithm, ALGORITHMS)
-        options = self.options
-        if options is None:
-            options = make_options(self.algorithm)
-        elif isinstance(options, Mapping):
-            options = make_options(self.algorithm, **options)
-        elif not isinstance(options, ALGORITHMS[self.algorithm].Options):
-            raise ValueError(f"options: algorithm {self.algorithm!r} takes a "
-                             f"{ALGORITHMS[self.algorithm].__module__}.Options, got {type(options).__name__}")
-        else:
-            options = make_options(self.algorithm, **dataclasses.asdict(options))
-        solver = self.solver
-        if solver is not None and solver not in SOLVERS:
-            raise unknown("solver", solver, SOLVERS)
+        _check_model(self.model)
+        check_option_names(self.algorithm)
+        options = _algorithm_options(self.algorithm, self.options)
+        if self.solver is not None and self.solver not in SOLVERS:
+            raise unknown("solver", self.solver, SOLVERS)
         dtype = self.dtype
         if dtype is not None and dtype not in DTYPES:
             raise ValueError(f"dtype: choose one of {', '.join(DTYPES)}, got {dtype!r}")
-        dtype = DTYPE_ALIASES.get(dtype, dtype)
-        if not isinstance(self.model_options, Mapping):
-            raise ValueError(f"model_options: a dict of the model's options, got {self.model_options!r}")
-        model_options = normalise_options(self.model_options)   # guidance_scale (older runs) -> guidance
+        model_options = checked_model_options(self.model_options)   # guidance_scale (older runs) -> guidance
         check_model_options(self.model, model_options)
+        verifiers = _scorers("verifiers", self.verifiers, 1)
+        evaluators = _scorers("evaluators", self.evaluators, 0)
+        check_worlds(self.model, verifiers, evaluators)
+        numbers = {name: whole_setting(SETTINGS[name], getattr(self, name)) for name in WHOLE_FIELDS}
         return dataclasses.replace(
-            self, condition=_condition(self.condition), verifiers=_scorers("verifiers", self.verifiers, 1),
-            evaluators=_scorers("evaluators", self.evaluators, 0), options=options, dtype=dtype,
-            budget=whole("budget", self.budget, 1, MAX_BUDGET), steps=whole("steps", self.steps, 1, optional=True),
-            seed=whole("seed", self.seed, 0, MAX_SEED - 1), batch_size=whole("batch_size", self.batch_size, 1),
-            final_steps=whole("final_steps", self.final_steps, 1, optional=True), device=_device(self.device, here),
-            final_top=_final_top(self.final_top, self.final_steps), model_options=model_options)
+            self, condition=_condition(self.condition), verifiers=verifiers, evaluators=evaluators, options=options,
+            dtype=DTYPE_ALIASES.get(dtype, dtype), device=_device(self.device, here), model_options=model_options,
+            final_top=_final_top(self.final_top, self.final_steps), **numbers)
 
     # --- on disk --------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -119,6 +119,41 @@ class SearchConfig:
                 values[key] = tuple(values[key])
         return cls(**values).validate()
 
+    def to_row(self) -> dict:
+        """The stored form (`to_dict`), the name every record shares."""
+        return self.to_dict()
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> "SearchConfig":
+        """A stored config (run.json's "config") as its dataclass, to show it: each field's kind checked, nothing
+        looked up (its model need not be here, nor its device). To start it again use `from_dict` (validated)."""
+        from tsearch.events import damaged
+
+        if not isinstance(row, Mapping):
+            raise ValueError(f"run.json is damaged: its config is {row!r}, not an object")
+        values = {}
+        for name, s in SETTINGS.items():
+            value = row.get(name, s.default)
+            if name in ("verifiers", "evaluators"):
+                if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                    raise damaged(f"config {name}", value)
+                value = tuple(value)
+            elif name in ("options", "model_options"):
+                if value is not None and not isinstance(value, Mapping):
+                    raise damaged(f"config {name}", value)
+                value = dict(value or {})
+            elif name == "condition":
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
+                    raise damaged(f"config {name}", value)
+            elif value is not None and s.kind is int:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+                    raise damaged(f"config {name}", value)
+                value = int(value)
+            elif value is not None and not isinstance(value, str):
+                raise damaged(f"config {name}", value)
+            values[name] = value
+        return cls(**values)
+
     @classmethod
     def from_run(cls, path: str | Path, **overrides) -> "SearchConfig":
         """The config of a saved run (its folder or its run.json), to start the same search again.
@@ -136,6 +171,47 @@ class SearchConfig:
         if is_pipeline(self.model):
             return pipeline_label(self.model)
         return getattr(self.model, "name", type(self.model).__name__)
+
+
+SETTINGS: dict[str, Setting] = settings_of(SearchConfig)   # every field's help, default, range, label, group
+WHOLE_FIELDS = ("budget", "steps", "seed", "batch_size", "final_steps")
+
+
+def reserved_names() -> dict[str, str]:
+    """Names an algorithm option may not take, each with what already owns it: SearchConfig's fields and the
+    keywords of tsearch.search(...) (an option named `steps` would be read as the search's steps)."""
+    owners = {name: f"the search setting SearchConfig.{name} (--{name.replace('_', '-')})" for name in SETTINGS}
+    for name in ("prompt", "cls", "class", "out", "should_stop", "verifier_timeout", "loader"):
+        owners.setdefault(name, f"the keyword {name}= of tsearch.search")
+    return owners
+
+
+def check_option_names(algorithm) -> None:
+    """ValueError naming both when a registered algorithm's option takes a name that a search setting owns (every
+    front door checks before it offers the algorithm; the option would shadow the setting or be taken for it)."""
+    from tsearch.search import ALGORITHMS, declared_fields
+
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
+        return   # unknown: validate names the algorithms
+    reserved = reserved_names()
+    for option in declared_fields(algorithm):
+        if option in reserved:
+            raise ValueError(f"algorithm {algorithm!r} cannot be used: its option {option!r} has the name of "
+                             f"{reserved[option]}; rename the option in {ALGORITHMS[algorithm].__module__}")
+
+
+def offered_settings(algorithm: str) -> dict[str, Setting]:
+    """An algorithm's option settings, once its option names are checked (`check_option_names`)."""
+    from tsearch.search import option_settings
+
+    check_option_names(algorithm)
+    return option_settings(algorithm)
+
+
+def whole_setting(s: Setting, value) -> int | None:
+    """A whole-number field checked against its setting's range (`whole`)."""
+    upper = None if s.maximum is None else s.maximum - (1 if s.exclusive[1] else 0)
+    return whole(s.name, value, s.minimum, upper, optional=s.optional)
 
 
 def stored_config(path: str | Path) -> dict:
@@ -170,27 +246,6 @@ def scorer_name(scorer) -> str:
     return getattr(scorer, "name", None) or getattr(scorer, "__name__", None) or type(scorer).__name__
 
 
-def whole(name: str, value, minimum: int, maximum: int | None = None, optional: bool = False) -> int | None:
-    """An integer field: whole numbers only (2.0 is taken, 2.5 is refused, never truncated)."""
-    import numpy as np
-
-    if value is None and optional:
-        return None
-    bounds = f"at least {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a whole number {bounds}, got {value!r}")
-    if isinstance(value, (float, np.floating)):
-        if not math.isfinite(value) or not float(value).is_integer():
-            raise ValueError(f"{name} must be a whole number {bounds}, got {value!r}")
-        if abs(value) > 2**53:
-            raise ValueError(f"{name} must be given as an integer, not the float {value!r} (floats above 2^53 "
-                             f"lose digits)")
-    number = int(value)
-    if number < minimum or (maximum is not None and number > maximum):
-        raise ValueError(f"{name} must be {bounds}, got {value!r}")
-    return number
-
-
 def _final_top(value, final_steps) -> int:
     """How many of the best drafts are committed: a whole number >= 1; above 1 only with final_steps."""
     number = whole("final_top", value, 1)
@@ -198,62 +253,3 @@ def _final_top(value, final_steps) -> int:
         raise ValueError(f"final_top={number} re-renders the best {number} drafts with final_steps steps: "
                          f"give final_steps too (e.g. final_steps=2*steps), or leave final_top at 1")
     return number
-
-
-def _condition(value):
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if len(text) > MAX_PROMPT_CHARS:
-            raise ValueError(f"condition: the prompt has {len(text)} characters; at most {MAX_PROMPT_CHARS} are taken")
-        return text
-    return whole("condition (class)", value, 0)
-
-
-def _scorers(name: str, values, minimum: int) -> tuple:
-    if isinstance(values, str):
-        raise ValueError(f"{name} is a list of names, got the single string {values!r}: "
-                         f"write {name}=[{values!r}]")
-    if values is None:
-        values = ()
-    if isinstance(values, Mapping):
-        raise ValueError(f"{name} is a list of names, objects with .score or callables, not a dict: "
-                         f"write {name}=[...]")
-    try:
-        values = tuple(values)
-    except TypeError:
-        values = (values,) if callable(values) or hasattr(values, "score") else None
-        if values is None:
-            raise ValueError(f"{name} is a list of registered names, objects with .score or callables") from None
-    for value in values:
-        if not (isinstance(value, str) and value.strip()) and not callable(value) and not hasattr(value, "score"):
-            raise ValueError(f"{name}: each is a registered name, 'module:function', an object with .score or a "
-                             f"callable; got {value!r}")
-    if len(values) < minimum:
-        raise ValueError("choose at least one verifier (several are combined by mean rank)")
-    return values
-
-
-def _device(value, here: bool = True) -> str:
-    """The device name, checked as a name; `here`: also that this machine has it (a sweep's driver
-    may lack the GPUs its workers have, so the spec is checked with here=False)."""
-    import torch
-
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"device must be a string such as 'cpu' or 'cuda', got {value!r}")
-    try:
-        device = torch.device(value.strip())
-    except (RuntimeError, ValueError):
-        raise ValueError(f"device {value!r} is not a torch device; use 'cpu', 'cuda', 'cuda:1' or 'mps'") from None
-    if device.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device {value!r}: tsearch runs on 'cpu', 'cuda' or 'mps'")
-    if not here:
-        return value.strip()
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {value!r}: no CUDA GPU is visible here; use --device cpu")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise ValueError(f"device {value!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"device {value!r}: Apple's MPS is not available here; use --device cpu")
-    return value.strip()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 from tsearch.candidate import Candidate
+from tsearch.jsonio import finite
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class RoundDone:
 
 @dataclass(frozen=True)
 class Summary:
+    """How a search ended: written to run.json, printed by the CLI, a sweep's result row (`to_row`/`from_row`)."""
     model: str
     algorithm: str
     condition: str | int
@@ -71,6 +74,67 @@ class Summary:
     def warning(self) -> str | None:
         """Why a search that ran should not be trusted: its verifier never gave a finite score (None: nothing)."""
         return no_finite_score(self.candidates, self.best_score)
+
+    def to_row(self) -> dict:
+        """The summary as strict JSON (a non-finite score is null), as run.json and results.jsonl store it."""
+        row = dataclasses.asdict(self)
+        row["best_score"] = finite(self.best_score)
+        row["best_evals"] = [finite(v) for v in self.best_evals]
+        return row
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> "Summary":
+        """A stored summary back as its dataclass; ValueError naming a damaged field (a missing one is empty)."""
+        if not isinstance(row, Mapping):
+            raise ValueError(f"run.json is damaged: its summary is {row!r}, not an object")
+        values = {f.name: stored_value(f"summary {f.name}", row.get(f.name), _SUMMARY_KINDS[f.name])
+                  for f in dataclasses.fields(cls)}
+        return cls(**values)
+
+
+_SUMMARY_KINDS = {"model": str, "algorithm": str, "condition": "condition", "budget": int, "nfe_spent": int,
+                  "final_nfe": int, "candidates": int, "best_id": "id", "best_score": "score", "best_evals": "scores",
+                  "seconds": float, "verifier_seconds": float, "stopped": bool, "run_dir": "text", "error": "text",
+                  "draft_nfe": int, "commits": "ids"}
+_EMPTY = {str: "", int: 0, float: 0.0, bool: False, "scores": (), "ids": ()}
+
+
+def damaged(what: str, value) -> ValueError:
+    return ValueError(f"run.json or rounds.jsonl is damaged: {what} is {value!r}")
+
+
+def stored_value(what: str, value, kind):
+    """One stored value of the given kind (see _SUMMARY_KINDS); None is empty; ValueError naming it otherwise."""
+    if value is None:
+        return _EMPTY.get(kind)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind in (int, "id"):
+        if not number or value != value or not float(value).is_integer():
+            raise damaged(what, value)
+        return int(value)
+    if kind in (float, "score"):
+        if not number:
+            raise damaged(what, value)
+        return float(value)
+    if kind == "scores":
+        if not isinstance(value, (list, tuple)):
+            raise damaged(what, value)
+        return tuple(stored_value(what, v, "score") for v in value)
+    if kind == "ids":
+        if not isinstance(value, (list, tuple)):
+            raise damaged(what, value)
+        return tuple(stored_value(what, v, "id") for v in value)
+    if kind == "condition":
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise damaged(what, value)
+        return value
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise damaged(what, value)
+        return value
+    if not isinstance(value, str):
+        raise damaged(what, value)
+    return value
 
 
 def no_finite_score(candidates: int, best_score) -> str | None:

@@ -13,50 +13,25 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any, Iterator
+from typing import Iterator
 
 import gradio as gr
 from gradio.components.plot import PlotData
 
 from tsearch import engine
-from tsearch.api import prepare
-from tsearch.app import catalog, charts, views
-from tsearch.app.estimate import Estimator
+from tsearch.app import catalog, charts, form, views
 from tsearch.app.export import export_zip, load_live
-from tsearch.app import gpu
+from tsearch.app.one_path import ESTIMATOR, _plan, _slot, drive, lend, prepared  # noqa: F401
 from tsearch.app.pool import POOL, Slot
-from tsearch.app.runs_root import new_run_dir
-from tsearch.app.state import LiveRun, RunHandle, Session, Throttle
-from tsearch.app.validate import DEFAULT_BATCH, check_flag, check_names, check_options, config_for
+from tsearch.app.state import LiveRun, Session, Throttle
+from tsearch.app.validate import DEFAULT_BATCH, check_flag, check_names, check_options, config_for  # noqa: F401
 from tsearch.config import SearchConfig
-from tsearch.events import CandidateScored
 from tsearch.registry import Unavailable
 
-ESTIMATOR = Estimator()
-UPDATE_INTERVAL = 0.25   # seconds between page updates while a search runs (the last is always sent)
-CHART_INTERVAL = 1.0     # seconds between chart redraws: a browser redraws a big plotly chart far slower than text
 
 SEARCH_OUTPUTS = ("status", "best_image", "best_card", "chart", "gallery", "details")
-
-
-def _slot(model: str, options: dict | None = None) -> Slot:
-    """The pool's shared instance of `model` (with `options`); gr.Error with the reason when it cannot be loaded."""
-    try:
-        return POOL.get(model, options)
-    except (ValueError, Unavailable, OSError) as error:
-        raise gr.Error(f"cannot load the {model} model here{' with ' + str(options) if options else ''}: "
-                       f"{error}") from None
-
-
-def _plan(slot: Slot, config: SearchConfig, label: str | None = None) -> engine.Plan:
-    """tsearch.api.prepare with the pool's model and verifiers; ValueError -> gr.Error. A label writes a run."""
-    try:
-        plan = prepare(config, loader=slot)
-    except (ValueError, Unavailable) as error:
-        raise gr.Error(str(error)) from None
-    if label is None:
-        return plan
-    return dataclasses.replace(plan, out=str(new_run_dir(label)))
+UPDATE_INTERVAL = 0.25   # seconds between page updates while a search runs (the last is always sent)
+CHART_INTERVAL = 1.0     # seconds between chart redraws: a browser redraws a big plotly chart far slower than text
 
 
 class Pace:
@@ -64,30 +39,6 @@ class Pace:
 
     def __init__(self):
         self.page, self.chart = Throttle(UPDATE_INTERVAL), Throttle(CHART_INTERVAL)
-
-
-def _drive(plan: engine.Plan, live: LiveRun, handle: RunHandle, pace: Pace, view) -> Iterator[Any]:
-    """Feed the engine's events into `live`, yielding throttled views.
-
-    Stop is asked between batches, so the batch in hand is shown and kept; a cancelled job closes this
-    generator, which closes the engine (its `finally` writes the summary). An error while the search
-    runs (a verifier that fails, say) ends it with everything found kept and becomes a gr.Error.
-    `view(chart)` builds one update; with chart=False the chart is left as it is (gr.skip())."""
-    runner = gpu.batch_runner(plan, "app", ESTIMATOR.per_nfe(plan.model_name))
-    # the first image at once: its candidate goes first, alone (not on ZeroGPU, where every call is a lease)
-    events = engine.run(plan, should_stop=lambda: handle.stopped, batch_runner=runner, first_alone=runner is None)
-    try:
-        for event in events:
-            live.add(event)
-            if isinstance(event, CandidateScored) and pace.page.ready():
-                yield view(pace.chart.ready())
-    except (ValueError, Unavailable) as error:
-        live.end(stopped=False)
-        live.error = str(error)
-        raise gr.Error(f"the search stopped: {error}. Everything found before is kept in {live.run_dir}") from None
-    finally:
-        events.close()
-    live.end(stopped=handle.stopped)
 
 
 def plot(figure: dict) -> PlotData:
@@ -109,16 +60,6 @@ def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", 
     return (status, views.best_path(run), views.best_card(run), figure, views.gallery(run), views.summary(run))
 
 
-def _zerogpu_fits(plan: engine.Plan) -> None:
-    """On ZeroGPU each batch is one GPU call of at most gpu.ZEROGPU_MAX_SECONDS: refuse a batch size that cannot
-    fit one, rather than let the Space cut the search off midway. The search's total length is not limited."""
-    if gpu.on_zerogpu():
-        try:
-            gpu.check_batch_fits(plan, ESTIMATOR.per_nfe(plan.model_name))
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
-
-
 def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str, budget: int, steps: int | None,
            seed: int, cls: int | None = None, evaluator: str | None = None, baseline: bool = False,
            final_steps: int | None = None, batch_size: int = DEFAULT_BATCH, session: Session | None = None,
@@ -129,38 +70,44 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
 
     height, width, guidance, negative_prompt, max_sequence_length: model options, blank for the model's
     default; refused by name for a model that does not take them."""
-    model_values = dict(height=height, width=width, guidance=guidance, negative_prompt=negative_prompt,
-                        max_sequence_length=max_sequence_length)
     model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
     baseline = check_flag("baseline", baseline)
     check_options(options)
-    session = session if session is not None else Session()
     if not catalog.is_local(model) and not POOL.loaded(model):
         yield (f"Loading {model} (the first time downloads its weights; this can take minutes)…",
                gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
-    slot = _slot(model)
-    config = config_for(model, slot.model.conditioning, prompt, cls, verifiers, evaluator, algorithm, budget, steps,
-                        seed, final_steps, batch_size, options, model_values)
-    slot = _slot(model, config.model_options)
-    plan = _plan(slot, config)   # every check before the search takes the tab
-    _zerogpu_fits(plan)
+    slot = lend(model)
+    config = form.build(model, slot.model.conditioning, prompt=prompt, cls=cls, verifiers=verifiers, evaluator=evaluator,
+                        algorithm=algorithm, budget=budget, steps=steps, seed=seed, final_steps=final_steps,
+                        batch_size=batch_size, options=options,
+                        model_values=dict(height=height, width=width, guidance=guidance,
+                                          negative_prompt=negative_prompt, max_sequence_length=max_sequence_length))
+    yield from search_config(session if session is not None else Session(), config, baseline, slot)
+
+
+def search_config(session: Session, config: SearchConfig, baseline: bool = False,
+                  base: Slot | None = None) -> Iterator[tuple]:
+    """One search of a validated config in this tab (and the more-steps baseline after it), as page updates."""
+    plan = prepared(config, base)   # every check before the search takes the tab
     handle = session.start()
     pace = Pace()
-    run, base = LiveRun(seed=config.seed, label=config.algorithm), None
+    run, more = LiveRun(seed=config.seed, label=config.algorithm), None
+
+    def view(chart: bool):
+        session.last_run_dir = run.run_dir   # Export takes the run while it grows
+        return _search_view(run, chart=chart)
+
     try:
-        plan = dataclasses.replace(plan, out=str(new_run_dir(config.algorithm)))
-        session.last_run_dir = plan.out
-        yield from _drive(plan, run, handle, pace, lambda chart: _search_view(run, chart=chart))
-        ESTIMATOR.observe(config.model, run.elapsed, run.nfe_spent)
+        yield from drive(plan, config.algorithm, run, handle, pace, view)
         if baseline and config.algorithm != "steps" and not handle.stopped:
-            steps_config = dataclasses.replace(config, algorithm="steps", options=None, final_steps=None)
-            base = LiveRun(seed=config.seed, label="more steps")
-            yield from _drive(_plan(slot, steps_config, "steps"), base, handle, pace,
-                              lambda chart: _search_view(run, base, chart=chart))
-            ESTIMATOR.observe(config.model, base.elapsed, base.nfe_spent, baseline=True)
+            steps_config = dataclasses.replace(config, algorithm="steps", options=None, final_steps=None).validate()
+            more = LiveRun(seed=config.seed, label="more steps")
+            yield from drive(prepared(steps_config, base), "steps", more, handle, pace,
+                             lambda chart: _search_view(run, more, chart=chart), baseline=True)
     finally:
+        session.last_run_dir = run.run_dir or session.last_run_dir
         session.finish(handle)
-    yield _search_view(run, base)
+    yield _search_view(run, more)
 
 
 def arm(session: Session | None = None) -> None:
@@ -198,9 +145,25 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
 
     `baseline` is taken for symmetry with `search` and unused: add "steps" to the algorithms to compare with it.
     The model options are `search`'s."""
+    check_options(options)
+    entries = _compare_entries(mode, algorithms, compare_verifiers, algorithm, verifiers)
+    model, _, evaluator, _ = check_names(model, entries[0][2], evaluator, entries[0][1])
+    for _, algo, chosen in entries[1:]:
+        check_names(model, chosen, evaluator, algo)
+    slot = lend(model)
+    kind = slot.model.conditioning
     model_values = dict(height=height, width=width, guidance=guidance, negative_prompt=negative_prompt,
                         max_sequence_length=max_sequence_length)
-    check_options(options)
+    configs = [(label, form.build(model, kind, prompt=prompt, cls=cls, verifiers=chosen, evaluator=evaluator,
+                                  algorithm=algo, budget=budget, steps=steps, seed=seed, batch_size=batch_size,
+                                  options=options, model_values=model_values)) for label, algo, chosen in entries]
+    plans = [(label, prepared(config, slot)) for label, config in configs]   # every entry checked before any runs
+    by_evaluator = mode == "verifiers" and bool(configs[0][1].evaluators)
+    yield from compare_plans(session if session is not None else Session(), plans, by_evaluator)
+
+
+def _compare_entries(mode, algorithms, compare_verifiers, algorithm, verifiers) -> list[tuple[str, str, list]]:
+    """(label, algorithm, verifiers) of each run a comparison makes; gr.Error naming a malformed list."""
     for name, value in (("algorithms", algorithms), ("compare_verifiers", compare_verifiers)):
         if value is not None and (not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value)):
             kind = "algorithm" if name == "algorithms" else "verifier"
@@ -214,31 +177,27 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
         raise gr.Error(f"compare mode must be 'algorithms' or 'verifiers', got {mode!r}")
     if len(entries) < 2:
         raise gr.Error(f"choose at least two {mode} to compare")
-    check_names(model, verifiers if mode == "algorithms" else entries[0][2], evaluator, algorithm)
-    slot = _slot(model)
-    configs = [(label, config_for(model, slot.model.conditioning, prompt, cls, chosen, evaluator, algo, budget, steps,
-                                  seed, None, batch_size, options, model_values)) for label, algo, chosen in entries]
-    slot = _slot(model, configs[0][1].model_options)
-    for _, config in configs:
-        _plan(slot, config)   # every entry is checked before any of them runs
-    by_evaluator = mode == "verifiers" and bool(configs[0][1].evaluators)
-    session = session if session is not None else Session()
+    return entries
+
+
+def compare_plans(session: Session, plans: list[tuple[str, engine.Plan]], by_evaluator: bool) -> Iterator[tuple]:
+    """Prepared plans run one after another in this tab, each on the one path (`drive`), as page updates."""
     handle = session.start()
     pace = Pace()
     runs: list[LiveRun] = []
     try:
-        for i, (label, config) in enumerate(configs):
+        for i, (label, plan) in enumerate(plans):
             if handle.stopped:
                 break
-            run = LiveRun(seed=config.seed, label=label)
+            run = LiveRun(seed=plan.config.seed, label=label)
             runs.append(run)
-            status = f"Comparing {i + 1}/{len(configs)}: {label}"
-            yield from _drive(_plan(slot, config, f"compare-{label}"), run, handle, pace, lambda chart: _compare_view(
+            status = f"Comparing {i + 1}/{len(plans)}: {label}"
+            yield from drive(plan, f"compare-{label}", run, handle, pace, lambda chart: _compare_view(
                 runs, f"{status} · {views.status_line(run)}", by_evaluator, chart))
     finally:
         session.finish(handle)
     ended = "Stopped; the runs so far are kept" if handle.stopped else f"Compared {len(runs)} runs"
-    yield _compare_view(runs, f"{ended} at {configs[0][1].budget} NFEs each.", by_evaluator)
+    yield _compare_view(runs, f"{ended} at {plans[0][1].config.budget} NFEs each.", by_evaluator)
 
 
 # --- export, load, controls --------------------------------------------------------------------

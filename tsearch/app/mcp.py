@@ -5,9 +5,10 @@ Gradio turns every public API endpoint into an MCP tool, described by its functi
 per-tab `Session` (Stop, Export), which an MCP call cannot carry, so agents get an endpoint of their
 own: `search_noise`, one whole search per call, added with `gr.api` (no component on the page) and
 the only tool the MCP server lists (`launch`); gradio_client still sees every endpoint. It goes through
-the app's front door: names are checked by `validate`, the model comes from the shared `handlers.POOL`
-(loaded once for the page and the agents alike), `tsearch.api.prepare` builds the plan and
-`engine.run` runs it.
+the app's front door and takes the page's one path: names are checked by `validate`, `form.build`
+validates the config once, `handlers.prepared` lends the model from the shared pool (loaded once for
+the page and the agents alike) and builds the plan, and `handlers.drive` runs it. Its algorithms and
+their options are the registry's (`tool_doc`), so a new algorithm reaches agents untouched.
 
 The endpoint is unqueued: gradio 6.31 hands a queued tool's several outputs to an MCP client that asks
 for no progress as one text of a Python tuple, while an unqueued call returns the image, the score and
@@ -15,22 +16,20 @@ the summary as three contents. So it bounds its own concurrency (`RUNNING`), lik
 """
 
 # No `from __future__ import annotations`: gradio derives the tool's schema from the live type hints.
-import dataclasses
 import threading
 import warnings
 from pathlib import Path
 
 import gradio as gr
 
-from tsearch import engine
-from tsearch.api import prepare
-from tsearch.app import catalog, gpu, handlers
-from tsearch.app.runs_root import new_run_dir
+from tsearch.app import catalog, form, handlers
+from tsearch.app.state import LiveRun, RunHandle
 from tsearch.app.ui import CONCURRENCY
-from tsearch.app.validate import DEFAULT_BATCH, check_names, config_for
-from tsearch.events import SearchDone
+from tsearch.app.validate import check_names
+from tsearch.describe import algorithm_summary
 from tsearch.jsonio import dumps, finite
-from tsearch.registry import Unavailable
+from tsearch.config import offered_settings
+from tsearch.search import ALGORITHMS
 
 API_NAME = "search_noise"   # the endpoint (/search_noise) and the MCP tool's name
 MAX_BUDGET = 20000          # NFEs per call (the page's slider ends here too): a call runs to the end, no Stop
@@ -40,71 +39,101 @@ RUNNING = threading.BoundedSemaphore(CONCURRENCY)   # agent searches at once, as
 
 def search_noise(model: str = "shapes", prompt: str = "", cls: int | None = None, verifiers: list[str] | None = None,
                  evaluator: str = "", algorithm: str = "random", budget: int = 400, steps: int = 0,
-                 seed: int = 0) -> tuple[gr.FileData, float | None, str]:
-    """Search a diffusion model's starting noise for the image a verifier scores best.
-
-    Inference-time search (Ma et al. 2025, arXiv 2501.09732): candidate noises are denoised and scored
-    until the compute budget is spent; the best image is returned with its score and the run's summary.
-    The bundled models run on a CPU in seconds: shapes (text prompts about circles, squares and triangles
-    in red, green, blue and yellow, e.g. 'a red circle and a blue square'), digits (classes 0-9) and gmm
-    (an analytic Gaussian mixture, classes 0-3).
-
-    Args:
-        model: registered model name: shapes, digits or gmm (bundled), or one the host has loaded.
-        prompt: the text prompt, for text-to-image models such as shapes; leave empty for class-conditional models.
-        cls: the class index, for class-conditional models such as digits (0-9) or gmm; leave empty for text models.
-        verifiers: verifier names that score each candidate (several are combined by mean rank), e.g. ['shapes-clip'] for shapes, ['digits-classifier'] for digits, ['gmm-density'] for gmm; empty uses the model's preset.
-        evaluator: an optional held-out verifier recorded for every candidate but never told to the search, e.g. 'shapes-oracle'; empty for none.
-        algorithm: random (best-of-N), zero-order, paths, smc, prune, evolution, cem, or steps (the baseline: one noise, more denoising steps).
-        budget: the compute budget in NFEs (one denoiser pass over one image; two with classifier-free guidance), at least one candidate's cost.
-        steps: denoising steps per candidate; 0 uses the model's default.
-        seed: the search's seed; the same arguments and seed give the same result.
-
-    Returns:
-        the best image (PNG), its verifier score (higher is better; with several verifiers, its mean rank), and the run's summary as a JSON object: model, algorithm, condition, budget, nfe_spent, candidates, best_id, best_score, best_evals (the evaluator's score), seconds, stopped, run_dir, error.
-    """
+                 seed: int = 0, options: dict | None = None) -> tuple[gr.FileData, float | None, str]:
+    # The docstring (gradio's tool description) is written by `tool_doc` from the registries when the tool is added.
+    if isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget > MAX_BUDGET:
+        raise gr.Error(f"budget: one call runs to the end without a Stop, so it takes at most {MAX_BUDGET} NFEs; "
+                       f"got {budget}")
+    if isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget < 1:
+        raise gr.Error(f"budget: the NFEs to spend, from one candidate's cost to {MAX_BUDGET} a call; got {budget}")
     if verifiers in (None, [], ()) and isinstance(model, str) and model in catalog.PRESETS:
         verifiers = list(catalog.preset(model).verifiers)
-    check_names(model, verifiers, evaluator, algorithm)   # names first: gr.Error naming a wrong one, nothing loaded
-    try:
-        slot = handlers.POOL.get(model)   # the page's shared instance: loaded once for the page and the agents
-    except (ValueError, Unavailable, OSError) as error:
-        raise gr.Error(f"model: cannot load {model!r} here: {error}") from None
-    config = config_for(model, slot.model.conditioning, prompt, cls, verifiers, evaluator, algorithm, budget, steps,
-                        seed, None, DEFAULT_BATCH, {})
-    if config.budget > MAX_BUDGET:
+    model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
+    slot = handlers.lend(model)   # the page's shared instance: loaded once for the page and the agents
+    config = form.build(model, slot.model.conditioning, prompt=prompt, cls=cls, verifiers=verifiers,
+                        evaluator=evaluator, algorithm=algorithm, budget=budget, steps=steps, seed=seed,
+                        options=_options(algorithm, options))
+    if config.budget > MAX_BUDGET:   # a float such as 5e4 arrives here as a whole number
         raise gr.Error(f"budget: one call runs to the end without a Stop, so it takes at most {MAX_BUDGET} NFEs; "
                        f"got {config.budget}")
-    try:
-        plan = prepare(config, loader=slot)   # every check before anything is written or spent
-        if gpu.on_zerogpu():   # each batch is one GPU call there, as for the page's searches
-            gpu.check_batch_fits(plan, handlers.ESTIMATOR.per_nfe(plan.model_name))
-    except (ValueError, Unavailable) as error:
-        raise gr.Error(str(error)) from None
+    plan = handlers.prepared(config, slot)   # every check before anything is written or spent
     if not RUNNING.acquire(timeout=WAIT_SECONDS):
         raise gr.Error(f"{CONCURRENCY} agent searches have been running for over {WAIT_SECONDS} s; try again later")
+    run = LiveRun(seed=config.seed, label=config.algorithm)
     try:
-        plan = dataclasses.replace(plan, out=str(new_run_dir(f"mcp-{config.algorithm}")))
-        runner = gpu.batch_runner(plan, "app", handlers.ESTIMATOR.per_nfe(plan.model_name))   # None off ZeroGPU
-        done = None
-        for event in engine.run(plan, batch_runner=runner):
-            if isinstance(event, SearchDone):
-                done = event
-    except (ValueError, Unavailable) as error:
-        raise gr.Error(f"the search stopped: {error}. Everything found before is kept in {plan.out}") from None
+        for _ in handlers.drive(plan, f"mcp-{config.algorithm}", run, RunHandle(), handlers.Pace(), lambda chart: None):
+            pass
     finally:
         RUNNING.release()
-    summary = done.summary
-    handlers.ESTIMATOR.observe(config.model, summary.seconds, summary.nfe_spent)
+    summary = run.summary
     best = Path(summary.run_dir) / ("final.png" if summary.final_nfe else "best.png")
     if not best.is_file():
         raise gr.Error(f"the search ended without a best image ({summary.candidates} candidates scored)")
     image = gr.FileData(path=str(best), mime_type="image/png", orig_name=best.name)
-    return image, finite(summary.best_score), dumps(dataclasses.asdict(summary))
+    return image, finite(summary.best_score), dumps(summary.to_row())
+
+
+def _options(algorithm: str, options) -> dict:
+    """The tool's `options` object as the form's <algorithm>_<option> keys; gr.Error naming a wrong one."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise gr.Error(f"options: an object of {algorithm}'s options, e.g. {{\"{_example(algorithm)}\": ...}}, "
+                       f"got {options!r}")
+    known = offered_settings(algorithm)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise gr.Error(f"options: {', '.join(unknown)} do not apply to algorithm {algorithm!r}; its options: "
+                       f"{', '.join(known) or 'none'}")
+    return {f"{algorithm.replace('-', '_')}_{name}".lower(): value for name, value in options.items()}
+
+
+def _example(algorithm: str) -> str:
+    return next(iter(offered_settings(algorithm)), "option")
+
+
+DOC = """Search a diffusion model's starting noise for the image a verifier scores best.
+
+Inference-time search (Ma et al. 2025, arXiv 2501.09732): candidate noises are denoised and scored
+until the compute budget is spent; the best image is returned with its score and the run's summary.
+The bundled models run on a CPU in seconds: shapes (text prompts about circles, squares and triangles
+in red, green, blue and yellow, e.g. 'a red circle and a blue square'), digits (classes 0-9) and gmm
+(an analytic Gaussian mixture, classes 0-3).
+
+Args:
+    model: registered model name: shapes, digits or gmm (bundled), or one the host has loaded.
+    prompt: the text prompt, for text-to-image models such as shapes; leave empty for class-conditional models.
+    cls: the class index, for class-conditional models such as digits (0-9) or gmm; leave empty for text models.
+    verifiers: verifier names that score each candidate (several are combined by mean rank), e.g. ['shapes-clip'] for shapes, ['digits-classifier'] for digits, ['gmm-density'] for gmm; empty uses the model's preset.
+    evaluator: an optional held-out verifier recorded for every candidate but never told to the search, e.g. 'shapes-oracle'; empty for none.
+    algorithm: the search algorithm, one of: {algorithms}.
+    budget: the compute budget in NFEs (one denoiser pass over one image; two with classifier-free guidance), at least one candidate's cost and at most {max_budget}.
+    steps: denoising steps per candidate; 0 uses the model's default.
+    seed: the search's seed in [0, 2^63); the same arguments and seed give the same result.
+    options: the chosen algorithm's options as an object, e.g. {{"lam": 0.9}} for zero-order; empty for its defaults. {options}
+
+Returns:
+    the best image (PNG), its verifier score (higher is better; with several verifiers, its mean rank), and the run's summary as a JSON object: model, algorithm, condition, budget, nfe_spent, candidates, best_id, best_score, best_evals (the evaluator's score), seconds, stopped, run_dir, error.
+"""
+
+
+def tool_doc() -> str:
+    """The tool's description with every registered algorithm and its options (help, default, range)."""
+    algorithms = "; ".join(f"{name} ({algorithm_summary(name).rstrip('.')})" for name in ALGORITHMS)
+    per_algorithm = []
+    for name in ALGORITHMS:
+        try:
+            settings = offered_settings(name)
+        except ValueError:
+            continue
+        listed = ", ".join(f"{s.name}: {s.describe()}" for s in settings.values())
+        per_algorithm.append(f"{name}: {listed or 'none'}.")
+    return DOC.format(algorithms=algorithms, max_budget=MAX_BUDGET, options=" ".join(per_algorithm))
 
 
 def add_tool(demo: gr.Blocks) -> gr.Blocks:
     """Add the `search_noise` endpoint to a built app (no component on the page); returns the same Blocks."""
+    search_noise.__doc__ = tool_doc()   # the registries as they are now: a new algorithm reaches agents
     with demo:
         gr.api(search_noise, api_name=API_NAME, queue=False)
     return demo

@@ -13,7 +13,9 @@ import time
 from dataclasses import dataclass, field
 
 from tsearch.candidate import Candidate
-from tsearch.events import CandidateScored, FinalRendered, RoundDone, SearchDone, SearchStarted
+from tsearch.config import SearchConfig
+from tsearch.events import (CandidateScored, FinalRendered, RoundDone, SearchDone, SearchStarted, Summary,
+                            stored_value)
 
 PENDING_STOP_SECONDS = 120.0   # a Stop pressed while this tab's search waits in the queue stops it when it starts
 
@@ -117,6 +119,7 @@ class LiveRun:
     stopped: bool = False
     error: str | None = None
     label: str = ""                                    # name of this run in a comparison
+    summary: Summary | None = None                     # how it ended (SearchDone), None while it runs
     skipped_why: str = ""                              # a loaded run: rows of candidates.jsonl skipped, and why
 
     def __post_init__(self):
@@ -137,6 +140,7 @@ class LiveRun:
         elif isinstance(event, FinalRendered):
             self.final_path = event.image_path
         elif isinstance(event, SearchDone):
+            self.summary = event.summary
             self.nfe_spent = event.summary.nfe_spent
             self.seconds = event.summary.seconds
             self.error = event.summary.error
@@ -161,56 +165,32 @@ class LiveRun:
     def from_run(cls, run) -> "LiveRun":
         """A saved run (tsearch.runs.Run) as the app shows it; its best and curve as the algorithm reported them.
 
-        A value of the wrong type in run.json or rounds.jsonl is a ValueError naming it."""
-        config, summary = run.config, run.summary or {}
-        rounds = [(_int(r.get("nfe_spent"), "rounds.jsonl nfe_spent"), _id(r.get("best_id"), "rounds.jsonl best_id"),
-                   _score(r.get("best_score"), "rounds.jsonl best_score")) for r in run.rounds]
-        live = cls(run_dir=str(run.root), model=str(config.get("model", "")), condition=config.get("condition"),
-                   algorithm=str(config.get("algorithm", "")), verifiers=_names(config.get("verifiers"), "verifiers"),
-                   evaluators=_names(config.get("evaluators"), "evaluators"),
-                   budget=_int(config.get("budget"), "config budget"), steps=_int(config.get("steps"), "config steps"),
-                   seed=_int(config.get("seed"), "config seed"), candidates=list(run.candidates), rounds=rounds)
-        last = rounds[-1] if rounds else (None, None, None)
-        live.best_id = _id(summary.get("best_id", last[1]), "summary best_id") if summary else last[1]
-        live.best_score = _score(summary.get("best_score", last[2]), "summary best_score") if summary else last[2]
-        live.nfe_spent = _int(summary.get("nfe_spent"), "summary nfe_spent") or \
-            (run.candidates[-1].nfe_spent if run.candidates else 0)
+        Its config and summary come back as their dataclasses (`SearchConfig.from_row`, `Summary.from_row`); a
+        value of the wrong type in run.json or rounds.jsonl is a ValueError naming it."""
+        config = SearchConfig.from_row(run.config)
+        rounds = [_round(r) for r in run.rounds]
+        live = cls(run_dir=str(run.root), model=str(config.model or ""), condition=config.condition,
+                   algorithm=config.algorithm, verifiers=config.verifiers, evaluators=config.evaluators,
+                   budget=config.budget, steps=config.steps or 0, seed=config.seed, candidates=list(run.candidates),
+                   rounds=rounds)
         live.final_path = str(run.root / "final.png") if (run.root / "final.png").exists() else None
-        live.seconds = _score(summary.get("seconds"), "summary seconds") or 0.0
-        live.stopped = bool(summary.get("stopped", not summary))
-        error = summary.get("error")
-        live.error = None if error is None else str(error)
+        if not run.summary:   # ended before its summary was written: what its rounds and candidates say
+            last = rounds[-1] if rounds else (None, None, None)
+            live.best_id, live.best_score = last[1], last[2]
+            live.nfe_spent = run.candidates[-1].nfe_spent if run.candidates else 0
+            live.seconds, live.stopped = 0.0, True
+            live.skipped_why = run.skipped_why
+            return live
+        summary = live.summary = Summary.from_row(run.summary)
+        live.best_id, live.best_score = summary.best_id, summary.best_score
+        live.nfe_spent = summary.nfe_spent or (run.candidates[-1].nfe_spent if run.candidates else 0)
+        live.seconds, live.stopped, live.error = summary.seconds, summary.stopped, summary.error
         live.skipped_why = run.skipped_why
         return live
 
 
-def _bad(what: str, value) -> ValueError:
-    return ValueError(f"run.json or rounds.jsonl is damaged: {what} is {value!r}")
-
-
-def _int(value, what: str = "a count") -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or not float(value).is_integer():
-        raise _bad(what, value)
-    return int(value)
-
-
-def _id(value, what: str) -> int | None:
-    return None if value is None else _int(value, what)
-
-
-def _score(value, what: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _bad(what, value)
-    return float(value)
-
-
-def _names(value, what: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise _bad(what, value)
-    return tuple(value)
+def _round(row) -> tuple[int, int | None, float | None]:
+    """One line of rounds.jsonl: (nfe_spent, best id, best score)."""
+    return (stored_value("rounds.jsonl nfe_spent", row.get("nfe_spent"), int),
+            stored_value("rounds.jsonl best_id", row.get("best_id"), "id"),
+            stored_value("rounds.jsonl best_score", row.get("best_score"), "score"))

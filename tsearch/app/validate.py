@@ -7,18 +7,14 @@ what to change, and the app keeps working.
 
 from __future__ import annotations
 
-import math
-
 import gradio as gr
 
-from tsearch.api import config_from
 from tsearch.app import catalog
-from tsearch.config import SearchConfig
-from tsearch.registry import Unavailable
+from tsearch.config import DEFAULT_BATCH, SearchConfig
 from tsearch.search import ALGORITHMS
 from tsearch.verifiers import VERIFIERS
 
-DEFAULT_BATCH = 4   # smaller batches than the CLI's 16: the first candidate, updates and Stop come sooner
+__all__ = ["DEFAULT_BATCH", "check_flag", "check_names", "check_options", "config_for"]
 
 
 def _known(kind: str, name, registry) -> str:
@@ -76,58 +72,14 @@ def check_options(options: dict) -> None:
                        f"<algorithm>_<option>, e.g. zero_order_lam")
 
 
-def _blank(value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def model_options(model: str, values: dict) -> dict:
-    """The model options a search asks for (blank ones left out: the model's default); gr.Error for one it does not take.
-
-    `values` maps MODEL_OPTIONS names to what the controls (or an API caller) sent."""
-    chosen = {}
-    for name, value in values.items():
-        if _blank(value):
-            continue
-        if name == "negative_prompt":
-            if not isinstance(value, str):
-                raise gr.Error(f"negative_prompt is text, got {value!r}")
-        elif name == "guidance":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise gr.Error(f"guidance is a number >= 0 (1 = no classifier-free guidance), got {value!r}")
-            value = float(value)
-        else:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or \
-                    not float(value).is_integer() or value < 1:
-                raise gr.Error(f"{name} is a whole number >= 1 (blank: the model's default), got {value!r}")
-            value = int(value)
-        chosen[name] = value
-    catalog.check_model_options(model, chosen)
-    return chosen
-
-
 def config_for(model, conditioning: str, prompt, cls, verifiers, evaluator, algorithm, budget, steps, seed,
                final_steps, batch_size, options: dict, model_values: dict | None = None) -> SearchConfig:
-    """The SearchConfig of one search from the controls; `conditioning` is the loaded model's ("text"/"class")."""
+    """The validated SearchConfig of one search from the controls; `conditioning` is the loaded model's ("text"/"class").
+
+    The names are checked here, then `form.build` validates the config once."""
+    from tsearch.app import form
+
     model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
-    chosen_model_options = model_options(model, model_values or {})
-    if conditioning == "text":
-        if _blank(prompt):
-            raise gr.Error(f"write a prompt for the {model} model, e.g. "
-                           f"{catalog.preset(model).prompt or 'a red circle'!r}")
-        condition = str(prompt)
-    else:
-        condition = cls if not _blank(cls) else (None if _blank(prompt) else prompt)
-        if _blank(condition):
-            raise gr.Error(f"choose a class for the {model} model")
-        if isinstance(condition, str) and condition.strip().isdigit():
-            condition = int(condition.strip())
-    try:
-        return config_from(
-            model=model, condition=condition, verifiers=verifiers, evaluators=(evaluator,) if evaluator else (),
-            algorithm=algorithm, budget=budget, seed=0 if _blank(seed) else seed,
-            steps=None if _blank(steps) or steps == 0 else steps,
-            final_steps=None if _blank(final_steps) or final_steps == 0 else final_steps,
-            batch_size=DEFAULT_BATCH if _blank(batch_size) or batch_size == 0 else batch_size,
-            options=catalog.options_for(algorithm, options) or None, model_options=chosen_model_options)
-    except (ValueError, Unavailable) as error:
-        raise gr.Error(str(error)) from None
+    return form.build(model, conditioning, prompt=prompt, cls=cls, verifiers=verifiers, evaluator=evaluator,
+                      algorithm=algorithm, budget=budget, steps=steps, seed=seed, final_steps=final_steps,
+                      batch_size=batch_size, options=options, model_values=model_values)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections.abc import Mapping
 
 from tsearch.models.base import Model, resolve_dtype
+from tsearch.options import Setting, check
 from tsearch.registry import Entry, resolve, status, unknown
 
 MODELS: dict[str, Entry] = {
@@ -22,9 +24,20 @@ MODELS: dict[str, Entry] = {
 }
 
 
-# The model options every interface offers under one name (CLI --height, API model_options, the app's
-# Advanced accordion); each family takes those it has a use for.
-MODEL_OPTIONS = ("height", "width", "guidance", "negative_prompt", "max_sequence_length")
+# The model options every interface offers under one name (CLI --height, API model_options, the app's model
+# options); each family takes those it has a use for. Blank (None): the model's own default.
+MODEL_OPTIONS: dict[str, Setting] = {s.name: s for s in (
+    Setting("height", int, None, "image height in pixels (diffusers models)", label="height (pixels)", group="model",
+            minimum=8, maximum=8192, optional=True),
+    Setting("width", int, None, "image width in pixels (diffusers models)", label="width (pixels)", group="model",
+            minimum=8, maximum=8192, optional=True),
+    Setting("guidance", float, None, "classifier-free guidance scale; 1 = off (one pass per step)",
+            label="guidance scale", group="model", minimum=0.0, maximum=30.0, optional=True, noun="a scale"),
+    Setting("negative_prompt", str, None, "the unconditional side of guidance (SD 1.5, SDXL, SD3.5, PixArt)",
+            label="negative prompt", group="model", maximum=4000, optional=True),
+    Setting("max_sequence_length", int, None, "T5 tokens per prompt (FLUX, SD3.5, PixArt)",
+            label="max sequence length", group="model", minimum=1, maximum=512, optional=True),
+)}
 ALIASES = {"guidance_scale": "guidance"}   # the diffusers keyword, read as tsearch's name (and in old run.json)
 
 
@@ -37,6 +50,17 @@ def normalise_options(options) -> dict:
                 raise ValueError(f"model_options: give {name} or {alias}, not both ({alias} is the old name)")
             options[name] = options.pop(alias)
     return options
+
+
+def checked_model_options(options) -> dict:
+    """Model options under their one name, each of MODEL_OPTIONS checked (kind, finite, range); ValueError naming it.
+
+    Options of a model's own beyond MODEL_OPTIONS are its loader's to check."""
+    if not isinstance(options, Mapping):
+        raise ValueError(f"model_options: a dict of the model's options, got {options!r}")
+    options = normalise_options(options)
+    return {name: check(MODEL_OPTIONS[name], value) if name in MODEL_OPTIONS else value
+            for name, value in options.items()}
 
 
 def accepted_options(name: str) -> tuple[str, ...] | None:
@@ -124,5 +148,5 @@ def model_status() -> list[tuple[str, bool, str, str]]:
     return [(name, *status(entry), entry.description) for name, entry in MODELS.items()]
 
 
-__all__ = ["MODELS", "MODEL_OPTIONS", "Model", "check_model_options", "load_model", "model_status",
-           "supported_options"]
+__all__ = ["MODELS", "MODEL_OPTIONS", "Model", "check_model_options", "checked_model_options", "load_model",
+           "model_status", "supported_options"]

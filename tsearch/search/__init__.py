@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from tsearch.options import Setting, check, setting_of
 from tsearch.registry import unknown
 from tsearch.search.base import Algorithm, Costs, Proposal
 from tsearch.search.cem import CEMSearch
@@ -32,44 +33,33 @@ def option_kind(f: dataclasses.Field) -> type:
     return type(f.default)
 
 
+def option_setting(algorithm: str, f: dataclasses.Field) -> Setting:
+    """An option's Setting: as `option(...)` declared it, or read off a plain field (its default's type)."""
+    declared = setting_of(f)
+    if declared is not None:
+        return declared
+    return Setting(f.name, type(f.default), f.default, f.metadata.get("help", ""), group="algorithm",
+                   choices=tuple(f.metadata.get("choices", ())))
+
+
 def convert_option(algorithm: str, f: dataclasses.Field, value):
-    """One option value, checked against its field; refused (never truncated) when it does not fit."""
-    kind, where = option_kind(f), f"option {f.name} of {algorithm!r}"
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{where} must be true or false, got {value!r}")
-        return value
-    if kind in (int, float):
-        if isinstance(value, bool) or not (isinstance(value, (int, float)) or _is_number(value)):
-            raise ValueError(f"{where} must be a {'whole ' if kind is int else ''}number, got {value!r}")
-        number = float(value)
-        if number != number or number in (float("inf"), -float("inf")):
-            raise ValueError(f"{where} must be a finite number, got {value!r}")
-        if kind is int:
-            if not isinstance(value, int) and abs(number) > 2**53:
-                raise ValueError(f"{where} must be given as an integer, not the float {value!r}")
-            if not number.is_integer():
-                raise ValueError(f"{where} must be a whole number, got {value!r}")
-            return int(value) if isinstance(value, int) else int(number)
-        return number
-    if not isinstance(value, str):
-        raise ValueError(f"{where} must be a string, got {value!r}")
-    choices = f.metadata.get("choices", ())
-    if choices and value not in choices:
-        raise ValueError(f"{where} must be one of {', '.join(choices)}; got {value!r}")
-    return value
+    """One option value, checked against its setting (kind, finite, range, choices); refused, never clamped."""
+    return check(option_setting(algorithm, f), value, f"option {f.name} of {algorithm!r}")
 
 
-def _is_number(value) -> bool:
-    import numpy as np
-
-    return isinstance(value, (np.integer, np.floating))
-
-
-def option_fields(name: str) -> dict[str, dataclasses.Field]:
+def declared_fields(name: str) -> dict[str, dataclasses.Field]:
+    """The Options fields a registered algorithm declares."""
     if name not in ALGORITHMS:
         raise unknown("algorithm", name, ALGORITHMS)
     return {f.name: f for f in dataclasses.fields(ALGORITHMS[name].Options)}
+
+
+option_fields = declared_fields   # the name the app and the API read
+
+
+def option_settings(name: str) -> dict[str, Setting]:
+    """name -> Setting of every option of a registered algorithm (help, default, range, label)."""
+    return {key: option_setting(name, f) for key, f in option_fields(name).items()}
 
 
 def make_options(name: str, **values):
@@ -93,5 +83,5 @@ def make_algorithm(name: str, budget: int, costs: Costs, steps: int, seed: int =
     return ALGORITHMS[name](budget, costs, steps, seed, options)
 
 
-__all__ = ["ALGORITHMS", "Algorithm", "Costs", "Proposal", "convert_option", "make_algorithm", "make_options",
-           "option_fields"]
+__all__ = ["ALGORITHMS", "Algorithm", "Costs", "Proposal", "convert_option", "declared_fields", "make_algorithm",
+           "make_options", "option_fields", "option_settings"]

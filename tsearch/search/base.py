@@ -238,6 +238,10 @@ class BestOf:
         return top_id, float(top)
 
 
-def option(default, help: str, choices: tuple[str, ...] = ()):
-    """An algorithm option: its default, one line of help, and for a string the values it takes."""
-    return field(default=default, metadata={"help": help, "choices": tuple(choices)})
+def option(default, help: str, choices: tuple[str, ...] = (), *, label: str = "", minimum=None, maximum=None,
+           exclusive: tuple[bool, bool] = (False, False)):
+    """An algorithm option: its default, one line of help, for a string the values it takes, and for a number its
+    range (`exclusive`: whether the minimum, the maximum is left out). The same record as `tsearch.options.Setting`."""
+    setting = dict(kind=type(default), help=help, label=label, group="algorithm", minimum=minimum, maximum=maximum,
+                   exclusive=tuple(exclusive), choices=tuple(choices), optional=False)
+    return field(default=default, metadata={"help": help, "choices": tuple(choices), "setting": setting})

@@ -23,13 +23,18 @@ from tsearch.search.base import Asked, BestOf, CoarseNoise, Costs, Integrate, Pr
 
 @dataclass(frozen=True)
 class Options:
-    population: int = option(8, "coarse noises sampled and previewed per iteration")
-    elites: int = option(2, "best previews of each iteration that refit the mean and std")
-    preview_steps: int = option(2, "solver steps of each scored preview; the winner is rendered at the full steps")
-    grid: int = option(4, "coarse cells per side of the noise (the coarse band: channels x grid x grid coefficients)")
-    channels: int = option(1, "channel groups of coarse cells; 1 = each cell spans every channel (fits any model)")
-    smoothing: float = option(0.7, "weight of each new fit against the previous mean and std, in (0, 1]")
-    min_std: float = option(0.1, "floor of each coefficient's std, so the search never collapses to one point")
+    population: int = option(8, "coarse noises sampled and previewed per iteration", label="population", minimum=1)
+    elites: int = option(2, "best previews of each iteration that refit the mean and std", label="elites", minimum=1)
+    preview_steps: int = option(2, "solver steps of each scored preview; the winner is rendered at the full steps",
+                                 label="preview steps", minimum=1)
+    grid: int = option(4, "coarse cells per side of the noise (the coarse band: channels x grid x grid coefficients)",
+                        label="coarse grid", minimum=1)
+    channels: int = option(1, "channel groups of coarse cells; 1 = each cell spans every channel (fits any model)",
+                            label="channel groups", minimum=1)
+    smoothing: float = option(0.7, "weight of each new fit against the previous mean and std, in (0, 1]",
+                               label="smoothing", minimum=0.0, maximum=1.0, exclusive=(True, False))
+    min_std: float = option(0.1, "floor of each coefficient's std, so the search never collapses to one point",
+                             label="least spread", minimum=0.0, maximum=10.0)
 
 
 class CEMSearch:

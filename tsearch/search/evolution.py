@@ -25,11 +25,16 @@ MAX_RECIPE_OPS = 512   # a crossover nests its second parent's recipe; past this
 
 @dataclass(frozen=True)
 class Options:
-    population: int = option(8, "children evaluated per generation (generation 0: fresh noises)")
-    elites: int = option(2, "best candidates of the run so far that parent the next generation")
-    lam: float = option(0.9, "mutation: cosine similarity of a child to its parent, in (0, 1)")
-    crossover: float = option(0.25, "probability that a child is a crossover of two elites rather than a mutation")
-    cross_cos: float = option(0.7071, "crossover: cosine of the child to its first parent, in (0, 1); 0.7071 = halfway")
+    population: int = option(8, "children evaluated per generation (generation 0: fresh noises)",
+                              label="population", minimum=1)
+    elites: int = option(2, "best candidates of the run so far that parent the next generation", label="elites",
+                          minimum=1)
+    lam: float = option(0.9, "mutation: cosine similarity of a child to its parent, in (0, 1)",
+                         label="mutation similarity (λ)", minimum=0.0, maximum=1.0, exclusive=(True, True))
+    crossover: float = option(0.25, "probability that a child is a crossover of two elites rather than a mutation",
+                               label="crossover probability", minimum=0.0, maximum=1.0)
+    cross_cos: float = option(0.7071, "crossover: cosine of the child to its first parent, in (0, 1); 0.7071 = halfway",
+                               label="crossover similarity", minimum=0.0, maximum=1.0, exclusive=(True, True))
 
 
 def noise_ops(proposal: Proposal) -> tuple[Op, ...]:

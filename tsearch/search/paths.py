@@ -18,12 +18,15 @@ from tsearch.search.base import Asked, BestOf, Costs, Gaussian, Integrate, Propo
 
 @dataclass(frozen=True)
 class Options:
-    n: int = option(4, "states kept after every round (beam width)")
-    m: int = option(8, "branches drawn from each kept state")
-    sigma: float = option(0.11, "normalised time where branching starts")
-    delta_f: float = option(0.78, "how far each branch is re-noised up (forward process)")
-    delta_b: float = option(0.81, "how far each branch is then integrated down; must exceed delta_f")
-    L: int = option(10, "solver steps per backward interval")
+    n: int = option(4, "states kept after every round (beam width)", label="paths kept (N)", minimum=1)
+    m: int = option(8, "branches drawn from each kept state", label="branches per path (M)", minimum=1)
+    sigma: float = option(0.11, "normalised time where branching starts", label="branching starts at (σ)",
+                           minimum=0.0, maximum=1.0, exclusive=(True, True))
+    delta_f: float = option(0.78, "how far each branch is re-noised up (forward process)", label="re-noise up (Δf)",
+                             minimum=0.0, maximum=1.0, exclusive=(True, False))
+    delta_b: float = option(0.81, "how far each branch is then integrated down; must exceed delta_f",
+                             label="integrate down (Δb)", minimum=0.0, maximum=1.0, exclusive=(True, False))
+    L: int = option(10, "solver steps per backward interval", label="steps per interval (L)", minimum=1)
 
 
 class PathsSearch:

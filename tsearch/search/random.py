@@ -11,7 +11,8 @@ from tsearch.search.base import Asked, BestOf, Costs, Gaussian, Integrate, Propo
 
 @dataclass(frozen=True)
 class Options:
-    per_round: int = option(16, "candidates proposed per round; only changes how often the engine reports")
+    per_round: int = option(16, "candidates proposed per round; only changes how often the engine reports",
+                             label="candidates per round", minimum=1)
 
 
 class RandomSearch:

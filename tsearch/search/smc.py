@@ -32,13 +32,18 @@ POTENTIALS = ("max", "sum", "difference")
 
 @dataclass(frozen=True)
 class Options:
-    k: int = option(0, "particles; 0 = as many as the budget buys, in one population")
+    k: int = option(0, "particles; 0 = as many as the budget buys, in one population", label="particles (k)",
+                     minimum=0)
     intervals: int = option(0, "segments of the trajectory, each ending in a resampling check (at most steps); "
-                               "0 = 4, or steps when fewer")
-    potential: str = option("max", "how rewards along a trajectory become its potential", choices=POTENTIALS)
-    lam: float = option(10.0, "potential temperature lambda: G = exp(lam * phi); 0 = no steering")
-    ess: float = option(0.5, "resample when the effective sample size falls below this fraction of k")
-    churn: float = option(0.5, "how far past each segment's end to integrate before re-noising back, in segments")
+                               "0 = 4, or steps when fewer", label="resampling segments", minimum=0)
+    potential: str = option("max", "how rewards along a trajectory become its potential", choices=POTENTIALS,
+                             label="potential")
+    lam: float = option(10.0, "potential temperature lambda: G = exp(lam * phi); 0 = no steering",
+                         label="steering strength (λ)", minimum=0.0, maximum=1000.0)
+    ess: float = option(0.5, "resample when the effective sample size falls below this fraction of k",
+                         label="resampling threshold (ESS)", minimum=0.0, maximum=1.0)
+    churn: float = option(0.5, "how far past each segment's end to integrate before re-noising back, in segments",
+                           label="overshoot (churn)", minimum=0.0, maximum=1.0)
 
 
 def systematic_resample(weights, u: float) -> np.ndarray:

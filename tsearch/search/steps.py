@@ -16,7 +16,8 @@ from tsearch.search.base import Asked, Costs, Gaussian, Integrate, Proposal, che
 
 @dataclass(frozen=True)
 class Options:
-    growth: float = option(2.0, "factor between successive step counts")
+    growth: float = option(2.0, "factor between successive step counts", label="step growth factor",
+                            minimum=1.0, maximum=100.0, exclusive=(True, False))
 
 
 class StepsBaseline:

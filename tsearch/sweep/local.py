@@ -15,7 +15,6 @@ from typing import Callable, Iterable
 
 from tsearch import api, engine
 from tsearch.events import CandidateScored, SearchDone
-from tsearch.jsonio import finite
 from tsearch.sweep.results import RUNS
 from tsearch.sweep.spec import Cell
 
@@ -73,14 +72,13 @@ def run_cell(cell: Cell, root: str | Path, loader: api.Loader) -> dict:
             row["run_dir"] = None
         return row
     chosen = best.get(done.best_id)
+    summary = done.to_row()
+    del summary["run_dir"]   # the row's own run_dir, relative to the sweep's folder, says where
     row["summary"] = {
-        "best_score": finite(done.best_score), "best_id": done.best_id,
+        **summary,
         "scores": dict(chosen.scores) if chosen else {},   # each verifier's raw score of the best
         "evals": dict(chosen.evals) if chosen else {},     # each held-out evaluator's score of the best
-        "nfe_spent": done.nfe_spent, "final_nfe": done.final_nfe, "candidates": done.candidates,
-        "seconds": done.seconds, "verifier_seconds": done.verifier_seconds, "steps": plan.config.steps,
-        "solver": plan.config.solver,
-        "draft_nfe": done.draft_nfe, "commits": list(done.commits)}   # draft-then-commit: the commits are not drafts
+        "steps": plan.config.steps, "solver": plan.config.solver}   # as the model resolved them
     row["seconds"] = time.perf_counter() - started
     return row
 

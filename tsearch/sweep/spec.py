@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from tsearch import jsonio
-from tsearch.config import SearchConfig
+from tsearch.config import SETTINGS, SearchConfig, offered_settings
+from tsearch.search import ALGORITHMS
 
 CONDITION_KEYS = ("prompts", "prompts_file", "classes")
 # sweep-level keys that an [[algorithm]] table may set for its own cells
@@ -40,6 +41,7 @@ OVERRIDES = ("budgets", "steps", "verifiers", "evaluators", "batch_size", "solve
 TOP_KEYS = ("name", "description", "model", "model_options", *CONDITION_KEYS, "seeds", "device", "dtype",
             *OVERRIDES, "algorithm")
 ALGORITHM_KEYS = ("name", "label", *OVERRIDES)
+GRID_KEYS = {"budgets": "budget", "seeds": "seed"}   # spec keys in the plural: a grid of a SearchConfig field
 
 
 @dataclass(frozen=True)
@@ -111,49 +113,69 @@ def parse_spec(data: dict, base: str | Path = ".", default_name: str = "sweep") 
     cells: list[Cell] = []
     seen: dict[str, int] = {}
     for number, table in enumerate(tables, 1):
-        where = f"[[algorithm]] #{number}"
-        algorithm = table.get("name")
-        if not isinstance(algorithm, str):
-            from tsearch.search import ALGORITHMS
-
-            raise ValueError(f"{where}: name: give the algorithm's name ({', '.join(ALGORITHMS)})")
-        where = f"[[algorithm]] #{number} ({algorithm})"
-        label = table.get("label")
-        if label is not None and not isinstance(label, str):
-            raise ValueError(f"{where}: label is a string, got {label!r}")
-        values = {key: table.get(key, data.get(key)) for key in OVERRIDES}
-        budgets = _whole_list("budgets", values["budgets"], where)
-        steps = _grid("steps", values["steps"])
-        solvers = _grid("solver", values["solver"])
-        finals = _grid("final_steps", values["final_steps"])
-        verifier_sets = _verifier_sets(values["verifiers"], where)
-        evaluators = _names("evaluators", values["evaluators"] or [])
-        batch_size = 16 if values["batch_size"] is None else values["batch_size"]
-        # every other key is an option of the algorithm, checked by SearchConfig.validate
-        options = {key: value for key, value in table.items() if key not in ALGORITHM_KEYS}
-        option_names = sorted(options)
-        option_grid = [dict(zip(option_names, combo))
-                       for combo in itertools.product(*(_grid(k, options[k]) for k in option_names))]
-        for model, opts, verifiers, step, solver, final, budget in itertools.product(
-                models, option_grid, verifier_sets, steps, solvers, finals, budgets):
-            for condition, metadata in conditions:
-                for seed in seeds:
-                    try:
-                        config = SearchConfig(
-                            model=model, condition=condition, verifiers=verifiers, evaluators=evaluators,
-                            algorithm=algorithm, options=opts, budget=budget, steps=step, seed=seed,
-                            batch_size=batch_size, solver=solver, final_steps=final,
-                            device=data.get("device", "cpu"), dtype=data.get("dtype"),
-                            model_options=model_options).validate(here=False)   # workers check the device
-                    except ValueError as error:
-                        raise ValueError(f"{where}: {error}") from None
-                    key = cell_key(config)
-                    if key in seen:
-                        raise ValueError(f"{where}: cell {len(cells) + 1} is the same search as cell {seen[key]} "
-                                         f"({_describe(config)}); remove the repeated prompt, seed or table")
-                    seen[key] = len(cells) + 1
-                    cells.append(Cell(key, config, {**metadata, **({"label": label} if label else {})}))
+        _table_cells(number, table, data, models, model_options, conditions, seeds, cells, seen)
     return Sweep(name, _by_model(cells), description)
+
+
+def _table_cells(number: int, table: dict, data: dict, models, model_options, conditions, seeds, cells: list,
+                 seen: dict) -> None:
+    """The cells of one [[algorithm]] table, appended to `cells` (each validated; a repeat is refused)."""
+    where = f"[[algorithm]] #{number}"
+    algorithm = table.get("name")
+    if not isinstance(algorithm, str):
+        raise ValueError(f"{where}: name: give the algorithm's name ({', '.join(ALGORITHMS)})")
+    where = f"[[algorithm]] #{number} ({algorithm})"
+    label = table.get("label")
+    if label is not None and not isinstance(label, str):
+        raise ValueError(f"{where}: label is a string, got {label!r}")
+    values = {key: table.get(key, data.get(key)) for key in OVERRIDES}
+    budgets = _whole_list("budgets", values["budgets"], where)
+    verifier_sets = _verifier_sets(values["verifiers"], where)
+    evaluators = _names("evaluators", values["evaluators"] or [])
+    batch_size = SETTINGS["batch_size"].default if values["batch_size"] is None else values["batch_size"]
+    options = _option_keys(table, algorithm, where)   # every other key is an option of the algorithm
+    option_names = sorted(options)
+    option_grid = [dict(zip(option_names, combo))
+                   for combo in itertools.product(*(_grid(k, options[k]) for k in option_names))]
+    for model, opts, verifiers, step, solver, final, budget in itertools.product(
+            models, option_grid, verifier_sets, _grid("steps", values["steps"]), _grid("solver", values["solver"]),
+            _grid("final_steps", values["final_steps"]), budgets):
+        for condition, metadata in conditions:
+            for seed in seeds:
+                try:
+                    config = SearchConfig(
+                        model=model, condition=condition, verifiers=verifiers, evaluators=evaluators,
+                        algorithm=algorithm, options=opts, budget=budget, steps=step, seed=seed,
+                        batch_size=batch_size, solver=solver, final_steps=final,
+                        device=data.get("device", "cpu"), dtype=data.get("dtype"),
+                        model_options=model_options).validate(here=False)   # workers check the device
+                except ValueError as error:
+                    raise ValueError(f"{where}: {error}") from None
+                key = cell_key(config)
+                if key in seen:
+                    raise ValueError(f"{where}: cell {len(cells) + 1} is the same search as cell {seen[key]} "
+                                     f"({_describe(config)}); remove the repeated prompt, seed or table")
+                seen[key] = len(cells) + 1
+                cells.append(Cell(key, config, {**metadata, **({"label": label} if label else {})}))
+
+
+def _option_keys(table: dict, algorithm: str, where: str) -> dict:
+    """The table's keys that are not sweep keys, checked against the algorithm's options (its settings)."""
+    options = {key: value for key, value in table.items() if key not in ALGORITHM_KEYS}
+    if algorithm not in ALGORITHMS:
+        return options   # SearchConfig.validate names the algorithm
+    try:
+        known = offered_settings(algorithm)
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
+    bad = [key for key in options if key not in known]
+    if bad:
+        close = difflib.get_close_matches(bad[0], [*known, *ALGORITHM_KEYS], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{where}: option(s) {', '.join(bad)} do not apply to algorithm {algorithm!r}{hint}; its "
+                         f"options: {', '.join(known) or 'none'}; an [[algorithm]] table's own keys: "
+                         f"{', '.join(ALGORITHM_KEYS)}")
+    return options
 
 
 # --- pieces -------------------------------------------------------------------------------------

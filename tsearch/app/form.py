@@ -1,0 +1,71 @@
+"""What the Search and Compare tabs (or an API or MCP caller) send -> one validated `SearchConfig`.
+
+The controls are a form over the settings (tsearch.options): a blank field is the setting's default, and
+every value goes to `SearchConfig.validate` once, which checks it against its setting and names it when it
+does not fit. Only what a form alone knows is decided here: which of the prompt and the class the chosen
+model takes, and that a class given to a text model does not apply.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from tsearch.app import catalog
+from tsearch.config import SETTINGS, SearchConfig
+from tsearch.models import MODEL_OPTIONS
+from tsearch.registry import Unavailable
+
+
+def blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def given(name: str, value):
+    """A control's value, or its setting's default when left blank (0 means blank for optional counts)."""
+    s = SETTINGS[name]
+    if blank(value) or (s.optional and s.kind is int and value == 0 and not isinstance(value, bool)):
+        return s.default
+    return value
+
+
+def chosen_model_options(values: dict | None) -> dict:
+    """The model options a search asks for, blank ones left out (the model's default); checked by validate."""
+    values = values or {}
+    unknown = sorted(set(values) - set(MODEL_OPTIONS))
+    if unknown:
+        raise gr.Error(f"unknown model option(s) {', '.join(unknown)}; the model options are "
+                       f"{', '.join(MODEL_OPTIONS)}")
+    return {name: value for name, value in values.items() if not blank(value)}
+
+
+def condition(model: str, conditioning: str, prompt, cls):
+    """The prompt (text models) or the class (class-conditional) the controls give; gr.Error when it is missing or
+    when a class is given to a text model (it would be ignored)."""
+    if conditioning == "text":
+        if not blank(cls):
+            raise gr.Error(f"cls: the {model} model takes a text prompt, not a class; leave cls empty")
+        if blank(prompt):
+            raise gr.Error(f"write a prompt for the {model} model, e.g. "
+                           f"{catalog.preset(model).prompt or 'a red circle'!r}")
+        return str(prompt)
+    value = cls if not blank(cls) else (None if blank(prompt) else prompt)
+    if blank(value):
+        raise gr.Error(f"choose a class for the {model} model")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    return value
+
+
+def build(model: str, conditioning: str, *, prompt=None, cls=None, verifiers=(), evaluator=None,
+          algorithm: str = "random", budget=None, steps=None, seed=None, final_steps=None, batch_size=None,
+          options: dict | None = None, model_values: dict | None = None) -> SearchConfig:
+    """The validated SearchConfig of one search (names already checked by `validate.check_names`)."""
+    try:
+        return SearchConfig(
+            model=model, condition=condition(model, conditioning, prompt, cls), verifiers=tuple(verifiers),
+            evaluators=(evaluator,) if evaluator else (), algorithm=algorithm, budget=given("budget", budget),
+            steps=given("steps", steps), seed=given("seed", seed), final_steps=given("final_steps", final_steps),
+            batch_size=given("batch_size", batch_size), options=catalog.options_for(algorithm, options or {}) or None,
+            model_options=chosen_model_options(model_values)).validate()
+    except (ValueError, Unavailable) as error:
+        raise gr.Error(str(error)) from None

@@ -98,3 +98,14 @@ def test_a_distilled_candidate_regenerates_bit_for_bit(student, tmp_path, monkey
     for candidate in run.candidates:
         again = regenerate_candidate(str(out), candidate.id)
         assert np.array_equal(np.asarray(again), np.asarray(run.image(candidate.id))), candidate.id
+
+
+def test_the_bundled_models_default_to_auto_bf16_only_where_native(teacher, monkeypatch):
+    from tsearch.models import base
+    from tsearch.models.digits import DigitsModel
+
+    for native, expected in ((False, torch.float32), (True, torch.bfloat16)):
+        monkeypatch.setattr(base, "native_bf16", lambda device="cpu", native=native: native)
+        assert shapes_module.build(path=teacher).dtype == expected
+        assert DigitsModel(torch.nn.Identity()).dtype == expected
+    assert shapes_module.build(path=teacher, dtype="float32").dtype == torch.float32   # pinned stays pinned

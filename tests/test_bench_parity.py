@@ -25,3 +25,9 @@ def test_the_same_side_twice_agrees_on_every_caption_and_writes_strict_json(tmp_
     assert r["differ"] == 0 and r["a_overall"] == r["b_overall"] and r["captions"] == 6
     assert r["a_model"]["nfe"] == r["b_model"]["nfe"] == 6 * 2 * 1 * 2   # captions x candidates x steps x CFG passes
     assert json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(c))["sign_test_p"] == 1.0
+    again = parity.main(["--a", "shapes:float32", "--b", "shapes-teacher:float32", "--captions", "6", "--steps", "1",
+                         "--candidates", "2", "--reuse-a", str(out)])   # side a read back, only b computed
+    assert again["a_verdicts"] == r["b_verdicts"] == again["b_verdicts"] and again["speed_b_over_a"] is None
+    with pytest.raises(ValueError, match="--reuse-a: .* was measured with"):
+        parity.main(["--a", "shapes:float32", "--captions", "6", "--steps", "2", "--candidates", "2",
+                     "--reuse-a", str(out)])

@@ -12,11 +12,14 @@ by --verifier (the app's shapes-clip), and the oracle judges the kept one, the w
 get it. Batches alternate between the sides, so the seconds of each are measured in one
 interleaved run (the speed ratio under the same machine load). Prints both accuracies, per
 category, the verdicts that differ, and an exact two-sided sign test (McNemar) on them.
+`--reuse-a FILE` takes side a's verdicts from an earlier --out whose setting and one side match
+(no speed ratio then): a teacher evaluated once serves several students.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 
@@ -84,13 +87,30 @@ def run_side(model, verifier, pairs, candidates: int, steps: int, seed: int, lo:
     return [bool(oracle.evaluate(image, caption).ok) for image, (_, caption) in zip(to_uint8(images), pairs[lo:hi])]
 
 
+SETTING = ("split", "captions", "candidates", "steps", "seed", "verifier")
+
+
+def reused(path: str, args) -> tuple[list[bool], dict]:
+    """Side a's verdicts and model record from an earlier result with the same setting, where a side was --a."""
+    with open(path) as f:
+        earlier = json.load(f)
+    setting = {k: getattr(args, k) if k != "verifier" or args.candidates > 1 else None for k in SETTING}
+    if any(earlier.get(k) != v for k, v in setting.items()):
+        raise ValueError(f"--reuse-a: {path} was measured with {({k: earlier.get(k) for k in SETTING})}, not {setting}")
+    side = next((key for key in ("a", "b") if earlier[key] == args.a), None)
+    if side is None:
+        raise ValueError(f"--reuse-a: neither side of {path} ({earlier['a']}, {earlier['b']}) is --a {args.a}")
+    return earlier[side + "_verdicts"], earlier[side + "_model"]
+
+
 def compare(args) -> dict:
-    sides = {key: load_side(spec, args.dtype, args.guidance, args.device) for key, spec in (("a", args.a), ("b", args.b))}
+    specs = (("b", args.b),) if args.reuse_a else (("a", args.a), ("b", args.b))
+    sides = {key: load_side(spec, args.dtype, args.guidance, args.device) for key, spec in specs}
     verifier = None
     if args.candidates > 1:
         from tsearch.verifiers import load_verifier
 
-        verifier = load_verifier(args.verifier, model=sides["a"], device=args.device)
+        verifier = load_verifier(args.verifier, model=sides["b"], device=args.device)
     pairs = captions_for(args.split, args.captions, args.seed)
     verdicts, seconds = {"a": [], "b": []}, {"a": 0.0, "b": 0.0}
     per_batch = max(1, args.batch_size // args.candidates)
@@ -99,20 +119,24 @@ def compare(args) -> dict:
             t0 = time.perf_counter()
             verdicts[key] += run_side(model, verifier, pairs, args.candidates, args.steps, args.seed, lo, lo + per_batch)
             seconds[key] += time.perf_counter() - t0
+    records = {key: {"dtype": str(m.dtype).removeprefix("torch."), "guidance": m.guidance, "nfe_per_eval": m.nfe_per_eval,
+                     "nfe": m.nfe, "seconds": round(seconds[key], 1)} for key, m in sides.items()}
+    if args.reuse_a:
+        verdicts["a"], records["a"] = reused(args.reuse_a, args)
     a, b = np.array(verdicts["a"]), np.array(verdicts["b"])
     categories = dict.fromkeys(cat for cat, _ in pairs)
     result = {"a": args.a, "b": args.b, "split": args.split, "captions": len(pairs), "candidates": args.candidates,
               "steps": args.steps, "seed": args.seed, "threads": torch.get_num_threads(),
               "verifier": args.verifier if args.candidates > 1 else None}
     for key, v in (("a", a), ("b", b)):
-        model = sides[key]
-        result[key + "_model"] = {"dtype": str(model.dtype).removeprefix("torch."), "guidance": model.guidance,
-                                  "nfe_per_eval": model.nfe_per_eval, "nfe": model.nfe, "seconds": round(seconds[key], 1)}
+        result[key + "_model"] = records[key]
         result[key + "_overall"] = float(v.mean())
         result[key + "_per_category"] = {c: float(v[[cat == c for cat, _ in pairs]].mean()) for c in categories}
     a_only, b_only = int((a & ~b).sum()), int((b & ~a).sum())
     result.update(differ=a_only + b_only, a_only=a_only, b_only=b_only, difference_points=100 * float(b.mean() - a.mean()),
-                  sign_test_p=sign_test(a_only, b_only), speed_b_over_a=seconds["a"] / max(seconds["b"], 1e-9))
+                  sign_test_p=sign_test(a_only, b_only),
+                  speed_b_over_a=None if args.reuse_a else seconds["a"] / max(seconds["b"], 1e-9),
+                  a_verdicts=[bool(x) for x in a], b_verdicts=[bool(x) for x in b])
     return result
 
 
@@ -132,6 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, default=48, help="samples denoised together")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--reuse-a", default=None, help="side a's verdicts from this earlier --out (same setting)")
     parser.add_argument("--out", default=None, help="also write the result as JSON to this file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -144,7 +169,7 @@ def main(argv: list[str] | None = None) -> dict:
               f"{100 * r[key + '_overall']:.1f}%  {cats}  ({m['seconds']} s)")
     print(f"  b - a: {r['difference_points']:+.1f} points; verdicts differ on {r['differ']} "
           f"({r['a_only']} only a, {r['b_only']} only b), sign test p = {r['sign_test_p']:.3f}; "
-          f"b is {r['speed_b_over_a']:.2f}x as fast as a (interleaved)")
+          + ("" if r["speed_b_over_a"] is None else f"b is {r['speed_b_over_a']:.2f}x as fast as a (interleaved)"))
     if args.out:
         with open(args.out, "w") as f:
             f.write(jsonio.dumps(r, indent=1))

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-import tsearch
 from tsearch import noise
 from tsearch.models import shapes as shapes_module
 from tsearch.models import supported_options
@@ -86,15 +85,17 @@ def test_guidance_is_a_model_option_of_both_names_in_the_cli_and_the_app():
         assert "guidance" in catalog.model_options(name)
 
 
-def test_a_distilled_candidate_regenerates_bit_for_bit(student, tmp_path, monkeypatch):
+def test_a_distilled_candidate_from_the_cli_regenerates_bit_for_bit(student, tmp_path, monkeypatch):
+    from tsearch.cli import main
+
     monkeypatch.setattr(shapes_module, "DISTILLED_PATH", student)
     out = tmp_path / "run"
-    result = tsearch.search(model="shapes-distilled", prompt="a red square", verifiers=["shapes-clip"],
-                            algorithm="random", budget=6, steps=3, seed=4, model_options={"guidance": 2.0},
-                            out=str(out))
-    assert result.summary.nfe_spent == 6 and result.summary.candidates == 2   # three one-pass steps each
+    assert main(["run", "--model", "shapes-distilled", "--prompt", "a red square", "--verifier", "shapes-clip",
+                 "--algorithm", "random", "--budget", "6", "--steps", "3", "--seed", "4", "--guidance", "2",
+                 "--out", str(out)]) == 0
     run = load_run(out)
-    assert run.config["model"] == "shapes-distilled" and len(run.candidates) == 2
+    assert run.config["model"] == "shapes-distilled" and run.config["model_options"]["guidance"] == 2.0
+    assert len(run.candidates) == 2 and run.candidates[-1].nfe_spent == 6   # three one-pass steps each
     for candidate in run.candidates:
         again = regenerate_candidate(str(out), candidate.id)
         assert np.array_equal(np.asarray(again), np.asarray(run.image(candidate.id))), candidate.id

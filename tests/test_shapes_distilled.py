@@ -110,3 +110,14 @@ def test_the_bundled_models_default_to_auto_bf16_only_where_native(teacher, monk
         assert shapes_module.build(path=teacher).dtype == expected
         assert DigitsModel(torch.nn.Identity()).dtype == expected
     assert shapes_module.build(path=teacher, dtype="float32").dtype == torch.float32   # pinned stays pinned
+
+
+def test_the_shipped_student_loads_by_name_as_one_pass():
+    if not shapes_module.build_distilled.available()[0]:
+        pytest.skip(shapes_module.build_distilled.available()[1])
+    from tsearch.models import load_model
+
+    model = load_model("shapes-distilled", dtype="float32")
+    assert model.generator.distilled and model.nfe_per_eval == 1 and model.guidance == 3.0
+    assert model.default_steps == 10 and model.generator.meta["guidance_range"] == [0.0, 6.0]
+    assert load_model("shapes-teacher", dtype="float32").nfe_per_eval == 2

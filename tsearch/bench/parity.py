@@ -30,6 +30,7 @@ from tsearch import jsonio, noise
 from tsearch.bench.eval_shapes import eval_captions, to_uint8
 from tsearch.models import shapes as shapes_module
 from tsearch.models.shapes import TextCond
+from tsearch.recipes import Counter, denoise
 from tsearch.worlds.shapes import grammar, oracle
 
 
@@ -66,20 +67,21 @@ def sign_test(a_only: int, b_only: int) -> float:
 
 
 @torch.no_grad()
-def _images(model, chunk: list[str], seeds: list[int], steps: int) -> torch.Tensor:
+def _images(model, chunk: list[str], seeds: list[int], steps: int, counter: Counter) -> torch.Tensor:
     states, pooled = model.generator.text_encoder.encode(chunk)
     null = model.encode(grammar.EXAMPLES["single"])   # only its null-caption part is used
     cond = TextCond("batch", states, pooled, null.null_states, null.null_pooled)
     x = torch.stack([noise.gaussian(model.noise_shape, s) for s in seeds]) * model.prior_scale
-    return model.decode(model.denoise(x.to(model.device), cond, model.sigmas(steps))).cpu()
+    return model.decode(denoise(model, cond, x.to(model.device), model.sigmas(steps), None, counter)).cpu()
 
 
-def run_side(model, verifier, pairs, candidates: int, steps: int, seed: int, lo: int, hi: int) -> list[bool]:
+def run_side(model, verifier, pairs, candidates: int, steps: int, seed: int, lo: int, hi: int,
+             counter: Counter) -> list[bool]:
     """Verdicts for captions lo..hi: each caption's best of `candidates` by the verifier, judged by the oracle."""
     hi = min(hi, len(pairs))
     captions = [c for _, c in pairs[lo:hi] for _ in range(candidates)]
     seeds = [seed + i * candidates + j for i in range(lo, hi) for j in range(candidates)]
-    images = _images(model, captions, seeds, steps)
+    images = _images(model, captions, seeds, steps, counter)
     if candidates > 1:
         scores = torch.cat([verifier.score(images[k: k + candidates], captions[k])
                             for k in range(0, len(captions), candidates)]).view(hi - lo, candidates)
@@ -112,15 +114,16 @@ def compare(args) -> dict:
 
         verifier = load_verifier(args.verifier, model=sides["b"], device=args.device)
     pairs = captions_for(args.split, args.captions, args.seed)
-    verdicts, seconds = {"a": [], "b": []}, {"a": 0.0, "b": 0.0}
+    verdicts, seconds, counters = {"a": [], "b": []}, {"a": 0.0, "b": 0.0}, {"a": Counter(), "b": Counter()}
     per_batch = max(1, args.batch_size // args.candidates)
     for lo in range(0, len(pairs), per_batch):
         for key, model in sides.items():   # interleaved: both sides see the same machine load
             t0 = time.perf_counter()
-            verdicts[key] += run_side(model, verifier, pairs, args.candidates, args.steps, args.seed, lo, lo + per_batch)
+            verdicts[key] += run_side(model, verifier, pairs, args.candidates, args.steps, args.seed, lo, lo + per_batch,
+                                      counters[key])
             seconds[key] += time.perf_counter() - t0
     records = {key: {"dtype": str(m.dtype).removeprefix("torch."), "guidance": m.guidance, "nfe_per_eval": m.nfe_per_eval,
-                     "nfe": m.nfe, "seconds": round(seconds[key], 1)} for key, m in sides.items()}
+                     "nfe": counters[key].nfe, "seconds": round(seconds[key], 1)} for key, m in sides.items()}
     if args.reuse_a:
         verdicts["a"], records["a"] = reused(args.reuse_a, args)
     a, b = np.array(verdicts["a"]), np.array(verdicts["b"])

@@ -18,6 +18,7 @@ import time
 import torch
 
 from tsearch import jsonio, noise
+from tsearch.recipes import denoise
 
 VARIANTS = ("plain", "channels_last", "compile", "compile+channels_last")
 
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
             for name, model in models.items():   # interleaved: each variant sees the same machine load
                 t0 = time.perf_counter()
                 with torch.no_grad():
-                    outputs[name] = model.denoise(x, cond, sigmas)
+                    outputs[name] = denoise(model, cond, x, sigmas)
                 times[name].append(time.perf_counter() - t0)
         plain = min(times["plain"][1:] or times["plain"])
         rows = {}

@@ -62,7 +62,9 @@ def _parse(argv):
     p.add_argument("--candidates", type=int, default=64)
     p.add_argument("--steps", type=int, default=None, help="default: the model's own")
     p.add_argument("--dtype", default=None, help="the served model's dtype (float32, auto, ...); default: the model's")
-    p.add_argument("--default-run", action="store_true", help="also time the app's default Run (preset budget, baseline)")
+    p.add_argument("--default-run", action="store_true", help="also time the app's default Run (its preset budget)")
+    p.add_argument("--baseline", action="store_true", help="with --default-run: the more-steps baseline on too "
+                   "(the app's checkbox starts off)")
     p.add_argument("--out", default=None, help="also write the figures as JSON to this file")
     p.add_argument("--batch-size", type=int, default=None, help="default: the app's")
     p.add_argument("--repeat", type=int, default=3)
@@ -92,15 +94,15 @@ def served(pool, name: str, dtype: str | None):
     return pool.get(name)
 
 
-def default_run(name: str, algorithm: str) -> tuple[float, int]:
-    """Seconds of the app's default Run of `name` (its preset condition, verifiers and budget, the baseline on)."""
+def default_run(name: str, algorithm: str, baseline: bool) -> tuple[float, int]:
+    """Seconds of the app's default Run of `name` (its preset condition, verifiers and budget), baseline or not."""
     from tsearch.app import catalog, handlers
     from tsearch.app.state import Session
 
     preset = catalog.preset(name)
     t0 = time.perf_counter()
     for _ in handlers.search(model=name, prompt=preset.prompt, cls=preset.cls, verifiers=list(preset.verifiers),
-                             algorithm=algorithm, budget=preset.budget, steps=None, seed=0, baseline=True,
+                             algorithm=algorithm, budget=preset.budget, steps=None, seed=0, baseline=baseline,
                              session=Session()):
         pass
     return time.perf_counter() - t0, preset.budget
@@ -202,9 +204,9 @@ def main(argv=None) -> dict:
                "model": args.model, "dtype": str(slot.model.dtype).removeprefix("torch."), "steps": args.steps,
                "nfe_per_eval": slot.model.nfe_per_eval, "budget": request["budget"], **context}
     if args.default_run:
-        seconds, budget = default_run(args.model, request["algorithm"])
-        print(f"  the app's default Run ({budget} NFEs, the baseline on): {seconds:6.2f} s")
-        figures.update(default_run_s=seconds, default_run_budget=budget)
+        seconds, budget = default_run(args.model, request["algorithm"], args.baseline)
+        print(f"  the app's default Run ({budget} NFEs, the baseline {'on' if args.baseline else 'off'}): {seconds:6.2f} s")
+        figures.update(default_run_s=seconds, default_run_budget=budget, default_run_baseline=args.baseline)
     if args.out:
         from tsearch import jsonio
 

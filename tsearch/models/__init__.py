@@ -12,8 +12,6 @@ MODELS: dict[str, Entry] = {
     "gmm": Entry("tsearch.models.gmm:build", "analytic Gaussian mixture in a 3x8x8 space, exact denoiser (tests, teaching)", kind="analytic"),
     "shapes": Entry("tsearch.models.shapes:build", "bundled text-to-image model of 32x32 shape scenes (miniature of FLUX/GenEval)", kind="bundled"),
     "digits": Entry("tsearch.models.digits:build", "bundled class-conditional model of handwritten digits (miniature of SiT/ImageNet)", kind="bundled"),
-    "shapes-teacher": Entry("tsearch.models.shapes:build_teacher", "the bundled shapes generator with two-pass classifier-free guidance (the distilled model's teacher)", kind="bundled"),
-    "shapes-distilled": Entry("tsearch.models.shapes:build_distilled", "the bundled shapes generator, guidance distilled into one pass per step (guidance is an input)", kind="bundled"),
     "flux-dev": Entry("tsearch.models.hub:flux_dev", "FLUX.1-dev, 12B rectified flow, guidance-distilled (black-forest-labs/FLUX.1-dev, gated)", requires=("diffusers", "transformers"), kind="diffusers"),
     "flux-schnell": Entry("tsearch.models.hub:flux_schnell", "FLUX.1-schnell, 12B rectified flow, 4-step distilled (black-forest-labs/FLUX.1-schnell)", requires=("diffusers", "transformers"), kind="diffusers"),
     "sd3.5-medium": Entry("tsearch.models.hub:sd35_medium", "Stable Diffusion 3.5 Medium, rectified-flow MMDiT (stabilityai/stable-diffusion-3.5-medium, gated)", requires=("diffusers", "transformers"), kind="diffusers"),
@@ -21,6 +19,8 @@ MODELS: dict[str, Entry] = {
     "sd15": Entry("tsearch.models.hub:sd15", "Stable Diffusion 1.5, epsilon UNet seen as variance-exploding (stable-diffusion-v1-5/stable-diffusion-v1-5)", requires=("diffusers", "transformers"), kind="diffusers"),
     "pixart-sigma": Entry("tsearch.models.hub:pixart_sigma", "PixArt-Sigma XL-2 1024, T5-conditioned DiT seen as variance-exploding (PixArt-alpha/PixArt-Sigma-XL-2-1024-MS)", requires=("diffusers", "transformers"), kind="diffusers"),
     "dit-xl-2-256": Entry("tsearch.models.hub:dit_xl_2_256", "DiT-XL/2, class-conditional ImageNet 256 (facebook/DiT-XL-2-256); condition = class index", requires=("diffusers", "transformers"), kind="diffusers"),
+    "shapes-teacher": Entry("tsearch.models.shapes:build_teacher", "the bundled shapes generator with two-pass classifier-free guidance (the distilled model's teacher)", kind="bundled"),
+    "shapes-distilled": Entry("tsearch.models.shapes:build_distilled", "the bundled shapes generator, guidance distilled into one pass per step (guidance is an input)", kind="bundled"),
 }
 
 

@@ -65,3 +65,21 @@ def test_engine_bench_runs_the_gpu_paths_at_a_tiny_size_on_the_cpu(capsys):
                  "--compile", "aot_eager"])
     out = capsys.readouterr().out
     assert "candidates/s" in out and "overlap on, compile aot_eager, channels_last on" in out
+
+
+def test_app_latency_names_the_cpu_and_compares_the_first_candidate_with_one_alone(tmp_path, monkeypatch):
+    import json
+
+    from tsearch.app import handlers
+    from tsearch.app.pool import ModelPool
+    from tsearch.bench import app_latency
+
+    monkeypatch.setattr(handlers, "POOL", ModelPool())   # --dtype hands the pool a model: keep it to this test
+
+    out = tmp_path / "latency.json"
+    figures = app_latency.main(["--model", "gmm", "--cls", "1", "--verifier", "gmm-density", "--candidates", "2",
+                                "--steps", "2", "--repeat", "1", "--threads", "1", "--dtype", "float32",
+                                "--out", str(out)])
+    assert figures["dtype"] == "float32" and figures["cpu"] and isinstance(figures["native_bf16"], bool)
+    assert figures["first_over_one"] == figures["first_candidate_s"] / figures["one_candidate_s"] > 0
+    assert json.loads(out.read_text())["steps"] == 2

@@ -75,12 +75,12 @@ def tiny_generator(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_model(tiny_generator):
-    return digits_model.build(path=tiny_generator)
+    return digits_model.build(path=tiny_generator, dtype="float32")   # compared with the fp32 network below
 
 
 def with_guidance(model, scale):
     """Another adapter over the same loaded UNet (loading is the slow part of these tests)."""
-    return digits_model.DigitsModel(model.unet, guidance=scale)
+    return digits_model.DigitsModel(model.unet, guidance=scale, dtype="float32")
 
 
 def test_generator_script_writes_a_loadable_diffusers_folder(tiny_generator):

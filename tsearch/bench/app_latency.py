@@ -11,6 +11,9 @@ gallery and chart) and through the engine alone (`api.prepare` + `engine.run`). 
 `forward_x0` is timed inside the engine's run, so the denoiser's share is measured in the run itself
 rather than in a separate loop. Times are the fastest of `--repeat` (a busy machine only makes runs slower).
 The browser's own rendering is not included; `tests/test_app_browser.py` drives a real page.
+Issue 20 also asks for: `--dtype` (float32, auto, ...) for the model the app serves; `--default-run`,
+the app's default Run (its preset budget, the more-steps baseline on); the CPU's model name and flags
+in the output; `--out`, the figures as JSON. Steps default to the model's own.
 """
 
 from __future__ import annotations
@@ -57,11 +60,52 @@ def _parse(argv):
     p.add_argument("--verifier", default=None, help="default: the model's preset in the app")
     p.add_argument("--algorithm", default=None, help="default: the app's default algorithm")
     p.add_argument("--candidates", type=int, default=64)
-    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--steps", type=int, default=None, help="default: the model's own")
+    p.add_argument("--dtype", default=None, help="the served model's dtype (float32, auto, ...); default: the model's")
+    p.add_argument("--default-run", action="store_true", help="also time the app's default Run (its preset budget)")
+    p.add_argument("--baseline", action="store_true", help="with --default-run: the more-steps baseline on too "
+                   "(the app's checkbox starts off)")
+    p.add_argument("--out", default=None, help="also write the figures as JSON to this file")
     p.add_argument("--batch-size", type=int, default=None, help="default: the app's")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: what the app uses)")
     return p.parse_args(argv)
+
+
+def machine() -> dict:
+    """The CPU's model name and the flags that decide bf16, as the figures' context."""
+    from tsearch.models.base import native_bf16
+
+    name = "unknown"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
+    except OSError:
+        pass
+    return {"cpu": name, "capability": torch.backends.cpu.get_cpu_capability(), "native_bf16": native_bf16("cpu")}
+
+
+def served(pool, name: str, dtype: str | None):
+    """The pool's slot for `name`; with a dtype, the model loaded so and handed to the pool (it takes no dtype)."""
+    if dtype is not None:
+        from tsearch.models import MODELS, load_model
+
+        pool.add(name, load_model(name, dtype=dtype), MODELS[name].description)
+    return pool.get(name)
+
+
+def default_run(name: str, algorithm: str, baseline: bool) -> tuple[float, int]:
+    """Seconds of the app's default Run of `name` (its preset condition, verifiers and budget), baseline or not."""
+    from tsearch.app import catalog, handlers
+    from tsearch.app.state import Session
+
+    preset = catalog.preset(name)
+    t0 = time.perf_counter()
+    for _ in handlers.search(model=name, prompt=preset.prompt, cls=preset.cls, verifiers=list(preset.verifiers),
+                             algorithm=algorithm, budget=preset.budget, steps=None, seed=0, baseline=baseline,
+                             session=Session()):
+        pass
+    return time.perf_counter() - t0, preset.budget
 
 
 def _setup(args):
@@ -73,7 +117,8 @@ def _setup(args):
 
     algorithm = args.algorithm or DEFAULT_ALGORITHM
     batch = args.batch_size or DEFAULT_BATCH
-    slot = handlers.POOL.get(args.model)
+    slot = served(handlers.POOL, args.model, args.dtype)
+    args.steps = args.steps or slot.model.default_steps
     verifier = args.verifier or catalog.preset(args.model).verifiers[0]
     cost = Costs(slot.model.default_solver, slot.model.nfe_per_eval).full(args.steps)
     budget = args.candidates * cost
@@ -138,6 +183,9 @@ def main(argv=None) -> dict:
     print(f"{args.model}, {request['algorithm']}, {args.candidates} candidates x {args.steps} steps "
           f"({request['budget']} NFEs), verifier {request['verifiers'][0]}, batch {request['batch_size']}, "
           f"{torch.get_num_threads()} thread(s), fastest of {args.repeat}")
+    context = machine()
+    print(f"  {context['cpu']}, {context['capability']}, native bf16 {context['native_bf16']}, dtype "
+          f"{str(slot.model.dtype).removeprefix('torch.')}, {slot.model.nfe_per_eval} pass(es) per step")
     print(f"  first candidate in an update after Run:   {first:6.2f} s   (target <= 1.5 s)")
     print(f"    over one candidate's own compute ({one:.2f} s, a one-candidate search): {first / one:5.2f}x "
           f"(target <= 1.5x)")
@@ -149,7 +197,19 @@ def main(argv=None) -> dict:
           f"(target <= 10%)")
     print(f"  the app's page updates over the engine:   {app_total - engine_total:6.2f} s "
           f"({100 * (app_total - engine_total) / engine_total:.1f}%)")
-    return {"first_candidate_s": first, "one_candidate_s": one, "first_over_one": first / one,
-            "app_total_s": app_total, "engine_total_s": engine_total,
-            "denoiser_s": denoiser, "verifier_s": verifier_seconds, "engine_own_s": own,
-            "overhead_pct": 100 * own / denoiser, "candidates": count, "threads": torch.get_num_threads()}
+    figures = {"first_candidate_s": first, "one_candidate_s": one, "first_over_one": first / one,
+               "app_total_s": app_total, "engine_total_s": engine_total,
+               "denoiser_s": denoiser, "verifier_s": verifier_seconds, "engine_own_s": own,
+               "overhead_pct": 100 * own / denoiser, "candidates": count, "threads": torch.get_num_threads(),
+               "model": args.model, "dtype": str(slot.model.dtype).removeprefix("torch."), "steps": args.steps,
+               "nfe_per_eval": slot.model.nfe_per_eval, "budget": request["budget"], **context}
+    if args.default_run:
+        seconds, budget = default_run(args.model, request["algorithm"], args.baseline)
+        print(f"  the app's default Run ({budget} NFEs, the baseline {'on' if args.baseline else 'off'}): {seconds:6.2f} s")
+        figures.update(default_run_s=seconds, default_run_budget=budget, default_run_baseline=args.baseline)
+    if args.out:
+        from tsearch import jsonio
+
+        with open(args.out, "w") as f:
+            f.write(jsonio.dumps(figures, indent=1))
+    return figures

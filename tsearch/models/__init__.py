@@ -21,6 +21,8 @@ MODELS: dict[str, Entry] = {
     "sd15": Entry("tsearch.models.hub:sd15", "Stable Diffusion 1.5, epsilon UNet seen as variance-exploding (stable-diffusion-v1-5/stable-diffusion-v1-5)", requires=("diffusers", "transformers"), kind="diffusers"),
     "pixart-sigma": Entry("tsearch.models.hub:pixart_sigma", "PixArt-Sigma XL-2 1024, T5-conditioned DiT seen as variance-exploding (PixArt-alpha/PixArt-Sigma-XL-2-1024-MS)", requires=("diffusers", "transformers"), kind="diffusers"),
     "dit-xl-2-256": Entry("tsearch.models.hub:dit_xl_2_256", "DiT-XL/2, class-conditional ImageNet 256 (facebook/DiT-XL-2-256); condition = class index", requires=("diffusers", "transformers"), kind="diffusers"),
+    "shapes-teacher": Entry("tsearch.models.shapes:build_teacher", "the bundled shapes generator with two-pass classifier-free guidance (the distilled model's teacher)", kind="bundled"),
+    "shapes-distilled": Entry("tsearch.models.shapes:build_distilled", "the bundled shapes generator, guidance distilled into one pass per step (guidance is an input)", kind="bundled"),
 }
 
 

@@ -2,7 +2,9 @@
 
 A rectified-flow UNet trained here (`tsearch.worlds.shapes.generator`); the state is the image
 itself in [-1, 1], so decoding is a rescale. Classifier-free guidance (Ho & Salimans 2022) runs
-its two passes as one batch, which counts as two NFEs per sample (DESIGN.md, "Engine").
+its two passes as one batch, which counts as two NFEs per sample (DESIGN.md, "Engine"). A
+guidance-distilled student (`tsearch.worlds.shapes.distill`, like FLUX.1-dev) takes the scale as an
+input instead: one pass, one NFE per sample at any guidance.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from tsearch.models.base import DTYPE_NAMES, Model, resolve_dtype
 from tsearch.models.invariant import fixed_batches
 from tsearch.registry import Unavailable
 
-DEFAULT_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                            "assets", "shapes", "generator")
+ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "assets", "shapes")
+DEFAULT_PATH = os.path.join(ASSETS, "generator")      # the two-pass CFG teacher
+DISTILLED_PATH = os.path.join(ASSETS, "distilled")    # its guidance-distilled student (one pass per step)
 TRAIN_HINT = ("train them with `python -m tsearch.worlds.shapes.train_generator --out assets/shapes/generator` "
               "(about 6 minutes on a GPU with --device cuda --minutes 6)")
 
@@ -41,7 +44,7 @@ class ShapesModel(Model):
     noise_shape = (3, 32, 32)
     micro_batch = 4  # samples per network call, always (models.invariant): batch-invariant results
     default_solver = "dpmpp-2m"
-    default_dtype = "float32"  # "auto" would pick bf16 on CPUs with native bf16 (README, "bf16 against fp32")
+    default_dtype = "auto"  # bf16 where the CPU/GPU runs it natively, else fp32 (README, "bf16 against fp32")
 
     def __init__(self, generator, device: str = "cpu", guidance: float | None = None, dtype: str | None = None):
         super().__init__()
@@ -52,10 +55,14 @@ class ShapesModel(Model):
         self.guidance = float(meta.get("default_guidance", 1.0) if guidance is None else guidance)
         if self.guidance < 0:
             raise ValueError(f"guidance must be >= 0 (1 = no classifier-free guidance), got {self.guidance}")
+        low, high = meta.get("guidance_range", (0.0, float("inf")))
+        if not low <= self.guidance <= high:
+            raise ValueError(f"guidance: this guidance-distilled shapes model was trained for {low:g} to {high:g}, got "
+                             f"{self.guidance:g}; use model shapes-teacher (two-pass guidance) for other scales")
         # the knee of quality per NFE (README, "Solvers"): DPM-Solver++(2M) at 10 steps matched Euler at 20
         # (66.7% against 66.1% oracle accuracy without search, 180 captions) for half the NFEs
         self.default_steps = DEFAULT_STEPS
-        self.nfe_per_eval = 1 if self.guidance == 1.0 else 2
+        self.nfe_per_eval = 1 if self.guidance == 1.0 or generator.distilled else 2
 
     def example_conditions(self) -> list[str]:
         """One caption from each of the grammar's categories (GenEval's six, in miniature)."""
@@ -118,3 +125,17 @@ def available() -> tuple[bool, str]:
 
 
 build.available = available
+
+
+def build_teacher(device: str = "cpu", guidance: float | None = None, dtype: str | None = None) -> ShapesModel:
+    """The two-pass classifier-free-guided generator (assets/shapes/generator), the distilled one's teacher."""
+    return build(device, DEFAULT_PATH, guidance, dtype)
+
+
+def build_distilled(device: str = "cpu", guidance: float | None = None, dtype: str | None = None) -> ShapesModel:
+    """The guidance-distilled student (assets/shapes/distilled): guidance as an input, one pass per step."""
+    return build(device, DISTILLED_PATH, guidance, dtype)
+
+
+build_teacher.available = available
+build_distilled.available = lambda: _check(DISTILLED_PATH)

@@ -25,6 +25,18 @@ import torch
 from tsearch.worlds.shapes.text_encoder import ShapesTextEncoder, TextEncoderConfig
 
 NULL_CAPTION = ""  # the unconditional caption for guidance dropout and CFG
+GUIDANCE_DIM = 64  # sinusoidal features of the guidance scale a distilled student takes (`distill.py`)
+
+
+def guidance_features(guidance: torch.Tensor) -> torch.Tensor:
+    """[b] scales -> [b, GUIDANCE_DIM]: sin and (cos - 1) of (w - 1) at geometric frequencies, all zero at w = 1.
+
+    A guidance-distilled student (Meng et al. 2023, sec. 4.1, w-conditioned; LCM's `timestep_cond`) adds a
+    zero-initialised projection of these to its timestep features, so w = 1 is exactly its plain conditional pass."""
+    half = GUIDANCE_DIM // 2
+    freqs = torch.exp(torch.linspace(-3.0, 1.5, half, device=guidance.device))   # 0.05 .. 4.5 radians per unit
+    angle = (guidance.float() - 1.0)[:, None] * freqs[None]
+    return torch.cat([torch.sin(angle), torch.cos(angle) - 1.0], dim=1)
 
 
 @dataclass
@@ -60,14 +72,28 @@ class Generator(torch.nn.Module):
         self.unet, self.text_encoder = unet, text_encoder
         self.meta = dict(meta or {})
 
-    def velocity(self, x: torch.Tensor, t: torch.Tensor, states: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
-        """v = e - x0 at time t in [0, 1] (the UNet sees 1000 t, the usual timestep range)."""
-        return self.unet(x, t * 1000.0, encoder_hidden_states=states, class_labels=pooled).sample
+    @property
+    def distilled(self) -> bool:
+        """Guidance-distilled: the scale is an input (one pass per step at any guidance), not two passes."""
+        return self.unet.config.get("time_cond_proj_dim") is not None
+
+    def velocity(self, x: torch.Tensor, t: torch.Tensor, states: torch.Tensor, pooled: torch.Tensor,
+                 guidance: torch.Tensor | None = None) -> torch.Tensor:
+        """v = e - x0 at time t in [0, 1] (the UNet sees 1000 t, the usual timestep range); a distilled
+        student also takes the guidance scale per sample (default 1: its conditional pass)."""
+        cond = None
+        if self.distilled:
+            cond = guidance_features(torch.ones_like(t) if guidance is None else guidance).to(x.dtype)
+        return self.unet(x, t * 1000.0, encoder_hidden_states=states, class_labels=pooled, timestep_cond=cond).sample
 
     def x0(self, x: torch.Tensor, t: float, cond: tuple[torch.Tensor, ...], guidance: float) -> torch.Tensor:
         """Clean estimate x0 = x - t v; with guidance != 1, v = v_null + g (v_text - v_null), one batch."""
         states, pooled, null_states, null_pooled = cond
         b = x.shape[0]
+        if self.distilled:  # one pass: the student was trained to match v_null + g (v_text - v_null)
+            tt = torch.full((b,), float(t), device=x.device, dtype=x.dtype)
+            g = torch.full((b,), float(guidance), device=x.device)
+            return x - float(t) * self.velocity(x, tt, states.expand(b, -1, -1), pooled.expand(b, -1), g)
         if guidance == 1.0:
             states_b, pooled_b, xs = states.expand(b, -1, -1), pooled.expand(b, -1), x
         else:

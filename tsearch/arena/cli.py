@@ -50,6 +50,8 @@ def parse(argv) -> argparse.Namespace:
     p.add_argument("--reps", type=_whole(10), default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--out", default=None, help="the arena folder (default out/arena-SPLIT); rerun to resume")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-run", action="store_true",
+                   help="run nothing: the leaderboard of the cells already done (on the units every method has done)")
     args = p.parse_args(argv)
     args.methods = list(ALGORITHMS) if "all" in args.methods else list(dict.fromkeys(args.methods))
     args.out = Path(args.out or f"out/arena-{args.split}")
@@ -122,6 +124,19 @@ def device_name(args, root: Path, rows: list[dict]) -> str:
     return f"{args.device} ({cpu}), {threads or '?'} torch thread(s) per search, backend {args.backend}"
 
 
+def complete_units(outcomes: list) -> list:
+    """The outcomes of the units that every method has at its largest budget (a partial arena stays paired)."""
+    tops: dict = {}
+    for o in outcomes:
+        tops[o.method] = max(tops.get(o.method, 0), o.budget)
+    have: dict = {}
+    for o in outcomes:
+        if o.budget == tops[o.method]:
+            have.setdefault(o.unit, set()).add(o.method)
+    keep = {unit for unit, methods in have.items() if methods == set(tops)}
+    return [o for o in outcomes if o.unit in keep]
+
+
 def _warm_up(args, spec: dict) -> None:
     """One throwaway one-candidate search in this process, so the first cell's seconds hold no warm-up."""
     import tsearch
@@ -150,6 +165,7 @@ def main(argv=None) -> int:
 def run(args, spec: dict, anytime: dict, notes: list[str]) -> int:
     from tsearch.arena import curves, leaderboard, plots
     from tsearch.sweep import parse_spec, run_sweep
+    from tsearch.sweep.driver import Outcome
     from tsearch.sweep.spec import Sweep
     from tsearch.sweep.results import finished
 
@@ -160,13 +176,16 @@ def run(args, spec: dict, anytime: dict, notes: list[str]) -> int:
     order = {key: i for i, key in enumerate(dict.fromkeys((c.config.condition, c.config.seed) for c in sweep.cells))}
     sweep = Sweep(sweep.name, sorted(sweep.cells, key=lambda c: order[(c.config.condition, c.config.seed)]),
                   sweep.description)
-    if args.backend == "local":
+    if args.backend == "local" and not args.no_run:
         _warm_up(args, spec)
     options = {"threads": args.threads}
     if args.backend == "ray":
         options.update(address=args.address, workers=args.workers)
     started = time.perf_counter()
-    outcome = run_sweep(sweep, args.out, args.backend, progress=not args.no_progress, **options)
+    if args.no_run:
+        outcome = Outcome(len(sweep.cells), len(sweep.cells), 0, 0, str(args.out))
+    else:
+        outcome = run_sweep(sweep, args.out, args.backend, progress=not args.no_progress, **options)
     wall = time.perf_counter() - started
     keys = {cell.key for cell in sweep.cells}
     rows = [row for key, row in finished(args.out).items() if key in keys]
@@ -174,6 +193,7 @@ def run(args, spec: dict, anytime: dict, notes: list[str]) -> int:
     outcomes = []
     for row, name in zip(rows, names):
         outcomes += curves.outcomes_of_cell(args.out, row, name, spec["budgets"], anytime.get(name, False))
+    outcomes = complete_units(outcomes)
     metric = "accuracy % (shapes-oracle)" if "shapes-oracle" in spec["evaluators"] else "score"
     board = leaderboard.build(outcomes, metric, device_name(args, args.out, rows), reps=args.reps)
     board.update(cells=len(sweep.cells), ran=outcome.ran, failed=outcome.failed, seconds=wall, notes=notes,

@@ -27,7 +27,7 @@ def rows_of(proposals, scores, costs):
 
 
 def test_the_declared_set():
-    assert {"random", "zero-order", "evolution"} <= set(ANYTIME)
+    assert {"random", "zero-order", "evolution", "tree"} <= set(ANYTIME)
     assert not {"smc", "prune", "cem", "paths", "steps"} & set(ANYTIME)
 
 

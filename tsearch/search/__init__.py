@@ -13,6 +13,7 @@ from tsearch.search.prune import PruneSearch
 from tsearch.search.random import RandomSearch
 from tsearch.search.smc import SMCSearch
 from tsearch.search.steps import StepsBaseline
+from tsearch.search.tree import TreeSearch
 from tsearch.search.zero_order import ZeroOrderSearch
 
 ALGORITHMS = {
@@ -24,6 +25,7 @@ ALGORITHMS = {
     "prune": PruneSearch,
     "evolution": EvolutionSearch,
     "cem": CEMSearch,
+    "tree": TreeSearch,
 }
 
 

@@ -26,3 +26,17 @@ def test_arena_runs_resumes_and_writes_its_leaderboard(tmp_path, capsys):
     assert (out / "arena.png").stat().st_size > 0 and (out / "arena.html").exists()
     assert main(argv) == 0                                   # again: every cell is already done
     assert "0 cells ran, " in capsys.readouterr().out
+
+
+def test_arena_tab_builds_and_shows_a_saved_leaderboard(tmp_path):
+    import gradio as gr
+
+    from tsearch.app.arena_tab import arena_tab, load_leaderboard
+
+    with gr.Blocks() as demo, gr.Tabs():
+        parts = arena_tab(str(tmp_path))
+    assert {"board", "image", "live", "load"} <= set(parts) and demo is not None
+    text, png = load_leaderboard(str(tmp_path))
+    assert "No leaderboard" in text and png is None
+    (tmp_path / "leaderboard.md").write_text("| method |\n|---|\n| random |\n")
+    assert load_leaderboard(str(tmp_path))[0].startswith("| method |")

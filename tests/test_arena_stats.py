@@ -45,3 +45,25 @@ def test_bad_input_is_named():
         stats.paired_difference([1, 0], [1])
     with pytest.raises(ValueError, match="to_reach"):
         stats.to_reach({10: [1, 0, 1]}, [1, 0])
+
+
+def test_leaderboard_by_hand():
+    from tsearch.arena.curves import Outcome
+    from tsearch.arena.leaderboard import build
+
+    def cell(method, budget, values, seconds):
+        return [Outcome(method, f"u{i}", budget, v, budget, seconds, budget // 10) for i, v in enumerate(values)]
+
+    outcomes = (cell("random", 40, [1, 0, 1, 0], 4.0) + cell("random", 20, [1, 0, 0, 0], 2.0)
+                + cell("random", 10, [0, 0, 0, 0], 1.0) + cell("fast", 10, [1, 0, 1, 0], 3.0)
+                + cell("fast", 20, [1, 1, 1, 0], 6.0) + cell("fast", 40, [1, 1, 1, 1], 12.0))
+    board = build(outcomes, "accuracy % (oracle)", "cpu, 1 thread", reps=200)
+    verdicts = {(v["axis"], v["fraction"]): v for v in board["verdicts"]}
+    # a quarter of random's NFEs (10): fast is right where random at 40 is: difference 0, 0 wins, 0 losses
+    assert verdicts[("nfe", 0.25)]["vs_random_at_top"]["difference"] == 0.0 and verdicts[("nfe", 0.25)]["budget"] == 10
+    assert verdicts[("nfe", 0.5)]["vs_random_at_top"]["difference"] == 25.0          # 75% against 50%
+    # in seconds fast is three times slower per NFE: half of random's 4 s buys nothing; all of it, budget 10
+    assert verdicts[("seconds", 0.5)]["verdict"] == "no budget that fast"
+    assert board["to_reach"]["fast"]["nfe"][0] == 10 and board["to_reach"]["fast"]["seconds"][0] == 3.0
+    at = {(e["method"], e["reference_budget"]): e for e in board["equal_seconds"]}
+    assert at[("fast", 40)]["budget"] == 10 and at[("fast", 40)]["value"] == 50.0 and at[("fast", 20)]["budget"] is None

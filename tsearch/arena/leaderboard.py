@@ -58,7 +58,8 @@ def build(outcomes: list[Outcome], metric: str, device: str, reps: int = 2000, s
                          "seconds": _mean(cell, "seconds"), "verifier_calls": _mean(cell, "verifier_calls"),
                          "vs_random": _scaled(vs, scale)})
     board = {"metric": metric, "scale": scale, "device": device, "methods": methods, "budgets": budgets,
-             "top_budget": top, "rows": rows, "verdicts": [], "to_reach": {}}
+             "top_budget": top, "rows": rows, "verdicts": [], "to_reach": {},
+             "equal_seconds": _equal_seconds(table, methods, budgets, scale, reps, seed)}
     if top is None or (REFERENCE, top) not in table:
         board["note"] = f"no {REFERENCE} search at the top budget: nothing to compare against"
         return board
@@ -70,6 +71,26 @@ def build(outcomes: list[Outcome], metric: str, device: str, reps: int = 2000, s
         board["verdicts"] += _verdicts(table, method, budgets, top, reference_seconds, scale, reps, seed)
         board["to_reach"][method] = _to_reach(table, method, budgets, target, scale, reps, seed)
     return board
+
+
+def _equal_seconds(table, methods, budgets, scale, reps, seed) -> list[dict]:
+    """At each of random's budgets, its mean seconds T; each method at its largest budget whose mean seconds
+    fit in T, against random at that budget (paired)."""
+    out = []
+    for b in budgets:
+        if (REFERENCE, b) not in table:
+            continue
+        limit = _mean(list(table[(REFERENCE, b)].values()), "seconds")
+        for method in methods:
+            fits = [m for m in budgets if (method, m) in table
+                    and _mean(list(table[(method, m)].values()), "seconds") <= limit]
+            chosen = max(fits) if fits else None
+            cell = list(table[(method, chosen)].values()) if chosen is not None else []
+            diff = _paired(table, (method, chosen), (REFERENCE, b), reps, seed) if chosen and method != REFERENCE else None
+            out.append({"reference_budget": b, "seconds": limit, "method": method, "budget": chosen,
+                        "value": scale * _mean(cell, "value") if cell else None,
+                        "method_seconds": _mean(cell, "seconds") if cell else None, "vs_random": _scaled(diff, scale)})
+    return out
 
 
 def _verdicts(table, method, budgets, top, reference_seconds, scale, reps, seed) -> list[dict]:
@@ -85,7 +106,8 @@ def _verdicts(table, method, budgets, top, reference_seconds, scale, reps, seed)
             diff = _paired(table, (method, budget), (REFERENCE, top), reps, seed) if budget is not None else None
             out.append({"method": method, "axis": axis, "fraction": fraction, "budget": budget,
                         "vs_random_at_top": _scaled(diff, scale),
-                        "verdict": stats.verdict(diff) if diff else "not measured"})
+                        "verdict": stats.verdict(diff) if diff else
+                        ("no budget that fast" if axis == "seconds" else "not measured")})
     return out
 
 
@@ -132,6 +154,22 @@ def render_markdown(board: dict) -> str:
             cells.append("-" if r is None else f"{r['value']:.1f}" + ("" if r["vs_random"] is None else
                                                                       f" ({_interval(r['vs_random'])})"))
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    if board.get("equal_seconds"):
+        refs = list(dict.fromkeys(e["reference_budget"] for e in board["equal_seconds"]))
+        seconds = {e["reference_budget"]: e["seconds"] for e in board["equal_seconds"]}
+        lines += ["", "**At equal seconds** (each method at its largest budget whose mean seconds fit in random's "
+                      "at that budget; value @ that budget, and the difference against random)", "",
+                  "| method | " + " | ".join(f"{seconds[b]:.2f} s (random's at {b} NFEs)" for b in refs) + " |",
+                  "|---" * (len(refs) + 1) + "|"]
+        at = {(e["method"], e["reference_budget"]): e for e in board["equal_seconds"]}
+        for method in board["methods"]:
+            cells = []
+            for b in refs:
+                e = at.get((method, b))
+                cells.append("-" if e is None or e["value"] is None else
+                             f"{e['value']:.1f} @ {e['budget']}" + ("" if e["vs_random"] is None else
+                                                                    f" ({_interval(e['vs_random'])})"))
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
     lines += ["", "**Costs** (mean per search: NFEs / seconds / verifier calls)", "",
               "| method | " + " | ".join(f"{b}" for b in board["budgets"]) + " |",
               "|---" * (len(board["budgets"]) + 1) + "|"]
@@ -166,7 +204,7 @@ def render_markdown(board: dict) -> str:
 
 def _verdict_cell(v: dict | None) -> str:
     if v is None or v["vs_random_at_top"] is None:
-        return "not measured"
+        return "not measured" if v is None else v["verdict"]
     return f"{v['verdict']}: {_interval(v['vs_random_at_top'])} at {v['budget']}"
 
 

@@ -206,7 +206,9 @@ def run(args, spec: dict, anytime: dict, notes: list[str]) -> int:
     print(text)
     for note in notes:
         print(f"note: {note}")
-    print(f"\n{outcome.ran} cells ran, {outcome.skipped} were already done, {outcome.failed} failed, in {wall:.0f} s; "
+    ran = (f"ran nothing (--no-run): {len(rows)} of {len(sweep.cells)} cells were done" if args.no_run else
+           f"{outcome.ran} cells ran, {outcome.skipped} were already done, {outcome.failed} failed, in {wall:.0f} s")
+    print(f"\n{ran}; {board['units']} units (caption x seed) compared; "
           f"anytime (read off one run): {', '.join(board['anytime']) or 'none'}. Wrote "
           f"{', '.join(str(p) for p in written)}; the same command resumes.")
     return 0

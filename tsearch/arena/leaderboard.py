@@ -59,7 +59,8 @@ def build(outcomes: list[Outcome], metric: str, device: str, reps: int = 2000, s
                          "vs_random": _scaled(vs, scale)})
     board = {"metric": metric, "scale": scale, "device": device, "methods": methods, "budgets": budgets,
              "top_budget": top, "rows": rows, "verdicts": [], "to_reach": {},
-             "equal_seconds": _equal_seconds(table, methods, budgets, scale, reps, seed)}
+             "equal_seconds": _equal_seconds(table, methods, budgets, scale, reps, seed),
+             "by_category": _by_category(table, methods, top, scale)}
     if top is None or (REFERENCE, top) not in table:
         board["note"] = f"no {REFERENCE} search at the top budget: nothing to compare against"
         return board
@@ -71,6 +72,15 @@ def build(outcomes: list[Outcome], metric: str, device: str, reps: int = 2000, s
         board["verdicts"] += _verdicts(table, method, budgets, top, reference_seconds, scale, reps, seed)
         board["to_reach"][method] = _to_reach(table, method, budgets, target, scale, reps, seed)
     return board
+
+
+def _by_category(table, methods, top, scale) -> dict:
+    """Each method's value at the top budget, per caption category (kind)."""
+    out: dict = {}
+    for method in methods:
+        for o in table.get((method, top), {}).values():
+            out.setdefault(method, {}).setdefault(str(o.category), []).append(o.value)
+    return {m: {c: scale * float(np.mean(v)) for c, v in sorted(by.items())} for m, by in out.items()}
 
 
 def _equal_seconds(table, methods, budgets, scale, reps, seed) -> list[dict]:
@@ -178,6 +188,12 @@ def render_markdown(board: dict) -> str:
                  f"{by[(method, b)]['nfe']:.0f} / {by[(method, b)]['seconds']:.2f} s / {by[(method, b)]['verifier_calls']:.0f}"
                  for b in board["budgets"]]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    if board.get("by_category"):
+        kinds = sorted({c for by in board["by_category"].values() for c in by})
+        lines += ["", f"**By kind of caption, at {top} NFEs**", "", "| method | " + " | ".join(kinds) + " |",
+                  "|---" * (len(kinds) + 1) + "|"]
+        for method, by in board["by_category"].items():
+            lines.append(f"| {method} | " + " | ".join("-" if k not in by else f"{by[k]:.1f}" for k in kinds) + " |")
     if board["verdicts"]:
         lines += ["", f"**Does a method reach {REFERENCE} search's value at {top} NFEs with less?** "
                       f"(difference against random at {top} NFEs; better/worse: the interval excludes 0)", "",

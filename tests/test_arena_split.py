@@ -35,3 +35,13 @@ def test_split_refuses_bad_input_by_name():
 def test_shipped_prompts_file_is_the_seed_0_draw():
     lines = Path(__file__).parents[1].joinpath("sweeps", "shapes_hard.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines] == grammar.split_captions("hard", 96, seed=0)
+
+
+def test_benchmarks_draw_the_hard_split():
+    from types import SimpleNamespace
+
+    from tsearch.bench import eval_shapes, scaling
+
+    args = SimpleNamespace(split="hard", captions=9, seed=2, per_category=None)
+    assert scaling._prompts(args) == grammar.split_captions("hard", 9, 2)
+    assert eval_shapes.eval_captions(9, 2, "hard") == [(r["category"], r["prompt"]) for r in scaling._prompts(args)]

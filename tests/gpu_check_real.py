@@ -27,6 +27,7 @@ import torch  # noqa: E402
 
 import tsearch  # noqa: E402,F401
 from tsearch import noise  # noqa: E402
+from tsearch.recipes import denoise  # noqa: E402
 
 DEV = os.environ.get("CHECK_DEVICE", "cuda")
 
@@ -55,9 +56,9 @@ def section_a():
             full = hub.load_pretrained(path, DEV, dtype="fp32", **options)
             x = torch.stack([noise.gaussian(half.noise_shape, s) for s in (1, 2)]).to(DEV) * half.prior_scale
             sig = half.sigmas(3)
-            a = half.decode(half.denoise(x, half.encode(condition), sig))
-            b = half.decode(half.denoise(x, half.encode(condition), sig))
-            c = full.decode(full.denoise(x, full.encode(condition), sig))
+            a = half.decode(denoise(half, half.encode(condition), x, sig))
+            b = half.decode(denoise(half, half.encode(condition), x, sig))
+            c = full.decode(denoise(full, full.encode(condition), x, sig))
             print(f"A {family:13s} dtype={half.dtype} finite={bool(torch.isfinite(a).all())} shape={tuple(a.shape)} "
                   f"repeat_diff={float((a - b).abs().max()):.2e} half_vs_fp32={float((a - c).abs().max()):.3f}", flush=True)
         except Exception:

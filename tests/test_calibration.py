@@ -23,7 +23,11 @@ class Timed(GaussianMixture):
 
     def __init__(self, seconds: dict, out_of_memory_from: int | None = None):
         super().__init__()
-        self.seconds, self.out_of_memory_from, self.calls = seconds, out_of_memory_from, []
+        self.seconds, self.out_of_memory_from, self.calls, self.nfe = seconds, out_of_memory_from, [], 0
+
+    def predict_x0(self, x, cond, sigma):   # what a search evaluates (calibration calls forward_x0 directly)
+        self.nfe += x.shape[0] * self.nfe_per_eval
+        return super().predict_x0(x, cond, sigma)
 
     def forward_x0(self, x, cond, sigma):
         n = x.shape[0]
@@ -100,7 +104,7 @@ def test_the_engine_denoises_in_the_calibrated_chunk_and_records_it_without_char
     assert meta["calibration"]["chunk"] == 4 and set(meta["calibration"]["per_sample_seconds"]) == {"1", "2", "4", "8"}
     off = Timed({})
     plan = prepare(SearchConfig(model=off, condition=2, verifiers=("gmm-density",), budget=64, steps=4, batch_size=8))
-    list(engine.run(plan, calibrate=False))
+    list(engine.run(plan, chunked=False))
     assert set(off.calls) == {8}   # calibration off: every batch whole, nothing measured
 
 
@@ -122,7 +126,7 @@ def test_a_shapes_search_is_identical_with_calibration_on_or_off(monkeypatch, sh
     config = SearchConfig(model=model, condition="a red circle and a blue square", verifiers=("shapes-clip",),
                           algorithm=algorithm, budget=16 * 2 * 4 if algorithm == "random" else 264,
                           steps=4, batch_size=16, seed=5, options=options)
-    off = scored(prepare(config), calibrate=False)
+    off = scored(prepare(config), chunked=False)
     if algorithm == "random":
         calibrate.forget(model)
         assert off == scored(prepare(config))   # the real calibration (for a micro-batched model: whole batches)
@@ -143,6 +147,6 @@ def test_digits_is_identical_with_a_chunk_smaller_than_its_batch(monkeypatch):
     model = load_model("digits")
     config = SearchConfig(model=model, condition=3, verifiers=("digits-classifier",), algorithm="zero-order",
                           budget=3 * 32 * 4, steps=4, batch_size=32, seed=1, options={"n": 32})
-    off = scored(prepare(config), calibrate=False)
+    off = scored(prepare(config), chunked=False)
     forced(monkeypatch, 16)   # its micro-batch: two calls of 16 rows per batch of 32
     assert scored(prepare(config)) == off and len(off) == 96

@@ -9,6 +9,7 @@ import torch
 from tsearch import noise
 from tsearch.models import load_model, model_status
 from tsearch.models import digits as digits_model
+from tsearch.recipes import Counter, denoise
 from tsearch.registry import Unavailable
 from tsearch.verifiers import load_verifier
 from tsearch.verifiers import digits_classifier
@@ -119,12 +120,13 @@ def test_denoise_decode_shape_range_and_determinism(tiny_model):
     assert model.noise_shape == (1, 16, 16) and model.nfe_per_eval == 1
     x = torch.stack([noise.gaussian(model.noise_shape, seed) for seed in range(3)])
     cond = model.encode("7")
-    first = model.decode(model.denoise(x, cond, model.sigmas(4)))
-    second = model.decode(model.denoise(x, cond, model.sigmas(4)))
+    counter = Counter()
+    first = model.decode(denoise(model, cond, x, model.sigmas(4), counter=counter))
+    second = model.decode(denoise(model, cond, x, model.sigmas(4), counter=counter))
     assert first.shape == (3, 3, 16, 16) and first.dtype == torch.float32
     assert first.min() >= 0.0 and first.max() <= 1.0
     assert torch.equal(first, second)
-    assert model.nfe == 2 * 3 * 4
+    assert counter.nfe == 2 * 3 * 4
 
 
 def test_clean_estimate_is_rectified_flow_velocity_form(tiny_model):
@@ -139,8 +141,9 @@ def test_guidance_runs_two_passes_and_mixes_them(tiny_model):
     x, cond_label = noise.gaussian((2, 1, 16, 16), 2), 5
     guided = with_guidance(tiny_model, 3.0)
     assert guided.nfe_per_eval == 2
-    guided.denoise(x, guided.encode(cond_label), guided.sigmas(3))
-    assert guided.nfe == 2 * 2 * 3
+    counter = Counter()
+    denoise(guided, guided.encode(cond_label), x, guided.sigmas(3), counter=counter)
+    assert counter.nfe == 2 * 2 * 3
     # scale 0 is the null class alone, scale 1 the class alone
     null = with_guidance(tiny_model, 0.0)
     t = torch.full((2,), 0.5)
@@ -236,7 +239,7 @@ def test_shipped_generator_draws_the_asked_digits():
     hits = 0
     for digit in range(10):
         x = torch.stack([noise.gaussian(model.noise_shape, 1000 * digit + i) for i in range(3)])
-        images = model.decode(model.denoise(x, model.encode(digit), model.sigmas(10)))   # 10 steps: CI time
+        images = model.decode(denoise(model, model.encode(digit), x, model.sigmas(10)))   # 10 steps: CI time
         assert images.shape == (3, 3, 16, 16)
         hits += (verifier.logits(images).argmax(1) == digit).sum().item()
     assert hits >= 27   # 90% of 30; eval_generator measured 99% on 360 samples at 20 steps

@@ -40,7 +40,7 @@ def test_overlapped_search_equals_the_plain_one(algorithm, options):
 
 
 def test_scoring_runs_on_the_worker_while_the_next_batch_is_denoised(monkeypatch):
-    from tsearch import overlap
+    from tsearch.engine import overlap
 
     log, lock = [], threading.Lock()
     real_denoise, real_score = overlap.denoise_batch, overlap.score_batch

@@ -19,6 +19,7 @@ from tsearch.models import load_model, model_status
 from tsearch.models import hub
 from tsearch.models import random_arch as ra
 from tsearch.models.batching import Batcher
+from tsearch.recipes import Counter, denoise
 from tsearch.registry import Unavailable
 
 ATOL = 1e-5      # images in [0, 1]: ours against the pipeline's own loop, same latents and sigmas (seen: < 1e-6)
@@ -125,18 +126,18 @@ def test_denoise_decode_deterministic_sliced_and_counted(saved, family):
     cond = model.encode(condition)
     x = torch.stack([noise.gaussian(model.noise_shape, seed) for seed in (1, 2)]) * model.prior_scale
     sigmas = model.sigmas(STEPS)
-    model.nfe = 0
-    out = model.denoise(x, cond, sigmas, solver="euler")
-    assert model.nfe == 2 * STEPS * model.nfe_per_eval
+    counter = Counter()
+    out = denoise(model, cond, x, sigmas, "euler", counter)
+    assert counter.nfe == 2 * STEPS * model.nfe_per_eval
     images = model.decode(out)
     factor = 2 ** (len(model.pipe.vae.config.block_out_channels) - 1)
     assert images.shape == (2, 3, model.noise_shape[1] * factor, model.noise_shape[2] * factor)
     assert images.dtype == torch.float32 and torch.isfinite(images).all()
     assert images.min() >= 0 and images.max() <= 1 and images.std() > 0
-    assert torch.equal(model.decode(model.denoise(x, cond, sigmas, solver="euler")), images)
-    sliced = model.denoise(model.denoise(x, cond, sigmas[:2], solver="euler"), cond, sigmas[1:], solver="euler")
+    assert torch.equal(model.decode(denoise(model, cond, x, sigmas, "euler")), images)
+    sliced = denoise(model, cond, denoise(model, cond, x, sigmas[:2], "euler"), sigmas[1:], "euler")
     assert torch.allclose(sliced, out, atol=1e-6)
-    one = model.denoise(x[1:], cond, sigmas, solver="euler")  # batch composition does not change a sample
+    one = denoise(model, cond, x[1:], sigmas, "euler")  # batch composition does not change a sample
     assert torch.allclose(one, out[1:], rtol=1e-4, atol=1e-4)
 
 
@@ -189,7 +190,7 @@ def test_agrees_with_the_diffusers_pipeline(saved, family):
         x = vp * (1 + sigmas[0] ** 2).sqrt().float()
     else:
         x = torch.stack([noise.gaussian(model.noise_shape, seed) for seed in (3, 4)]) * model.prior_scale
-    ours = model.decode(model.denoise(x, model.encode(condition), sigmas, solver="euler"))
+    ours = model.decode(denoise(model, model.encode(condition), x, sigmas, "euler"))
     theirs = _pipeline_images(model, family, x, sigmas, condition)
     assert theirs.shape == ours.shape
     assert (ours - theirs.float()).abs().max() < ATOL
@@ -201,9 +202,9 @@ def test_guidance_is_one_batched_pass_and_counts_two(saved):
     unet_forward = model.pipe.unet.forward
     model.pipe.unet.forward = lambda sample, *a, **k: (calls.append(sample.shape[0]), unet_forward(sample, *a, **k))[1]
     cond = model.encode(PROMPT)
-    model.nfe = 0
-    model.predict_x0(torch.randn(3, *model.noise_shape), cond, 1.0)
-    assert calls == [6] and model.nfe == 6
+    counter = Counter()
+    counter.x0_fn(model, cond)(torch.randn(3, *model.noise_shape), 1.0)
+    assert calls == [6] and counter.nfe == 6
     unguided, _ = _load(saved, "sd15", guidance_scale=1.0)
     assert unguided.nfe_per_eval == 1 and unguided.encode(PROMPT).null_states is None
 

@@ -3,12 +3,13 @@ import torch
 
 from tsearch import noise
 from tsearch.models.gmm import GaussianMixture
+from tsearch.recipes import Counter, denoise
 from tsearch.sampling import solver_nfes
 
 
-def _integrate(model, n, steps, solver, seed=0):
+def _integrate(model, n, steps, solver, seed=0, counter=None):
     x = torch.stack([noise.gaussian(model.noise_shape, seed * 10_000 + i) for i in range(n)]) * model.prior_scale
-    return model.denoise(x, model.encode(0), model.sigmas(steps), solver)
+    return denoise(model, model.encode(0), x, model.sigmas(steps), solver, counter)
 
 
 @pytest.mark.parametrize("parameterization", ["rf", "ve"])
@@ -36,13 +37,13 @@ def test_heun_beats_euler_at_equal_steps(parameterization):
 def test_solvers_count_exact_nfes():
     model = GaussianMixture()
     for solver, steps in [("euler", 7), ("heun", 7)]:
-        model.nfe = 0
-        _integrate(model, 5, steps, solver)
-        assert model.nfe == 5 * solver_nfes(solver, steps, True)
-    model.nfe = 0
+        counter = Counter()
+        _integrate(model, 5, steps, solver, counter=counter)
+        assert counter.nfe == 5 * solver_nfes(solver, steps, True)
+    counter = Counter()
     x = noise.gaussian((3, *model.noise_shape), 0)
-    model.denoise(x, 0, model.sigmas(4, 1.0, 0.5), "heun")
-    assert model.nfe == 3 * solver_nfes("heun", 4, False) == 3 * 8
+    denoise(model, 0, x, model.sigmas(4, 1.0, 0.5), "heun", counter)
+    assert counter.nfe == 3 * solver_nfes("heun", 4, False) == 3 * 8
 
 
 @pytest.mark.parametrize("parameterization", ["rf", "ve"])
@@ -50,8 +51,8 @@ def test_two_slices_equal_one_pass(parameterization):
     model = GaussianMixture(parameterization=parameterization)
     sigmas = model.sigmas(10)
     x = noise.gaussian((4, *model.noise_shape), 0) * model.prior_scale
-    whole = model.denoise(x, 0, sigmas)
-    halves = model.denoise(model.denoise(x, 0, sigmas[:6]), 0, sigmas[5:])
+    whole = denoise(model, 0, x, sigmas)
+    halves = denoise(model, 0, denoise(model, 0, x, sigmas[:6]), sigmas[5:])
     assert torch.allclose(whole, halves, atol=1e-6)
 
 

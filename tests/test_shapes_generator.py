@@ -9,6 +9,7 @@ import torch
 from tsearch import noise
 from tsearch.models import load_model
 from tsearch.models.shapes import DEFAULT_PATH, ShapesModel, available, build
+from tsearch.recipes import Counter, denoise
 from tsearch.registry import Unavailable
 from tsearch.worlds.shapes import grammar
 from tsearch.worlds.shapes.text_encoder import PAD, UNK, ShapesTextEncoder, TextEncoderConfig, vocabulary
@@ -52,7 +53,7 @@ def test_adapter_denoises_to_images_in_unit_range(weights):
     assert model.parameterization == "rf" and model.noise_shape == (3, 32, 32) and model.conditioning == "text"
     cond = model.encode("a red circle and a blue square")
     x = torch.stack([noise.gaussian(model.noise_shape, s) for s in range(3)])
-    images = model.decode(model.denoise(x, cond, model.sigmas(2)))
+    images = model.decode(denoise(model, cond, x, model.sigmas(2)))
     assert images.shape == (3, 3, 32, 32) and images.dtype == torch.float32
     assert images.min() >= 0 and images.max() <= 1
 
@@ -62,10 +63,10 @@ def test_same_noise_gives_the_same_image_and_slices_compose(weights):
     cond = model.encode("two squares")
     x = noise.gaussian((2, 3, 32, 32), 7)
     sigmas = model.sigmas(4)
-    assert torch.equal(model.denoise(x, cond, sigmas), model.denoise(x.clone(), cond, sigmas))   # the default solver
+    assert torch.equal(denoise(model, cond, x, sigmas), denoise(model, cond, x.clone(), sigmas))   # the default solver
     # a one-step solver's trajectory composes from its slices (a multistep one restarts its history at a cut)
-    full = model.denoise(x, cond, sigmas, solver="euler")
-    halves = model.denoise(model.denoise(x, cond, sigmas[:3], solver="euler"), cond, sigmas[2:], solver="euler")
+    full = denoise(model, cond, x, sigmas, "euler")
+    halves = denoise(model, cond, denoise(model, cond, x, sigmas[:3], "euler"), sigmas[2:], "euler")
     assert torch.allclose(halves, full, atol=1e-6)
     # the clean estimate at t = 0 leaves the state unchanged (x0 = x - 0 * v)
     assert torch.allclose(model.predict_x0(full, cond, 0.0), full)
@@ -75,9 +76,10 @@ def test_guidance_counts_two_nfes_per_eval_and_changes_the_result(weights):
     plain, guided = build(path=weights, guidance=1.0), build(path=weights, guidance=3.0)
     assert plain.nfe_per_eval == 1 and guided.nfe_per_eval == 2
     x = noise.gaussian((2, 3, 32, 32), 1)
-    out_plain = plain.denoise(x, plain.encode("a green triangle"), plain.sigmas(3))
-    out_guided = guided.denoise(x, guided.encode("a green triangle"), guided.sigmas(3))
-    assert plain.nfe == 2 * 3 and guided.nfe == 2 * 3 * 2
+    plain_count, guided_count = Counter(), Counter()
+    out_plain = denoise(plain, plain.encode("a green triangle"), x, plain.sigmas(3), counter=plain_count)
+    out_guided = denoise(guided, guided.encode("a green triangle"), x, guided.sigmas(3), counter=guided_count)
+    assert plain_count.nfe == 2 * 3 and guided_count.nfe == 2 * 3 * 2
     assert not torch.allclose(out_plain, out_guided)
     with pytest.raises(ValueError, match="guidance"):
         build(path=weights, guidance=-1.0)
@@ -144,7 +146,7 @@ def test_bundled_weights_load_with_the_documented_shapes():
     model = load_model("shapes")
     assert model.noise_shape == (3, 32, 32) and model.default_steps >= 1
     x = noise.gaussian((2, 3, 32, 32), 0)
-    images = model.decode(model.denoise(x, model.encode("a red circle"), model.sigmas(2)))
+    images = model.decode(denoise(model, model.encode("a red circle"), x, model.sigmas(2)))
     assert images.shape == (2, 3, 32, 32) and 0 <= images.min() and images.max() <= 1
     size = sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(DEFAULT_PATH) for f in files)
     assert size < 20e6  # a few MB of fp16 safetensors

@@ -83,8 +83,9 @@ def test_its_first_order_steps_are_euler_steps(view):
 def test_one_nfe_per_step_counted_by_the_model_the_counter_and_costs():
     model = GaussianMixture()
     x = noise.gaussian((3, *model.noise_shape), 0)
-    model.denoise(x, 0, model.sigmas(7), "dpmpp-2m")
-    assert model.nfe == 3 * 7 == 3 * solver_nfes("dpmpp-2m", 7, True)
+    counter = recipes.Counter()
+    recipes.denoise(model, 0, x, model.sigmas(7), "dpmpp-2m", counter)
+    assert counter.nfe == 3 * 7 == 3 * solver_nfes("dpmpp-2m", 7, True)
     counter = recipes.Counter()
     recipes.regenerate_state(model, 0, (Gaussian(1), Integrate(1.0, 0.4, 5), Renoise(0.4, 0.7, 2), Integrate(0.7, 0.0, 3)),
                              "dpmpp-2m", counter)
@@ -99,14 +100,14 @@ def test_each_interval_starts_a_fresh_history():
     model = GaussianMixture(parameterization="ve")
     x = _start(model, 4).float()
     sigmas = model.sigmas(10)
-    whole = model.denoise(x, 0, sigmas, "dpmpp-2m")
-    halves = model.denoise(model.denoise(x, 0, sigmas[:6], "dpmpp-2m"), 0, sigmas[5:], "dpmpp-2m")
+    whole = recipes.denoise(model, 0, x, sigmas, "dpmpp-2m")
+    halves = recipes.denoise(model, 0, recipes.denoise(model, 0, x, sigmas[:6], "dpmpp-2m"), sigmas[5:], "dpmpp-2m")
     assert not torch.allclose(whole, halves, atol=1e-6)
     ops = (Gaussian(3), Integrate(1.0, 0.5, 5), Integrate(0.5, 0.0, 5))
     by_recipe = recipes.regenerate_state(model, 0, ops, "dpmpp-2m")
     x = noise.gaussian(model.noise_shape, 3)[None] * model.prior_scale
-    by_hand = model.denoise(model.denoise(x, 0, model.sigmas(5, 1.0, 0.5), "dpmpp-2m"), 0, model.sigmas(5, 0.5, 0.0),
-                            "dpmpp-2m")
+    by_hand = recipes.denoise(model, 0, recipes.denoise(model, 0, x, model.sigmas(5, 1.0, 0.5), "dpmpp-2m"),
+                              model.sigmas(5, 0.5, 0.0), "dpmpp-2m")
     assert torch.equal(by_recipe, by_hand)
 
 

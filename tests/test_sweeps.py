@@ -101,13 +101,13 @@ def test_same_seed_gives_the_same_result_and_keys_ignore_metadata(tmp_path, loca
 def test_a_failing_cell_is_recorded_and_the_sweep_goes_on(tmp_path, one_thread):
     spec = write(tmp_path, GMM.replace("classes = [1]", "classes = [1, 9]").replace("seeds = [0, 1]", "seeds = [0]"))
     out = tmp_path / "out"
-    assert cli.main_sweep([str(spec), "--out", str(out), "--no-progress", "--threads", "1"]) == 0
+    assert cli.main_sweep([str(spec), "--out", str(out), "--no-progress", "--threads", "1"]) == 1   # 1: cells failed
     rows = read_rows(out)[0]
     failed = [r for r in rows if r["error"]]
     assert len(rows) == 8 and len(failed) == 4
     assert all("gmm component must lie in 0..3, got 9" in r["error"] and r["summary"] is None for r in failed)
     # --retry-failed runs them again and leaves one line per cell
-    assert cli.main_sweep([str(spec), "--out", str(out), "--no-progress", "--retry-failed"]) == 0
+    assert cli.main_sweep([str(spec), "--out", str(out), "--no-progress", "--retry-failed"]) == 1
     keys = [r["key"] for r in read_rows(out)[0]]
     assert len(keys) == 8 and len(set(keys)) == 8
 

@@ -4,7 +4,7 @@ from tsearch._compat import ensure_torchvision
 
 ensure_torchvision()
 
-__version__ = "0.1.0"
+from tsearch.version import __version__  # noqa: E402
 
 from tsearch.api import SearchResult, prepare, search, stream  # noqa: E402
 

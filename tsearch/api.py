@@ -183,7 +183,11 @@ def check_run_keywords(should_stop, verifier_timeout) -> None:
 
     if should_stop is not None and not callable(should_stop):
         raise ValueError(f"should_stop must be a function returning True to stop, got {should_stop!r}")
-    if verifier_timeout is not None:
+    if verifier_timeout is None:
+        from tsearch.verifiers.deadline import default_seconds
+
+        default_seconds()   # a bad $TSEARCH_VERIFIER_TIMEOUT is refused before anything runs
+    else:
         if isinstance(verifier_timeout, bool) or not isinstance(verifier_timeout, (int, float)) or \
                 not math.isfinite(verifier_timeout) or verifier_timeout < 0:
             raise ValueError(f"verifier_timeout must be seconds >= 0 (0 = no deadline), got {verifier_timeout!r}")

@@ -346,6 +346,8 @@ def _run(args) -> int:
         raise
     progress.close()
     print(dumps(_summary_line(done.summary)), flush=True)
+    if done.summary.warning:
+        print(f"warning: {done.summary.warning}", file=sys.stderr, flush=True)
     return 0
 
 

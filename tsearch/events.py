@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,19 @@ class Summary:
     stopped: bool                   # ended early by Stop (closing the generator)
     run_dir: str | None
     error: str | None = None        # why the search ended early on an error (everything before it is kept)
+
+    @property
+    def warning(self) -> str | None:
+        """Why a search that ran should not be trusted: its verifier never gave a finite score (None: nothing)."""
+        return no_finite_score(self.candidates, self.best_score)
+
+
+def no_finite_score(candidates: int, best_score) -> str | None:
+    """The warning for candidates scored without one finite score (all NaN or infinite), else None."""
+    if candidates and (best_score is None or not math.isfinite(best_score)):
+        return (f"no finite score: the verifier gave none of the {candidates} candidate(s) a finite score (all NaN "
+                f"or infinite), so the best is arbitrary; check the verifier")
+    return None
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,15 @@ def scored_images(model, cond, x: torch.Tensor, t_end: float, counter: Counter) 
     return model.decode(x)
 
 
+def denoise(model, cond, x: torch.Tensor, sigmas: torch.Tensor, solver: str | None = None,
+            counter: Counter | None = None) -> torch.Tensor:
+    """Integrate the probability-flow ODE along `sigmas` for a batch (deterministic), counting into `counter`."""
+    solver = solver or model.default_solver
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose one of {sorted(SOLVERS)}")
+    return SOLVERS[solver]((counter or Counter()).x0_fn(model, cond), x, sigmas, None, view=model.parameterization)
+
+
 def regenerate_state(model, cond, recipe: Sequence[Op], solver: str, counter: Counter | None = None) -> torch.Tensor:
     """The end state of one candidate from its full recipe, batch of one."""
     counter = counter or Counter()

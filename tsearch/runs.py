@@ -1,7 +1,8 @@
 """A run on disk (DESIGN.md): run.json, candidates.jsonl, rounds.jsonl, images/, best.png.
 
-Written as candidates arrive so that a process killed at any moment leaves a run that loads:
-whole files are replaced atomically (write to a temporary name, then rename), and the .jsonl files
+Written as candidates arrive so that a process killed at any moment leaves a run that loads: a new
+run folder appears only with its run.json (built under a hidden name, then renamed), whole files are
+replaced atomically (write to a temporary name, then rename), and the .jsonl files
 are appended one flushed line at a time; a torn last line is ignored on load. Every line is strict
 JSON. `rounds.jsonl` records the algorithm's best after each round, so a loaded run shows the same
 best-so-far curve as the live one without deriving it again.
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from tsearch import jsonio
 from tsearch.candidate import Candidate
+from tsearch.runfolder import make_run_dir, publish
 
 RUN_FORMAT = 2
 MAX_ROW_BYTES = 1 << 20          # a longer candidates.jsonl line is not a tsearch row
@@ -46,9 +48,9 @@ def _save_image(image, path: Path) -> None:
 def versions() -> dict:
     import torch
 
-    import tsearch
+    from tsearch.version import __version__
 
-    return {"tsearch": tsearch.__version__, "torch": torch.__version__, "python": platform.python_version()}
+    return {"tsearch": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
 def check_out(root: str | os.PathLike) -> Path:
@@ -68,24 +70,23 @@ def check_out(root: str | os.PathLike) -> Path:
     return path
 
 
-def _make_run_dir(root: str | os.PathLike) -> Path:
-    path = check_out(root)
-    try:
-        (path / "images").mkdir(parents=True, exist_ok=True)
-        tempfile.NamedTemporaryFile(dir=path, prefix=".probe.").close()
-    except OSError as error:
-        raise ValueError(f"out folder {path}: cannot write there ({error.strerror or error}); "
-                         f"choose another folder") from None
-    return path
-
-
 class RunWriter:
     def __init__(self, root: str | os.PathLike, config: dict, extra: dict | None = None):
-        self.root = _make_run_dir(root)
+        final, stage = make_run_dir(check_out(root))
+        self.root = stage or final
         self.config, self.extra = config, dict(extra or {})
         self._write_meta(summary=None)
         self._lines = open(self.root / "candidates.jsonl", "a", encoding="utf-8")
         self._rounds = open(self.root / "rounds.jsonl", "a", encoding="utf-8")
+        if stage is not None:
+            try:
+                publish(stage, final)
+            except OSError as error:
+                self.close()
+                shutil.rmtree(stage, ignore_errors=True)
+                raise ValueError(f"out folder {final}: cannot create it ({error.strerror or error}); "
+                                 f"choose another folder") from None
+        self.root = final   # open files follow the rename
 
     def _write_meta(self, summary: dict | None) -> None:
         meta = {"format": RUN_FORMAT, "config": self.config, **self.extra, "versions": versions(), "summary": summary}
@@ -142,6 +143,7 @@ class Run:
     rounds: list[dict] = field(default_factory=list)     # the algorithm's best after each round
     skipped: int = 0                                     # malformed lines passed over on load
     torch_threads: int | None = None                     # CPU threads the run used (exact regeneration)
+    skipped_why: str = ""                                # how many candidates.jsonl rows were skipped and why
 
     def image(self, candidate_id: int):
         from PIL import Image
@@ -157,26 +159,42 @@ class Run:
         raise ValueError(f"run {self.root} has no candidate {candidate_id} (it has {span})")
 
 
-def read_jsonl(path: Path, max_bytes: int = MAX_ROW_BYTES) -> tuple[list[dict], int]:
-    """The JSON objects of a .jsonl file, one per line; a torn or malformed line is passed over, and counted."""
+def read_jsonl(path: Path, max_bytes: int = MAX_ROW_BYTES, reasons: dict | None = None) -> tuple[list[dict], int]:
+    """The JSON objects of a .jsonl file, one per line; a torn or malformed line is passed over, and counted
+    (in `reasons` too when given: why -> count)."""
     good, bad = [], 0
+
+    def skip(why: str) -> None:
+        nonlocal bad
+        bad += 1
+        if reasons is not None:
+            reasons[why] = reasons.get(why, 0) + 1
+
     if not path.exists():
         return good, bad
     with open(path, "rb") as handle:
         for raw in handle:
             if len(raw) > max_bytes:
-                bad += 1
+                skip(f"longer than {max_bytes >> 10} KB")
                 continue
             try:
                 value = json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError):
-                bad += 1   # a line torn by a kill mid-write, or damage: the lines after it still load
+                skip("not valid JSON (torn by a kill mid-write, or damaged)")   # the lines after it still load
                 continue
             if isinstance(value, dict):
                 good.append(value)
             else:
-                bad += 1
+                skip("not a JSON object")
     return good, bad
+
+
+def skipped_note(reasons: dict) -> str:
+    """'N row(s) of candidates.jsonl skipped: 2 not valid JSON (...); 1 not a candidate (...)', or ''."""
+    if not reasons:
+        return ""
+    parts = "; ".join(f"{count} {why}" for why, count in reasons.items())
+    return f"{sum(reasons.values())} row(s) of candidates.jsonl skipped: {parts}"
 
 
 def load_run(root: str | os.PathLike) -> Run:
@@ -194,16 +212,21 @@ def load_run(root: str | os.PathLike) -> Run:
     summary = meta.get("summary")
     if summary is not None and not isinstance(summary, dict):
         raise ValueError(f"{path}: \"summary\" must be an object or null")
-    rows, skipped = read_jsonl(root / "candidates.jsonl")
-    candidates = []
+    reasons: dict[str, int] = {}
+    rows, skipped = read_jsonl(root / "candidates.jsonl", reasons=reasons)
+    candidates, first = [], None
     for row in rows:
         image = root / "images" / f"{row.get('id', -1):06d}.png" if isinstance(row.get("id"), int) else None
         try:
             candidates.append(Candidate.from_row(row, str(image) if image is not None and image.exists() else None))
-        except ValueError:
+        except ValueError as error:
             skipped += 1
+            first = first or " ".join(str(error).split())[:200]
+            why = f"not a candidate row (e.g. {first})"
+            reasons[why] = reasons.get(why, 0) + 1
     rounds, bad_rounds = read_jsonl(root / "rounds.jsonl")
     versions_ = meta.get("versions") if isinstance(meta.get("versions"), dict) else {}
     threads = meta.get("torch_threads")
     threads = threads if isinstance(threads, int) and not isinstance(threads, bool) and threads > 0 else None
-    return Run(root, meta["config"], versions_, summary, candidates, rounds, skipped + bad_rounds, threads)
+    return Run(root, meta["config"], versions_, summary, candidates, rounds, skipped + bad_rounds, threads,
+               skipped_note(reasons))

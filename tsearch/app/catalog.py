@@ -39,9 +39,9 @@ DOWNLOADING_KINDS = ("diffusers",)     # registry kinds that fetch weights from 
 
 
 def _pool():
-    from tsearch.app import handlers
+    from tsearch.app.pool import POOL
 
-    return handlers.POOL
+    return POOL
 
 
 def provided() -> dict[str, str]:
@@ -170,8 +170,6 @@ def allowed_models() -> tuple[str, ...] | None:
 def check_allowed(model: str) -> None:
     """A public app must not download any hub model a caller names: by default only the models that load from
     this machine (bundled, analytic) and those the host has loaded already; $TSEARCH_APP_MODELS lists others."""
-    from tsearch.app import handlers
-
     listed = allowed_models()
 
     def offered(name: str) -> bool:
@@ -179,7 +177,7 @@ def check_allowed(model: str) -> None:
             return True
         if listed is not None:
             return name in listed or is_local(name)
-        return MODELS[name].kind not in DOWNLOADING_KINDS or handlers.POOL.loaded(name)
+        return MODELS[name].kind not in DOWNLOADING_KINDS or _pool().loaded(name)
 
     if not offered(model):
         offered = tuple(n for n in known_models() if offered(n))

@@ -1,9 +1,11 @@
 """Compute-vs-score charts (plotly): the paper's figures, drawn live from a run's rows.
 
-x is NFEs spent (one NFE = one denoiser pass over one sample, PAPER.md "Framing"); y is the
-verifier's score. Each candidate is a point; the line is the search's best so far; the held-out
-evaluator of that best sample is drawn on a second axis (it is never told to the search); the
-more-steps baseline (one noise, more denoising steps) is drawn at equal NFEs when it was run.
+x is NFEs spent (one NFE = one denoiser pass over one sample, PAPER.md "Framing"), or seconds, or
+verifier calls; y is the verifier's score. Each candidate is a point (previews, clean estimates of
+noisy states, apart); the line is the run's best so far (`tsearch.app.best`, the one place it is
+derived) with a star on the best; the held-out evaluator of that best sample is drawn in its own
+panel below, never on a second scale over the first (it is never told to the search); the more-steps
+baseline (one noise, more denoising steps) is drawn at equal cost when it was run.
 
 Figures are plain plotly JSON dicts: building plotly's validated Figure objects cost more than a
 search step here, and the chart is redrawn several times a second while a search runs.
@@ -11,6 +13,7 @@ search step here, and the chart is redrawn several times a second while a search
 
 from __future__ import annotations
 
+from tsearch.app import best as best_lib
 from tsearch.app.state import LiveRun
 from tsearch.jsonio import finite
 
@@ -33,11 +36,11 @@ def best_curve(run: LiveRun) -> list[tuple[int, float, dict, int]]:
 
 def score_label(verifiers) -> str:
     if len(verifiers) > 1:
-        return f"mean rank of {', '.join(verifiers)}"
-    return f"{verifiers[0]} score" if verifiers else "score"
+        return f"mean rank of {', '.join(verifiers)} (higher is better)"
+    return f"{verifiers[0]} score (higher is better)" if verifiers else "score"
 
 
-def _ranked_against(pool: LiveRun, rows) -> list[float | None]:
+def ranked_against(pool: LiveRun, rows) -> list[float | None]:
     """Mean percentile of each candidate's raw scores among the pool's candidates (ensemble baselines)."""
     out = []
     for row in rows:
@@ -54,66 +57,121 @@ def _ranked_against(pool: LiveRun, rows) -> list[float | None]:
 
 
 GRID = "#e5e5e5"
+TEXT = "#333333"            # axis and annotation text: 12.6:1 on white
+PREVIEW = "#7a5c00"         # previews (clean estimates of noisy states): dark amber, 6.4:1 on white
+MAIN, HELD_OUT = [0.42, 1.0], [0.0, 0.25]   # y domains: the verifier's panel above, the held-out panel below
 
 
 def _axis(title: str, **extra) -> dict:
-    return {"title": {"text": title}, "gridcolor": GRID, "zeroline": False, **extra}
+    return {"title": {"text": title}, "gridcolor": GRID, "zeroline": False, "color": TEXT, **extra}
 
 
-def _figure(traces: list[dict], y_title: str, y2_title: str | None, title: str) -> dict:
+def _figure(traces: list[dict], y_title: str, y2_title: str | None, title: str,
+            x_title: str = best_lib.COSTS["nfe"]) -> dict:
+    """One panel per scale: the verifier's score, and (with y2_title) the held-out evaluator's below it."""
     layout = {
-        "title": {"text": title, "x": 0.01, "font": {"size": 14}}, "height": 420,
-        "margin": {"l": 60, "r": 60, "t": 50, "b": 90}, "paper_bgcolor": "white", "plot_bgcolor": "white",
-        "xaxis": _axis("NFEs spent (denoiser passes)", rangemode="tozero"), "yaxis": _axis(y_title),
+        "title": {"text": title, "x": 0.01, "font": {"size": 14, "color": TEXT}}, "height": 420,
+        "margin": {"l": 60, "r": 20, "t": 50, "b": 90}, "paper_bgcolor": "white", "plot_bgcolor": "white",
+        "font": {"color": TEXT}, "xaxis": _axis(x_title, rangemode="tozero"), "yaxis": _axis(y_title),
         "uirevision": "keep-zoom", "legend": {"orientation": "h", "y": -0.32, "x": 0.0}, "hovermode": "closest",
     }
     if y2_title:
-        layout["yaxis2"] = _axis(y2_title, overlaying="y", side="right", showgrid=False)
+        layout["height"] = 520
+        layout["yaxis"]["domain"] = MAIN
+        layout["xaxis"] = _axis("", rangemode="tozero", anchor="y", matches="x2", showticklabels=False)
+        layout["xaxis2"] = _axis(x_title, rangemode="tozero", anchor="y2")
+        layout["yaxis2"] = _axis("held out", domain=HELD_OUT, anchor="x2")
+        layout["annotations"] = [{"text": y2_title, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0,
+                                  "y": HELD_OUT[1] + 0.02, "xanchor": "left", "yanchor": "bottom",
+                                  "font": {"size": 12, "color": TEXT}}]
+        layout["legend"]["y"] = -0.22
     return {"data": traces, "layout": layout}
 
 
 def _line(name: str, xs, ys, colour: str, width: float = 3, dash: str = "solid", axis: str = "y",
           mode: str = "lines", shape: str = "hv") -> dict:
     return {"type": "scatter", "name": name, "x": list(xs), "y": list(ys), "mode": mode, "yaxis": axis,
-            "line": {"color": colour, "width": width, "dash": dash, "shape": shape}}
+            "xaxis": "x2" if axis == "y2" else "x", "line": {"color": colour, "width": width, "dash": dash,
+                                                                "shape": shape}}
 
 
 def empty_figure(message: str = "Press Run: NFEs spent go right, the best score so far goes up") -> dict:
     """The chart before a search (drawn at page load, so the plotting library is ready when Run is pressed)."""
     figure = _figure([], "verifier score", None, "compute vs score")
     figure["layout"]["annotations"] = [{"text": message, "showarrow": False, "xref": "paper", "yref": "paper",
-                                        "x": 0.5, "y": 0.5, "font": {"size": 14, "color": "#888"}}]
+                                        "x": 0.5, "y": 0.5, "font": {"size": 14, "color": TEXT}}]
     return figure
 
 
-def run_figure(run: LiveRun, baseline: LiveRun | None = None) -> dict:
-    """One run: candidates as points, the best-so-far line, the held-out evaluator, the baseline."""
-    points = [c for c in run.candidates if finite(c.score) is not None]
-    traces = [{
-        "type": "scatter", "name": "candidates", "mode": "markers", "yaxis": "y",
-        "x": [c.nfe_spent for c in points], "y": [c.score for c in points],
-        "marker": {"size": 6, "color": "rgba(31,119,180,0.35)", "maxdisplayed": MAX_DRAWN_POINTS},
-        "customdata": [[c.id, c.round, "-" if c.parent is None else c.parent] for c in points],
+def _points(name: str, rows, xs, colour: str, symbol: str = "circle") -> dict:
+    return {
+        "type": "scatter", "name": name, "mode": "markers", "yaxis": "y", "xaxis": "x",
+        "x": list(xs), "y": [c.score for c in rows],
+        "marker": {"size": 6, "color": colour, "symbol": symbol, "maxdisplayed": MAX_DRAWN_POINTS},
+        "customdata": [[c.id, c.round, "-" if c.parent is None else c.parent] for c in rows],
         "hovertemplate": "#%{customdata[0]} round %{customdata[1]} parent %{customdata[2]}<br>"
-                         "%{x} NFEs, score %{y:.4g}<extra></extra>"}]
-    curve = best_curve(run)
-    xs = [c[0] for c in curve]
-    traces.append(_line("best so far", xs, [c[1] for c in curve], COLOURS[0]))
+                         "%{x} " + name + ", score %{y:.4g}<extra></extra>"}
+
+
+def _candidate_traces(run: LiveRun, cost: str) -> list[dict]:
+    """Finished samples as filled dots, previews (clean estimates of noisy states) as hollow diamonds."""
+    xs = best_lib.costs(run.candidates, cost)
+    rows = [(x, c) for x, c in zip(xs, run.candidates) if finite(c.score) is not None]
+    done = [(x, c) for x, c in rows if c.finished]
+    early = [(x, c) for x, c in rows if not c.finished]
+    traces = [_points("candidates", [c for _, c in done], [x for x, _ in done], "rgba(31,119,180,0.35)")]
+    if early:
+        traces.append(_points("previews (clean estimates of noisy states)", [c for _, c in early],
+                              [x for x, _ in early], PREVIEW, "diamond-open"))
+    return traces
+
+
+def _winner(run: LiveRun, cost: str) -> list[dict]:
+    """A star on the best sample: where it was found and its score."""
+    winner = best_lib.best(run)
+    if winner is None:
+        return []
+    x = best_lib.costs(run.candidates, cost)[run.candidates.index(winner)]
+    return [{"type": "scatter", "name": f"best: #{winner.id}", "mode": "markers", "x": [x], "y": [winner.score],
+             "yaxis": "y", "xaxis": "x", "marker": {"size": 16, "symbol": "star", "color": "#ffbf00",
+                                                    "line": {"color": TEXT, "width": 1}},
+             "hovertemplate": f"best #{winner.id}: score %{{y:.4g}} at %{{x}}<extra></extra>"}]
+
+
+def _baseline_traces(run: LiveRun, baseline: LiveRun, cost: str, evaluator: str | None) -> list[dict]:
+    rows = baseline.candidates
+    bx = best_lib.costs(rows, cost)
+    by = ranked_against(run, rows) if len(run.verifiers) > 1 else [finite(c.score) for c in rows]
+    traces = [_line("more denoising steps, one noise", bx, by, COLOURS[1], width=2, dash="dash",
+                    mode="lines+markers", shape="linear")]
+    if evaluator:
+        traces.append(_line(f"{evaluator} of more steps", bx, [c.evals.get(evaluator) for c in rows],
+                            COLOURS[1], width=2, dash="dash", axis="y2", mode="lines+markers", shape="linear"))
+    return traces
+
+
+def run_figure(run: LiveRun, baseline: LiveRun | None = None, cost: str = "nfe") -> dict:
+    """One run: candidates as points (previews apart), the best-so-far line from the first finished sample,
+    a star on the best, the best preview so far, the baseline; the held-out evaluator in its own panel.
+
+    `cost` is the x axis: "nfe" (NFEs spent), "seconds" (wall-clock, verifiers included) or "calls"
+    (verifier calls, one per candidate scored)."""
+    traces = _candidate_traces(run, cost)
+    xs, ys, ids = best_lib.line(run, cost)
+    traces.append(_line("best so far", xs, ys, COLOURS[0]))
+    px, py, _ = best_lib.line(run, cost, previews=True)
+    if px:
+        traces.append(_line("best preview so far", px, py, PREVIEW, width=2, dash="dot"))
+    traces += _winner(run, cost)
     evaluator = run.evaluators[0] if run.evaluators else None
     if evaluator:
-        traces.append(_line(f"{evaluator} (held out) of the best", xs, [c[2].get(evaluator) for c in curve],
-                            COLOURS[2], width=2, axis="y2"))
+        held = [run.candidate(i).evals.get(evaluator) for i in ids]
+        traces.append(_line(f"{evaluator} (held out) of the best", xs, held, COLOURS[2], width=2, axis="y2"))
     if baseline is not None and baseline.candidates:
-        rows = baseline.candidates
-        bx = [c.nfe_spent for c in rows]
-        by = _ranked_against(run, rows) if len(run.verifiers) > 1 else [finite(c.score) for c in rows]
-        traces.append(_line("more denoising steps, one noise", bx, by, COLOURS[1], width=2, dash="dash",
-                            mode="lines+markers", shape="linear"))
-        if evaluator:
-            traces.append(_line(f"{evaluator} of more steps", bx, [c.evals.get(evaluator) for c in rows],
-                                COLOURS[1], width=1, dash="dot", axis="y2", shape="linear"))
+        traces += _baseline_traces(run, baseline, cost, evaluator)
     title = f"{run.algorithm} search, budget {run.budget} NFEs"
-    return _figure(traces, score_label(run.verifiers), f"{evaluator} (held out)" if evaluator else None, title)
+    held_title = f"{evaluator} (held out) of the best so far" if evaluator else None
+    return _figure(traces, score_label(run.verifiers), held_title, title, best_lib.COSTS[cost])
 
 
 def compare_figure(runs: list[LiveRun], by_evaluator: bool) -> dict:
@@ -122,14 +180,12 @@ def compare_figure(runs: list[LiveRun], by_evaluator: bool) -> dict:
     evaluator = next((r.evaluators[0] for r in runs if r.evaluators), None)
     same_verifiers = len({r.verifiers for r in runs}) <= 1
     for i, run in enumerate(runs):
-        curve = best_curve(run)
         colour = COLOURS[i % len(COLOURS)]
-        xs = [c[0] for c in curve]
-        ys = [c[2].get(evaluator) for c in curve] if by_evaluator and evaluator else [c[1] for c in curve]
-        traces.append(_line(run.label or run.algorithm, xs, ys, colour))
+        xs, scores, ids = best_lib.line(run)
+        held = [run.candidate(j).evals.get(evaluator) for j in ids] if evaluator else []
+        traces.append(_line(run.label or run.algorithm, xs, held if by_evaluator and evaluator else scores, colour))
         if evaluator and not by_evaluator:
-            traces.append(_line(f"{run.label}: {evaluator}", xs, [c[2].get(evaluator) for c in curve], colour,
-                                width=1, dash="dot", axis="y2"))
+            traces.append(_line(f"{run.label}: {evaluator}", xs, held, colour, width=1, dash="dot", axis="y2"))
     if by_evaluator and evaluator:
         y_title, y2 = f"{evaluator} (held out) of each run's best", None
     else:

@@ -50,6 +50,11 @@ def _check(archive: zipfile.ZipFile) -> Path:
         if info.file_size > MAX_RATIO * max(info.compress_size, 1) and info.file_size > 1 << 20:
             raise ValueError(f"refusing to unpack {info.filename!r}: it is compressed {info.file_size // max(info.compress_size, 1)}"
                              f"-fold, like a zip bomb")
+    folders = [i.filename for i in infos if "run.json" in Path(i.filename).parts[:-1] or
+               (i.is_dir() and Path(i.filename).name == "run.json")]
+    if folders:
+        raise ValueError(f"this zip holds a folder named run.json ({folders[0]!r}); in a run export run.json is a "
+                         f"file: export the run again from the app")
     runs = sorted({Path(i.filename).parent for i in infos if Path(i.filename).name == "run.json"}, key=str)
     if not runs:
         raise ValueError("this zip holds no run.json: it is not a tsearch run export")

@@ -35,9 +35,6 @@ def on_zerogpu() -> bool:
     return (os.environ.get("SPACES_ZERO_GPU") or "").lower() in ("1", "t", "true")
 
 
-available = on_zerogpu   # the name the handlers use
-
-
 def device() -> str:
     import torch
 
@@ -72,7 +69,7 @@ def gpu_batch(pool_key: str, model: str, options: dict, verifiers: tuple, evalua
               timeout: float | None, batch, seconds: int):
     """The GPU side of one batch: the model (with its options: the pool's variant) and verifiers by name from
     POOLS[pool_key]; CPU values back. `seconds` is only what the call asked ZeroGPU for (read by `_asked`)."""
-    from tsearch.engine import evaluate_batch
+    from tsearch.engine.runners import evaluate_batch
     from tsearch.verifiers.deadline import DEFAULT_SECONDS, Caller
 
     if pool_key not in POOLS:

@@ -24,8 +24,7 @@ from tsearch.app import catalog, charts, views
 from tsearch.app.estimate import Estimator
 from tsearch.app.export import export_zip, load_live
 from tsearch.app import gpu
-from tsearch.app.gpu import device
-from tsearch.app.pool import ModelPool, Slot
+from tsearch.app.pool import POOL, Slot
 from tsearch.app.runs_root import new_run_dir
 from tsearch.app.state import LiveRun, RunHandle, Session, Throttle
 from tsearch.app.validate import DEFAULT_BATCH, check_flag, check_names, check_options, config_for
@@ -33,7 +32,6 @@ from tsearch.config import SearchConfig
 from tsearch.events import CandidateScored
 from tsearch.registry import Unavailable
 
-POOL = gpu.register_pool("app", ModelPool(device()))   # where a ZeroGPU worker finds the models (app/gpu.py)
 ESTIMATOR = Estimator()
 UPDATE_INTERVAL = 0.25   # seconds between page updates while a search runs (the last is always sent)
 CHART_INTERVAL = 1.0     # seconds between chart redraws: a browser redraws a big plotly chart far slower than text
@@ -75,8 +73,9 @@ def _drive(plan: engine.Plan, live: LiveRun, handle: RunHandle, pace: Pace, view
     generator, which closes the engine (its `finally` writes the summary). An error while the search
     runs (a verifier that fails, say) ends it with everything found kept and becomes a gr.Error.
     `view(chart)` builds one update; with chart=False the chart is left as it is (gr.skip())."""
-    events = engine.run(plan, should_stop=lambda: handle.stopped,
-                        batch_runner=gpu.batch_runner(plan, "app", ESTIMATOR.per_nfe(plan.model_name)))
+    runner = gpu.batch_runner(plan, "app", ESTIMATOR.per_nfe(plan.model_name))
+    # the first image at once: its candidate goes first, alone (not on ZeroGPU, where every call is a lease)
+    events = engine.run(plan, should_stop=lambda: handle.stopped, batch_runner=runner, first_alone=runner is None)
     try:
         for event in events:
             live.add(event)
@@ -105,6 +104,8 @@ def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", 
     elif baseline is not None and baseline.stopped:
         status = (f"Stopped during the more-steps baseline ({len(baseline.candidates)} of its samples kept). "
                   f"The search before it: {views.status_line(run)}")
+    elif baseline is not None and baseline.candidates:
+        status = f"{status} · {views.verdict(run, baseline)}"
     return (status, views.best_path(run), views.best_card(run), figure, views.gallery(run), views.summary(run))
 
 
@@ -156,6 +157,7 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
             base = LiveRun(seed=config.seed, label="more steps")
             yield from _drive(_plan(slot, steps_config, "steps"), base, handle, pace,
                               lambda chart: _search_view(run, base, chart=chart))
+            ESTIMATOR.observe(config.model, base.elapsed, base.nfe_spent, baseline=True)
     finally:
         session.finish(handle)
     yield _search_view(run, base)
@@ -284,8 +286,7 @@ def estimate(model: str, budget, prompt: str | None = None, cls: int | None = No
             ESTIMATOR.calibrate(slot, condition, int(batch_size or DEFAULT_BATCH))
         except (ValueError, Unavailable, TypeError) as error:
             return f"Time estimate unavailable: {error}"
-    text = ESTIMATOR.text(model, budget)
-    return text + (" The more-steps baseline spends up to the same again." if baseline else "")
+    return ESTIMATOR.text(model, budget, bool(baseline))
 
 
 def warm(model: str) -> None:

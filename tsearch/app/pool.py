@@ -6,6 +6,7 @@ loaded once, under a per-name lock, the first time a search or the page asks for
 model options (height, guidance, ...) gets a variant slot: a diffusers adapter over the same
 pipeline (`with_options`, no reload), or a bundled model built again with them; variants share the
 base slot's verifiers. A model handed to the app already loaded (`add`) is served like the others.
+`POOL` is the app's one pool, shared by the page, the MCP tool and a ZeroGPU worker (`gpu.register_pool`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 from collections import OrderedDict, defaultdict
 
 from tsearch.api import Loader
+from tsearch.app import gpu
 from tsearch.models import load_model
 from tsearch.verifiers import VERIFIERS, load_verifier
 
@@ -43,8 +45,6 @@ class Slot(Loader):
             if name not in self._verifiers:
                 self._verifiers[name] = load_verifier(name, model=self.model, device=self.device)
             return self._verifiers[name]
-
-    verifier = load_verifier
 
 
 class ModelPool:
@@ -130,3 +130,6 @@ class ModelPool:
         return {"conditioning": model.conditioning, "classes": list(model.classes or []),
                 "default_steps": int(model.default_steps), "nfe_per_eval": int(model.nfe_per_eval),
                 "examples": list(model.example_conditions())}
+
+
+POOL = gpu.register_pool("app", ModelPool(gpu.device()))   # where a ZeroGPU worker finds the models (app/gpu.py)

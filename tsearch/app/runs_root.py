@@ -27,13 +27,20 @@ _last_cleanup: dict[str, float] = {}
 
 
 def runs_root() -> Path:
-    return Path(os.environ.get("TSEARCH_APP_RUNS") or Path(tempfile.gettempdir()) / "tsearch-app")
+    """$TSEARCH_APP_RUNS (else tsearch-app in the system temp dir); ValueError naming the variable when it is a file."""
+    root = Path(os.environ.get("TSEARCH_APP_RUNS", "").strip() or Path(tempfile.gettempdir()) / "tsearch-app")
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"$TSEARCH_APP_RUNS: {str(root)!r} is a file, not a folder; point it at a folder the app "
+                         f"may write, or unset it for the system temp dir")
+    return root
 
 
 def _is_ours(path: Path) -> bool:
+    from tsearch.runfolder import STAGE_SUFFIX
+
     try:
-        if path.is_dir():
-            return (path / MARKER).is_file()
+        if path.is_dir():   # a run folder the app made, or one a kill left half-built under its hidden name
+            return (path / MARKER).is_file() or (path.name.startswith(".") and path.name.endswith(STAGE_SUFFIX))
         return path.name.endswith(ZIP_SUFFIX)
     except OSError:
         return False

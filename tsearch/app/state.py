@@ -117,6 +117,7 @@ class LiveRun:
     stopped: bool = False
     error: str | None = None
     label: str = ""                                    # name of this run in a comparison
+    skipped_why: str = ""                              # a loaded run: rows of candidates.jsonl skipped, and why
 
     def __post_init__(self):
         self._by_id = {c.id: c for c in self.candidates}
@@ -179,6 +180,7 @@ class LiveRun:
         live.stopped = bool(summary.get("stopped", not summary))
         error = summary.get("error")
         live.error = None if error is None else str(error)
+        live.skipped_why = run.skipped_why
         return live
 
 

@@ -11,7 +11,8 @@ import os
 
 import gradio as gr
 
-from tsearch.app import catalog, charts, handlers
+from tsearch import envvars
+from tsearch.app import catalog, charts, handlers, numbers, views
 from tsearch.app.state import Session
 from tsearch.registry import Unavailable
 from tsearch.search import ALGORITHMS
@@ -26,11 +27,7 @@ Some noises give better images than others. Instead of spending compute on more 
 of the denoiser over one image) is spent.
 """
 DEFAULT_ALGORITHM = "zero-order"   # the app's point: watch zero-order steps improve one image
-# Tiny images are shown with sharp pixels instead of a blur. Gallery captions keep their line break ("1.23457",
-# "40 NFE · #3") instead of being cut with an ellipsis (gradio's caption label is one line, 80% of a thumbnail wide).
-HEAD = ("<style>.pixelated img { image-rendering: pixelated; }"
-        " #best img { width: 100%; height: 256px; object-fit: contain; }"
-        " .wrap-captions .caption-label { white-space: pre-line; }</style>")
+from tsearch.app.style import HEAD  # noqa: E402  (the page's CSS: tsearch/app/style.py)
 # The model options the Advanced accordion offers, each shown only for a model that takes it (MODEL_OPTIONS).
 MODEL_OPTION_LABELS = {
     "height": ("Height (pixels)", "blank: the model's default size"),
@@ -41,7 +38,7 @@ MODEL_OPTION_LABELS = {
 }
 # Searches running at once, all tabs together: one per core, at most 4 (8 at once on 2 cores ran 2-6x slower
 # overall than 2 at a time); $TSEARCH_APP_CONCURRENCY overrides.
-CONCURRENCY = int(os.environ.get("TSEARCH_APP_CONCURRENCY") or max(1, min(4, os.cpu_count() or 1)))
+CONCURRENCY = envvars.whole("TSEARCH_APP_CONCURRENCY", max(1, min(4, os.cpu_count() or 1)), 1, 1024)
 
 
 def _class_choices(info: dict) -> list[tuple[str, int]]:
@@ -194,7 +191,7 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
                     steps = gr.Number(info["default_steps"], label="Denoising steps per candidate", precision=0,
                                       minimum=1)
                     seed = gr.Number(0, label="Seed", precision=0, minimum=0)
-                baseline = gr.Checkbox(True, label="Also run the more-steps baseline at the same budget")
+                baseline = gr.Checkbox(False, label="Also run the more-steps baseline at the same budget")
                 with gr.Accordion("Advanced: algorithm parameters", open=False):
                     groups, option_inputs = {}, {}
                     for name in ALGORITHMS:
@@ -224,7 +221,7 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
                                                   elem_classes=["pixelated"], elem_id="best")
                             best_card = gr.Markdown("", label="Best sample", elem_id="best-card")
                         chart = gr.Plot(handlers.plot(charts.empty_figure()), label="Compute vs score", elem_id="chart")
-                        gallery = gr.Gallery(label="Candidates: the top scores first, then the latest", columns=6,
+                        gallery = gr.Gallery(label=views.GALLERY_LABEL, columns=6,
                                              rows=3, height="auto", object_fit="contain", elem_classes=["pixelated", "wrap-captions"],
                                              elem_id="gallery")
                         with gr.Accordion("Run details", open=False):
@@ -288,4 +285,4 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
             trigger(handlers.estimate, inputs=[model, budget, prompt, cls, batch_size, baseline], outputs=estimate,
                     api_visibility="private")
         demo.run_event = run_event   # for tests and notebooks that want to chain on a search
-    return demo
+    return numbers.guard(demo)   # a bad number from an API caller: a message naming the field

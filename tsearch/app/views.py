@@ -1,17 +1,21 @@
-"""From a run's rows to what the page shows: gallery items, the best sample's card, the status line.
+"""From a run's rows to what the page shows: gallery items, the best sample's card, the status line,
+the verdict against more steps. "Best" is `tsearch.app.best`'s, the one place it is derived.
 
 Images are the PNG files the run writes once per candidate; the gallery points at them instead of
-re-encoding pictures on every update, and holds the top candidates plus the latest, not thousands.
+re-encoding pictures on every update, and holds the TOP + LATEST highest-scoring, not thousands.
 """
 
 from __future__ import annotations
 
+from tsearch.app import best as best_lib
+from tsearch.app.charts import ranked_against
 from tsearch.app.state import LiveRun
 from tsearch.candidate import Candidate
+from tsearch.events import no_finite_score
 from tsearch.jsonio import finite
 
-TOP = 8      # best-scoring candidates kept in the gallery
-LATEST = 8   # most recent candidates kept beside them
+TOP = 8      # the gallery holds TOP + LATEST candidates, highest score first (TOP // 2 places kept for previews)
+LATEST = 8   # (named when the gallery also held the latest candidates; kept for callers that pass it)
 
 
 def fmt(value) -> str:
@@ -23,28 +27,37 @@ def fmt(value) -> str:
 def caption(candidate: Candidate, best_id: int | None = None) -> str:
     """A gallery caption of two short lines, score first: `★ 1.23457` then `40 NFE · #3`.
 
-    gradio draws a caption on one line at most 80% of the thumbnail wide and cuts the rest ("score
-    1...." before); the page's CSS keeps these line breaks (a thumbnail is ~100 px wide at 1280 px),
-    and the preview's one-line caption shows the break as a space. Round and parent are on the best
-    sample's card and in the run's files."""
+    A preview (the clean estimate of a noisy state) reads `◇ 1.23457` and `preview · #3`. The page's
+    CSS sets the caption under the thumbnail, never over it, and keeps the line break. Round and parent
+    are on the best sample's card and in the run's files."""
+    if not candidate.finished:
+        return f"◇ {fmt(candidate.score)}\npreview · #{candidate.id}"
     star = "★ " if candidate.id == best_id else ""
     return f"{star}{fmt(candidate.score)}\n{candidate.nfe_spent} NFE · #{candidate.id}"
 
 
+GALLERY_LABEL = "Candidates, highest score first (finished samples, then ◇ previews: clean estimates of noisy states)"
+
+
 def gallery_rows(run: LiveRun, top: int = TOP, latest: int = LATEST) -> list[Candidate]:
-    """The algorithm's best first, then the top candidates by score, then the latest ones not already shown."""
+    """The `top + latest` highest-scoring finished samples, highest first (ties: earlier first), then the
+    highest-scoring previews; the run's best is always among them (the steps baseline's latest may not
+    score highest), in its place in that order."""
     scored = [c for c in run.candidates if finite(c.score) is not None and c.image_path]
-    best = run.candidate(run.best_id)
-    ranked = sorted(scored, key=lambda c: (-c.score, c.id))
-    head = ([best] if best is not None and best.image_path else []) + [c for c in ranked if c is not best]
-    head = head[:top]
-    shown = {c.id for c in head}
-    recent = [c for c in reversed(scored) if c.id not in shown][:latest]
-    return head + recent
+    order = lambda c: (-c.score, c.id)   # noqa: E731
+    finished = sorted((c for c in scored if c.finished), key=order)
+    previews = sorted((c for c in scored if not c.finished), key=order)
+    room = top + latest - min(len(previews), top // 2)   # previews, when there are any, get a few places
+    shown = finished[:room]
+    winner = best_lib.best(run)
+    if winner is not None and winner.image_path and shown and winner not in shown:
+        shown = sorted(shown[:-1] + [winner], key=order)
+    return shown + previews[:top + latest - len(shown)]
 
 
 def gallery(run: LiveRun) -> list[tuple[str, str]]:
-    return [(c.image_path, caption(c, run.best_id)) for c in gallery_rows(run)]
+    winner = best_lib.best(run)
+    return [(c.image_path, caption(c, winner.id if winner else None)) for c in gallery_rows(run)]
 
 
 def recipe_text(recipe) -> str:
@@ -70,26 +83,48 @@ def recipe_text(recipe) -> str:
 
 
 def best_path(run: LiveRun) -> str | None:
-    if run.final_path:
+    """The best sample's image (its final render when one was made), else the best preview's."""
+    winner = best_lib.best(run)
+    if run.final_path and winner is not None and winner.id == run.best_id:
         return run.final_path
-    best = run.candidate(run.best_id)
-    return best.image_path if best else None
+    shown = winner or best_lib.best_preview(run)
+    return shown.image_path if shown else None
+
+
+def _meaning(verifiers) -> str:
+    """What a score means, from the verifier registry's one-line description."""
+    from tsearch.verifiers import VERIFIERS
+
+    parts = [f"{name}: {VERIFIERS[name].description}" for name in verifiers if name in VERIFIERS]
+    return "; ".join(parts) + ". Higher is better." if parts else "Higher is better."
 
 
 def best_card(run: LiveRun) -> str:
     """Markdown beside the large best image: its scores and the recipe that regenerates it."""
-    best = run.candidate(run.best_id)
+    best = best_lib.best(run)
     if best is None:
-        return "*No finished sample yet.*"
+        preview = best_lib.best_preview(run)
+        if preview is None:
+            return "*No finished sample yet.*"
+        return (f"### No finished sample yet\n\nShown: the best **preview** so far, #{preview.id} "
+                f"(the clean estimate of a noisy state at t = {preview.t_end:g}), scoring {fmt(preview.score)}. "
+                "This algorithm's result is its best finished sample, which comes later.")
     lines = [f"### Best so far: #{best.id}",
-             f"**{' + '.join(run.verifiers) or 'score'}**: {fmt(run.best_score)}"]
+             f"**{' + '.join(run.verifiers) or 'score'}**: {fmt(best.score)}"]
     if len(run.verifiers) > 1:
         lines.append("Per verifier: " + ", ".join(f"{k} {fmt(v)}" for k, v in best.scores.items()))
     for name, value in best.evals.items():
         lines.append(f"**{name}** (held out): {fmt(value)}")
+    lines.append(f"*{_meaning(run.verifiers)}*")
+    top = max((c for c in run.candidates if c.finished and finite(c.score) is not None), key=lambda c: c.score,
+              default=None)
+    if top is not None and finite(best.score) is not None and top.score > best.score:
+        lines.append(f"The highest score so far is #{top.id} ({fmt(top.score)}): {run.algorithm or 'this algorithm'} "
+                     "returns this one by its own rule (the steps baseline its latest sample, cem the full-step "
+                     "render of its best few-step sample).")
     parent = "none" if best.parent is None else f"#{best.parent}"
     lines.append(f"Found at {best.nfe_spent} NFEs, round {best.round}, parent {parent}.")
-    if run.final_path:
+    if best_path(run) == run.final_path and run.final_path:
         lines.append("Shown re-rendered with more steps (the final render).")
     lines.append(f"Recipe: `{recipe_text(best.recipe)}`")
     lines.append(f"Condition: `{run.condition}` · seed {run.seed} · {run.steps} steps per candidate")
@@ -112,6 +147,10 @@ def status_line(run: LiveRun, note: str = "") -> str:
         tail, state = f" · stopped after {elapsed:.1f} s; everything found so far is kept", "Stopped"
     else:
         tail, state = f" · done in {elapsed:.1f} s", "Done"
+    if not run.running and not run.error and no_finite_score(n, run.best_score):
+        tail += f" · warning: {no_finite_score(n, run.best_score)}"
+    if run.skipped_why:
+        tail += f" · {run.skipped_why}"
     return f"{state}: {head}{tail}" + (f" · {note}" if note else "")
 
 
@@ -123,3 +162,25 @@ def summary(run: LiveRun) -> dict:
             "best_id": run.best_id, "best_score": finite(run.best_score), "running": run.running, "stopped": run.stopped,
             "error": run.error,
             "seconds": round(run.elapsed, 3)}
+
+
+def verdict(run: LiveRun, baseline: LiveRun) -> str:
+    """Search against more steps, e.g. `search 2.01 vs more steps 1.06 at 800 NFEs; held-out 1.5 vs 0.5`.
+
+    Each side's result is its own best (the steps baseline's is its latest sample, with the most steps).
+    With several verifiers both are given as mean percentiles among the search's candidates (their raw
+    scales differ); "" until both have a finished sample."""
+    mine, theirs = best_lib.best(run), best_lib.best(baseline)
+    if mine is None or theirs is None:
+        return ""
+    if len(run.verifiers) > 1:
+        a, b = ranked_against(run, [mine, theirs])
+        head = f"search {fmt(a)} vs more steps {fmt(b)} (mean rank among the search's candidates)"
+    else:
+        head = f"search {fmt(mine.score)} vs more steps {fmt(theirs.score)}"
+    spent = f"at {run.nfe_spent} NFEs" if run.nfe_spent == baseline.nfe_spent else \
+        f"at {run.nfe_spent} and {baseline.nfe_spent} NFEs"
+    text = f"{head} {spent}"
+    for name in run.evaluators[:1]:
+        text += f"; held-out {name} {fmt(mine.evals.get(name))} vs {fmt(theirs.evals.get(name))}"
+    return text

@@ -6,9 +6,8 @@ import sys
 BENCHES = {"engine": "tsearch.bench.engine", "scaling": "tsearch.bench.scaling",
            "eval-shapes": "tsearch.bench.eval_shapes", "eval-digits": "tsearch.bench.eval_digits",
            "code-paths": "tsearch.bench.code_paths", "solvers": "tsearch.bench.solvers",
-           "bad-inputs": "tsearch.bench.bad_inputs",
            "scaling-algorithms": "tsearch.bench.scaling_algorithms",
-           "app-latency": "tsearch.bench.app_latency"}
+           "app-latency": "tsearch.bench.app_latency", "soak": "tsearch.bench.soak"}
 
 if len(sys.argv) < 2 or sys.argv[1] not in BENCHES:
     print(f"usage: python -m tsearch.bench {{{','.join(BENCHES)}}} [options]", file=sys.stderr)

@@ -21,6 +21,7 @@ from tsearch.api import prepare
 from tsearch.bench.toy import ToyConvModel, ToyScorer
 from tsearch.config import SearchConfig
 from tsearch.models import calibrate
+from tsearch.recipes import denoise
 from tsearch.search import Costs
 
 
@@ -58,7 +59,7 @@ def engine_run(model, verifier, condition, n, steps, batch_size, device, chunked
                                 batch_size=batch_size, device=device))
     _sync(device)
     start = _clock()
-    for event in engine.run(plan, calibrate=chunked, overlap=_overlap):
+    for event in engine.run(plan, chunked=chunked, overlap=_overlap):
         done = event
     _sync(device)
     return _clock() - start, done.summary.verifier_seconds
@@ -71,7 +72,7 @@ def naive_run(model, verifier, condition, n, steps, device) -> float:
     for i in range(n):
         cond = model.encode(condition)
         x = noise.gaussian(model.noise_shape, i)[None].to(device) * model.prior_scale
-        x = model.denoise(x, cond, model.sigmas(steps))
+        x = denoise(model, cond, x, model.sigmas(steps))
         verifier.score(model.decode(x).float(), condition)
     _sync(device)
     return _clock() - start
@@ -92,7 +93,7 @@ def bare_run(model, condition, n, steps, batch_size, device) -> float:
     return _clock() - start
 
 
-def main(argv=None) -> None:
+def _parse(argv):
     parser = argparse.ArgumentParser(prog="python -m tsearch.bench engine", description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="toy-conv", help="toy-conv (default), a registered model, or sd15-random / flux-random")
     parser.add_argument("--candidates", type=int, default=256)
@@ -111,7 +112,11 @@ def main(argv=None) -> None:
     parser.add_argument("--channels-last", action="store_true", help="NHWC UNet and VAE (diffusers models)")
     parser.add_argument("--size", choices=["full", "tiny"], default="full",
                         help="sd15-random / flux-random: the published sizes, or toy sizes for a CPU dry run")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = _parse(argv)
     global _clock, _overlap
     _clock, _overlap = CLOCKS[args.clock], OVERLAP[args.overlap]
     if args.threads:
@@ -135,6 +140,10 @@ def main(argv=None) -> None:
                      engine_run(model, verifier, condition, n, steps, args.batch_size, args.device, False)[0]))
     t_engine, t_verify = min(r[0] for r in runs)
     t_bare, t_naive, t_whole = min(r[1] for r in runs), min(r[2] for r in runs), min(r[3] for r in runs)
+    _report(args, n, steps, naive_n, calibration, peaks, t_engine, t_verify, t_bare, t_naive, t_whole)
+
+def _report(args, n, steps, naive_n, calibration, peaks, t_engine, t_verify, t_bare, t_naive, t_whole) -> None:
+    """The figures, printed (times in seconds; the fastest of the interleaved runs)."""
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU ({torch.get_num_threads()} threads)"
     print(f"model {args.model} on {device_name}: random search, {n} candidates x {steps} steps, batch {args.batch_size}"
           + (f"; fastest of {args.repeat} interleaved runs" if args.repeat > 1 else "")

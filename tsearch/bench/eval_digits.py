@@ -17,6 +17,7 @@ import time
 import torch
 
 from tsearch import jsonio, noise
+from tsearch.recipes import denoise
 from tsearch.models.digits import build
 from tsearch.verifiers.digits_classifier import build as build_classifier
 from tsearch.worlds.digits import metrics
@@ -32,7 +33,7 @@ def sample_all(model, per_class: int, steps: int | None = None, batch: int = 64,
         cond = model.encode(digit)
         x = torch.stack([noise.gaussian(model.noise_shape, 1000 * digit + i) for i in range(per_class)])
         for start in range(0, per_class, batch):
-            images.append(model.decode(model.denoise(x[start:start + batch].to(model.device), cond, sigmas, solver)).cpu())
+            images.append(model.decode(denoise(model, cond, x[start:start + batch].to(model.device), sigmas, solver)).cpu())
         labels.append(torch.full((per_class,), digit))
     return torch.cat(images), torch.cat(labels)
 

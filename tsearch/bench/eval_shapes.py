@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from tsearch import jsonio, noise
+from tsearch.recipes import Counter, denoise
 from tsearch.models.base import dtype_name
 from tsearch.models.shapes import TextCond, build
 from tsearch.worlds.shapes import grammar, oracle
@@ -58,8 +59,10 @@ def scaling_setting(seed: int, per_category: int = 2) -> tuple[list[tuple[str, s
 
 
 def generate(model, captions: list[str], steps: int, batch_size: int = 48, seed: int = 0,
-             solver: str | None = None, noise_seeds: list[int] | None = None) -> torch.Tensor:
-    """One image per caption, caption i from noise seed (seed + i) or noise_seeds[i]; captions batched together."""
+             solver: str | None = None, noise_seeds: list[int] | None = None,
+             counter: Counter | None = None) -> torch.Tensor:
+    """One image per caption, caption i from noise seed (seed + i) or noise_seeds[i]; captions batched together
+    (NFEs counted into `counter`)."""
     sigmas = model.sigmas(steps)
     null = model.encode(grammar.EXAMPLES["single"])  # only its null-caption part is used
     out = []
@@ -69,7 +72,7 @@ def generate(model, captions: list[str], steps: int, batch_size: int = 48, seed:
         cond = TextCond("batch", states, pooled, null.null_states, null.null_pooled)
         seeds = noise_seeds[lo: lo + batch_size] if noise_seeds else [seed + lo + i for i in range(len(chunk))]
         x = torch.stack([noise.gaussian(model.noise_shape, s) for s in seeds]) * model.prior_scale
-        out.append(model.decode(model.denoise(x.to(model.device), cond, sigmas, solver)).cpu())
+        out.append(model.decode(denoise(model, cond, x.to(model.device), sigmas, solver, counter)).cpu())
     return torch.cat(out)
 
 
@@ -83,8 +86,8 @@ def evaluate(weights: str | None, captions: int, steps: int, guidance: float | N
         for s in scaling_seeds:
             p, n = scaling_setting(s, per_category)
             pairs, noise_seeds = pairs + p, noise_seeds + n
-    start = time.time()
-    images = to_uint8(generate(model, [c for _, c in pairs], steps, batch_size, seed, solver, noise_seeds))
+    start, counter = time.time(), Counter()
+    images = to_uint8(generate(model, [c for _, c in pairs], steps, batch_size, seed, solver, noise_seeds, counter))
     seconds = time.time() - start
     verdicts = [bool(oracle.evaluate(image, caption).ok) for image, (_, caption) in zip(images, pairs)]
     per_category = {
@@ -97,7 +100,7 @@ def evaluate(weights: str | None, captions: int, steps: int, guidance: float | N
         "solver": solver or model.default_solver, "scaling_seeds": scaling_seeds,
         "overall": overall, "per_category": per_category,
         "meets_bar": BAR_OVERALL[0] <= overall <= BAR_OVERALL[1] and min(per_category.values()) >= BAR_CATEGORY,
-        "nfe": model.nfe, "seconds": round(seconds, 1),
+        "nfe": counter.nfe, "seconds": round(seconds, 1),
         "seconds_per_batch_step": round(seconds / (steps * -(-len(pairs) // batch_size)), 4), "batch_size": batch_size,
     }
 

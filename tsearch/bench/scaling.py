@@ -120,7 +120,8 @@ def run(argv) -> dict:
     (args.out / "spec.json").write_text(jsonio.dumps(spec, indent=1), encoding="utf-8")
     sweep = parse_spec(spec, base=args.out, default_name=spec["name"])
     start = time.perf_counter()
-    outcome = run_sweep(sweep, args.out, threads=args.threads, progress=sys.stderr.isatty())
+    outcome = run_sweep(sweep, args.out, threads=args.threads, progress=sys.stderr.isatty(),
+                        keep_going=True)   # a method the smallest budget cannot buy is a "-" in the table
     wall = time.perf_counter() - start
     report = reports.build(args.out, keys={cell.key for cell in sweep.cells})
     print(reports.render_text(report))

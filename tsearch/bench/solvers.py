@@ -66,10 +66,7 @@ def dtype_speed(world: str, dtypes: list[str], batch: int = 16, repeats: int = 3
                 "mean_abs_diff_x0": float((outputs[d] - base).abs().mean())} for d in dtypes}
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
-    from tsearch.models import load_model
-    from tsearch.search import Costs
-
+def _parse(argv):
     p = argparse.ArgumentParser(prog="python -m tsearch.bench solvers", description=__doc__.split("\n\n")[0])
     p.add_argument("--world", default="shapes", choices=["shapes", "digits"])
     p.add_argument("--steps", type=int, nargs="+", default=[4, 6, 10, 20])
@@ -86,7 +83,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--dtype-speed", nargs="+", default=None, metavar="DTYPE",
                    help="instead: time one forward_x0 of --batch-size samples per dtype (interleaved), e.g. "
                         "float32 bfloat16; prints seconds, speed against the first and mean |x0 difference|")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    from tsearch.models import load_model
+    from tsearch.search import Costs
+
+    args = _parse(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.dtype_speed:
@@ -120,16 +124,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 f"{c} {100 * a:.0f}%" for c, a in row["per_category"].items())
             print(f"{solver:9s} {steps:3d} steps  {row['nfe_per_sample']:4d} NFEs/sample  "
                   f"{100 * row['accuracy']:5.1f}%{extra}  ({row['seconds']} s)", flush=True)
+    _table(args, rows)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(jsonio.dumps(rows, indent=1))
+    return rows
+
+
+
+def _table(args, rows: list[dict]) -> None:
+    """The rows as a markdown table: a solver per line, a step count per column."""
     print("\n| solver | " + " | ".join(f"{s} steps" for s in args.steps) + " |")
     print("|---|" + "---|" * len(args.steps))
     for solver in args.solvers:
         cells = [next(r for r in rows if r["solver"] == solver and r["steps"] == s) for s in args.steps]
         print(f"| {solver} | " + " | ".join(f"{100 * r['accuracy']:.1f}% ({r['nfe_per_sample']} NFEs)" for r in cells)
               + " |")
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(jsonio.dumps(rows, indent=1))
-    return rows
 
 
 if __name__ == "__main__":

@@ -4,19 +4,17 @@ An adapter implements `encode`, `forward_x0` and `decode`, and sets `noise_shape
 and its `schedule` (rectified flow or variance exploding, see `models.schedule`). A model holds no
 per-search state: the solver is an argument, and each search counts its own NFEs around the
 denoiser call (`tsearch.recipes.Counter`), so one loaded instance serves concurrent searches.
-`nfe` is only a lifetime statistic of the instance, over every caller.
+Integrating a batch along a schedule is `tsearch.recipes.denoise(model, cond, x, sigmas, solver)`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
 from typing import Any
 
 import torch
 
 from tsearch.models import schedule as schedules
-from tsearch.sampling import SOLVERS
 
 
 DTYPE_NAMES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -83,10 +81,6 @@ class Model:
     dtype: torch.dtype = torch.float32  # the denoiser's compute dtype (bundled: autocast over fp32 weights)
     encode_lock = contextlib.nullcontext()   # adapters whose encoders are not thread-safe set a Lock
 
-    def __init__(self) -> None:
-        self.nfe = 0  # lifetime statistic: denoiser passes over single samples by every caller
-        self._nfe_lock = threading.Lock()
-
     # --- what an adapter implements -------------------------------------------------------
     def encode(self, condition: str | int) -> Any:
         """Prompt or class label -> conditioning, computed once per search. ValueError if invalid."""
@@ -112,8 +106,7 @@ class Model:
         return torch.autocast(self.device.type, dtype=self.dtype)
 
     def predict_x0(self, x: torch.Tensor, cond: Any, sigma: float) -> torch.Tensor:
-        with self._nfe_lock:
-            self.nfe += x.shape[0] * self.nfe_per_eval
+        """One evaluation at noise level `sigma` (a search counts it: `tsearch.recipes.Counter`)."""
         return self.forward_x0(x, cond, float(sigma))
 
     def sigma_at(self, t: float) -> float:
@@ -127,18 +120,6 @@ class Model:
     def prior_scale(self) -> float:
         """The state at t = 1 is standard noise times this."""
         return self.schedule.prior_scale
-
-    def denoise(self, x: torch.Tensor, cond: Any, sigmas: torch.Tensor, solver: str | None = None,
-                callback=None) -> torch.Tensor:
-        """Integrate the probability-flow ODE along `sigmas` for a batch (deterministic).
-
-        `callback(i, sigma, x0)` observes the clean estimate the solver computes at each node.
-        """
-        solver = solver or self.default_solver
-        if solver not in SOLVERS:
-            raise ValueError(f"unknown solver {solver!r}; choose one of {sorted(SOLVERS)}")
-        return SOLVERS[solver](lambda x_, s: self.predict_x0(x_, cond, s), x, sigmas, callback,
-                               view=self.parameterization)
 
     def renoise(self, x: torch.Tensor, sigma_from: float, sigma_to: float, noise: torch.Tensor) -> torch.Tensor:
         """The forward process from a lower noise level to a higher one (DESIGN.md formulas)."""
@@ -161,8 +142,3 @@ class Model:
     @property
     def sigma_max(self) -> float:
         return getattr(self.schedule, "sigma_max", 1.0)
-
-    def describe_condition(self, condition: str | int) -> str:
-        if self.conditioning == "class" and self.classes is not None:
-            return f"class {condition} ({self.classes[int(condition)]})"
-        return str(condition)

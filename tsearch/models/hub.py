@@ -13,6 +13,7 @@ import dataclasses
 import importlib
 import json
 import os
+import re
 
 import torch
 
@@ -39,6 +40,18 @@ def how_to_provide(repo_id: str) -> str:
             f"--local-dir DIR`) and point --model at that local folder")
 
 
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")   # the hub's "org/name" form
+
+
+def check_name(name_or_path: str) -> None:
+    """ValueError unless `name_or_path` is a local folder or has the form of a hub id (org/name, no '..')."""
+    if os.path.isdir(name_or_path):
+        return
+    if not HUB_ID.fullmatch(name_or_path) or ".." in name_or_path:
+        raise ValueError(f"model {name_or_path!r} is not a registered model (see `python -m tsearch models`), a hub "
+                         f"id of the form org/name, or an existing diffusers folder; check the name or the path")
+
+
 def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
 
@@ -51,6 +64,7 @@ def read_model_index(name_or_path: str, name: str | None = None) -> dict:
             raise ValueError(f"{name_or_path!r} is a folder without model_index.json: not a diffusers pipeline "
                              f"(save one with pipeline.save_pretrained(folder))")
     else:
+        check_name(name_or_path)
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import EntryNotFoundError
 

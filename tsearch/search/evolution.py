@@ -50,6 +50,9 @@ class EvolutionSearch:
         if o.population < 1 or o.elites < 1:
             raise ValueError(f"population and elites must be at least 1, got population={o.population}, "
                              f"elites={o.elites}")
+        if o.elites > o.population:   # refused, never clamped (issue 21), as cem does
+            raise ValueError(f"elites ({o.elites}) cannot exceed population ({o.population}); lower elites or raise "
+                             f"population")
         if not 0.0 < o.lam < 1.0 or not 0.0 < o.cross_cos < 1.0:
             raise ValueError(f"lam and cross_cos are cosines and must lie in (0, 1), got lam={o.lam}, "
                              f"cross_cos={o.cross_cos}")

@@ -34,8 +34,12 @@ class Options:
 
 def parse_checkpoints(text: str) -> tuple[float, ...]:
     """"0.7,0.4" -> (0.7, 0.4); ValueError unless they are numbers in (0, 1), strictly descending."""
+    parts = str(text).split(",")
+    if len(parts) > 1 and any(not part.strip() for part in parts):
+        raise ValueError(f"checkpoints must be comma-separated numbers such as 0.7,0.4, with no empty item; "
+                         f"got {text!r}")
     try:
-        values = tuple(float(part) for part in str(text).split(",") if part.strip())
+        values = tuple(float(part) for part in parts if part.strip())
     except ValueError:
         raise ValueError(f"checkpoints must be comma-separated numbers such as 0.7,0.4, got {text!r}") from None
     if not values or any(not 0.0 < v < 1.0 for v in values) or any(a <= b for a, b in zip(values, values[1:])):
@@ -58,6 +62,7 @@ class PruneSearch:
         self.legs = [(a, b, round((a - b) * steps)) for a, b in zip(self.times, self.times[1:])]
         self.leg_costs = [costs.of(Proposal(0, None, 0, (Integrate(a, b, n),))) for a, b, n in self.legs]
         self.left = budget
+        self._check_n(budget, steps)
         if self._largest(budget) == 0:
             minimum = self._cost(1)
             raise ValueError(f"budget of {budget} NFEs is below one candidate's cost of {minimum} NFEs ({steps} steps, "
@@ -67,6 +72,15 @@ class PruneSearch:
         self.next_id, self.round, self.stage = 0, 0, 0
         self.alive: list[Proposal] | None = None   # None: the next ask starts a new round of halving
         self.finished, self.pending = BestOf(), Asked()
+
+    def _check_n(self, budget: int, steps: int) -> None:
+        """A round of n noises must fit the budget (n = 0 takes as many as it buys): refused, never clamped."""
+        n = self.options.n
+        if n and self._cost(n) > budget:
+            raise ValueError(f"n={n} noises cost {self._cost(n)} NFEs per round of halving ({steps} steps, previews "
+                             f"at {len(self.legs) - 1} checkpoint(s)), more than the budget of {budget} NFEs buys "
+                             f"({self._largest(budget)}); raise the budget to at least {self._cost(n)}, lower n, or "
+                             f"set n = 0 for as many as the budget buys")
 
     def survivors(self, n: int) -> list[int]:
         """How many candidates run each leg when n start: n, ceil(n / eta), ..."""

@@ -45,7 +45,8 @@ RESAMPLING = ("systematic", "multinomial", "stratified", "residual")
 @dataclass(frozen=True)
 class Options:
     k: int = option(0, "particles; 0 = as many as the budget buys, in one population")
-    intervals: int = option(4, "segments of the trajectory, each ending in a resampling check (at most steps)")
+    intervals: int = option(0, "segments of the trajectory, each ending in a resampling check (at most steps); "
+                               "0 = 4, or steps when fewer")
     potential: str = option("max", "how rewards along a trajectory become its potential", choices=POTENTIALS)
     lam: float = option(10.0, "potential temperature lambda: G = exp(lam * phi); 0 = no steering")
     ess: float = option(0.5, "resample when the effective sample size falls below this fraction of k")
@@ -81,18 +82,19 @@ class SMCSearch:
 
     def __init__(self, budget: int, costs: Costs, steps: int, seed: int = 0, options: Options = Options()):
         o = options
-        if o.k < 0 or o.intervals < 1:
-            raise ValueError(f"k must be >= 0 (0 = as many as the budget buys) and intervals >= 1, got k={o.k}, "
-                             f"intervals={o.intervals}")
+        if o.k < 0 or o.intervals < 0:
+            raise ValueError(f"k must be >= 0 (0 = as many as the budget buys) and intervals >= 0 (0 = 4, or steps "
+                             f"when fewer), got k={o.k}, intervals={o.intervals}")
         if o.potential not in POTENTIALS:
             raise ValueError(f"potential must be one of {', '.join(POTENTIALS)}, got {o.potential!r}")
         if not o.lam >= 0.0 or not 0.0 <= o.ess <= 1.0 or not 0.0 <= o.churn <= 1.0:
             raise ValueError(f"need lam >= 0, ess in [0, 1] and churn in [0, 1]; got lam={o.lam}, ess={o.ess}, "
                              f"churn={o.churn}")
         self.costs, self.options = costs, o
-        self.segments = _segments(steps, min(o.intervals, steps), o.churn)
+        self.segments = _segments(steps, _intervals(o.intervals, steps), o.churn)
         self.particle_cost = sum(costs.of(Proposal(0, None, 0, self._ops(j, lambda: 0)))
                                  for j in range(len(self.segments)))
+        _check_population(o.k, budget, self.particle_cost)
         if budget < self.particle_cost:
             raise ValueError(f"budget of {budget} NFEs is below one particle's cost of {self.particle_cost} NFEs "
                              f"({steps} steps in {len(self.segments)} segments, a clean estimate scored after each "
@@ -222,6 +224,25 @@ def potentials(phi: np.ndarray, lam: float) -> np.ndarray:
     else:
         w = np.exp(log_w - log_w.max())
     return w / w.sum()
+
+
+# --- options out of range are refused, never clamped (issue 21) ---------------------------------------------
+def _intervals(intervals: int, steps: int) -> int:
+    """The segments to cut `steps` into: `intervals`, or for 0 the default (4, or steps when fewer)."""
+    if intervals == 0:
+        return min(4, steps)
+    if intervals > steps:
+        raise ValueError(f"intervals ({intervals}) cannot exceed steps ({steps}): each segment is at least one "
+                         f"step; set intervals to at most {steps} (or 0 for the default)")
+    return intervals
+
+
+def _check_population(k: int, budget: int, particle_cost: int) -> None:
+    """A population of k particles must fit the budget (k = 0 takes as many as it buys)."""
+    if k and k * particle_cost > budget:
+        raise ValueError(f"k={k} particles cost {k * particle_cost} NFEs ({particle_cost} each), more than the budget "
+                         f"of {budget} NFEs buys ({budget // particle_cost}); raise the budget to at least "
+                         f"{k * particle_cost}, lower k, or set k = 0 for as many as the budget buys")
 
 
 def _segments(steps: int, count: int, churn: float) -> list[tuple[float, float, float, int]]:

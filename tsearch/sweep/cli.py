@@ -1,7 +1,9 @@
 """`tsearch sweep SPEC.toml --out DIR` and `tsearch report DIR` (also `python -m tsearch.sweep.cli sweep|report`).
 
-Both take an argv list and return an exit status: 0 done, 2 bad input (one `error: ...` line on
-stderr), 130 interrupted (every finished cell is kept; run the same command again to resume).
+Both take an argv list and return an exit status: 0 done, 1 some cells failed (how many and why on
+stderr, one line each for the first few), 2 bad input (one `error: ...` line on stderr; a spec with a
+cell that cannot run is refused before any cell runs), 130 interrupted (every finished cell is kept;
+run the same command again to resume).
 `sweep` prints, as its last stdout line, one strict-JSON object: cells, skipped, ran, failed, out.
 """
 
@@ -49,6 +51,9 @@ def _sweep_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_whole(1), default=None,
                    help="torch CPU threads per worker (default: torch's for local, 1 per Ray actor)")
     p.add_argument("--retry-failed", action="store_true", help="run the cells that failed before again")
+    p.add_argument("--keep-going", action="store_true",
+                   help="record the cells that cannot run (e.g. a budget below one candidate) as failed and run "
+                        "the rest (default: refuse the sweep before any cell runs)")
     p.add_argument("--dry-run", action="store_true", help="check the spec and list the cells; run nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p
@@ -70,6 +75,14 @@ def main_sweep(argv=None) -> int:
     if args.dry_run:
         from tsearch.sweep.results import finished
 
+        from tsearch.sweep.check import check_cells
+
+        if not args.keep_going:
+            try:
+                check_cells(sweep.cells)
+            except ValueError as error:
+                _print_error(error)
+                return 2
         done = finished(args.out)
         for cell in sweep.cells:
             c = cell.config
@@ -90,18 +103,28 @@ def main_sweep(argv=None) -> int:
 
     try:
         outcome = run_sweep(sweep, args.out, args.backend, retry_failed=args.retry_failed,
-                            progress=not args.no_progress, **options)
+                            progress=not args.no_progress, keep_going=args.keep_going, **options)
     except ValueError as error:
         _print_error(error)
         return 2
     except KeyboardInterrupt:
         _print_error(f"interrupted; the finished cells are kept in {args.out}: run the same command to resume")
         return 130
-    if outcome.failed:
-        print(f"{outcome.failed} cell(s) failed: their error is in {args.out}/results.jsonl "
-              f"(--retry-failed runs them again)", file=sys.stderr)
     print(dumps(outcome.to_dict()))
+    if outcome.failed:
+        _print_failures(outcome, args.out)
+        return 1
     return 0
+
+
+def _print_failures(outcome, out, shown: int = 3) -> None:
+    """How many cells failed and why: one line each for the first `shown`, on stderr."""
+    print(f"error: {outcome.failed} of {outcome.ran} cell(s) run failed; every error is in {out}/results.jsonl "
+          f"(--retry-failed runs them again)", file=sys.stderr)
+    for key, error in outcome.errors[:shown]:
+        print(f"  cell {key}: {' '.join(error.split())[:300]}", file=sys.stderr)
+    if len(outcome.errors) > shown:
+        print(f"  ... and {len(outcome.errors) - shown} more", file=sys.stderr)
 
 
 def main_report(argv=None) -> int:

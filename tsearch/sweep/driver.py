@@ -7,7 +7,7 @@ a tqdm bar on stderr counts cells done, their ETA and the failures.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tsearch.sweep.results import Results
@@ -23,15 +23,19 @@ class Outcome:
     ran: int            # finished in this call
     failed: int         # of which with an error
     out: str
+    errors: list = field(default_factory=list)   # (key, error) of the cells that failed in this call
 
     def to_dict(self) -> dict:
         return {"cells": self.cells, "skipped": self.skipped, "ran": self.ran, "failed": self.failed, "out": self.out}
 
 
 def run_sweep(sweep: Sweep, out: str | Path, backend: str = "local", *, retry_failed: bool = False,
-              progress: bool = True, **options) -> Outcome:
+              progress: bool = True, keep_going: bool = False, **options) -> Outcome:
     """Run the cells of `sweep` that `out` has no result for; `options` go to the backend
-    (threads; and for ray: address, workers, on_result)."""
+    (threads; and for ray: address, workers, on_result).
+
+    Every cell to run is checked first (tsearch.sweep.check): when some cannot run, ValueError before any
+    runs; with `keep_going`, those get a failed result line (their error, nothing run) and the rest run."""
     if backend not in BACKENDS:
         raise ValueError(f"backend: choose one of {', '.join(BACKENDS)}, got {backend!r}")
     if backend == "ray":
@@ -50,6 +54,11 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "local", *, retry_fa
         done = results.done()
         todo = [cell for cell in sweep.cells if cell.key not in done]
         skipped = len(sweep.cells) - len(todo)
+        from tsearch.sweep.check import refusal, unrunnable
+
+        problems = unrunnable(todo)
+        if problems and not keep_going:
+            raise refusal(todo, problems)   # a cell that cannot run stops the sweep before any runs
         outcome = Outcome(len(sweep.cells), skipped, 0, 0, str(out))
         bar = tqdm(total=len(sweep.cells), initial=skipped, desc=sweep.name, unit="cell", file=sys.stderr,
                    disable=not progress, dynamic_ncols=True)
@@ -57,13 +66,25 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "local", *, retry_fa
         def record(row: dict) -> None:
             results.append(row)
             outcome.ran += 1
-            outcome.failed += bool(row.get("error"))
+            if row.get("error"):
+                outcome.failed += 1
+                outcome.errors.append((row.get("key"), str(row["error"])))
             bar.set_postfix(failed=outcome.failed, refresh=False)
             bar.update(1)
 
         try:
+            for cell in todo:
+                if cell.key in problems:
+                    record(_unrun(cell, problems[cell.key]))
+            todo = [cell for cell in todo if cell.key not in problems]
             if todo:
                 run(todo, results.root, record, **options)
         finally:
             bar.close()
     return outcome
+
+
+def _unrun(cell, error: str) -> dict:
+    """The result line of a cell the check found cannot run: its error, nothing run."""
+    return {"key": cell.key, "config": cell.config.to_dict(), "metadata": dict(cell.metadata), "run_dir": None,
+            "summary": None, "error": error, "seconds": 0.0}

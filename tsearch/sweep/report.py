@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from tsearch.sweep.results import RESULTS, read_rows
+from tsearch.sweep.rows import readable
 from tsearch.verifiers.shapes_oracle import PASS_MARK as SHAPES_PASS_MARK
 
 ACCURACY = {"shapes-oracle": SHAPES_PASS_MARK}   # evaluator -> pass mark: accuracy is the share scoring at least this
@@ -112,7 +113,8 @@ def methods(rows: list[dict]) -> list[str]:
     labels = []
     for row, c in zip(rows, configs):
         label = row.get("metadata", {}).get("label")
-        parts = [] if label else [f"{n}={_short(c['options'].get(n))}" for n in varying_options[c.get("algorithm")]]
+        parts = [] if label else [f"{n}={_short((c.get('options') or {}).get(n))}"
+                                  for n in varying_options[c.get("algorithm")]]
         parts += [f"{f}={_short(c.get(f))}" for f in varying]
         labels.append(" ".join([label or str(c.get("algorithm")), *parts]))
     return labels
@@ -128,8 +130,10 @@ def build(root: str | Path, reps: int = 1000, seed: int = 0, set_metrics: bool =
     rows = list({row["key"]: row for row in rows}.values())   # the last line of a key wins
     if keys is not None:
         rows = [row for row in rows if row["key"] in keys]
+    rows, passed_over = readable(rows)
     if not rows:
-        raise ValueError(f"{root / RESULTS} holds no results: run `tsearch sweep SPEC --out {root}` first")
+        why = f" ({passed_over[0]})" if passed_over else ""
+        raise ValueError(f"{root / RESULTS} holds no results{why}: run `tsearch sweep SPEC --out {root}` first")
     groups: dict[tuple, Group] = {}
     for row, method in zip(rows, methods(rows)):
         group = groups.setdefault((method, row["config"]["budget"]), Group(method, row["config"]["budget"]))
@@ -143,7 +147,7 @@ def build(root: str | Path, reps: int = 1000, seed: int = 0, set_metrics: bool =
     oracles = [n for n in ACCURACY if any(n in r["summary"].get("evals", {}) or n in r["summary"].get("scores", {})
                                           for g in ordered for r in g.rows)]
     columns = ["score", *evaluators, *[f"accuracy % ({n})" for n in oracles]]
-    notes = []
+    notes = list(passed_over)
     for index, group in enumerate(ordered):
         s = [r["summary"] for r in group.rows]
         group.values["score"] = bootstrap([x["best_score"] for x in s], seed + index, reps)

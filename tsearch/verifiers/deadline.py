@@ -9,13 +9,22 @@ the search.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 
 import torch
 
-DEFAULT_SECONDS = float(os.environ.get("TSEARCH_VERIFIER_TIMEOUT") or 600.0)
+DEFAULT = 600.0                 # seconds one verifier call may take unless $TSEARCH_VERIFIER_TIMEOUT says otherwise
+DEFAULT_SECONDS = None          # a Caller given None reads $TSEARCH_VERIFIER_TIMEOUT (else DEFAULT) when it is made
+
+
+def default_seconds() -> float:
+    """The deadline: $TSEARCH_VERIFIER_TIMEOUT (seconds, 0 = none) or DEFAULT; ValueError naming it when bad.
+
+    Read where it is used (a Caller being made), never at import, so a bad value breaks no import."""
+    from tsearch.envvars import seconds
+
+    return seconds("TSEARCH_VERIFIER_TIMEOUT", DEFAULT)
 
 
 class VerifierError(ValueError):
@@ -35,8 +44,8 @@ class Caller:
     here). After a call misses its deadline the worker is abandoned, still busy, and a fresh one takes
     the next call; being a daemon, it never holds up the interpreter's exit."""
 
-    def __init__(self, timeout: float | None = DEFAULT_SECONDS):
-        self.timeout = timeout
+    def __init__(self, timeout: float | None = None):
+        self.timeout = default_seconds() if timeout is None else timeout
         self._jobs: queue.SimpleQueue | None = None
 
     def _worker(self) -> queue.SimpleQueue:

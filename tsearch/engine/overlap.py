@@ -4,9 +4,9 @@ On a GPU the VAE decode and the verifiers (CLIP, reward models) of one batch can
 batch is denoised. `OverlapRunner.submit(batch)` denoises on the caller's thread and stream, then
 hands the decode and the verifiers to one worker thread with its own CUDA stream, which waits on an
 event recorded after the denoising (so it reads finished states) and copies the images it returns
-into pinned host memory without blocking. The engine (`engine.overlapped`) keeps one batch in
+into pinned host memory without blocking. The loop (`overlapped`, below) keeps one batch in
 flight, so results come back in order and a Stop keeps the batch already denoised. The work and its
-order per batch are those of `engine.evaluate_batch`, so the results are the same as without
+order per batch are those of `runners.evaluate_batch`, so the results are the same as without
 overlap. On the CPU it runs too (tests, and two cores can share the halves), but it is on by default
 only for CUDA devices.
 """
@@ -14,10 +14,12 @@ only for CUDA devices.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Iterable, Iterator
 
 import torch
 
-from tsearch.engine import Batch, LocalRunner, Scored, denoise_batch, score_batch
+from tsearch.engine.records import Accounted, Batch, Scored
+from tsearch.engine.runners import LocalRunner, denoise_batch, score_batch
 
 
 class OverlapRunner(LocalRunner):
@@ -60,3 +62,21 @@ class OverlapRunner(LocalRunner):
 
     def close(self) -> None:
         self.worker.shutdown(wait=True, cancel_futures=True)
+
+
+def overlapped(state, runner: OverlapRunner, groups: Iterable[list]) -> Iterator[tuple[list, Accounted]]:
+    """(group, result) in order, batch i+1 submitted (denoised) before batch i's result is taken.
+
+    `state` is the run's `RunState`; `groups` are the round's batches of proposals, ending at a Stop.
+    `runner.submit(batch)` denoises now and returns a future of its decoding and scoring. A Stop takes
+    effect before the next submit, so the batch in flight is finished and kept; a closed generator
+    drops a submitted batch whose result was never taken (its NFEs are not counted)."""
+    pending = None
+    for group in groups:
+        batch = state.batch_of(group)
+        future = runner.submit(batch)
+        if pending is not None:
+            yield pending[0], state.settle(pending[0], pending[1], pending[2].result)
+        pending = (group, batch, future)
+    if pending is not None:
+        yield pending[0], state.settle(pending[0], pending[1], pending[2].result)

@@ -1,4 +1,4 @@
-"""`python -m tsearch.bench bad-inputs [--json] [--timeout S] [--only cli,api,app] [--verbose]`: the bad-input tally.
+"""`python -m tests.bad_inputs [--json] [--timeout S] [--only cli,api,app] [--verbose]`: the bad-input tally.
 
 A catalogue of bad inputs (and a few legitimately valid ones) for the three front doors: the CLI
 (`tsearch.cli.main(argv)`), the Python API (`tsearch.search(...)`, `SearchConfig`) and the app's
@@ -16,7 +16,8 @@ Each case runs in a daemon thread with a timeout and is classified as
 and the cases marked valid as "accepted (valid)", or "refused (valid)" when they were refused.
 Needles are matched case-insensitively as whole words (`budget` matches `--budget`, not `budgets`).
 Every search is tiny (gmm or shapes, budgets <= 200, steps <= 4) and runs with one torch thread;
-runs go to a temporary folder (also $TSEARCH_APP_RUNS), removed at the end. Nothing here is a test.
+runs go to a temporary folder (also $TSEARCH_APP_RUNS), removed at the end. It is a catalogue the tests' authors
+run by hand (it lived in tsearch/bench until issue 17), not a pytest module.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from typing import Any, Callable
 OUTCOMES = ("clear", "unclear", "crash", "hang", "wrongly accepted")
 VALID_OUTCOMES = ("accepted (valid)", "refused (valid)")
 INTERFACES = ("cli", "api", "app")
-PACKAGE = Path(__file__).resolve().parents[1]
+PACKAGE = Path(__import__("tsearch").__file__).resolve().parent
 DROP = object()   # a keyword left out of the call
 
 _local = threading.local()   # per case thread: its stdout/stderr buffers, its cancel event, the CLI's error origin
@@ -142,6 +143,14 @@ def cli_cases() -> list[Case]:
     def add(label, argv, needle, valid=False):
         cases.append(Case("cli", label, argv if callable(argv) else (lambda ctx, a=argv: a), _needles(needle), valid))
 
+    _cli_cases_1(add)
+    _cli_cases_2(add)
+    _cli_cases_3(add)
+    _cli_cases_4(add)
+    return cases
+
+
+def _cli_cases_1(add) -> None:
     # the command line itself
     add("no command", [], "command")
     add("unknown command", ["fly"], "command")
@@ -185,6 +194,9 @@ def cli_cases() -> list[Case]:
     add("--model GMM (wrong case)", _argv(model="GMM"), "model")
     add("--model no-org/no-model (hub id, offline)", _argv(model="no-org/no-model"), "model")
     add("--model /nonexistent/folder", _argv(model="/nonexistent/folder"), ("model", "folder"))
+
+
+def _cli_cases_2(add) -> None:
     add("--model sdxl (weights not here)", _argv(model="sdxl", cond=("--prompt", "a cat"), verifier=("clipscore",)),
         "sdxl")
     # verifiers and evaluators
@@ -230,6 +242,10 @@ def cli_cases() -> list[Case]:
     add("--lam nan", _argv("--lam", "nan", **zo), "lam")
     add("--lam abc", _argv("--lam", "abc", **zo), "--lam")
     add("--lam 0.5 with random", _argv("--lam", "0.5"), "lam")
+
+
+def _cli_cases_3(add) -> None:
+    zo = dict(algorithm="zero-order", budget="60")
     add("--on-stall sometimes", _argv("--on-stall", "sometimes", **zo), "--on-stall")
     add("--rounds -1", _argv("--rounds", "-1", **zo), "rounds")
     paths = dict(algorithm="paths", budget="200")
@@ -275,6 +291,9 @@ def cli_cases() -> list[Case]:
                                                       "--out", "/proc/tsearch-c.png"], "--out")
     add("regenerate --device tpu9", lambda ctx: ["regenerate", str(ctx.saved_run), "--id", "1",
                                                   "--out", ctx.fresh(".png"), "--device", "tpu9"], "device")
+
+
+def _cli_cases_4(add) -> None:
     add("eval a text file", lambda ctx: ["eval", "--world", "shapes", "--prompt", "a red square", str(ctx.a_file)],
         ("image", "afile.txt"))
     add("eval a missing file", lambda ctx: ["eval", "--world", "shapes", "--prompt", "a red square",
@@ -292,7 +311,6 @@ def cli_cases() -> list[Case]:
     add("valid: --seed 2**63-1", _argv("--seed", str(2**63 - 1)), "", valid=True)
     add("valid: --batch-size 10**6", _argv("--batch-size", str(10**6)), "", valid=True)
     add("valid: all-NaN custom verifier", _argv(verifier=(f"{CUSTOM_MODULE}:all_nan",)), "", valid=True)
-    return cases
 
 
 # --- Python API cases ---------------------------------------------------------------------------------------------
@@ -328,6 +346,13 @@ def api_cases() -> list[Case]:
     def raw(label, call, needle, valid=False):
         cases.append(Case("api", label, call, _needles(needle), valid))
 
+    _api_cases_1(add, raw)
+    _api_cases_2(add, raw)
+    _api_cases_3(add, raw)
+    return cases
+
+
+def _api_cases_1(add, raw) -> None:
     # model
     add("model left out", dict(model=DROP), "model")
     for value in (None, "", 3, ["gmm"], "nope", "GMM"):
@@ -371,6 +396,13 @@ def api_cases() -> list[Case]:
         for value in values:
             add(f"{name}={value!r}", {name: value}, ("final_steps", "final") if name == "final_steps" else
                 ("steps", "budget") if name == "steps" and value == 10**9 else name)
+
+
+def _api_cases_2(add, raw) -> None:
+    import numpy as np
+    import tsearch
+    from tsearch.config import SearchConfig
+
     # solver, device, dtype, model options
     for name, value in (("solver", "rk4"), ("solver", 3), ("device", "tpu9"), ("device", "cuda:99"), ("device", ""),
                         ("device", None), ("device", 3), ("dtype", "int8"), ("dtype", "bfloat16"),
@@ -415,6 +447,12 @@ def api_cases() -> list[Case]:
     raw("SearchConfig.from_dict([1])", lambda ctx: SearchConfig.from_dict([1]), "config")
     raw("SearchConfig.from_dict({budgett: 3})", lambda ctx: SearchConfig.from_dict({**_config_kwargs(), "budgett": 3}),
         "budgett")
+
+
+def _api_cases_3(add, raw) -> None:
+    import numpy as np
+    from tsearch.config import SearchConfig
+
     raw("SearchConfig.from_dict({verifiers: 5})",
         lambda ctx: SearchConfig.from_dict({**_config_kwargs(), "verifiers": 5}), "verifiers")
     # legitimately valid
@@ -426,7 +464,6 @@ def api_cases() -> list[Case]:
     add("valid: batch_size=10**30", dict(batch_size=10**30), "", valid=True)
     add("valid: verifiers=('gmm-density',)", dict(verifiers=("gmm-density",)), "", valid=True)
     add("budget=10**30 (no upper bound: runs until stopped)", dict(budget=10**30), "budget")
-    return cases
 
 
 def _config_kwargs() -> dict:
@@ -462,6 +499,13 @@ def app_cases() -> list[Case]:
     def raw(label, call, needle, valid=False):
         cases.append(Case("app", label, call, _needles(needle), valid))
 
+    _app_cases_1(add, compare, raw)
+    _app_cases_2(add, compare, raw)
+    _app_cases_3(add, compare, raw)
+    return cases
+
+
+def _app_cases_1(add, compare, raw) -> None:
     # model
     for value in (None, "", "nope", 3, ["gmm"], "GMM", " gmm"):
         add(f"model={value!r}", dict(model=value), "model")
@@ -506,6 +550,12 @@ def app_cases() -> list[Case]:
             if name == "steps" and value == 10**9:
                 needle = ("steps", "budget")
             add(f"{name}={value!r}", {name: value}, needle)
+
+
+def _app_cases_2(add, compare, raw) -> None:
+    from tsearch.app import handlers
+    from tsearch.app.state import Session
+
     add("baseline='no' (a string)", dict(baseline="no"), "baseline")
     # algorithm options (the app's flat keys)
     zo = dict(algorithm="zero-order", budget=60)
@@ -550,6 +600,12 @@ def app_cases() -> list[Case]:
         ("run", "run.json"))
     raw("export of a folder that is not a run", lambda ctx: handlers.export(_session_with(ctx.empty_dir)),
         ("run", "run.json"))
+
+
+def _app_cases_3(add, compare, raw) -> None:
+    from tsearch.app import handlers
+    from tsearch.app.state import Session
+
     # compare
     compare("mode='nope'", dict(mode="nope", algorithms=["random", "zero-order"]), "mode")
     compare("mode=None", dict(mode=None, algorithms=["random", "zero-order"]), "mode")
@@ -580,7 +636,6 @@ def app_cases() -> list[Case]:
     raw("valid: load an exported run", lambda ctx: handlers.load(str(ctx.run_zip), Session()), "", valid=True)
     compare("valid: two algorithms", dict(mode="algorithms", algorithms=["random", "zero-order"]), "", valid=True)
     add("budget=10**30 (no upper bound: runs until stopped)", dict(budget=10**30), "budget")
-    return cases
 
 
 def _session_with(run_dir):
@@ -1032,35 +1087,30 @@ def _one_line(text: str, limit: int = 600) -> str:
     return text if len(text) <= limit else text[:limit] + " …"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tsearch.bench bad-inputs", description=__doc__.splitlines()[0])
+def _parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m tests.bad_inputs", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one strict JSON object instead of the table")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds before a case counts as a hang")
     parser.add_argument("--only", default=",".join(INTERFACES), help="comma-separated interfaces (cli,api,app)")
     parser.add_argument("--verbose", action="store_true", help="one line per case on stderr as it runs")
     parser.add_argument("--all", action="store_true", help="list every case, the clear ones too")
     args = parser.parse_args(argv)
-    only = [name.strip() for name in args.only.split(",") if name.strip()]
-    if not only or set(only) - set(INTERFACES):
+    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+    if not args.only or set(args.only) - set(INTERFACES):
         parser.error(f"--only takes some of {', '.join(INTERFACES)}")
+    return args
 
-    tmp = Path(tempfile.mkdtemp(prefix="tsearch-bad-inputs-"))
-    os.environ["TSEARCH_APP_RUNS"] = str(tmp / "app-runs")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    import torch
 
-    torch.set_num_threads(1)
-
-    started = time.perf_counter()
+def _run_all(args, tmp: Path) -> tuple[list[Result], list[tuple[Result, threading.Thread]]]:
+    """Every case of the interfaces asked for, each in its thread; (results, the ones still running)."""
     real_out, real_err = sys.stdout, sys.stderr
     results: list[Result] = []
     stuck: list[tuple[Result, threading.Thread]] = []
     try:
-        ctx = _setup(tmp, need_app="app" in only)
+        ctx = _setup(tmp, need_app="app" in args.only)
         _install_hooks()
-        cases = [case for name, build in (("cli", cli_cases), ("api", api_cases), ("app", app_cases)) if name in only
-                 for case in build()]
+        cases = [case for name, build in (("cli", cli_cases), ("api", api_cases), ("app", app_cases))
+                 if name in args.only for case in build()]
         for number, case in enumerate(cases, 1):
             result, thread = run_case(case, ctx, args.timeout)
             results.append(result)
@@ -1075,30 +1125,46 @@ def main(argv=None) -> int:
                                else "; still running when the bench ended")
     finally:
         sys.stdout, sys.stderr = real_out, real_err
+    return results, stuck
+
+
+def _print_report(args, results: list[Result], seconds: float) -> None:
     table = tally(results)
     listed = [r for r in results if args.all or r.outcome not in ("clear", "accepted (valid)")]
-    seconds = round(time.perf_counter() - started, 1)
     if args.json:
         rows = [{"interface": r.interface, "label": r.label, "outcome": r.outcome, "message": r.message,
                  "kind": r.kind, "origin": r.origin, "seconds": r.seconds} for r in listed]
         report = {"tally": table, "seconds": seconds, "timeout_s": args.timeout,
                   "all" if args.all else "non_clear": rows}
         print(json.dumps(report, allow_nan=False, ensure_ascii=False), flush=True)
-    else:
-        print(_table_text(table))
-        print(f"\n{len(results)} cases in {seconds} s (timeout {args.timeout:g} s per case)")
-        if listed:
-            print("\nEvery case:" if args.all else "\nEvery case that was not clear (or valid and accepted):")
-        for r in listed:
-            print(f"- [{r.interface}] {r.outcome}: {r.label} ({r.kind}{', ' + r.origin if r.origin else ''})\n"
-                  f"    {_one_line(r.message)}")
-        sys.stdout.flush()
+        return
+    print(_table_text(table))
+    print(f"\n{len(results)} cases in {seconds} s (timeout {args.timeout:g} s per case)")
+    if listed:
+        print("\nEvery case:" if args.all else "\nEvery case that was not clear (or valid and accepted):")
+    for r in listed:
+        print(f"- [{r.interface}] {r.outcome}: {r.label} ({r.kind}{', ' + r.origin if r.origin else ''})\n"
+              f"    {_one_line(r.message)}")
+    sys.stdout.flush()
+
+
+def main(argv=None) -> int:
+    args = _parse(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="tsearch-bad-inputs-"))
+    os.environ["TSEARCH_APP_RUNS"] = str(tmp / "app-runs")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import torch
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    results, stuck = _run_all(args, tmp)
+    _print_report(args, results, round(time.perf_counter() - started, 1))
     shutil.rmtree(tmp, ignore_errors=True)
     if any(thread.is_alive() for _, thread in stuck):
         sys.stderr.flush()
         os._exit(0)   # a daemon thread left inside torch can abort the interpreter's shutdown
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,74 @@
+"""Time the default Run in a real browser: seconds to the first candidate and to the finished status.
+
+    OMP_NUM_THREADS=1 GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 python tests/app_story_timing.py [--shots DIR]
+
+Opens the page as a newcomer does (nothing changed), presses Run, and prints the page's own time
+estimate, the seconds until the first gallery image and until the status says Done. With --shots it
+saves screenshots of the finished page at 1440x900 and 390x844 into DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import tempfile
+import time
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shots", default=None, help="folder for screenshots of the finished default Run")
+    args = parser.parse_args()
+    import torch
+    from playwright.sync_api import sync_playwright
+
+    from tsearch.app import build_demo
+
+    torch.set_num_threads(1)
+    os.environ.setdefault("TSEARCH_APP_RUNS", tempfile.mkdtemp())
+    demo = build_demo()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.wait_for_selector("#chart .main-svg", timeout=60_000)
+            page.wait_for_timeout(1500)   # the estimate is computed on load
+            estimate = page.inner_text("body")
+            line = next((s for s in estimate.splitlines() if "NFEs take" in s), "no estimate shown")
+            t0 = time.perf_counter()
+            page.click("#run")
+            page.wait_for_function("document.querySelectorAll('#gallery img').length >= 1", timeout=120_000)
+            first = time.perf_counter() - t0
+            page.wait_for_function("document.querySelector('#status').innerText.startsWith('Done')",
+                                   timeout=600_000, polling=100)
+            done = time.perf_counter() - t0
+            print(f"estimate shown: {line.strip()}")
+            print(f"first candidate after {first:.1f} s; finished after {done:.1f} s")
+            print("status:", page.inner_text("#status").replace("\n", " "))
+            if args.shots:   # what the window shows after the Run, and the whole page
+                page.wait_for_timeout(1500)
+                for width, height in ((1440, 900), (390, 844)):
+                    page.set_viewport_size({"width": width, "height": height})
+                    page.wait_for_timeout(1000)
+                    page.locator("#run").scroll_into_view_if_needed()
+                    page.screenshot(path=os.path.join(args.shots, f"app-{width}x{height}.png"))
+                    page.screenshot(path=os.path.join(args.shots, f"app-{width}x{height}-full.png"), full_page=True)
+            browser.close()
+    finally:
+        demo.close()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""The search's story in a real browser (Debian's chromium, headless, driven by Playwright for Python).
+
+Every algorithm the page offers is run from the page at a budget it accepts, on the analytic gmm model
+(a search of a few hundred candidates takes about a second), and the page must show: a best-so-far
+line of at least 2 points that never goes down (the steps baseline's follows its latest sample, and
+cem's ends on the full render of its best preview: their results by their own rule), a star on the
+run's best, which for every rule of "the highest score" is the top finished score the gallery shows.
+The small text of the page has a contrast of at least 4.5:1 against its background.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+BUDGET, BUDGETS = 300, {"paths": 1500}   # paths needs 1,416 NFEs at gmm's 10 steps
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download needed)")
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium", allow_module_level=True)
+
+from tsearch.app import build_demo  # noqa: E402
+from tsearch.search import ALGORITHMS  # noqa: E402
+
+# The contrast of each visible element's own text against the first opaque background behind it (WCAG 2).
+CONTRAST = """() => {
+  const rgba = s => (s.match(/[\\d.]+/g) || [0, 0, 0, 0]).map(Number).concat([1]).slice(0, 4);
+  const lum = c => { const f = v => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+                     return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const background = el => { for (; el; el = el.parentElement) { const c = rgba(getComputedStyle(el).backgroundColor);
+                                                                  if (c[3] > 0.5) return c; } return [255, 255, 255, 1]; };
+  const out = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.closest('svg') || !el.getClientRects().length) continue;
+    if (![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+    const cs = getComputedStyle(el);
+    if (parseFloat(cs.fontSize) >= 18.66 || cs.visibility === 'hidden') continue;
+    let opacity = 1;
+    for (let e = el; e; e = e.parentElement) opacity *= parseFloat(getComputedStyle(e).opacity);
+    const fg = rgba(cs.color), bg = background(el), a = fg[3] * opacity;
+    const mixed = [0, 1, 2].map(i => fg[i] * a + bg[i] * (1 - a));
+    const [hi, lo] = [lum(mixed), lum(bg)].sort((x, y) => y - x);
+    out.push({text: el.textContent.trim().slice(0, 40), element: el.tagName + '.' + el.className,
+              size: cs.fontSize, ratio: (hi + 0.05) / (lo + 0.05)});
+  }
+  return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    os.environ["TSEARCH_APP_RUNS"] = str(tmp_path_factory.mktemp("runs"))
+    demo = build_demo(model="gmm", budget=BUDGET)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+    torch.set_num_threads(threads)
+
+
+def _run(page, name: str) -> dict:
+    """Run `name` from the page; its best line, the gallery's captions and the run's best id when Done."""
+    page.get_by_label(name, exact=True).check()
+    budget = page.locator("input[type=number][aria-label*='Budget']")
+    if budget.input_value() != str(BUDGETS.get(name, BUDGET)):
+        budget.fill(str(BUDGETS.get(name, BUDGET)))
+        budget.press("Tab")
+    page.click("#run")
+    page.wait_for_function(
+        "name => document.querySelector('#status').innerText.startsWith('Done') && "
+        "[...document.querySelectorAll('#chart .gtitle')].some(t => t.textContent.startsWith(name + ' search'))",
+        arg=name, timeout=60_000)
+    return page.evaluate("""() => {
+        const data = document.querySelector('#chart .js-plotly-plot').data;
+        const line = data.find(t => t.name === 'best so far');
+        const star = data.find(t => t.name.startsWith('best: #'));
+        return {x: line.x, y: line.y, star: star ? star.y[0] : null,
+                captions: [...document.querySelectorAll('#gallery .caption-label')].map(c => c.innerText)};
+    }""")
+
+
+def test_every_algorithm_tells_one_story_and_small_text_is_readable(url):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(url)
+            page.wait_for_selector("#chart .main-svg", timeout=30_000)
+            for name in ALGORITHMS:
+                shown = _run(page, name)
+                assert len(shown["x"]) >= 2, f"{name}: the best line has {len(shown['x'])} points"
+                rising = shown["y"][:-1] if name == "cem" else shown["y"]
+                if name != "steps":
+                    assert rising == sorted(rising), f"{name}: the best so far went down: {shown['y']}"
+                starred = [c for c in shown["captions"] if c.startswith("★")]
+                assert len(starred) == 1, f"{name}: {len(starred)} stars in {shown['captions']}"
+                star = float(starred[0].split()[1])
+                assert star == pytest.approx(shown["star"], rel=1e-5) == pytest.approx(shown["y"][-1], rel=1e-5)
+                finished = [float(c.lstrip("★ ").split()[0]) for c in shown["captions"] if not c.startswith("◇")]
+                if name not in ("steps", "cem"):
+                    assert star == max(finished), f"{name}: the star {star} is not the top score {max(finished)}"
+            small = [e for e in page.evaluate(CONTRAST) if e["ratio"] < 4.5]
+            assert not small, f"small text under 4.5:1: {small[:8]}"
+            # captions sit under their thumbnails, not over them
+            overlap = page.evaluate("""() => [...document.querySelectorAll('#gallery .thumbnail-item')].map(t => {
+                const img = t.querySelector('img').getBoundingClientRect();
+                const cap = t.querySelector('.caption-label').getBoundingClientRect();
+                return Math.max(0, img.bottom - cap.top); })""")
+            assert overlap and max(overlap) <= 1
+        finally:
+            browser.close()

@@ -1,0 +1,159 @@
+"""The house (issue 17): tsearch's imports drawn as a graph have no circle and no arrow that runs back up.
+
+Every `import` in every module counts, function-local (lazy) ones included. A module's layer comes
+from DESIGN.md ("Arrows point one way"): the basics at the bottom; then the parts (search, models,
+verifiers, the worlds and the records they exchange); the config over them (its one validation reads
+the registries); the engine; the API; the front doors (CLI, sweeps, app); the benchmarks and the
+package itself on top. A module may import its own layer or any below; and search, models and
+verifiers do not know each other (STYLE.md 1). The long-function check of the same issue is here too.
+"""
+
+from __future__ import annotations
+
+import ast
+import collections
+from pathlib import Path
+
+import tsearch
+
+ROOT = Path(tsearch.__file__).parent
+LAYERS = [   # lowest first; a module belongs to the first prefix that names it or a package above it
+    ("tsearch._compat", "tsearch.jsonio", "tsearch.noise", "tsearch.sampling", "tsearch.registry", "tsearch.version",
+     "tsearch.options", "tsearch.envvars"),
+    ("tsearch.search", "tsearch.worlds", "tsearch.models", "tsearch.verifiers", "tsearch.candidate",
+     "tsearch.events", "tsearch.recipes", "tsearch.runs", "tsearch.runfolder"),
+    ("tsearch.config",),
+    ("tsearch.engine",),
+    ("tsearch.api", "tsearch.regenerate"),
+    ("tsearch.cli", "tsearch.sweep", "tsearch.app"),
+    ("tsearch.bench", "tsearch.__main__", "tsearch"),
+]
+STRANGERS = ("tsearch.search", "tsearch.models", "tsearch.verifiers")   # none imports another
+# The one circle left, through lazy imports inside the models package: its __init__ holds the model-option
+# helpers (normalise_options, option_error), which pipeline.parse_options reads, and __init__'s load_model
+# imports hub, which imports pipeline. Moving the helpers into a leaf module breaks it; that waits for the
+# rewrite of MODEL_OPTIONS (issue 17, part A) to land. No other circle may appear.
+KNOWN_CIRCLES = [["tsearch.models", "tsearch.models.hub", "tsearch.models.pipeline"]]
+TRAINING = ("train", "fit_")   # the worlds' training scripts are exempt from the length rule
+MAX_LINES = 60
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in ROOT.rglob("*.py"):
+        parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def _imported(node: ast.AST, known: dict) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        return [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module for a in node.names]
+    return []
+
+
+def graph() -> dict[str, set[str]]:
+    """module -> the tsearch modules it imports (anywhere in it), each resolved to a module that exists."""
+    known, edges = modules(), collections.defaultdict(set)
+    for name, path in known.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            for target in _imported(node, known):
+                while target and target not in known:
+                    target = target.rpartition(".")[0]
+                if target.startswith("tsearch") and target != name:
+                    edges[name].add(target)
+    return edges
+
+
+def layer(name: str) -> tuple[int, str]:
+    """(layer number, the prefix that placed it): the longest prefix of any layer that names it."""
+    matches = [(len(p), number, p) for number, prefixes in enumerate(LAYERS) for p in prefixes
+               if name == p or name.startswith(p + ".")]
+    assert matches, f"module {name} has no layer: add it to LAYERS in {__file__}"
+    _, number, prefix = max(matches)
+    return number, prefix
+
+
+def cycles(edges: dict[str, set[str]], nodes=None) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan), each sorted."""
+    index, low, stack, on, found, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(nodes if nodes is not None else modules()):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_imports_have_no_circle():
+    assert cycles(graph()) == KNOWN_CIRCLES
+
+
+def test_no_import_runs_from_a_lower_layer_to_a_higher_one():
+    upward = [f"{a} ({layer(a)[1]}) -> {b} ({layer(b)[1]})" for a, targets in graph().items() for b in targets
+              if layer(b)[0] > layer(a)[0]]
+    assert upward == []
+
+
+def test_search_models_and_verifiers_do_not_know_each_other():
+    crossing = [f"{a} -> {b}" for a, targets in graph().items() for b in targets
+                if (pa := layer(a)[1]) in STRANGERS and (pb := layer(b)[1]) in STRANGERS and pa != pb]
+    assert crossing == []
+
+
+def long_functions(limit: int = MAX_LINES) -> list[str]:
+    """'path:line name (n lines)' for every function over `limit` lines outside the worlds' training scripts."""
+    found = []
+    for name, path in sorted(modules().items()):
+        if name.startswith("tsearch.worlds.") and path.stem.startswith(TRAINING):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > limit:
+                    found.append(f"{path.relative_to(ROOT.parent)}:{node.lineno} {node.name} ({lines} lines)")
+    return found
+
+
+def test_the_checks_find_what_they_look_for():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, "abcd") == [["a", "b", "c"]]
+    assert layer("tsearch.engine.loop") == (3, "tsearch.engine") and layer("tsearch") == (6, "tsearch")
+    assert "tsearch.engine.overlap" in graph()["tsearch.engine.loop"]   # lazy and top-level imports alike
+    assert long_functions(limit=10) and all(" lines)" in line for line in long_functions(limit=10))
+
+
+def test_no_function_is_over_60_lines_outside_the_ones_another_part_of_issue_17_splits():
+    others = ("build_demo", "parse_spec", "search_noise")   # app/ui.py, sweep/spec.py, app/mcp.py: part A
+    assert [line for line in long_functions() if not any(f" {name} (" in line for name in others)] == []
+
+
+if __name__ == "__main__":   # for the lead: python tests/test_house.py lists what the checks would refuse
+    for line in long_functions():
+        print("long:", line)
+    for component in cycles(graph()):
+        print("circle:", " -> ".join(component))

@@ -1,0 +1,99 @@
+"""The run's best so far, derived once from its candidates and the algorithm's rounds.
+
+The chart's best line, its winner mark, the gallery's star and the best card all read `history(run)`,
+for a live run and a loaded one alike (both are a `LiveRun`: candidates in the order they were scored,
+and the algorithm's best after each told round).
+
+How "best" is decided (DESIGN.md: "best" comes from the algorithm, on the events):
+- After each round the algorithm reports its best (`RoundDone`): that candidate is the best from then on.
+  Its rule is its own: best over the run (random, zero-order, evolution), best *finished* sample (paths,
+  prune, smc), the full render of the best preview (cem), the latest sample (the steps baseline).
+- Between two reports (a round still being scored, or cut by Stop) a finished sample that scores higher
+  than the last reported best becomes the best: the best found so far, shown before its round is told.
+- A preview (a clean estimate of a noisy state, `Candidate.finished` False: smc, prune and paths score
+  these) is never the best. Previews have their own running maximum, drawn and badged as previews.
+So the best line starts at the first finished sample and, for every algorithm whose rule is "the highest
+score", never goes down; the steps baseline's line follows its latest sample, as its result does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tsearch.app.state import LiveRun
+from tsearch.candidate import Candidate
+from tsearch.jsonio import finite
+
+COSTS = {"nfe": "NFEs spent (denoiser passes)", "seconds": "seconds spent (denoiser, decoder and verifiers)",
+         "calls": "verifier calls (candidates scored)"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """The state of the run once `scored` was scored: its best and best preview so far (None: none yet)."""
+    scored: Candidate
+    best: Candidate | None
+    preview: Candidate | None
+
+
+def _score(candidate: Candidate | None) -> float:
+    value = None if candidate is None else finite(candidate.score)
+    return float("-inf") if value is None else value
+
+
+def history(run: LiveRun) -> list[Step]:
+    """One Step per candidate, in the order they were scored (see the module's docstring for the rule)."""
+    steps, best, preview = [], None, None
+    rounds, r = run.rounds, 0
+    for candidate in run.candidates:
+        if candidate.finished:
+            if finite(candidate.score) is not None and (best is None or _score(candidate) > _score(best)):
+                best = candidate
+        elif finite(candidate.score) is not None and (preview is None or _score(candidate) > _score(preview)):
+            preview = candidate
+        while r < len(rounds) and rounds[r][0] <= candidate.nfe_spent:   # the rounds told once it was scored
+            reported = run.candidate(rounds[r][1])
+            if reported is not None and reported.finished:
+                best = reported
+            r += 1
+        steps.append(Step(candidate, best, preview))
+    return steps
+
+
+def best(run: LiveRun) -> Candidate | None:
+    """The run's best finished sample so far (None before the first one)."""
+    steps = history(run)
+    return steps[-1].best if steps else None
+
+
+def best_preview(run: LiveRun) -> Candidate | None:
+    steps = history(run)
+    return steps[-1].preview if steps else None
+
+
+def costs(candidates: list[Candidate], cost: str = "nfe") -> list[float]:
+    """Each candidate's x on the chart: NFEs spent, seconds spent (verifiers included) or verifier calls."""
+    if cost not in COSTS:
+        raise ValueError(f"cost must be one of {', '.join(COSTS)}, got {cost!r}")
+    if cost == "nfe":
+        return [c.nfe_spent for c in candidates]
+    if cost == "calls":
+        return list(range(1, len(candidates) + 1))
+    total, out = 0.0, []
+    for c in candidates:
+        total += c.seconds
+        out.append(round(total, 3))
+    return out
+
+
+def line(run: LiveRun, cost: str = "nfe", previews: bool = False) -> tuple[list, list, list]:
+    """(xs, scores, ids) of the best-so-far line (or the best-preview line): a point per candidate from
+    the first one that has a best, and at each point the best's score."""
+    xs, ys, ids = [], [], []
+    for x, step in zip(costs(run.candidates, cost), history(run)):
+        chosen = step.preview if previews else step.best
+        if chosen is not None:
+            xs.append(x)
+            ys.append(finite(chosen.score))
+            ids.append(chosen.id)
+    return xs, ys, ids

@@ -1,0 +1,41 @@
+"""The page's CSS, in one place (ui.py puts it in the page's <head>).
+
+- Tiny images are shown with sharp pixels instead of a blur.
+- Gallery captions sit under the thumbnail, never over it (gradio lays them over the image's bottom
+  right, about 40% of a thumbnail), and keep their line break ("1.23457", "40 NFE · #3").
+- Small text is dark enough for a contrast of at least 4.5:1 on its background (WCAG AA): gradio's
+  help text is 12-px #bbbbc2 on white (1.9:1), its captions half transparent. Light theme only; the
+  dark theme keeps gradio's colours.
+- Gallery thumbnails keep one size from the first candidate on: gradio gives a gallery of n < columns
+  images n columns, so the first candidate flashed up as one huge cropped image.
+"""
+
+from __future__ import annotations
+
+SMALL_TEXT = "#52525b"   # 7.7:1 on white, 7.0:1 on gradio's #f4f4f5 panels
+PRIMARY = "#c2410c"      # gradio's orange, darker: white text on it 5.2:1 (on #f97316 it is 2.8:1)
+STOP = "#b91c1c"         # white text on it 6.5:1 (on gradio's #ef4444 it is 3.8:1)
+
+CSS = f"""
+.pixelated img {{ image-rendering: pixelated; }}
+#best img {{ width: 100%; height: 256px; max-height: 256px; object-fit: contain; }}
+.wrap-captions .grid-container {{ grid-template-columns: repeat(auto-fill, minmax(96px, 1fr)) !important;
+  grid-template-rows: none !important; padding-top: 34px; }}
+.wrap-captions .grid-wrap.fixed-height {{ max-height: none; }}
+.wrap-captions .thumbnail-item {{ aspect-ratio: auto; height: auto; display: flex; flex-direction: column; }}
+.wrap-captions .thumbnail-item > img {{ aspect-ratio: 1 / 1; height: auto; flex: none; }}
+.wrap-captions .caption-label {{ position: static; max-width: none; white-space: pre-line; opacity: 1 !important;
+  border: none; border-top: 1px solid var(--border-color-primary); border-radius: 0; line-height: 1.3;
+  padding: 2px 4px; }}
+body:not(.dark) .wrap-captions .caption-label {{ color: {SMALL_TEXT}; background: white; }}
+body:not(.dark) .info-text, body:not(.dark) [data-testid="block-info"] {{ color: {SMALL_TEXT}; }}
+body:not(.dark) footer, body:not(.dark) footer a, body:not(.dark) .run-history,
+body:not(.dark) .min_value, body:not(.dark) .max_value {{ color: {SMALL_TEXT}; }}
+body:not(.dark) button.primary, body:not(.dark) button.primary:hover {{
+  background: {PRIMARY}; border-color: {PRIMARY}; color: white; }}
+body:not(.dark) button.stop, body:not(.dark) button.stop:hover {{
+  background: {STOP}; border-color: {STOP}; color: white; }}
+body:not(.dark) .tab-container button.selected {{ color: {PRIMARY}; }}
+"""
+
+HEAD = f"<style>{CSS}</style>"

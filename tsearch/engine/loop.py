@@ -1,0 +1,147 @@
+"""The one loop where models, verifiers and search algorithms meet (DESIGN.md, Engine).
+
+ask -> cut the round into groups -> each group through the batch runner -> record -> tell, yielding
+events as it goes. The runner (`tsearch.engine.runners`) does the work of a batch; the run's state
+(`tsearch.engine.state`) counts and records it. Stop (`should_stop`, checked between batches) or
+closing the generator keeps every scored candidate, and the summary agrees with the rows on disk.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any, Callable, Iterator
+
+from tsearch import recipes
+from tsearch.candidate import Scores
+from tsearch.engine.overlap import OverlapRunner, overlapped
+from tsearch.engine.records import Batch, Plan, Scored
+from tsearch.engine.runners import LocalRunner
+from tsearch.engine.state import RunState
+from tsearch.events import CandidateScored, FinalRendered, RoundDone, SearchDone, SearchStarted, Summary
+from tsearch.jsonio import finite
+from tsearch.recipes import to_pil
+from tsearch.verifiers.deadline import DEFAULT_SECONDS
+
+
+class _Stop:
+    """`should_stop` asked between batches; `cut` says the last round was stopped between two of them."""
+
+    def __init__(self, should_stop: Callable[[], bool] | None):
+        self.should_stop, self.cut = should_stop or (lambda: False), False
+
+    def __call__(self) -> bool:
+        return bool(self.should_stop())
+
+
+def _until_stop(groups: list, stop: _Stop) -> Iterator[list]:
+    """The round's groups, until a Stop between two of them."""
+    stop.cut = False
+    for number, group in enumerate(groups):
+        if number and stop():
+            stop.cut = True
+            return
+        yield group
+
+
+def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
+        verifier_timeout: float | None = None, batch_runner: Callable[[Batch], Scored] | None = None,
+        chunked: bool = True, overlap: bool | None = None, first_alone: bool = False) -> Iterator[Any]:
+    """The search as a generator of events (see tsearch.events).
+
+    `should_stop()` is asked between batches: True ends the search there, everything kept (the app's
+    Stop); a round stopped midway is never told. Closing the generator ends it at once, with every
+    candidate of the batch in hand on disk.
+    `verifier_timeout`: seconds one verifier call may take (default `verifiers.deadline.DEFAULT_SECONDS`).
+    `batch_runner(batch) -> Scored` evaluates each batch (default: `LocalRunner`, in this process).
+    `chunked`: denoise in chunks of the size measured fastest on the device (see tsearch.models.calibrate);
+    False denoises each batch whole.
+    `overlap`: decode and score batch i on a worker thread (its own CUDA stream) while batch i+1 is
+    denoised (`tsearch.engine.overlap`); None: on CUDA devices only. The results are the same either way.
+    `first_alone`: the search's first candidate is a batch of its own (one micro-batch of a model that pads
+    to one), before the calibration, so its image comes after one network call per step (the app's first
+    image). The results are the same either way.
+    """
+    stop = _Stop(should_stop)
+    state = RunState(plan, DEFAULT_SECONDS if verifier_timeout is None else verifier_timeout, chunked, first_alone)
+    started, final_nfe, stopped, final, error = time.perf_counter(), 0, True, None, None
+    owned = None   # a runner made here, closed here
+    yield SearchStarted(str(state.writer.root) if state.writer else None, plan.model_name, plan.condition,
+                        plan.algorithm_name, state.names, state.eval_names, plan.budget, plan.steps,
+                        plan.costs.full(plan.steps))
+    try:
+        if batch_runner is None and (overlap if overlap is not None else str(plan.config.device).startswith("cuda")):
+            batch_runner = owned = OverlapRunner(plan, state.caller)
+        runner = batch_runner or LocalRunner(plan, state.caller)   # encodes the condition once
+        yield from _rounds(plan, state, runner, stop, started)
+        if plan.config.final_steps and state.best is not None and not stop():
+            final = _render_final(plan, state, runner, state.best[0])
+            if final is not None:
+                final_nfe = final.nfe
+                yield final
+        stopped = stop() and (stop.cut or not plan.algorithm.done)   # a Stop after the last batch ended nothing early
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
+        stopped = False
+        raise
+    finally:
+        if owned is not None:
+            owned.close()
+        summary = _finish(plan, state, started, final_nfe, stopped, error)
+    yield SearchDone(summary, final.image if final is not None else state.best_image)
+
+
+def _rounds(plan: Plan, state: RunState, runner, stop: _Stop, started: float) -> Iterator[Any]:
+    """ask -> the round's groups through the runner -> record -> tell, until done, stopped or cut."""
+    algorithm = plan.algorithm
+    stop.cut = False
+    while not algorithm.done and not stop():
+        proposals = algorithm.ask()
+        if not proposals:
+            break
+        groups = _until_stop(state.start_round(proposals), stop)
+        if getattr(runner, "submit", None):
+            results = overlapped(state, runner, groups)
+        else:
+            results = ((group, state.evaluate(runner, group)) for group in groups)
+        for group, done in results:
+            for candidate in state.record(group, done):
+                yield CandidateScored(candidate, state.images[candidate.id])
+        if stop.cut:
+            return
+        state.tell(algorithm, proposals)
+        best = state.best
+        yield RoundDone(proposals[0].round, state.counter.nfe, state.count, best[0] if best else None,
+                        finite(best[1]) if best else None, state.best_image, time.perf_counter() - started)
+
+
+def _finish(plan: Plan, state: RunState, started: float, final_nfe: int, stopped: bool, error: str | None) -> Summary:
+    """The summary, written to run.json (a run that failed before scoring anything leaves no folder)."""
+    state.caller.close()
+    best = state.best
+    if best is None and plan.algorithm.best is not None and plan.algorithm.best[0] in state.candidates:
+        best = plan.algorithm.best
+    best_evals = state.candidates[best[0]].evals.values_tuple if best and best[0] in state.candidates else ()
+    summary = Summary(plan.model_name, plan.algorithm_name, plan.condition, plan.budget, state.counter.nfe,
+                      final_nfe, state.count, best[0] if best else None, finite(best[1]) if best else None,
+                      best_evals, time.perf_counter() - started, state.verifier_seconds, stopped,
+                      str(state.writer.root) if state.writer else None, error)
+    if state.writer:
+        state.writer.finish(asdict(summary), keep_empty=state.count > 0 or error is None)
+    return summary
+
+
+def _render_final(plan: Plan, state: RunState, runner, candidate_id: int) -> FinalRendered | None:
+    """Re-render the winning noise with more steps (PAPER.md: cheap candidates, full final render)."""
+    ops = recipes.final_render_ops(state.recipes[candidate_id], plan.config.final_steps)
+    if ops is None:
+        return None   # a path-search sample has no single noise to re-render
+    nfe = plan.costs.full(plan.config.final_steps)
+    out = runner(Batch((tuple(ops),), None, 0.0, plan.config.solver, nfe, chunk=1, with_evaluators=False))
+    if out.nfe != nfe:
+        raise RuntimeError(f"NFE accounting mismatch: the final render ran {out.nfe} NFEs, the plan said {nfe}")
+    state.counter.nfe += out.nfe
+    image = to_pil(out.images[0])
+    path = state.writer.set_best(image, "final.png") if state.writer else None
+    return FinalRendered(candidate_id, plan.config.final_steps, out.nfe, image, path,
+                         Scores(state.names, out.raw[0].tolist()).values_tuple)

@@ -38,6 +38,10 @@ def _one_thread(one_thread):
 @pytest.mark.parametrize("steps,solver,cfg", list(itertools.product([1, 4, 10], list(SOLVERS), [1, 2])))
 def test_budget_is_never_exceeded_and_the_minimum_is_named(name, options, steps, solver, cfg):
     costs = Costs(solver, cfg)
+    if options.get("levels", 0) > steps:
+        with pytest.raises(ValueError, match=r"levels \(\d+\) cannot exceed steps"):
+            make_algorithm(name, 1000, costs, steps, seed=0, **options)
+        return
     for budget in (7, 30, 97, 250, 1000):
         try:
             algorithm = make_algorithm(name, budget, costs, steps, seed=0, **options)

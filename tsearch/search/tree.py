@@ -35,7 +35,8 @@ from tsearch.search.smc import _segments
 @dataclass(frozen=True)
 class Options:
     branch: int = option(4, "children a node gets before selection descends past it (the root: start noises)")
-    levels: int = option(4, "segments of the trajectory; nodes branch at the end of each but the last (<= steps)")
+    levels: int = option(0, "segments of the trajectory, nodes branching at the end of each but the last "
+                            "(at most steps; 0 = 4, or steps when fewer)")
     churn: float = option(0.5, "how far past each segment's end to integrate before re-noising back, in segments")
     lam: float = option(10.0, "soft-value temperature: v = log mean exp(lam v_child) / lam; 0 = the mean")
     c: float = option(1.0, "exploration weight of the UCB bonus, in units of the reward range seen so far")
@@ -58,14 +59,17 @@ class TreeSearch:
 
     def __init__(self, budget: int, costs: Costs, steps: int, seed: int = 0, options: Options = Options()):
         o = options
-        if o.branch < 1 or o.levels < 1 or o.per_round < 1:
-            raise ValueError(f"branch, levels and per_round must be at least 1, got branch={o.branch}, "
-                             f"levels={o.levels}, per_round={o.per_round}")
+        if o.branch < 1 or o.levels < 0 or o.per_round < 1:
+            raise ValueError(f"branch and per_round must be at least 1 and levels at least 0 (0 = the default), got "
+                             f"branch={o.branch}, levels={o.levels}, per_round={o.per_round}")
+        if o.levels > steps:
+            raise ValueError(f"levels ({o.levels}) cannot exceed steps ({steps}): each segment is at least one step; "
+                             f"set levels to at most {steps} (or 0 for the default)")
         if not 0.0 < o.churn <= 1.0 or not o.lam >= 0.0 or not o.c >= 0.0:
             raise ValueError(f"need churn in (0, 1] (0 would make every child the same state), lam >= 0 and "
                              f"c >= 0; got churn={o.churn}, lam={o.lam}, c={o.c}")
         self.options = o
-        self.segments = _segments(steps, min(o.levels, steps), o.churn)
+        self.segments = _segments(steps, o.levels or min(4, steps), o.churn)
         self.depth = len(self.segments) - 1   # depth of the nodes whose move ends the sample
         self.cost = check_budget(budget, costs.of(Proposal(0, None, 0, self._ops([0] * len(self.segments)))), steps)
         self.left = budget // self.cost

@@ -8,6 +8,9 @@
   dark theme keeps gradio's colours.
 - Gallery thumbnails keep one size from the first candidate on: gradio gives a gallery of n < columns
   images n columns, so the first candidate flashed up as one huge cropped image.
+- The run bar (model, prompt, Run, Stop) sits at the top; Run and Stop centred beside the fields. A disabled
+  Run ("Running…") and Stop (no search running) stay readable: gradio fades them to about 2.4:1. The timer of a
+  progress display that gradio hides (show_progress="hidden", an opacity-0 layer) is hidden for screen readers too.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 SMALL_TEXT = "#52525b"   # 7.7:1 on white, 7.0:1 on gradio's #f4f4f5 panels
 PRIMARY = "#c2410c"      # gradio's orange, darker: white text on it 5.2:1 (on #f97316 it is 2.8:1)
 STOP = "#b91c1c"         # white text on it 6.5:1 (on gradio's #ef4444 it is 3.8:1)
+RUNNING = "#7c2d12"      # Run while a search runs ("Running…"), darker: white on it 9.4:1 (gradio fades it to 2.4:1)
 
 CSS = f"""
 .pixelated img {{ image-rendering: pixelated; }}
@@ -35,7 +39,22 @@ body:not(.dark) button.primary, body:not(.dark) button.primary:hover {{
   background: {PRIMARY}; border-color: {PRIMARY}; color: white; }}
 body:not(.dark) button.stop, body:not(.dark) button.stop:hover {{
   background: {STOP}; border-color: {STOP}; color: white; }}
+#run-bar {{ align-items: center; }}
+.wrap.hide .progress-text {{ visibility: hidden; }}
+body:not(.dark) button.primary:disabled {{ background: {RUNNING}; border-color: {RUNNING}; color: white; opacity: 1;
+  cursor: progress; }}
+body:not(.dark) button.stop:disabled {{ background: #f4f4f5; border-color: #d4d4d8; color: {SMALL_TEXT}; opacity: 1;
+  cursor: not-allowed; }}
 body:not(.dark) .tab-container button.selected {{ color: {PRIMARY}; }}
 """
 
 HEAD = f"<style>{CSS}</style>"
+
+# Run pressed: bring the live result (the status line, then the best image and chart) into view when it is out
+# of sight, as on a phone, where the controls come first; on a desktop it is already beside them.
+SHOW_RESULT = """() => {
+  const status = document.querySelector('#status');
+  if (!status) return;
+  const top = status.getBoundingClientRect().top;
+  if (top < 0 || top > window.innerHeight / 2) status.scrollIntoView({block: 'start'});
+}"""

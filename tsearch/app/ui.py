@@ -1,4 +1,5 @@
-"""The page: controls on the left, the live search on the right; `build_demo()` returns the Blocks.
+"""The page: model, prompt, Run and Stop at the top, settings on the left, the live search on the right;
+`build_demo()` returns the Blocks.
 
 Layout and wiring only; the work is in handlers.py. Every choice the page offers (models,
 verifiers, algorithms, their options and explanations) is read from the registries by catalog.py.
@@ -27,7 +28,7 @@ Some noises give better images than others. Instead of spending compute on more 
 of the denoiser over one image) is spent.
 """
 DEFAULT_ALGORITHM = "zero-order"   # the app's point: watch zero-order steps improve one image
-from tsearch.app.style import HEAD  # noqa: E402  (the page's CSS: tsearch/app/style.py)
+from tsearch.app.style import HEAD, SHOW_RESULT  # noqa: E402  (the page's CSS and script: tsearch/app/style.py)
 # The model options the Advanced accordion offers, each shown only for a model that takes it (MODEL_OPTIONS).
 MODEL_OPTION_LABELS = {
     "height": ("Height (pixels)", "blank: the model's default size"),
@@ -110,6 +111,35 @@ def _model_controls_main(model: str, budget, baseline: bool):
             handlers.estimate(model, preset.budget, preset.prompt, cls_value, baseline=baseline))
 
 
+def _busy(session: Session | None, run: str, compare: str) -> tuple:
+    """Run (or Compare) was pressed: forget a Stop from before, then Run, Compare, Stop, model and prompt
+    while it runs."""
+    handlers.arm(session)
+    return (gr.update(value=run, interactive=False), gr.update(value=compare, interactive=False),
+            gr.update(interactive=True), gr.update(interactive=False), gr.update(interactive=False))
+
+
+def _running(session: Session | None = None) -> tuple:
+    return _busy(session, "Running…", "Compare")
+
+
+def _comparing(session: Session | None = None) -> tuple:
+    return _busy(session, "Run", "Comparing…")
+
+
+def _idle() -> tuple:
+    """The search or comparison ended (done, stopped or failed): Run, Compare, model and prompt back, Stop off."""
+    return (gr.update(value="Run", interactive=True), gr.update(value="Compare", interactive=True),
+            gr.update(interactive=False), gr.update(interactive=True), gr.update(interactive=True))
+
+
+def _after(event, fn, outputs) -> None:
+    """`fn` once `event` ends, whether it finished or failed: gradio 6.31's page runs `.then` only on success,
+    though documented as regardless (an error is dispatched to `.failure` listeners alone)."""
+    for listener in (event.success, event.failure):
+        listener(fn, outputs=outputs, queue=False, show_progress="hidden", api_visibility="private")
+
+
 def _provide(model) -> str:
     """A loaded diffusers pipeline (or tsearch Model) handed to build_demo -> the name the page serves it under."""
     from tsearch.models.hub import from_pipeline, is_pipeline, pipeline_class_name, pipeline_label
@@ -162,19 +192,24 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
         gr.HTML("", head=HEAD, padding=False)
         gr.Markdown(INTRO)
         gr.Markdown(f"> **Note:** {fallback}", visible=bool(fallback), elem_id="fallback-note")
+        # The run bar: what to draw, and Run, first on the page and first in keyboard order.
+        with gr.Row(equal_height=False, elem_id="run-bar"):
+            model = gr.Dropdown(catalog.model_choices(), value=start, label="Model", scale=2, min_width=200)
+            prompt = gr.Textbox(preset.prompt or "", label="Prompt", visible=text, max_lines=2, scale=5,
+                                min_width=240, placeholder="a red circle and a blue square")
+            classes = _class_choices(info)
+            cls = gr.Dropdown(classes, value=preset.cls if preset.cls is not None else None, label="Class",
+                              visible=not text, allow_custom_value=True, scale=5, min_width=240)
+            run_button = gr.Button("Run", variant="primary", elem_id="run", scale=1, min_width=110)
+            stop_button = gr.Button("Stop", variant="stop", elem_id="stop", scale=1, min_width=110,
+                                    interactive=False)
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=340):
-                model = gr.Dropdown(catalog.model_choices(), value=start, label="Model")
                 model_note = gr.Markdown(catalog.model_note(start))
-                prompt = gr.Textbox(preset.prompt or "", label="Prompt", visible=text, max_lines=2,
-                                    placeholder="a red circle and a blue square")
                 with gr.Column(visible=text and bool(info["examples"])) as examples_column:
                     if info["examples"]:
                         gr.Examples([[e] for e in info["examples"]], inputs=[prompt], label="Example prompts",
                                     cache_examples=False)
-                classes = _class_choices(info)
-                cls = gr.Dropdown(classes, value=preset.cls if preset.cls is not None else None, label="Class",
-                                  visible=not text, allow_custom_value=True)
                 verifiers = gr.Dropdown(verifier_names, value=list(preset.verifiers), multiselect=True,
                                         label="Verifiers",
                                         info="Score each candidate; several are combined by mean rank (an ensemble).")
@@ -209,9 +244,6 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
                 with gr.Accordion("Advanced: model options", open=False, visible=bool(taken)) as model_options_box:
                     model_option_inputs = {name: _model_option_component(name, name in taken)
                                            for name in MODEL_OPTION_LABELS}
-                with gr.Row():
-                    run_button = gr.Button("Run", variant="primary", elem_id="run")
-                    stop_button = gr.Button("Stop", variant="stop", elem_id="stop")
             with gr.Column(scale=2):
                 with gr.Tabs() as tabs:
                     with gr.Tab("Search", id="search"):
@@ -228,7 +260,8 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
                             details = gr.JSON(label="Run details")
                     with gr.Tab("Compare", id="compare"):
                         gr.Markdown("Run several algorithms (same verifiers) or several verifiers (same algorithm) "
-                                    "on the prompt, budget, steps and seed set on the left, one after another. "
+                                    "on the prompt above and the budget, steps and seed on the left, one after "
+                                    "another. "
                                     "Comparing verifiers plots the held-out evaluator when one is chosen, since "
                                     "each verifier's own scale differs.")
                         mode = gr.Radio(["algorithms", "verifiers"], value="algorithms", label="Compare")
@@ -255,20 +288,29 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
         shared = {"model": model, "prompt": prompt, "cls": cls, "verifiers": verifiers, "evaluator": evaluator,
                   "algorithm": algorithm, "budget": budget, "steps": steps, "seed": seed,
                   "batch_size": batch_size, "session": session, **option_inputs, **model_option_inputs}
-        for button in (run_button, compare_button):
-            button.click(handlers.arm, inputs_kwargs={"session": session}, outputs=None, queue=False,
-                         api_visibility="private")
-        run_event = run_button.click(
-            handlers.search, inputs_kwargs={**shared, "baseline": baseline, "final_steps": final_steps},
-            outputs=search_outputs, api_name="search", concurrency_limit=CONCURRENCY, concurrency_id="search",
-            show_progress="minimal")
+        # While a search or comparison runs: Run says so, Stop is live, and the model and prompt it was given stay.
+        busy = [run_button, compare_button, stop_button, model, prompt]
+        runs = {}   # Run, and Enter in the prompt box: the same search
+        for name, trigger in (("search", run_button.click), ("enter", prompt.submit)):
+            trigger(None, js=SHOW_RESULT, api_visibility="private")
+            trigger(_running, inputs_kwargs={"session": session}, outputs=busy, queue=False, show_progress="hidden",
+                    api_visibility="private")
+            runs[name] = trigger(
+                handlers.search, inputs_kwargs={**shared, "baseline": baseline, "final_steps": final_steps},
+                outputs=search_outputs, concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal",
+                **({"api_name": "search"} if name == "search" else {"api_visibility": "private"}))
+            _after(runs[name], _idle, busy)
+        run_event = runs["search"]
+        compare_button.click(_comparing, inputs_kwargs={"session": session}, outputs=busy, queue=False,
+                             show_progress="hidden", api_visibility="private")
         stop_button.click(handlers.stop, inputs_kwargs={"session": session}, outputs=None, queue=False,
                           api_name="stop")
-        compare_button.click(
+        compare_event = compare_button.click(
             handlers.compare, inputs_kwargs={**shared, "mode": mode, "algorithms": compare_algorithms,
                                              "compare_verifiers": compare_verifiers},
             outputs=[compare_status, compare_chart, compare_gallery], api_name="compare",
             concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal")
+        _after(compare_event, _idle, busy)
         export_button.click(handlers.export, inputs_kwargs={"session": session}, outputs=export_file,
                             api_name="export")
         load_file.upload(handlers.load, inputs_kwargs={"file": load_file, "session": session},

@@ -25,7 +25,8 @@ LAYERS = [   # lowest first; a module belongs to the first prefix that names it 
     ("tsearch.config", "tsearch.config_checks", "tsearch.describe"),
     ("tsearch.engine",),
     ("tsearch.api", "tsearch.regenerate"),
-    ("tsearch.cli", "tsearch.cli_flags", "tsearch.cli_progress", "tsearch.sweep", "tsearch.app"),
+    ("tsearch.cli", "tsearch.cli_flags", "tsearch.cli_progress", "tsearch.sweep", "tsearch.app", "tsearch.arena",
+     "tsearch.bench.charts"),   # bench.charts: plain drawing code, imports nothing of tsearch; the arena draws with it
     ("tsearch.bench", "tsearch.__main__", "tsearch"),
 ]
 STRANGERS = ("tsearch.search", "tsearch.models", "tsearch.verifiers")   # none imports another

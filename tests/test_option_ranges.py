@@ -29,11 +29,15 @@ OUT_OF_RANGE = {
     "paths": {"n": [0], "m": [0], "sigma": [0.0, 1.0], "delta_f": [0.9], "delta_b": [0.5], "L": [0]},
     "random": {"per_round": [0]},
     "steps": {"growth": [1.0, 0.5]},
+    "tree": {"branch": [0, -1], "levels": [-1, STEPS + 1], "churn": [0.0, 1.5], "lam": [-1.0], "c": [-1.0],
+             "per_round": [0]},
 }
+OUT_OF_RANGE["smc"].update({"final_particles": [0.0, 1.5], "early": [-1.0], "resample": ["bogus"]})
 CLASHES = [   # combinations each fine alone
     ("evolution", {"population": 3, "elites": 4}, ("elites", "population")),
     ("cem", {"population": 3, "elites": 4}, ("elites", "population")),
     ("smc", {"intervals": 8}, ("intervals", "steps"), 6),
+    ("tree", {"levels": 8}, ("levels", "steps"), 6),
     ("smc", {"k": 40, "intervals": 4}, ("k", "budget")),
     ("prune", {"n": 80}, ("n", "budget")),
 ]

@@ -200,6 +200,10 @@ def _command(args) -> int:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "arena":   # every method on a benchmark split: tsearch.arena has its own flags
+        from tsearch.arena.cli import main as main_arena
+
+        return main_arena(argv[1:])
     if argv and argv[0] in ("sweep", "report"):   # many searches: tsearch.sweep has its own flags
         from tsearch.sweep.cli import main_report, main_sweep
 

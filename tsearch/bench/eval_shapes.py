@@ -29,8 +29,10 @@ BAR_OVERALL = (0.30, 0.80)  # recognisable, yet imperfect enough for search to m
 BAR_CATEGORY = 0.10
 
 
-def eval_captions(count: int, seed: int = 0) -> list[tuple[str, str]]:
-    """(category, caption) pairs: count / 6 per category, drawn with a fixed seed."""
+def eval_captions(count: int, seed: int = 0, split: str = "easy") -> list[tuple[str, str]]:
+    """(category, caption) pairs: count / 6 per category, drawn with a fixed seed; or the hard split's."""
+    if split == "hard":
+        return [(r["category"], r["prompt"]) for r in grammar.split_captions("hard", count, seed)]
     if count % len(grammar.CATEGORIES):
         raise ValueError(f"--captions must be a multiple of {len(grammar.CATEGORIES)} (one share per category), got {count}")
     rng = np.random.default_rng(seed)
@@ -76,9 +78,9 @@ def generate(model, captions: list[str], steps: int, batch_size: int = 48, seed:
 
 def evaluate(weights: str | None, captions: int, steps: int, guidance: float | None, device: str = "cpu",
              seed: int = 0, batch_size: int = 48, dtype: str | None = None, solver: str | None = None,
-             scaling_seeds: list[int] | None = None, per_category: int = 2) -> dict:
+             scaling_seeds: list[int] | None = None, per_category: int = 2, split: str = "easy") -> dict:
     model = build(device=device, path=weights, guidance=guidance, dtype=dtype)
-    pairs, noise_seeds = eval_captions(captions, seed), None
+    pairs, noise_seeds = eval_captions(captions, seed, split), None
     if scaling_seeds:
         pairs, noise_seeds = [], []
         for s in scaling_seeds:
@@ -89,7 +91,8 @@ def evaluate(weights: str | None, captions: int, steps: int, guidance: float | N
     seconds = time.time() - start
     verdicts = [bool(oracle.evaluate(image, caption).ok) for image, (_, caption) in zip(images, pairs)]
     per_category = {
-        c: float(np.mean([ok for ok, (cat, _) in zip(verdicts, pairs) if cat == c])) for c in grammar.CATEGORIES
+        c: float(np.mean([ok for ok, (cat, _) in zip(verdicts, pairs) if cat == c]))
+        for c in dict.fromkeys(cat for cat, _ in pairs)
     }
     overall = float(np.mean(verdicts))
     return {
@@ -118,6 +121,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                         help="instead of --captions: the captions and first-candidate noises of "
                              "`bench scaling --world shapes --per-category P --seed S` for each S (no search)")
     parser.add_argument("--per-category", type=int, default=2, help="with --scaling-seeds: as that bench's flag")
+    parser.add_argument("--split", choices=["easy", "hard"], default="easy",
+                        help="hard: the arena's hard split (colour attribution, position, counting of 3-4)")
     parser.add_argument("--out", default=None, help="also write the results as a JSON list to this file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -125,7 +130,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for weights, steps, guidance in itertools.product(args.weights, args.steps, args.guidance):
         result = {"weights": weights, **evaluate(weights, args.captions, steps, guidance, args.device, args.seed,
                                                  args.batch_size, args.dtype, args.solver, args.scaling_seeds,
-                                                 args.per_category)}
+                                                 args.per_category, args.split)}
         cats = "  ".join(f"{c} {100 * a:.0f}%" for c, a in result["per_category"].items())
         print(f"{weights or 'default'} steps {steps} guidance {result['guidance']:g} {result['dtype']} "
               f"{result['solver']}: "

@@ -44,6 +44,9 @@ def _parse(argv):
     p.add_argument("--world", required=True, choices=sorted(WORLDS))
     p.add_argument("--captions", type=int, default=6, help="shapes: captions, cycling through the six categories")
     p.add_argument("--per-category", type=int, default=None, help="shapes: captions per category (instead of --captions)")
+    p.add_argument("--split", choices=["easy", "hard"], default="easy",
+                   help="shapes: easy = the six categories (default); hard = colour attribution, position and "
+                        "counting of three or four, distinct captions (tsearch.worlds.shapes.grammar.split_captions)")
     p.add_argument("--per-class", type=int, default=5, help="digits: seeds per class (10 classes)")
     p.add_argument("--budgets", type=int, nargs="+", default=None,
                    help="budgets in NFEs (shapes default 40 160 640 2560 = 1-64 candidates at 20 steps with CFG; "
@@ -74,6 +77,8 @@ def _parse(argv):
 def _prompts(args) -> list[dict]:
     from tsearch.worlds.shapes import grammar
 
+    if getattr(args, "split", "easy") == "hard":
+        return grammar.split_captions("hard", args.captions, args.seed)
     rng = np.random.default_rng(args.seed)
     count = args.per_category * len(grammar.CATEGORIES) if args.per_category else args.captions
     order = grammar.CATEGORIES

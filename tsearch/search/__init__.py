@@ -14,6 +14,7 @@ from tsearch.search.prune import PruneSearch
 from tsearch.search.random import RandomSearch
 from tsearch.search.smc import SMCSearch
 from tsearch.search.steps import StepsBaseline
+from tsearch.search.tree import TreeSearch
 from tsearch.search.zero_order import ZeroOrderSearch
 
 ALGORITHMS = {
@@ -25,6 +26,7 @@ ALGORITHMS = {
     "prune": PruneSearch,
     "evolution": EvolutionSearch,
     "cem": CEMSearch,
+    "tree": TreeSearch,
 }
 
 

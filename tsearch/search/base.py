@@ -179,6 +179,7 @@ class Algorithm(Protocol):
     - `done` says the budget or the planned rounds are spent.
     - `best` is (id, score) of the candidate this algorithm returns, by its own rule (best over the
       run, best finished sample, or the latest for the steps baseline), None before there is one.
+    An algorithm may declare the class attribute `anytime = True` (see `is_anytime`).
     """
 
     def ask(self) -> list[Proposal]: ...
@@ -190,6 +191,17 @@ class Algorithm(Protocol):
 
     @property
     def best(self) -> tuple[int, float] | None: ...
+
+
+def is_anytime(algorithm) -> bool:
+    """Whether an algorithm (class or instance) declares `anytime = True`.
+
+    It promises: with the same seed, a run given budget b proposes exactly the first candidates of a run
+    given any larger budget B, up to b NFEs, and its `best` is the best finished candidate (t = 0) among
+    them (ties: the earliest). So every budget up to B is read off one run's candidates.jsonl, from each
+    candidate's cumulative NFEs (`tsearch.arena.curves`); tests/test_arena_anytime.py checks the promise.
+    """
+    return bool(getattr(algorithm, "anytime", False))
 
 
 class Asked:

@@ -48,6 +48,7 @@ def recipe_size(ops) -> int:
 
 class EvolutionSearch:
     Options = Options
+    anytime = True   # first k candidates = a k-candidate search (base.is_anytime)
 
     def __init__(self, budget: int, costs: Costs, steps: int, seed: int = 0, options: Options = Options()):
         o = options

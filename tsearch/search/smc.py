@@ -17,6 +17,16 @@ uniform from this algorithm's generator) and each copy continues from its ancest
 (Proposal.start = parent = the ancestor). The last segment integrates to t = 0 without noise, so the
 final particles are real samples; the result is the best finished sample of the run. k = 0 runs one
 population of as many particles as the budget buys; otherwise populations of k run while it lasts.
+
+Schedules (issue 19; defaults keep the plain FK steering above, not yet tuned by measurement):
+- `final_particles` < 1 shrinks the population linearly over the segments, to that fraction of k at the
+  last one (2508.12361: fewer particles late, where they have mostly agreed); a shrinking step always
+  resamples, drawing the smaller population from the weights. The budget pays the shrunk population.
+- `early` > 0 down-weights early potentials: at the j-th of J checks the temperature is
+  lam * (j / J) ** early (2508.12361's tempering of early, unreliable rewards).
+- potentials "mean" (the mean of the rewards along the ancestry: the mean of the log-potentials) and
+  "logmeanexp" (the log of the mean potential: log mean exp(lam r) / lam), beside max, sum and difference.
+- `resample`: multinomial, systematic (the default above), stratified or residual (Douc & Cappe 2005).
 """
 
 from __future__ import annotations
@@ -26,8 +36,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from tsearch.search.base import Asked, BestOf, Costs, Gaussian, Integrate, Proposal, Renoise, option
+from tsearch.search.resampling import resample
 
-POTENTIALS = ("max", "sum", "difference")
+POTENTIALS = ("max", "sum", "difference", "mean", "logmeanexp")
+RESAMPLING = ("systematic", "multinomial", "stratified", "residual")
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,12 @@ class Options:
                          label="resampling threshold (ESS)", minimum=0.0, maximum=1.0)
     churn: float = option(0.5, "how far past each segment's end to integrate before re-noising back, in segments",
                            label="overshoot (churn)", minimum=0.0, maximum=1.0)
+    final_particles: float = option(1.0, "particles at the last segment as a fraction of k (linear shrink; 1 = none)",
+                                    label="particles left at the end (fraction)", minimum=0.0, maximum=1.0,
+                                    exclusive=(True, False))
+    early: float = option(0.0, "down-weight early potentials: lam at check j of J is lam * (j/J)**early; 0 = none",
+                          label="early down-weighting (exponent)", minimum=0.0, maximum=100.0)
+    resample: str = option("systematic", "resampling scheme", choices=RESAMPLING, label="resampling scheme")
 
 
 def systematic_resample(weights, u: float) -> np.ndarray:
@@ -63,6 +81,8 @@ class _Particle:
     last: float        # its latest reward (for "difference")
     top: float         # the largest reward along its ancestry ("max")
     total: float       # their sum ("sum")
+    count: int = 1     # rewards along its ancestry ("mean")
+    lse: float = 0.0   # log sum exp(lam r) over them ("logmeanexp")
 
 
 class SMCSearch:
@@ -87,6 +107,9 @@ class SMCSearch:
             raise ValueError(f"budget of {budget} NFEs is below one particle's cost of {self.particle_cost} NFEs "
                              f"({steps} steps in {len(self.segments)} segments, a clean estimate scored after each "
                              f"but the last); raise the budget to at least {self.particle_cost} or use fewer steps")
+        _check_schedule(o)
+        self.stage_costs = [costs.of(Proposal(0, None, 0, self._ops(j, lambda: 0))) for j in range(len(self.segments))]
+        self.sizes: list[int] = []   # particles at each segment of the running population
         self.left = budget
         self.rng = np.random.default_rng(seed)
         self.next_id, self.round, self.stage = 0, 0, 0
@@ -106,7 +129,19 @@ class SMCSearch:
     def _size(self) -> int:
         """Particles of the next population: k, or fewer when the budget left buys fewer."""
         buys = self.left // self.particle_cost
+        if self.options.final_particles < 1.0:   # a shrinking population costs less per starting particle
+            buys = self.left // self.stage_costs[0]
+            while buys and self._cost(buys) > self.left:
+                buys -= 1
         return buys if self.options.k == 0 else min(self.options.k, buys)
+
+    def _sizes(self, k: int) -> list[int]:
+        """Particles at each segment of a population that starts with k: linear down to final_particles * k."""
+        last, f = len(self.segments) - 1, self.options.final_particles
+        return [k if last == 0 else max(1, round(k * (1.0 - (1.0 - f) * j / last))) for j in range(last + 1)]
+
+    def _cost(self, k: int) -> int:
+        return sum(n * c for n, c in zip(self._sizes(k), self.stage_costs))
 
     @property
     def done(self) -> bool:
@@ -118,7 +153,8 @@ class SMCSearch:
     def ask(self) -> list[Proposal]:
         if self.particles is None:
             self.particles = [None] * self._size()
-            self.left -= len(self.particles) * self.particle_cost   # a population is paid for when it starts
+            self.sizes = self._sizes(len(self.particles))
+            self.left -= self._cost(len(self.particles))   # a population is paid for when it starts
             self.stage = 0
         proposals = []
         for particle in self.particles:
@@ -141,23 +177,47 @@ class SMCSearch:
                 self.finished.add(proposal.id, score)
             self.particles = None
             return
+        o = self.options
+        lam = o.lam * ((self.stage + 1) / (len(self.segments) - 1)) ** o.early if o.early else o.lam
         moved, phi = [], []
         for proposal, score, before in zip(proposals, scores, self.particles):
-            r = float(score)
-            moved.append(_Particle(proposal.id, r, r if before is None else max(before.top, r),
-                                   r if before is None else before.total + r))
-            if self.options.potential == "max":
-                phi.append(moved[-1].top)
-            elif self.options.potential == "sum":
-                phi.append(moved[-1].total)
-            else:
-                phi.append(r - (0.0 if before is None else before.last))
-        weights = potentials(np.array(phi), self.options.lam)
-        if 1.0 / float(np.sum(weights**2)) < self.options.ess * len(moved):
-            moved = [moved[i] for i in systematic_resample(weights, float(self.rng.random()))]
+            moved.append(_extend(proposal.id, float(score), before, o.lam))
+            phi.append(_phi(moved[-1], before, o.potential, o.lam))
+        weights = potentials(np.array(phi), lam)
+        size = self.sizes[self.stage + 1]
+        if size < len(moved) or 1.0 / float(np.sum(weights**2)) < o.ess * len(moved):
+            moved = [moved[i] for i in resample(weights, o.resample, self.rng, size)]
             self.resamplings += 1
         self.particles = moved
         self.stage += 1
+
+
+def _check_schedule(o: Options) -> None:
+    if not 0.0 < o.final_particles <= 1.0 or not o.early >= 0.0 or o.resample not in RESAMPLING:
+        raise ValueError(f"need final_particles in (0, 1], early >= 0 and resample one of {', '.join(RESAMPLING)}; "
+                         f"got final_particles={o.final_particles}, early={o.early}, resample={o.resample!r}")
+
+
+def _extend(candidate_id: int, r: float, before: _Particle | None, lam: float) -> _Particle:
+    """A particle moved to its next check with reward r, its ancestry's statistics carried along."""
+    if before is None:
+        return _Particle(candidate_id, r, r, r, 1, lam * r)
+    with np.errstate(invalid="ignore"):
+        lse = float(np.logaddexp(before.lse, lam * r))
+    return _Particle(candidate_id, r, max(before.top, r), before.total + r, before.count + 1, lse)
+
+
+def _phi(p: _Particle, before: _Particle | None, potential: str, lam: float) -> float:
+    """The particle's potential exponent: G = exp(lam' phi) (lam' the check's tempered lam)."""
+    if potential == "max":
+        return p.top
+    if potential == "sum":
+        return p.total
+    if potential == "mean" or (potential == "logmeanexp" and lam == 0.0):
+        return p.total / p.count
+    if potential == "logmeanexp":
+        return (p.lse - float(np.log(p.count))) / lam
+    return p.last - (0.0 if before is None else before.last)
 
 
 def potentials(phi: np.ndarray, lam: float) -> np.ndarray:

@@ -29,6 +29,7 @@ class Options:
 
 class ZeroOrderSearch:
     Options = Options
+    anytime = True   # first k candidates = a k-candidate search (base.is_anytime)
 
     def __init__(self, budget: int, costs: Costs, steps: int, seed: int = 0, options: Options = Options()):
         if options.n < 1:

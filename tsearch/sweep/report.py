@@ -69,6 +69,20 @@ class Group:
         spent = [r["summary"]["nfe_spent"] for r in self.rows]
         return float(np.mean(spent)) if spent else None
 
+    @property
+    def seconds(self) -> float | None:
+        """Mean wall-clock of a search (the engine's, verifier included); None where a row lacks it."""
+        values = [r["summary"].get("seconds") for r in self.rows]
+        return float(np.mean(values)) if values and None not in values else None
+
+    @property
+    def verifier_calls(self) -> float | None:
+        """Mean images scored per search, times the verifiers scoring each."""
+        values = [r["summary"].get("candidates") for r in self.rows]
+        if not values or None in values:
+            return None
+        return float(np.mean([v * max(1, len(r["config"].get("verifiers") or [])) for v, r in zip(values, self.rows)]))
+
 
 def bootstrap(values, seed: int = 0, reps: int = 1000, statistic=np.mean) -> tuple[float, float, float] | None:
     """(statistic, 2.5th, 97.5th percentile of the statistic over `reps` resamples); None without values."""
@@ -154,7 +168,21 @@ def build(root: str | Path, reps: int = 1000, seed: int = 0, set_metrics: bool =
             values = [v for v in values if v is not None]
             group.categories[category] = float(np.mean(values)) if values else None
     return {"root": str(root), "cells": len(rows), "failed": sum(g.failed for g in ordered), "skipped_lines": bad,
-            "columns": columns, "groups": ordered, "headline": headline, "categories": categories, "notes": notes}
+            "columns": columns, "groups": ordered, "headline": headline, "categories": categories, "notes": notes,
+            "device": _device(root, rows)}
+
+
+def _device(root: Path, rows: list[dict]) -> str:
+    """Where the seconds were measured: the cells' device(s) and torch thread count (from a run.json)."""
+    devices = sorted({str(r["config"].get("device", "cpu")) for r in rows})
+    threads = None
+    for row in rows:
+        try:
+            threads = json.loads((root / row["run_dir"] / "run.json").read_text()).get("torch_threads")
+            break
+        except (OSError, TypeError, ValueError, KeyError):
+            continue
+    return f"{', '.join(devices)}, {threads or '?'} torch thread(s)"
 
 
 def _passed(summary: dict, name: str) -> bool | None:
@@ -239,12 +267,13 @@ def _fmt(value) -> str:
 
 
 def table_rows(report: dict) -> tuple[list[str], list[list[str]]]:
-    header = ["method", "budget", "NFEs", "cells", "failed", *report["columns"]]
+    header = ["method", "budget", "NFEs", "seconds", "verifier calls", "cells", "failed", *report["columns"]]
     body = []
     for g in report["groups"]:
-        nfes = g.nfes
-        body.append([g.method, str(g.budget), "-" if nfes is None else f"{nfes:.0f}", str(len(g.rows)),
-                     str(g.failed), *[_fmt(g.values.get(c)) for c in report["columns"]]])
+        nfes, seconds, calls = g.nfes, g.seconds, g.verifier_calls
+        body.append([g.method, str(g.budget), "-" if nfes is None else f"{nfes:.0f}",
+                     "-" if seconds is None else f"{seconds:.2f}", "-" if calls is None else f"{calls:.0f}",
+                     str(len(g.rows)), str(g.failed), *[_fmt(g.values.get(c)) for c in report["columns"]]])
     return header, body
 
 
@@ -257,7 +286,7 @@ def category_rows(report: dict) -> tuple[list[str], list[list[str]]]:
 
 def render_text(report: dict) -> str:
     lines = [f"{report['root']}: {report['cells']} cells, {report['failed']} failed; mean [95% bootstrap interval] "
-             f"over prompts x seeds"]
+             f"over prompts x seeds; seconds per search (verifier included) on {report.get('device', '?')}"]
     lines += _text_table(*table_rows(report))
     if report["categories"]:
         lines += ["", f"{report['headline']} by category (mean)"]
@@ -287,13 +316,18 @@ def write_html(report: dict, path: str | Path) -> Path:
     methods_ = list(dict.fromkeys(g.method for g in report["groups"]))
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
                "#17becf"]
+    axes = {"NFEs": [], "seconds": [], "verifier calls": []}   # each trace's x on each cost axis
     for index, column in enumerate(columns):
         r, c = index // cols + 1, index % cols + 1
         for m, method in enumerate(methods_):
-            points = [(g.nfes, g.values.get(column)) for g in report["groups"]
+            chosen = [g for g in report["groups"]
                       if g.method == method and g.nfes is not None and g.values.get(column) is not None]
+            points = [(g.nfes, g.values.get(column)) for g in chosen]
             if not points:
                 continue
+            for axis, costs in zip(axes, ([g.nfes for g in chosen], [g.seconds for g in chosen],
+                                          [g.verifier_calls for g in chosen])):
+                axes[axis].append(costs)
             x = [p[0] for p in points]
             y = [p[1][0] for p in points]
             figure.add_trace(go.Scatter(
@@ -303,6 +337,12 @@ def write_html(report: dict, path: str | Path) -> Path:
                          "arrayminus": [p[1][0] - p[1][1] for p in points]}), row=r, col=c)
         figure.update_xaxes(title_text="NFEs", type="log", row=r, col=c)
     figure.update_layout(height=360 * rows, title=f"{report['root']}: {report['cells']} cells", template="plotly_white")
+    titles = {"seconds": f"seconds (verifier included; {report.get('device', '?')})"}
+    names = ["xaxis" + ("" if i == 0 else str(i + 1)) for i in range(len(columns))]
+    figure.update_layout(updatemenus=[{"type": "buttons", "direction": "right", "x": 0.0, "y": 1.12, "buttons": [
+        {"label": axis, "method": "update",
+         "args": [{"x": xs}, {f"{n}.title.text": titles.get(axis, axis) for n in names}]}
+        for axis, xs in axes.items()]}])
     parts = [figure.to_html(include_plotlyjs="cdn", full_html=False),
              "<h3>mean [95% bootstrap interval] over prompts x seeds</h3>", _html_table(*table_rows(report))]
     if report["categories"]:

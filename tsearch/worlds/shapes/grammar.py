@@ -176,6 +176,57 @@ def random_caption(rng: np.random.Generator, category: str | None = None) -> str
     return caption_of(random_spec(rng, category))
 
 
+# --- benchmark splits --------------------------------------------------------------------------------
+# The hard split: the kinds of caption where the model alone is weak (issue 19), in equal shares, in
+# this order: colour attribution, position, and counting of three or four.
+HARD_KINDS = ("color_attr", "position", "counting_3_4")
+SPLITS = ("hard", "easy")
+
+
+def split_captions(split: str, count: int, seed: int = 0) -> list[dict]:
+    """`count` distinct captions of a split as {"prompt", "category"} rows, drawn with `seed`.
+
+    The kinds take turns (hard: HARD_KINDS; easy: the six CATEGORIES); a kind whose distinct captions
+    are used up (counting of three or four has six) drops out and the others fill its turns, so a
+    caption never repeats: a repeat with the same search seed would be the same search twice."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    kinds = HARD_KINDS if split == "hard" else CATEGORIES
+    pools = {kind: _all_captions(kind) for kind in kinds}
+    most = sum(len(p) for p in pools.values())
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= most:
+        raise ValueError(f"count (captions) of the {split} split must be a whole number from 1 to {most} "
+                         f"(its distinct captions), got {count!r}")
+    rng = np.random.default_rng(seed)
+    order = {kind: [pool[i] for i in rng.permutation(len(pool))] for kind, pool in pools.items()}
+    rows: list[dict] = []
+    while len(rows) < count:
+        for kind in kinds:
+            if order[kind] and len(rows) < count:
+                rows.append({"prompt": order[kind].pop(0), "category": kind})
+    return rows
+
+
+def _all_captions(kind: str) -> list[str]:
+    """Every caption of a category or hard kind, in a fixed order."""
+    pairs = [(a, b) for a in SHAPES for b in SHAPES if a != b]
+    if kind == "counting_3_4":
+        return [caption_of(Spec("counting", (ObjectSpec(s, None, n),))) for s in SHAPES for n in (3, 4)]
+    if kind == "single":
+        return [caption_of(Spec(kind, (ObjectSpec(s),))) for s in SHAPES]
+    if kind == "colors":
+        return [caption_of(Spec(kind, (ObjectSpec(s, c),))) for s in SHAPES for c in COLORS]
+    if kind == "counting":
+        return [caption_of(Spec(kind, (ObjectSpec(s, None, n),))) for s in SHAPES for n in NUMBERS.values()]
+    if kind == "two_objects":
+        return [caption_of(Spec(kind, (ObjectSpec(a), ObjectSpec(b)))) for a, b in pairs]
+    if kind == "position":
+        return [caption_of(Spec(kind, (ObjectSpec(a), ObjectSpec(b)), r)) for a, b in pairs for r in RELATIONS]
+    if kind == "color_attr":
+        return [caption_of(Spec(kind, (ObjectSpec(a, ca), ObjectSpec(b, cb))))
+                for a, b in pairs for ca in COLORS for cb in COLORS if ca != cb]
+    raise ValueError(f"unknown caption kind {kind!r}; choose one of: {', '.join((*CATEGORIES, *HARD_KINDS))}")
+
 if __name__ == "__main__":
     generator = np.random.default_rng(0)
     for name in CATEGORIES:

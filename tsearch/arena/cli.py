@@ -1,0 +1,214 @@
+"""`python -m tsearch arena --split hard|easy [...]`: every registered method x budgets on a benchmark split.
+
+A thin layer over sweeps: it writes DIR/prompts.jsonl and DIR/spec.json, runs the cells through
+`tsearch.sweep.run_sweep` (local or Ray; rerun the same command to resume: finished cells are skipped),
+then reads every cell back (`curves`), prints the leaderboard at equal NFEs and at equal seconds
+(`leaderboard`), and writes DIR/leaderboard.json, leaderboard.md, arena.html and arena.png.
+Anytime methods run once, at the top budget; the others once per budget they can afford.
+Exit status: 0 done, 2 bad input, 130 interrupted (run it again to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+from tsearch import jsonio
+
+# options the README's figures used for the paper's methods (as bench scaling); the rest run with defaults
+OPTIONS = {"zero-order": {"n": 4, "lam": 0.9}, "paths": {"n": 2, "m": 4, "L": 5},
+           "steps": {"label": "steps"}}
+WORLDS = {"shapes": {"verifiers": ["shapes-clip"], "evaluators": ["shapes-oracle"]},
+          "gmm": {"verifiers": ["gmm-density"], "evaluators": []}}
+
+
+def parse(argv) -> argparse.Namespace:
+    from tsearch.search import ALGORITHMS
+    from tsearch.sweep.cli import _Parser, _whole
+
+    p = _Parser(prog="tsearch arena", description=__doc__.split("\n\n")[0])
+    p.add_argument("--split", choices=["hard", "easy"], default="hard", help="the shapes world's benchmark split")
+    p.add_argument("--model", choices=sorted(WORLDS), default="shapes", help="shapes (default); gmm for a toy run")
+    p.add_argument("--captions", type=_whole(1), default=48, help="captions of the split (gmm: classes)")
+    p.add_argument("--seeds", type=_whole(1), default=1, help="search seeds per caption (0..S-1)")
+    p.add_argument("--candidates", type=_whole(1), nargs="+", default=[4, 8, 16, 32],
+                   help="budgets as full candidates' NFEs (default 4 8 16 32)")
+    p.add_argument("--budgets", type=_whole(1), nargs="+", default=None, help="budgets in NFEs (instead of --candidates)")
+    p.add_argument("--methods", nargs="+", default=["all"], choices=[*ALGORITHMS, "all"])
+    p.add_argument("--steps", type=_whole(1), default=10, help="denoising steps per candidate (default 10)")
+    p.add_argument("--solver", default=None, help="ODE solver (default: the model's)")
+    p.add_argument("--draw-seed", type=_whole(0), default=0, help="draws the split's captions (default 0)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local")
+    p.add_argument("--workers", type=_whole(1), default=None, help="Ray actors")
+    p.add_argument("--address", default=None, help="Ray cluster address")
+    p.add_argument("--threads", type=_whole(1), default=None, help="torch CPU threads per worker")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch-size", type=_whole(1), default=16)
+    p.add_argument("--reps", type=_whole(10), default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--out", default=None, help="the arena folder (default out/arena-SPLIT); rerun to resume")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-run", action="store_true",
+                   help="run nothing: the leaderboard of the cells already done (on the units every method has done)")
+    args = p.parse_args(argv)
+    args.methods = list(ALGORITHMS) if "all" in args.methods else list(dict.fromkeys(args.methods))
+    args.out = Path(args.out or f"out/arena-{args.split}")
+    return args
+
+
+def plan(args) -> tuple[dict, dict, list[str]]:
+    """(spec, {method: anytime}, notes): each method with the budgets it can afford, anytime ones at the top."""
+    from tsearch.api import Loader
+    from tsearch.search import ALGORITHMS, Costs, make_algorithm
+    from tsearch.search.base import is_anytime
+
+    model = Loader().load_model(args.model, args.device, {})
+    solver = args.solver or model.default_solver
+    costs = Costs(solver, model.nfe_per_eval)
+    budgets = sorted(set(args.budgets or [k * costs.full(args.steps) for k in args.candidates]))
+    world, tables, anytime, notes = WORLDS[args.model], [], {}, []
+    for method in args.methods:
+        options = {k: v for k, v in OPTIONS.get(method, {}).items() if k != "label"}
+        fits = []
+        for budget in budgets:
+            try:
+                make_algorithm(method, budget, costs, args.steps, 0, **options)
+                fits.append(budget)
+            except ValueError:
+                pass
+        if not fits:
+            notes.append(f"{method}: no budget of {budgets} buys one of its searches at {args.steps} steps; left out")
+            continue
+        anytime[method] = is_anytime(ALGORITHMS[method])
+        skipped = sorted(set(budgets) - set(fits))
+        if skipped:
+            notes.append(f"{method}: below its smallest search at {skipped} NFEs")
+        tables.append({"name": method, **OPTIONS.get(method, {}), "budgets": [max(fits)] if anytime[method] else fits})
+    spec = {"name": f"arena-{args.split}", "model": args.model, "verifiers": world["verifiers"],
+            "evaluators": world["evaluators"], "steps": args.steps, "solver": solver, "budgets": budgets,
+            "batch_size": args.batch_size, "device": args.device, "seeds": list(range(args.seeds)),
+            "algorithm": tables}
+    if args.model == "shapes":
+        from tsearch.worlds.shapes import grammar
+
+        rows = grammar.split_captions(args.split, args.captions, args.draw_seed)
+        (args.out / "prompts.jsonl").write_text("".join(jsonio.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        spec["prompts_file"] = "prompts.jsonl"
+    else:
+        spec["classes"] = list(range(args.captions))
+    return spec, anytime, notes
+
+
+def device_name(args, root: Path, rows: list[dict]) -> str:
+    """The device and the torch thread count the seconds were measured with (from a run's run.json)."""
+    import json
+
+    threads = None
+    for row in rows:
+        try:
+            threads = json.loads((root / row["run_dir"] / "run.json").read_text()).get("torch_threads")
+            break
+        except (OSError, ValueError, TypeError):
+            continue
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    if str(args.device).startswith("cuda"):
+        import torch
+
+        cpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else cpu
+    return f"{args.device} ({cpu}), {threads or '?'} torch thread(s) per search, backend {args.backend}"
+
+
+def complete_units(outcomes: list) -> list:
+    """The outcomes of the units that every method has at its largest budget (a partial arena stays paired)."""
+    tops: dict = {}
+    for o in outcomes:
+        tops[o.method] = max(tops.get(o.method, 0), o.budget)
+    have: dict = {}
+    for o in outcomes:
+        if o.budget == tops[o.method]:
+            have.setdefault(o.unit, set()).add(o.method)
+    keep = {unit for unit, methods in have.items() if methods == set(tops)}
+    return [o for o in outcomes if o.unit in keep]
+
+
+def _warm_up(args, spec: dict) -> None:
+    """One throwaway one-candidate search in this process, so the first cell's seconds hold no warm-up."""
+    from tsearch.api import search
+
+    condition = "a circle" if args.model == "shapes" else 0
+    search(model=args.model, condition=condition, verifiers=spec["verifiers"], algorithm="random",
+                   budget=min(spec["budgets"]), steps=args.steps, solver=spec["solver"], device=args.device)
+
+
+def main(argv=None) -> int:
+    from tsearch.sweep.cli import _print_error
+
+    args = parse(argv)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        spec, anytime, notes = plan(args)
+        return run(args, spec, anytime, notes)
+    except ValueError as error:
+        _print_error(error)
+        return 2
+    except KeyboardInterrupt:
+        _print_error(f"interrupted; the finished cells are kept in {args.out}: run the same command to resume")
+        return 130
+
+
+def run(args, spec: dict, anytime: dict, notes: list[str]) -> int:
+    from tsearch.arena import curves, leaderboard, plots
+    from tsearch.sweep import parse_spec, run_sweep
+    from tsearch.sweep.driver import Outcome
+    from tsearch.sweep.spec import Sweep
+    from tsearch.sweep.results import finished
+
+    (args.out / "spec.json").write_text(jsonio.dumps(spec, indent=1), encoding="utf-8")
+    sweep = parse_spec(spec, base=args.out, default_name=spec["name"])
+    # unit by unit (caption, seed), every method in turn: a machine whose load drifts over hours shifts
+    # every method's seconds alike, and a partial arena holds every method on the units it has done
+    order = {key: i for i, key in enumerate(dict.fromkeys((c.config.condition, c.config.seed) for c in sweep.cells))}
+    sweep = Sweep(sweep.name, sorted(sweep.cells, key=lambda c: order[(c.config.condition, c.config.seed)]),
+                  sweep.description)
+    if args.backend == "local" and not args.no_run:
+        _warm_up(args, spec)
+    options = {"threads": args.threads}
+    if args.backend == "ray":
+        options.update(address=args.address, workers=args.workers)
+    started = time.perf_counter()
+    if args.no_run:
+        outcome = Outcome(len(sweep.cells), len(sweep.cells), 0, 0, str(args.out))
+    else:
+        outcome = run_sweep(sweep, args.out, args.backend, progress=not args.no_progress, **options)
+    wall = time.perf_counter() - started
+    keys = {cell.key for cell in sweep.cells}
+    rows = [row for key, row in finished(args.out).items() if key in keys]
+    names = [row["config"]["algorithm"] for row in rows]
+    outcomes = []
+    for row, name in zip(rows, names):
+        outcomes += curves.outcomes_of_cell(args.out, row, name, spec["budgets"], anytime.get(name, False))
+    outcomes = complete_units(outcomes)
+    metric = "accuracy % (shapes-oracle)" if "shapes-oracle" in spec["evaluators"] else "score"
+    board = leaderboard.build(outcomes, metric, device_name(args, args.out, rows), reps=args.reps)
+    board.update(cells=len(sweep.cells), ran=outcome.ran, failed=outcome.failed, seconds=wall, notes=notes,
+                 anytime=sorted(m for m, a in anytime.items() if a), split=args.split, steps=args.steps,
+                 solver=spec["solver"], units=len({o.unit for o in outcomes}))
+    text = leaderboard.render_markdown(board)
+    (args.out / "leaderboard.json").write_text(jsonio.dumps(board, indent=1), encoding="utf-8")
+    (args.out / "leaderboard.md").write_text(text + "\n", encoding="utf-8")
+    written = plots.write(board, outcomes, args.out)
+    print(text)
+    for note in notes:
+        print(f"note: {note}")
+    ran = (f"ran nothing (--no-run): {len(rows)} of {len(sweep.cells)} cells were done" if args.no_run else
+           f"{outcome.ran} cells ran, {outcome.skipped} were already done, {outcome.failed} failed, in {wall:.0f} s")
+    print(f"\n{ran}; {board['units']} units (caption x seed) compared; "
+          f"anytime (read off one run): {', '.join(board['anytime']) or 'none'}. Wrote "
+          f"{', '.join(str(p) for p in written)}; the same command resumes.")
+    return 0

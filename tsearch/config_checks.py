@@ -60,11 +60,15 @@ def check_worlds(model, verifiers, evaluators) -> None:
 
     if not isinstance(model, str) or model not in MODELS or MODELS[model].kind not in LOCAL_KINDS:
         return
+    # a world's variants (shapes-teacher, shapes-distilled) draw the same world's images
+    home = min((m for m, entry in MODELS.items() if entry.kind in LOCAL_KINDS and (model == m or
+                                                                                    model.startswith(m + "-"))),
+               key=len)
     for what, names in (("verifier", verifiers), ("evaluator", evaluators)):
         for name in names:
             world = world_of(name)
-            if world is not None and world != model:
-                fits = [v for v in VERIFIERS if world_of(v) == model] or [v for v in VERIFIERS if world_of(v) is None]
+            if world is not None and world != home:
+                fits = [v for v in VERIFIERS if world_of(v) == home] or [v for v in VERIFIERS if world_of(v) is None]
                 raise ValueError(f"{what} {name!r} cannot score this search: it scores the {world} world's images, "
                                  f"not model {model!r}'s; choose one that fits {model}, e.g. {', '.join(fits[:3])}")
 

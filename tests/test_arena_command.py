@@ -41,3 +41,16 @@ def test_arena_tab_builds_and_shows_a_saved_leaderboard(tmp_path):
     assert "No leaderboard" in text and png is None
     (tmp_path / "leaderboard.md").write_text("| method |\n|---|\n| random |\n")
     assert load_leaderboard(str(tmp_path))[0].startswith("| method |")
+
+
+def test_the_apps_arena_tab_opens_on_the_shipped_leaderboard_and_takes_no_path_from_a_visitor():
+    import gradio as gr
+
+    from tsearch.app.arena_tab import arena_tab, shipped_leaderboard
+
+    text, png = shipped_leaderboard()
+    assert text.lstrip().startswith("Metric:") and png is not None and png.endswith("arena_hard.png")
+    with gr.Blocks(), gr.Tabs():
+        parts = arena_tab()
+    assert isinstance(parts["folder"], gr.State) and parts["board"].value.strip() == text.strip()
+    assert parts["load"].visible is False   # no host folder named: nothing but the shipped board to show

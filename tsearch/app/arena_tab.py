@@ -40,23 +40,41 @@ def run_live(split: str, captions: float, methods: list[str], steps: float) -> t
     return load_leaderboard(str(out))
 
 
-def arena_tab(default_dir: str = "out/arena-hard"):
-    """The Arena tab's components, built in the current `gr.Blocks` context; returns them by name."""
+SHIPPED = Path(__file__).resolve().parents[2] / "docs" / "bench"   # the README's leaderboard (arena_hard.md/.png)
+
+
+def shipped_leaderboard() -> tuple[str, str | None]:
+    """The leaderboard measured for the README (docs/bench/arena_hard.*), shown when the tab opens."""
+    board, png = SHIPPED / "arena_hard.md", SHIPPED / "arena_hard.png"
+    if not board.is_file():
+        return "No leaderboard ships with this copy: run `python -m tsearch arena --split hard`.", None
+    return board.read_text(encoding="utf-8"), str(png) if png.is_file() else None
+
+
+def arena_tab(default_dir: str | None = None):
+    """The Arena tab's components, built in the current `gr.Blocks` context; returns them by name.
+
+    `default_dir`: the host's arena folder (the command's --out), read on the server; a visitor never names a
+    path (it is held in a gr.State), so nothing outside that folder is read."""
     import gradio as gr
 
+    text, png = shipped_leaderboard()
     with gr.Tab("Arena", id="arena"):
         gr.Markdown("Every method on the shapes world's hard split at equal NFEs and equal seconds, paired "
-                    "against random search (`python -m tsearch arena`).")
-        folder = gr.Textbox(default_dir, label="Arena folder (the command's --out)")
-        load = gr.Button("Show its leaderboard")
-        with gr.Accordion("Run a small arena live", open=False):
+                    "against random search (`python -m tsearch arena`). Below: the leaderboard measured for the "
+                    "README; a small arena can run live here.")
+        folder = gr.State(default_dir)
+        load = gr.Button("Show the host's arena leaderboard", visible=default_dir is not None)
+        with gr.Accordion("Run a small arena live (a few captions, 1-4 candidates: seconds to a minute)",
+                          open=False):
             split = gr.Radio(["hard", "easy"], value="hard", label="Split")
             captions = gr.Slider(1, 12, value=3, step=1, label="Captions")
             steps = gr.Slider(1, 10, value=4, step=1, label="Steps per candidate")
             methods = gr.CheckboxGroup(list(LIVE_METHODS), value=["tree", "smc"], label="Methods")
             live = gr.Button("Run live", variant="primary")
-        board = gr.Markdown("", elem_id="arena-board")
-        image = gr.Image(label="Accuracy against NFEs", type="filepath", interactive=False)
+        board = gr.Markdown(text, elem_id="arena-board")
+        image = gr.Image(png, label="Accuracy against NFEs", type="filepath", interactive=False)
     load.click(load_leaderboard, inputs=folder, outputs=[board, image], api_visibility="private")
-    live.click(run_live, inputs=[split, captions, methods, steps], outputs=[board, image], api_visibility="private")
+    live.click(run_live, inputs=[split, captions, methods, steps], outputs=[board, image], api_visibility="private",
+               concurrency_limit=1)
     return {"folder": folder, "load": load, "live": live, "board": board, "image": image}

@@ -16,6 +16,7 @@ from tsearch import envvars
 from tsearch.app import catalog, charts, handlers, numbers, views
 from tsearch.app.controls import (DEFAULT_ALGORITHM, _controls, _model_controls,  # noqa: F401 (tests read them here)
                                   _model_option_updates, _run_bar)
+from tsearch.app.arena_tab import arena_tab
 from tsearch.app.state import Session
 from tsearch.registry import Unavailable
 from tsearch.search import ALGORITHMS
@@ -123,6 +124,7 @@ def _results() -> dict:
                 r["details"] = gr.JSON(label="Run details")
         with gr.Tab("Compare", id="compare"):
             _compare_tab(r)
+        arena_tab(os.environ.get("TSEARCH_ARENA_DIR") or None)   # a host's own arena folder, if it names one
         with gr.Tab("Export / load", id="files"):
             gr.Markdown("A run is `run.json` (settings, versions, summary), `candidates.jsonl` (every "
                         "candidate's scores, NFEs and the noise recipe that regenerates it) and `images/`.")

@@ -36,7 +36,7 @@ def parse_options(options_class, options: dict, family: str):
     """Options dict -> the family's dataclass; a ValueError that lists the accepted names otherwise.
 
     `guidance_scale` (the diffusers keyword) is read as `guidance`."""
-    from tsearch.models import normalise_options, option_error
+    from tsearch.models.table import normalise_options, option_error
 
     options = normalise_options(options)
     accepted = {f.name for f in fields(options_class)}

@@ -67,7 +67,6 @@ class Batch:
     capture_t: float | None = None    # keep the clean estimate at this time for reference verifiers
     chunk: int | None = None          # denoise in chunks of this many rows; None: all at once, or calibrate
     calibrate_up_to: int | None = None  # with chunk None: measure the fastest chunk up to this size first
-    with_evaluators: bool = True      # score with the evaluators too (a final render is not)
 
 
 @dataclass(frozen=True)

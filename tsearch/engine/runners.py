@@ -67,7 +67,7 @@ def score_batch(model, cond, condition, verifiers, evaluators, batch: Batch, den
     reference = torch.cat(references) if references else None
     tv = time.perf_counter()
     raw = _verify(verifiers, images, condition, reference, caller)
-    held_out = _verify(evaluators if batch.with_evaluators else (), images, condition, reference, caller)
+    held_out = _verify(evaluators, images, condition, reference, caller)
     tv_end = time.perf_counter()
     if to_cpu:
         x, images = x.cpu(), images.cpu()

@@ -9,7 +9,6 @@ closing the generator keeps every scored candidate, and the summary agrees with 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from typing import Any, Callable, Iterator
 
 from tsearch.engine.commit import commit
@@ -129,5 +128,5 @@ def _finish(plan: Plan, state: RunState, started: float, final_nfe: int, stopped
                       str(state.writer.root) if state.writer else None, error, state.counter.nfe - final_nfe,
                       state.commits)
     if state.writer:
-        state.writer.finish(asdict(summary), keep_empty=state.count > 0 or error is None)
+        state.writer.finish(summary.to_row(), keep_empty=state.count > 0 or error is None)
     return summary

@@ -20,7 +20,9 @@ from tsearch.sampling import SOLVERS
 from tsearch.describe import algorithm_summary, option_flag, options_table  # noqa: F401 (options command)
 from tsearch.search import ALGORITHMS
 
-CONFIG_FLAGS = ("budget", "steps", "seed", "batch_size", "solver", "final_steps", "final_top", "device", "dtype")
+OWN_FLAGS = ("model", "condition", "algorithm")   # settings with flags of their own: --model, --prompt/--class, ...
+# every other scalar setting is a run flag of its name, so a new SearchConfig field needs no edit here
+CONFIG_FLAGS = tuple(name for name, s in SETTINGS.items() if s.kind in (int, float, str) and name not in OWN_FLAGS)
 NAMESPACE = "opt."   # argparse dest of a namespaced option: opt.<algorithm>.<option>
 FLAT = "flat_"       # argparse dest of a flat (older) option flag
 

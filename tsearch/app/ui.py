@@ -23,12 +23,17 @@ from tsearch.search import ALGORITHMS
 
 TITLE = "tsearch: search over noise, not more denoising steps"
 INTRO = """\
-# tsearch: inference-time search for diffusion models
-A diffusion model turns a random **noise** into an image, always the same image for the same noise.
-Some noises give better images than others. Instead of spending compute on more denoising steps, spend it
-**trying noises**: a *verifier* scores each result and a *search algorithm* picks the next noises to try
-(Ma et al. 2025, arXiv 2501.09732). Press **Run** and watch the best image improve as compute (NFEs, one pass
-of the denoiser over one image) is spent.
+## tsearch: search over noise, not more denoising steps
+Spend compute **trying noises**: a *verifier* scores each image, a *search algorithm* picks the next noises to try
+(Ma et al. 2025). Press **Run** and watch the best image improve.
+"""
+HOW_IT_WORKS = """\
+A diffusion model turns a random **noise** into an image, always the same image for the same noise. Some noises
+give better images than others. Instead of spending compute on more denoising steps, spend it trying noises: a
+*verifier* scores each result and a *search algorithm* picks the next noises to try (Ma et al. 2025,
+arXiv 2501.09732). Compute is counted in **NFEs**: one pass of the denoiser over one image (a model with
+guidance makes two passes per step). The chart shows the best score so far against the NFEs spent; a held-out
+evaluator, never told to the search, shows whether the image improved or only the verifier's opinion of it.
 """
 from tsearch.app.style import HEAD, SHOW_RESULT  # noqa: E402  (the page's CSS and script: tsearch/app/style.py)
 # Searches running at once, all tabs together: one per core, at most 4 (8 at once on 2 cores ran 2-6x slower
@@ -112,11 +117,15 @@ def _results() -> dict:
     with gr.Tabs() as r["tabs"]:
         with gr.Tab("Search", id="search"):
             r["status"] = gr.Markdown("Press **Run** to start a search.", label="Status", elem_id="status")
-            with gr.Row(equal_height=False):
-                r["best_image"] = gr.Image(label="Best so far", type="filepath", interactive=False, height=256,
-                                           elem_classes=["pixelated"], elem_id="best")
-                r["best_card"] = gr.Markdown("", label="Best sample", elem_id="best-card")
-            r["chart"] = gr.Plot(handlers.plot(charts.empty_figure()), label="Compute vs score", elem_id="chart")
+            # the best image and its short card beside the chart: all of it in a 900-px-high window after Run
+            with gr.Row(equal_height=False, elem_id="result-row"):
+                with gr.Column(scale=1, min_width=240):
+                    r["best_image"] = gr.Image(label="Best so far", type="filepath", interactive=False, height=240,
+                                               elem_classes=["pixelated"], elem_id="best")
+                    r["best_card"] = gr.Markdown("", label="Best sample", elem_id="best-card")
+                with gr.Column(scale=2, min_width=300):
+                    r["chart"] = gr.Plot(handlers.plot(charts.empty_figure()), label="Compute vs score",
+                                         elem_id="chart")
             r["gallery"] = gr.Gallery(label=views.GALLERY_LABEL, columns=6, rows=3,
                                       height="auto", object_fit="contain",
                                       elem_classes=["pixelated", "wrap-captions"], elem_id="gallery")
@@ -164,11 +173,13 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
     with gr.Blocks(title=title, delete_cache=(3600, 86400)) as demo:
         session = gr.State(Session())   # deep-copied per tab: each tab gets a fresh Session
         gr.HTML("", head=HEAD, padding=False)
-        gr.Markdown(INTRO)
+        gr.Markdown(INTRO, elem_id="intro")
         gr.Markdown(f"> **Note:** {fallback}", visible=bool(fallback), elem_id="fallback-note")
         c = _run_bar(start, info, preset)
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=340):
+                with gr.Accordion("How it works", open=False):
+                    gr.Markdown(HOW_IT_WORKS)
                 c = _controls(start, info, preset, c)
             with gr.Column(scale=2):
                 r = _results()

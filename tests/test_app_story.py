@@ -157,7 +157,31 @@ def test_the_estimate_counts_the_baseline_timed_apart():
     assert estimator.seconds("m", 800, baseline=True) == pytest.approx(8.0 + 24.0)
     text = estimator.text("m", 800, baseline=True)
     assert text.startswith("800 NFEs take about 8 s here") and "the Run takes about 32 s" in text
-    assert "baseline" not in estimator.text("m", 800)
+    assert "from the last Run" in text and "baseline" not in estimator.text("m", 800)
+
+
+def test_the_first_estimate_times_a_short_real_search_with_its_verifiers_and_evaluator(tmp_path, monkeypatch):
+    """One candidate alone, then one full batch, on the engine path a Run takes: the seconds to the first
+    candidate are counted apart from the rate, and the calibration's run folder is removed."""
+    from tsearch.app import handlers
+    from tsearch.app import estimate as estimate_lib
+    from tsearch.app.estimate import Estimator, Figure
+
+    monkeypatch.setenv("TSEARCH_APP_RUNS", str(tmp_path))
+    monkeypatch.setattr(handlers, "ESTIMATOR", Estimator())
+    scored = []
+    real_run = estimate_lib.engine.run
+    monkeypatch.setattr(estimate_lib.engine, "run", lambda plan, **kw: scored.append(plan) or real_run(plan, **kw))
+    text = handlers.estimate("gmm", 300, cls=1, batch_size=4)
+    (plan,) = scored
+    assert plan.config.verifiers == ("gmm-density",) and plan.config.batch_size == 4
+    figure = handlers.ESTIMATOR.figure("gmm")
+    per_candidate = plan.costs.full(plan.steps)
+    assert figure.first_nfe == per_candidate and figure.first > 0 and figure.per_nfe > 0
+    assert figure.seconds(300) == pytest.approx(figure.first + figure.per_nfe * (300 - per_candidate))
+    assert text.startswith("300 NFEs take") and "from a short calibration search" in text
+    assert not any(tmp_path.rglob("run.json")), "the calibration's run folder is removed"
+    assert Figure(0.01, 1.0, 20).seconds(10) == pytest.approx(0.5)   # a budget inside the first candidate
 
 
 def test_a_run_with_the_baseline_ends_on_a_verdict(tmp_path, monkeypatch):

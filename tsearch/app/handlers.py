@@ -25,7 +25,7 @@ from tsearch.app.one_path import ESTIMATOR, _plan, _slot, drive, lend, prepared 
 from tsearch.app.pool import POOL, Slot
 from tsearch.app.state import LiveRun, Session, Throttle
 from tsearch.app.validate import DEFAULT_BATCH, check_flag, check_names, check_options, config_for  # noqa: F401
-from tsearch.config import SearchConfig
+from tsearch.config import MAX_BUDGET, SearchConfig
 from tsearch.registry import Unavailable
 
 
@@ -232,20 +232,29 @@ def load(file, session: Session | None = None):
 
 def estimate(model: str, budget, prompt: str | None = None, cls: int | None = None,
              batch_size: int = DEFAULT_BATCH, baseline: bool = False) -> str:
-    """'N NFEs take about T s here', calibrating the model on one batch the first time."""
+    """'N NFEs take about T s here': the first time, from a short search on the model's preset settings (its
+    verifiers and held-out evaluator, the model's steps, `batch_size`), then from this process's finished Runs."""
     if model not in catalog.known_models() or not catalog.status_of("model", model)[0]:
         return ""
     if ESTIMATOR.per_nfe(model) is None and not (catalog.is_local(model) or POOL.loaded(model)):
         return "Time estimate: measured once the model has loaded (its first search)."
     if ESTIMATOR.per_nfe(model) is None:
         try:
-            slot = POOL.get(model)
-            text_model = slot.model.conditioning == "text"
-            condition = (prompt or catalog.preset(model).prompt) if text_model else (cls or 0)
-            ESTIMATOR.calibrate(slot, condition, int(batch_size or DEFAULT_BATCH))
-        except (ValueError, Unavailable, TypeError) as error:
+            ESTIMATOR.calibrate(_calibration_plan(model, prompt, cls, batch_size))
+        except (ValueError, Unavailable, TypeError, gr.Error) as error:
             return f"Time estimate unavailable: {error}"
     return ESTIMATOR.text(model, budget, bool(baseline))
+
+
+def _calibration_plan(model: str, prompt: str | None, cls: int | None, batch_size) -> engine.Plan:
+    """The plan of the calibration search: the model's preset verifiers and evaluator, a run folder of its own."""
+    slot, preset = POOL.get(model), catalog.preset(model)
+    text_model = slot.model.conditioning == "text"
+    config = form.build(model, slot.model.conditioning, prompt=(prompt or preset.prompt) if text_model else None,
+                        cls=None if text_model else (cls or 0), verifiers=preset.verifiers,
+                        evaluator=preset.evaluator, algorithm="random", budget=MAX_BUDGET,   # it stops itself
+                        batch_size=int(batch_size or DEFAULT_BATCH))
+    return _plan(slot, config, label="calibration")
 
 
 def warm(model: str) -> None:

@@ -189,12 +189,22 @@ def test_a_run_with_the_baseline_ends_on_a_verdict(tmp_path, monkeypatch):
     from tsearch.app.state import Session
 
     monkeypatch.setenv("TSEARCH_APP_RUNS", str(tmp_path))
+    session = Session()
     *_, last = handlers.search(model="gmm", prompt="", cls=1, verifiers=["gmm-density"], algorithm="random",
                                budget=150, steps=10, seed=0, evaluator="gmm-density", baseline=True, batch_size=4,
-                               session=Session())
+                               session=session)
     status = last[0]
     assert status.startswith("Done") and " · search " in status and " vs more steps " in status
     assert "at 150 NFEs; held-out gmm-density " in status   # 10 + 20 + 40 + 80 steps: the baseline spends 150 too
+    # the baseline's result is shown beside the best, labelled with its scores
+    shown = handlers.baseline_view(session)
+    more = best_lib.best(session.last_baseline)
+    assert shown["visible"] and shown["value"] == more.image_path and more.image_path != last[1]
+    assert shown["label"] == (f"More steps (one noise, {more.nfe} NFEs): {views.fmt(more.score)} · "
+                              f"gmm-density {views.fmt(more.evals['gmm-density'])}")
+    *_, last = handlers.search(model="gmm", prompt="", cls=1, verifiers=["gmm-density"], algorithm="random",
+                               budget=60, steps=10, seed=0, session=session)
+    assert handlers.baseline_view(session)["visible"] is False   # a Run without it hides the last one's
 
 
 def test_gmm_is_drawn_as_samples_over_the_density(tmp_path):

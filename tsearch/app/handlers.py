@@ -97,11 +97,12 @@ def search_config(session: Session, config: SearchConfig, baseline: bool = False
         session.last_run_dir = run.run_dir   # Export takes the run while it grows
         return _search_view(run, chart=chart)
 
+    session.last_baseline = None
     try:
         yield from drive(plan, config.algorithm, run, handle, pace, view)
         if baseline and config.algorithm != "steps" and not handle.stopped:
             steps_config = dataclasses.replace(config, algorithm="steps", options=None, final_steps=None).validate()
-            more = LiveRun(seed=config.seed, label="more steps")
+            more = session.last_baseline = LiveRun(seed=config.seed, label="more steps")
             yield from drive(prepared(steps_config, base), "steps", more, handle, pace,
                              lambda chart: _search_view(run, more, chart=chart), baseline=True)
     finally:
@@ -227,7 +228,18 @@ def load(file, session: Session | None = None):
         raise gr.Error(f"cannot show this run: {error}") from None
     if session is not None:
         session.last_run_dir = session.loaded_run_dir = run.run_dir
+        session.last_baseline = None
     return view
+
+
+def baseline_view(session: Session | None = None):
+    """The more-steps baseline's result beside the best, with its scores, once a Run with it has ended; hidden
+    when the last Run had none."""
+    more = session.last_baseline if session is not None else None
+    path = views.best_path(more) if more is not None else None
+    if not path:
+        return gr.update(visible=False, value=None)
+    return gr.update(visible=True, value=path, label=views.baseline_label(more))
 
 
 def estimate(model: str, budget, prompt: str | None = None, cls: int | None = None,

@@ -54,6 +54,7 @@ class Session:
     def __init__(self):
         self.current: RunHandle | None = None
         self.last_run_dir: str | None = None
+        self.last_baseline = None                   # the more-steps baseline of the last Run (a LiveRun), if it ran
         self.loaded_run_dir: str | None = None      # the run this tab unpacked from a zip (one at a time)
         self.stop_requested: float | None = None   # Stop pressed with nothing running (a queued search)
         self._lock = threading.Lock()

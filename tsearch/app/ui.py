@@ -120,8 +120,12 @@ def _results() -> dict:
             # the best image and its short card beside the chart: all of it in a 900-px-high window after Run
             with gr.Row(equal_height=False, elem_id="result-row"):
                 with gr.Column(scale=1, min_width=240):
-                    r["best_image"] = gr.Image(label="Best so far", type="filepath", interactive=False, height=240,
-                                               elem_classes=["pixelated"], elem_id="best")
+                    with gr.Row(equal_height=True):   # the baseline's result beside the best, when it ran
+                        r["best_image"] = gr.Image(label="Best so far", type="filepath", interactive=False,
+                                                   height=240, elem_classes=["pixelated"], elem_id="best", min_width=120)
+                        r["baseline_image"] = gr.Image(label="More steps (the baseline)", type="filepath",
+                                                       interactive=False, height=240, elem_classes=["pixelated"],
+                                                       elem_id="baseline-best", visible=False, min_width=120)
                     r["best_card"] = gr.Markdown("", label="Best sample", elem_id="best-card")
                 with gr.Column(scale=2, min_width=300):
                     r["chart"] = gr.Plot(handlers.plot(charts.empty_figure()), label="Compute vs score",
@@ -187,6 +191,18 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
     return numbers.guard(demo)   # a bad number from an API caller: a message naming the field
 
 
+def _wire_results(session: gr.State, c: dict, r: dict, runs: dict) -> None:
+    """The result column's own events: the baseline's image hidden when a Run starts, shown once it has ended
+    (when the baseline ran), and a loaded run's settings put back into the controls."""
+    hide = lambda: gr.update(visible=False, value=None)   # noqa: E731
+    for trigger in (c["run_button"].click, c["prompt"].submit):
+        trigger(hide, outputs=r["baseline_image"], queue=False, show_progress="hidden", api_visibility="private")
+    for event in runs.values():
+        for listener in (event.success, event.failure):
+            listener(handlers.baseline_view, inputs=[session], outputs=r["baseline_image"], queue=False,
+                     show_progress="hidden", api_visibility="private")
+
+
 def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
     """The events: Run, Stop, Compare, Export, Load and the controls that follow the model; returns Run's event."""
     search_outputs = [r["status"], r["best_image"], r["best_card"], r["chart"], r["gallery"], r["details"]]
@@ -205,6 +221,7 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
             outputs=search_outputs, concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal",
             **({"api_name": "search"} if name == "search" else {"api_visibility": "private"}))
         _after(runs[name], _idle, busy)
+    _wire_results(session, c, r, runs)
     r["compare_button"].click(_comparing, inputs_kwargs={"session": session}, outputs=busy, queue=False,
                               show_progress="hidden", api_visibility="private")
     c["stop_button"].click(handlers.stop, inputs_kwargs={"session": session}, outputs=None, queue=False,

@@ -176,6 +176,15 @@ def summary(run: LiveRun) -> dict:
             "seconds": round(run.elapsed, 3)}
 
 
+def baseline_label(baseline: LiveRun) -> str:
+    """The label of the baseline's image: `More steps (one noise, 400 NFEs): 1.06 · shapes-oracle 0.5`."""
+    last = best_lib.best(baseline)
+    if last is None:
+        return "More steps (the baseline)"
+    evals = "".join(f" · {name} {fmt(value)}" for name, value in last.evals.items())
+    return f"More steps (one noise, {last.nfe} NFEs): {fmt(last.score)}{evals}"
+
+
 def verdict(run: LiveRun, baseline: LiveRun) -> str:
     """Search against more steps, e.g. `search 2.01 vs more steps 1.06 at 800 NFEs; held-out 1.5 vs 0.5`.
 

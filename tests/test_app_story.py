@@ -232,3 +232,34 @@ def test_gmm_is_drawn_as_samples_over_the_density(tmp_path):
     radius = (circles[0]["x1"] - circles[0]["x0"]) / 2
     assert radius == pytest.approx(model.variance ** 0.5)
     assert star["name"] == f"best: #{len(rows) - 1}" and circles[2]["line"]["width"] > circles[0]["line"]["width"]
+
+
+def test_a_loaded_run_puts_its_settings_back_and_a_running_search_keeps_its_own(tmp_path, monkeypatch):
+    from tsearch.app import catalog, handlers, restore
+    from tsearch.app.export import export_zip
+    from tsearch.app.state import Session
+    from tsearch.models import MODEL_OPTIONS
+
+    monkeypatch.setenv("TSEARCH_APP_RUNS", str(tmp_path))
+    *_, last = handlers.search(model="gmm", prompt="", cls=2, verifiers=["gmm-density"], algorithm="zero-order",
+                               budget=120, steps=6, seed=7, evaluator="gmm-density", batch_size=3,
+                               session=Session(), zero_order_lam=0.8, zero_order_n=3)
+    archive = export_zip(last[5]["run_dir"])
+    c = {key: key for key in restore.MODEL_CONTROLS + restore.RUN_CONTROLS}
+    c["option_inputs"] = {f.key: f.key for f in catalog.all_option_fields()}
+    c["model_option_inputs"] = {name: name for name in MODEL_OPTIONS}
+    session = Session()
+    handlers.load(str(archive), session)
+    shown = dict(zip(restore.outputs(c), restore.restore(c, session)))
+    assert [shown[k]["value"] for k in restore.RUN_CONTROLS] == ["gmm", "zero-order", 7, 3, 0]
+    assert shown["cls"]["value"] == 2 and shown["cls"]["visible"] and not shown["prompt"]["visible"]
+    assert shown["verifiers"]["value"] == ["gmm-density"] and shown["evaluator"]["value"] == "gmm-density"
+    assert shown["budget"]["value"] == 120 and shown["steps"]["value"] == 6
+    assert shown["zero_order_lam"]["value"] == 0.8 and shown["zero_order_n"]["value"] == 3
+    assert shown["zero_order_rounds"]["value"] == 0                    # the run's default, put back too
+    others = [f.key for f in catalog.all_option_fields() if f.algorithm != "zero-order"]
+    assert others and all("value" not in shown[key] for key in others)   # other algorithms' fields left as they are
+    assert shown["estimate"].startswith("120 NFEs take")
+    session.current = object()   # this tab's search is running: its controls stay as it was started with
+    assert all(update == {"__type__": "update"} for update in restore.restore(c, session))
+

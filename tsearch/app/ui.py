@@ -13,7 +13,7 @@ import os
 import gradio as gr
 
 from tsearch import envvars
-from tsearch.app import catalog, charts, handlers, numbers, views
+from tsearch.app import catalog, charts, handlers, numbers, restore, views
 from tsearch.app.controls import (DEFAULT_ALGORITHM, _controls, _model_controls,  # noqa: F401 (tests read them here)
                                   _model_option_updates, _run_bar)
 from tsearch.app.arena_tab import arena_tab
@@ -201,6 +201,8 @@ def _wire_results(session: gr.State, c: dict, r: dict, runs: dict) -> None:
         for listener in (event.success, event.failure):
             listener(handlers.baseline_view, inputs=[session], outputs=r["baseline_image"], queue=False,
                      show_progress="hidden", api_visibility="private")
+    r["load_event"].success(lambda session, baseline: restore.restore(c, session, baseline),
+                            inputs=[session, c["baseline"]], outputs=restore.outputs(c), api_visibility="private")
 
 
 def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
@@ -221,7 +223,6 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
             outputs=search_outputs, concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal",
             **({"api_name": "search"} if name == "search" else {"api_visibility": "private"}))
         _after(runs[name], _idle, busy)
-    _wire_results(session, c, r, runs)
     r["compare_button"].click(_comparing, inputs_kwargs={"session": session}, outputs=busy, queue=False,
                               show_progress="hidden", api_visibility="private")
     c["stop_button"].click(handlers.stop, inputs_kwargs={"session": session}, outputs=None, queue=False,
@@ -234,13 +235,13 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
     _after(compare_event, _idle, busy)
     r["export_button"].click(handlers.export, inputs_kwargs={"session": session}, outputs=r["export_file"],
                              api_name="export")
-    r["load_file"].upload(handlers.load, inputs_kwargs={"file": r["load_file"], "session": session},
-                          outputs=search_outputs, api_name="load_run").then(
-        lambda: gr.Tabs(selected="search"), outputs=r["tabs"], api_visibility="private")
-    c["model"].change(_model_controls, inputs=[c["model"], c["budget"], c["baseline"]],
-                      outputs=[c[k] for k in ("model_note", "prompt", "examples_column", "cls", "verifiers",
-                                              "evaluator", "budget", "steps", "estimate", "model_options_box")]
-                      + list(c["model_option_inputs"].values()), api_visibility="private")
+    r["load_event"] = r["load_file"].upload(
+        handlers.load, inputs_kwargs={"file": r["load_file"], "session": session}, outputs=search_outputs,
+        api_name="load_run").then(lambda: gr.Tabs(selected="search"), outputs=r["tabs"], api_visibility="private")
+    # .input: the user's choice (a loaded run's model, set by restore, keeps the run's own settings)
+    c["model"].input(_model_controls, inputs=[c["model"], c["budget"], c["baseline"]],
+                     outputs=[c[k] for k in restore.MODEL_CONTROLS] + list(c["model_option_inputs"].values()),
+                     api_visibility="private")
     groups = c["groups"]
     c["algorithm"].change(lambda name: [gr.update(visible=key == name) for key in groups], inputs=c["algorithm"],
                           outputs=list(groups.values()), api_visibility="private")
@@ -248,4 +249,5 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
         trigger(handlers.estimate, inputs=[c[k] for k in ("model", "budget", "prompt", "cls", "batch_size",
                                                           "baseline")],
                 outputs=c["estimate"], api_visibility="private")
+    _wire_results(session, c, r, runs)
     return runs["search"]

@@ -161,7 +161,7 @@ def test_the_estimate_counts_the_baseline_timed_apart():
 
 
 def test_the_first_estimate_times_a_short_real_search_with_its_verifiers_and_evaluator(tmp_path, monkeypatch):
-    """One candidate alone, then one full batch, on the engine path a Run takes: the seconds to the first
+    """One candidate alone, then two full batches, on the engine path a Run takes: the seconds to the first
     candidate are counted apart from the rate, and the calibration's run folder is removed."""
     from tsearch.app import handlers
     from tsearch.app import estimate as estimate_lib

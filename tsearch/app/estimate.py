@@ -3,11 +3,13 @@
 A Run's time is more than its denoiser: every candidate is decoded, scored by the verifiers and the held-out
 evaluator, written as a PNG, and the page is updated while the search waits; the first candidate goes alone
 (one network call per step for one sample). So the first estimate for a model comes from a short real search
-(`calibrate`): the app's own engine path on the page's default settings, one candidate alone and then one full
-batch, timed by the wall clock under whatever load the machine has. It gives
+(`calibrate`): the app's own engine path on the page's default settings, one candidate alone and then two full
+batches, timed by the wall clock under whatever load the machine has. It gives
 
 - the seconds to the first candidate (start-up, and one sample alone),
-- the seconds per NFE of a full batch (the rest of the search),
+- the seconds per NFE of a full batch (the rest of the search), the quicker of the two: a busy moment of the
+  machine that hit one of them is not taken for its rate (taking the quickest of many short timings, an earlier
+  version understated a loaded machine's Run),
 - the seconds per NFE of one sample alone (the more-steps baseline, which denoises one sample at a time).
 
 Every finished Run of the model in this process then replaces the search's figure with what the whole Run cost
@@ -28,6 +30,7 @@ from tsearch import engine
 from tsearch.app.gpu import ZEROGPU_MAX_SECONDS, on_zerogpu
 from tsearch.events import CandidateScored
 
+BATCHES = 2             # full batches the calibration times after its first candidate
 MIN_OBSERVED_NFE = 50   # a finished Run shorter than this is mostly start-up: not taken as the rate
 
 
@@ -55,17 +58,17 @@ class Estimator:
         self._lock = threading.Lock()
 
     def calibrate(self, plan: engine.Plan) -> float | None:
-        """Run `plan` (the page's default settings) on the app's path until one candidate alone and one full batch
-        are scored, timing both; its run folder is removed. Seconds per NFE of the search (None on ZeroGPU)."""
+        """Run `plan` (the page's default settings) on the app's path until one candidate alone and BATCHES full
+        batches are scored, timing each; its run folder is removed. Seconds per NFE of the search (None on ZeroGPU)."""
         if on_zerogpu():
             return None
         times, per_candidate = _timed_start(plan)
-        first, rest = times[0], times[1:]
-        figures = {"baseline": Figure(first / per_candidate)}
-        if rest:
-            figures["search"] = Figure((rest[-1] - first) / (len(rest) * per_candidate), first, per_candidate)
-        else:   # a budget of one candidate: the rate of that candidate
-            figures["search"] = Figure(first / per_candidate)
+        first, size = times[0], plan.config.batch_size
+        marks = [first] + times[size::size]   # the first candidate alone, then the end of each full batch
+        rates = [(b - a) / (size * per_candidate) for a, b in zip(marks, marks[1:])]
+        figures = {"baseline": Figure(first / per_candidate),
+                   # the quicker batch: a busy moment of the machine hit one of them (it only ever slows a batch)
+                   "search": Figure(min(rates), first, per_candidate) if rates else Figure(first / per_candidate)}
         with self._lock:
             for kind, figure in figures.items():
                 if (plan.model_name, kind) not in self._figures:   # a real Run's figure is kept over a calibration
@@ -115,9 +118,9 @@ def _about(seconds: float) -> str:
 
 
 def _timed_start(plan: engine.Plan) -> tuple[list[float], int]:
-    """Seconds from the start until each candidate of the first two batches (one alone, then one full batch) was
+    """Seconds from the start until each candidate of the first batches (one alone, then BATCHES full ones) was
     scored, on the engine path a Run takes (decoding, verifiers, evaluator, PNGs); the NFEs of one candidate."""
-    wanted = 1 + plan.config.batch_size
+    wanted = 1 + BATCHES * plan.config.batch_size
     times: list[float] = []
     start = time.perf_counter()
     events = engine.run(plan, should_stop=lambda: len(times) >= wanted, first_alone=True)

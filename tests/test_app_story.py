@@ -200,8 +200,9 @@ def test_a_run_with_the_baseline_ends_on_a_verdict(tmp_path, monkeypatch):
     shown = handlers.baseline_view(session)
     more = best_lib.best(session.last_baseline)
     assert shown["visible"] and shown["value"] == more.image_path and more.image_path != last[1]
-    assert shown["label"] == (f"More steps (one noise, {more.nfe} NFEs): {views.fmt(more.score)} · "
-                              f"gmm-density {views.fmt(more.evals['gmm-density'])}")
+    assert shown["label"] == "More steps (the baseline)"
+    assert f"**More steps** (one noise, {more.nfe} NFEs; its image beside the best): {views.fmt(more.score)} · " \
+        f"gmm-density (held out) {views.fmt(more.evals['gmm-density'])}" in last[2]
     *_, last = handlers.search(model="gmm", prompt="", cls=1, verifiers=["gmm-density"], algorithm="random",
                                budget=60, steps=10, seed=0, session=session)
     assert handlers.baseline_view(session)["visible"] is False   # a Run without it hides the last one's

@@ -57,7 +57,10 @@ def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", 
                   f"The search before it: {views.status_line(run)}")
     elif baseline is not None and baseline.candidates:
         status = f"{status} · {views.verdict(run, baseline)}"
-    return (status, views.best_path(run), views.best_card(run), figure, views.gallery(run), views.summary(run))
+    card = views.best_card(run)
+    if baseline is not None and not baseline.running and views.baseline_line(baseline):
+        card += "\n\n" + views.baseline_line(baseline)   # its image is beside the best once the Run ends
+    return (status, views.best_path(run), card, figure, views.gallery(run), views.summary(run))
 
 
 def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str, budget: int, steps: int | None,
@@ -239,7 +242,7 @@ def baseline_view(session: Session | None = None):
     path = views.best_path(more) if more is not None else None
     if not path:
         return gr.update(visible=False, value=None)
-    return gr.update(visible=True, value=path, label=views.baseline_label(more))
+    return gr.update(visible=True, value=path, label="More steps (the baseline)")
 
 
 def estimate(model: str, budget, prompt: str | None = None, cls: int | None = None,

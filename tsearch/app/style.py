@@ -24,7 +24,7 @@ RUNNING = "#7c2d12"      # Run while a search runs ("Running…"), darker: white
 
 CSS = f"""
 .pixelated img {{ image-rendering: pixelated; }}
-#best img {{ width: 100%; height: 240px; max-height: 240px; object-fit: contain; }}
+#best img, #baseline-best img {{ width: 100%; height: 240px; max-height: 240px; object-fit: contain; }}
 #intro h2 {{ margin: 0 0 4px; font-size: 1.4rem; }}
 #intro p {{ margin: 0; }}
 #best-card h3 {{ margin-top: 0; }}

@@ -176,13 +176,14 @@ def summary(run: LiveRun) -> dict:
             "seconds": round(run.elapsed, 3)}
 
 
-def baseline_label(baseline: LiveRun) -> str:
-    """The label of the baseline's image: `More steps (one noise, 400 NFEs): 1.06 · shapes-oracle 0.5`."""
+def baseline_line(baseline: LiveRun) -> str:
+    """The best card's line on the more-steps baseline's result, shown beside the best:
+    `**More steps** (one noise, 400 NFEs, beside): 1.06 · shapes-oracle (held out) 0.5`; "" before it has one."""
     last = best_lib.best(baseline)
     if last is None:
-        return "More steps (the baseline)"
-    evals = "".join(f" · {name} {fmt(value)}" for name, value in last.evals.items())
-    return f"More steps (one noise, {last.nfe} NFEs): {fmt(last.score)}{evals}"
+        return ""
+    evals = "".join(f" · {name} (held out) {fmt(value)}" for name, value in last.evals.items())
+    return f"**More steps** (one noise, {last.nfe} NFEs; its image beside the best): {fmt(last.score)}{evals}"
 
 
 def verdict(run: LiveRun, baseline: LiveRun) -> str:

@@ -146,9 +146,11 @@ def test_the_verdict_line_puts_search_against_more_steps():
     assert views.verdict(run, LiveRun()) == ""
 
 
-def test_the_estimate_counts_the_baseline_timed_apart():
+def test_the_estimate_counts_the_baseline_timed_apart(monkeypatch):
+    from tsearch.app import estimate as estimate_lib
     from tsearch.app.estimate import Estimator
 
+    monkeypatch.setattr(estimate_lib, "busy_now", lambda: 1.0)   # a machine no busier than when measured
     estimator = Estimator()
     estimator.observe("m", 2.0, 200)                   # the search: 10 ms per NFE
     assert estimator.seconds("m", 800) == pytest.approx(8.0)
@@ -158,6 +160,20 @@ def test_the_estimate_counts_the_baseline_timed_apart():
     text = estimator.text("m", 800, baseline=True)
     assert text.startswith("800 NFEs take about 8 s here") and "the Run takes about 32 s" in text
     assert "from the last Run" in text and "baseline" not in estimator.text("m", 800)
+
+
+def test_on_a_machine_busier_than_when_measured_the_estimate_is_a_range(monkeypatch):
+    from tsearch.app import estimate as estimate_lib
+    from tsearch.app.estimate import Estimator
+
+    estimator = Estimator()
+    estimator.observe("m", 4.0, 400, cpu=2.0)          # 10 ms per NFE while the CPU was shared 2-fold
+    monkeypatch.setattr(estimate_lib, "busy_now", lambda: 6.0)   # now 6 processes want each core
+    assert estimator.span("m", 800) == pytest.approx((8.0, 24.0))
+    text = estimator.text("m", 800)
+    assert text.startswith("800 NFEs take about 8-24 s here") and "the machine is busier now, 3.0x" in text
+    monkeypatch.setattr(estimate_lib, "busy_now", lambda: 2.2)   # about as busy as then: one figure
+    assert estimator.text("m", 800).startswith("800 NFEs take about 8 s here")
 
 
 def test_the_first_estimate_times_a_short_real_search_with_its_verifiers_and_evaluator(tmp_path, monkeypatch):
@@ -179,7 +195,8 @@ def test_the_first_estimate_times_a_short_real_search_with_its_verifiers_and_eva
     per_candidate = plan.costs.full(plan.steps)
     assert figure.first_nfe == per_candidate and figure.first > 0 and figure.per_nfe > 0
     assert figure.seconds(300) == pytest.approx(figure.first + figure.per_nfe * (300 - per_candidate))
-    assert text.startswith("300 NFEs take") and "from a short calibration search" in text
+    assert text.startswith("300 NFEs take ") and "from a short calibration search" in text
+    assert figure.busy >= 1.0
     assert not any(tmp_path.rglob("run.json")), "the calibration's run folder is removed"
     assert Figure(0.01, 1.0, 20).seconds(10) == pytest.approx(0.5)   # a budget inside the first candidate
 

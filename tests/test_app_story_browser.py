@@ -141,14 +141,15 @@ def default_url(tmp_path_factory):
 
 
 def _estimate(page) -> float:
-    """The seconds the page says the default Run takes ("800 NFEs take about 14 s here ...")."""
+    """The seconds the page says the default Run takes at most ("800 NFEs take about 14 s here ...", or on a
+    machine busier than when it was measured "about 8-30 s": its upper end)."""
     import re
 
     page.wait_for_function("document.body.innerText.includes('NFEs take')", timeout=180_000)
     line = next(s for s in page.inner_text("body").splitlines() if "NFEs take" in s)
-    found = re.search(r"NFEs take (about (\d+) s|under a second)", line)
+    found = re.search(r"NFEs take (about (\d+)(?:-(\d+))? s|under a second)", line)
     assert found, line
-    return float(found.group(2)) if found.group(2) else 1.0
+    return float(found.group(3) or found.group(2) or 1.0)
 
 
 def test_the_default_run_keeps_to_its_estimate_and_its_result_fits_the_first_screen(default_url):

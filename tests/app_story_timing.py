@@ -59,8 +59,8 @@ def main() -> None:
                                    timeout=600_000, polling=100)
             done = time.perf_counter() - t0
             print(f"estimate shown: {line.strip()}")
-            said = re.search(r"NFEs take about (\d+) s", line)
-            ratio = f" ({done / int(said.group(1)):.2f}x the estimate)" if said else ""
+            said = re.search(r"NFEs take about (\d+)(?:-(\d+))? s", line)   # a figure, or a range on a busy machine
+            ratio = f" ({done / int(said.group(2) or said.group(1)):.2f}x the estimate's upper end)" if said else ""
             print(f"first candidate after {first:.1f} s; finished after {done:.1f} s{ratio}")
             print("status:", page.inner_text("#status").replace("\n", " "))
             if args.shots:   # what the window shows after the Run, and the whole page

@@ -42,9 +42,9 @@ def test_the_table_has_a_row_per_run_as_they_go_and_agrees_with_the_runs(monkeyp
         seconds = best_lib.costs(run.candidates, "seconds")
         assert row["best score"] == pytest.approx(winner.score, rel=1e-3)
         assert row["held-out score"] == pytest.approx(winner.evals["gmm-density"], rel=1e-3)
-        assert row["NFEs to its best"] == winner.nfe_spent <= row["total NFEs"] == run.nfe_spent <= 100
-        assert row["seconds to its best"] == pytest.approx(seconds[run.candidates.index(winner)], abs=0.01)
-        assert 0 < row["seconds to its best"] <= row["total seconds"] == pytest.approx(seconds[-1], abs=0.01)
+        assert row["NFEs to best"] == winner.nfe_spent <= row["total NFEs"] == run.nfe_spent <= 100
+        assert row["seconds to best"] == pytest.approx(seconds[run.candidates.index(winner)], rel=1e-2)
+        assert 0 < row["seconds to best"] <= row["total seconds"] == pytest.approx(seconds[-1], rel=1e-2)
     # the best images' captions name the same best as the table
     cards = updates[-1][2]
     assert [caption.split(":")[0] for _, caption in cards] == ["random", "zero-order", "steps"]
@@ -59,7 +59,7 @@ def test_a_running_comparison_shows_its_partial_row():
     updates.close()
     table = first[3]
     assert len(table) == 1 and table["method or verifier"][0] == "random"
-    assert table["total NFEs"][0] == 10 and table["NFEs to its best"][0] == 10   # the first candidate alone
+    assert table["total NFEs"][0] == 10 and table["NFEs to best"][0] == 10   # the first candidate alone
 
 
 @pytest.fixture

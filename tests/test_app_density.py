@@ -95,3 +95,13 @@ def test_the_page_wires_it_beside_the_chart_for_gmm_only():
     assert (chart._id, "change") in targets and any(event == "load" for _, event in targets)
     model = next(b for b in demo.blocks.values() if getattr(b, "label", None) == "Model")
     assert (model._id, "change") in targets
+
+
+def test_each_component_mean_is_marked_with_its_class_the_target_in_red():
+    means, _ = density.mixture("gmm")
+    figure = figure_of(density.shown_for("gmm", 3))
+    marks = next(t for t in figure["data"] if t["name"] == "component means (class)")
+    assert marks["text"] == ["0", "1", "2", "3"]
+    assert marks["marker"]["color"][3] == density.TARGET and density.TARGET not in marks["marker"]["color"][:3]
+    circles = figure["layout"]["shapes"][::2]
+    assert marks["x"] == pytest.approx([(c["x0"] + c["x1"]) / 2 for c in circles])

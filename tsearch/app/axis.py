@@ -18,8 +18,8 @@ CHOICES = [("NFEs", "nfe"), ("seconds", "seconds"), ("verifier calls", "calls")]
 
 
 def cost_radio(elem_id: str) -> gr.Radio:
-    return gr.Radio(CHOICES, value="nfe", label="x axis", elem_id=elem_id, elem_classes=["cost-axis"],
-                    info="compute counted as NFEs, as seconds (denoiser, decoder and verifiers), or verifier calls")
+    """NFEs | seconds | verifier calls, compact above its chart."""
+    return gr.Radio(CHOICES, value="nfe", label="x axis", elem_id=elem_id)
 
 
 def check_cost(cost) -> str:

@@ -63,6 +63,16 @@ def _circles(centres: np.ndarray, sd: float, target: int | None) -> list[dict]:
     return shapes
 
 
+def _means(centres: np.ndarray, target: int | None) -> dict:
+    """Each component's mean, labelled with its class index (the circles alone vanish when zoomed out)."""
+    colours = [TARGET if k == target else OTHER for k in range(len(centres))]
+    return {"type": "scatter", "mode": "markers+text", "name": "component means (class)",
+            "x": centres[:, 0].tolist(), "y": centres[:, 1].tolist(), "text": [str(k) for k in range(len(centres))],
+            "textposition": "top right", "textfont": {"color": colours, "size": 13},
+            "marker": {"symbol": "x-thin-open", "size": 9, "color": colours, "line": {"width": 2}},
+            "hovertemplate": "mean of class %{text}<extra></extra>"}
+
+
 def gmm_figure(run: LiveRun, means, variance: float) -> dict:
     """Plotly JSON: the run's samples (previews hollow) on the plane of the means, the density's circles."""
     means = np.asarray(means, dtype=np.float64).reshape(len(means), -1)
@@ -81,6 +91,7 @@ def gmm_figure(run: LiveRun, means, variance: float) -> dict:
                                       "colorscale": "Viridis", "showscale": finished,
                                       "colorbar": {"title": {"text": "score"}}},
                            "hovertemplate": "#%{customdata[0]}: score %{customdata[1]:.4g}<extra></extra>"})
+    traces.append(_means(centres, target))
     winner = best_lib.best(run)
     if winner is not None and winner in rows:
         i = rows.index(winner)

@@ -152,7 +152,7 @@ def _compare_tab(r: dict) -> None:
     r["compare_estimate"] = gr.Markdown("", elem_id="compare-estimate")
     r["compare_button"] = gr.Button("Compare", variant="primary", elem_id="compare")
     r["compare_status"] = gr.Markdown("", label="Compare status")
-    r["compare_table"] = gr.Dataframe(headers=HEADERS, datatype=DATATYPES, value=None, interactive=False,
+    r["compare_table"] = gr.Dataframe(headers=HEADERS, datatype=DATATYPES, value=None, interactive=False, wrap=True,
                                       label="Results (seconds: denoiser, decoder and verifiers)",
                                       elem_id="compare-table")
     r["compare_cost"] = axis.cost_radio("compare-cost-axis")

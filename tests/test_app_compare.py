@@ -37,7 +37,7 @@ def test_the_table_has_a_row_per_run_as_they_go_and_agrees_with_the_runs(monkeyp
     assert sizes == sorted(sizes) and sizes[0] == 1 and sizes[-1] == 3   # a row appears as each run starts
     final = tables[-1]
     assert list(final["method or verifier"]) == ["random", "zero-order", "steps"]
-    for run, (_, row) in zip(session.view.compared, final.iterrows()):
+    for run, (_, row) in zip(session.shown.compared, final.iterrows()):
         winner = best_lib.best(run)
         seconds = best_lib.costs(run.candidates, "seconds")
         assert row["best score"] == pytest.approx(winner.score, rel=1e-3)

@@ -43,7 +43,7 @@ def searched(**change) -> Session:
 
 def test_switching_redraws_the_last_run_against_seconds_and_verifier_calls_without_a_rerun(tmp_path):
     session = searched()
-    run = session.view.run
+    run = session.shown.run
     folders, count = sorted((tmp_path / "runs").iterdir()), len(run.candidates)
     seconds = figure_of(axis.redraw("seconds", session))
     cumulative = [round(sum(c.seconds for c in run.candidates[:i + 1]), 3) for i in range(len(run.candidates))]
@@ -57,7 +57,7 @@ def test_switching_redraws_the_last_run_against_seconds_and_verifier_calls_witho
     assert calls["layout"]["xaxis2"]["title"]["text"] == best_lib.COSTS["calls"]
     nfes = figure_of(axis.redraw("nfe", session))
     assert trace(nfes, "candidates")["x"] == [c.nfe_spent for c in run.candidates]
-    assert session.view.cost == "nfe"
+    assert session.shown.cost == "nfe"
     assert sorted((tmp_path / "runs").iterdir()) == folders and len(run.candidates) == count   # nothing ran again
 
 
@@ -70,27 +70,27 @@ def test_the_best_line_never_goes_down_and_has_the_same_points_on_every_axis():
         assert line["y"] == lines["nfe"]["y"]   # the same best at every point, whatever the axis counts
         assert all(a <= b for a, b in zip(line["y"], line["y"][1:])), cost
         assert all(a <= b for a, b in zip(line["x"], line["x"][1:])), cost
-    winner = trace(figure_of(axis.redraw("seconds", session)), f"best: #{best_lib.best(session.view.run).id}")
+    winner = trace(figure_of(axis.redraw("seconds", session)), f"best: #{best_lib.best(session.shown.run).id}")
     assert winner["y"] == [lines["seconds"]["y"][-1]] and winner["x"][0] in lines["seconds"]["x"]
 
 
 def test_the_chosen_axis_applies_to_the_next_runs_live_updates():
     session = Session()
-    assert axis.redraw("seconds", session) == gr.skip() and session.view.cost == "seconds"   # nothing shown yet
+    assert axis.redraw("seconds", session) == gr.skip() and session.shown.cost == "seconds"   # nothing shown yet
     updates = list(handlers.search(**GMM, session=session))
     charts = [figure_of(u[3]) for u in updates if not isinstance(u[3], dict)]   # gr.skip() leaves the chart
     assert len(charts) >= 2
     for chart in charts:
         assert chart["layout"]["xaxis2"]["title"]["text"].startswith("seconds on cpu")
     last = trace(charts[-1], "candidates")["x"]
-    assert last[-1] == pytest.approx(sum(c.seconds for c in session.view.run.candidates), abs=1e-3)
+    assert last[-1] == pytest.approx(sum(c.seconds for c in session.shown.run.candidates), abs=1e-3)
 
 
 def test_the_baseline_is_redrawn_on_the_same_axis():
     session = searched(budget=100, baseline=True)
     figure = figure_of(axis.redraw("calls", session))
     baseline = trace(figure, "more denoising steps, one noise")
-    assert baseline["x"] == list(range(1, len(session.view.baseline.candidates) + 1))
+    assert baseline["x"] == list(range(1, len(session.shown.baseline.candidates) + 1))
 
 
 def test_a_loaded_run_is_redrawn_too():
@@ -108,14 +108,14 @@ def test_the_compare_chart_switches_too():
     for _ in handlers.compare(**dict(GMM, budget=100), mode="algorithms", algorithms=["random", "zero-order"],
                               session=session):
         pass
-    runs = session.view.compared
+    runs = session.shown.compared
     figure = figure_of(compare.redraw("calls", session))
     for run in runs:
         assert trace(figure, run.label)["x"] == list(range(1, len(run.candidates) + 1))
     assert figure["layout"]["title"]["text"] == "best so far at equal verifier calls"
     seconds = figure_of(compare.redraw("seconds", session))
     assert seconds["layout"]["xaxis2"]["title"]["text"].startswith("seconds on cpu")
-    assert session.view.compare_cost == "seconds" and session.view.cost == "nfe"   # each chart keeps its own
+    assert session.shown.compare_cost == "seconds" and session.shown.cost == "nfe"   # each chart keeps its own
 
 
 @pytest.mark.parametrize("redraw", [axis.redraw, compare.redraw])

@@ -44,10 +44,10 @@ def test_a_gmm_search_is_drawn_as_its_candidates_over_the_density_as_it_goes():
     search = handlers.search(**GMM, session=session)
     next(search)   # the first candidate is on the page: so is its point
     early = figure_of(density.view(session))
-    assert [i for _, _, i in points(early)] == [c.id for c in session.view.run.candidates]
+    assert [i for _, _, i in points(early)] == [c.id for c in session.shown.run.candidates]
     for _ in search:
         pass
-    run = session.view.run
+    run = session.shown.run
     figure = figure_of(density.view(session))
     drawn = points(figure)
     assert len(drawn) == len(run.candidates) == 20 > len(points(early))
@@ -78,7 +78,7 @@ def test_choosing_gmm_shows_the_density_and_another_model_hides_it():
 def test_another_models_run_hides_it_and_nothing_shown_leaves_it():
     session = Session()
     assert density.view(session) == gr.skip() and density.view(None) == gr.skip()
-    session.view.run = LiveRun(model="shapes", candidates=[])
+    session.shown.run = LiveRun(model="shapes", candidates=[])
     assert density.view(session) == gr.update(visible=False)
 
 

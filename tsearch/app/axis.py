@@ -34,7 +34,7 @@ def redraw(cost: str, session: Session | None = None):
     cost = check_cost(cost)
     if session is None:
         return gr.skip()
-    shown = session.view
+    shown = session.shown
     shown.cost = cost
     if shown.run is None:
         return gr.skip()

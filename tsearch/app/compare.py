@@ -62,7 +62,7 @@ def compare_plans(session: Session, plans: list[tuple[str, engine.Plan]], by_eva
     paced by `pace` (handlers.Pace); the chart's x axis is the session's choice, read at every update."""
     handle = session.start()
     runs: list[LiveRun] = []
-    shown = session.view
+    shown = session.shown
     shown.compared, shown.by_evaluator = runs, by_evaluator
     try:
         for i, (label, plan) in enumerate(plans):
@@ -86,11 +86,11 @@ def redraw(cost: str, session: Session | None = None):
     cost = check_cost(cost)
     if session is None:
         return gr.skip()
-    session.view.compare_cost = cost
-    runs = [run.snapshot() for run in session.view.compared]
+    session.shown.compare_cost = cost
+    runs = [run.snapshot() for run in session.shown.compared]
     if not runs:
         return gr.skip()
-    return charts.plot(charts.compare_figure(runs, session.view.by_evaluator, cost))
+    return charts.plot(charts.compare_figure(runs, session.shown.by_evaluator, cost))
 
 
 def pickers(mode: str) -> tuple:

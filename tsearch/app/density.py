@@ -126,7 +126,7 @@ def _options(run_dir: str | None) -> dict:
 
 def view(session: Session | None = None):
     """The tab's run over its density, when it is a gmm run (hidden for another model's run; nothing before one)."""
-    run = session.view.run if session is not None else None
+    run = session.shown.run if session is not None else None
     if run is None or not run.model:
         return gr.skip()
     found = mixture(run.model, _options(run.run_dir)) if run.model in MODELS else None

@@ -87,7 +87,7 @@ def search_config(session: Session, config: SearchConfig, baseline: bool = False
     handle = session.start()
     pace = Pace()
     run, more = LiveRun(seed=config.seed, label=config.algorithm), None
-    shown = session.view   # the chart's x axis, and the run it shows (switching the axis redraws it)
+    shown = session.shown   # the chart's x axis, and the run it shows (switching the axis redraws it)
     shown.run, shown.baseline = run, None
 
     def view(chart: bool):
@@ -171,12 +171,12 @@ def load(file, session: Session | None = None):
         raise gr.Error(f"{os.path.basename(str(path))} was not found: upload the zip again")
     try:
         run = load_live(path, previous=session.loaded_run_dir if session is not None else None)
-        view = _search_view(run, note="loaded from a saved run", cost=session.view.cost if session else "nfe")
+        view = _search_view(run, note="loaded from a saved run", cost=session.shown.cost if session else "nfe")
     except (ValueError, TypeError, OSError) as error:
         raise gr.Error(f"cannot show this run: {error}") from None
     if session is not None:
         session.last_run_dir = session.loaded_run_dir = run.run_dir
-        session.view.run, session.view.baseline = run, None
+        session.shown.run, session.shown.baseline = run, None
     return view
 
 

@@ -63,14 +63,14 @@ class Shown:
 
 
 class Session:
-    """One tab's state: the search running now (if any) and the last run folder (for Export)."""
+    """One tab's state: the search running now (if any), the last run folder (for Export) and what its charts show."""
 
     def __init__(self):
         self.current: RunHandle | None = None
         self.last_run_dir: str | None = None
         self.loaded_run_dir: str | None = None      # the run this tab unpacked from a zip (one at a time)
         self.stop_requested: float | None = None   # Stop pressed with nothing running (a queued search)
-        self.view = Shown()                          # what the Search and Compare charts show, to redraw
+        self.shown = Shown()                          # what the Search and Compare charts show, to redraw
         self._lock = threading.Lock()
 
     def __deepcopy__(self, memo):  # gr.State deep-copies its value; a fresh session has nothing to copy

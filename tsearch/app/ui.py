@@ -174,10 +174,9 @@ def _wire_views(demo: gr.Blocks, session: gr.State, c: dict, r: dict) -> None:
                      **private)
     choices = [c["model"], c["budget"], r["mode"], r["compare_algorithms"], r["compare_verifiers"], c["algorithm"],
                c["prompt"], c["cls"], c["batch_size"]]
-    for component in (c["model"], c["budget"], r["mode"], r["compare_algorithms"], r["compare_verifiers"],
-                      c["algorithm"]):
+    # the page's own estimate changes with the model and budget (and once it has calibrated the model): follow it
+    for component in (c["estimate"], r["mode"], r["compare_algorithms"], r["compare_verifiers"], c["algorithm"]):
         component.change(compare_estimate.total, inputs=choices, outputs=r["compare_estimate"], **private)
-    demo.load(compare_estimate.total, inputs=choices, outputs=r["compare_estimate"], **private)
 
 
 def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.Blocks:

@@ -130,7 +130,8 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
             **options) -> Iterator[tuple]:
     """Several algorithms (same verifiers) or several verifiers (same algorithm), one after another, same budget.
 
-    `baseline` is taken for symmetry with `search` and unused: add "steps" to the algorithms to compare with it.
+    Streams (status, chart, each run's best image, results table: `tsearch.app.compare`). `baseline` is taken
+    for symmetry with `search` and unused: add "steps" to the algorithms to compare with it.
     The model options are `search`'s."""
     check_options(options)
     entries = _compare_entries(mode, algorithms, compare_verifiers, algorithm, verifiers)

@@ -215,7 +215,7 @@ def test_a_run_with_the_baseline_ends_on_a_verdict(tmp_path, monkeypatch):
     assert "at 150 NFEs; held-out gmm-density " in status   # 10 + 20 + 40 + 80 steps: the baseline spends 150 too
     # the baseline's result is shown beside the best, labelled with its scores
     shown = handlers.baseline_view(session)
-    more = best_lib.best(session.last_baseline)
+    more = best_lib.best(session.shown.baseline)
     assert shown["visible"] and shown["value"] == more.image_path and more.image_path != last[1]
     assert shown["label"] == "More steps (the baseline)"
     assert f"**More steps** (one noise, {more.nfe} NFEs; its image beside the best): {views.fmt(more.score)} · " \

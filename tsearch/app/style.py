@@ -64,5 +64,6 @@ SHOW_RESULT = """() => {
   const status = document.querySelector('#status');
   if (!status) return;
   const top = status.getBoundingClientRect().top;
-  if (top < 0 || top > window.innerHeight / 2) status.scrollIntoView({block: 'start'});
+  // a few pixels under the window's top (scrollIntoView can leave it a fraction of a pixel above it)
+  if (top < 0 || top > window.innerHeight / 2) window.scrollTo(0, Math.max(0, window.scrollY + top - 8));
 }"""

@@ -7,11 +7,11 @@
 A side is MODEL[:DTYPE][@KEY=VALUE,...]: shapes, shapes-teacher, shapes-distilled or a generator
 folder, with a dtype (float32, bfloat16, auto; default --dtype) and its own guidance, steps or solver
 (default --guidance, --steps and the model's solver): `shapes-distilled:bfloat16@guidance=4` or
-`shapes-teacher@steps=5` is paired with another side on the same captions and noises. Caption i's candidate j starts from the noise of seed
-seed + i * candidates + j on both sides, so every difference is the model's. With --candidates 1
-that one sample is judged by the exact oracle (no search); with more, random search keeps the best
-by --verifier (the app's shapes-clip), and the oracle judges the kept one, the way a user would
-get it. Batches alternate between the sides, so the seconds of each are measured in one
+`shapes-teacher@steps=5` is paired with another side on the same captions and noises. Caption i's
+candidate j starts from the noise of seed seed + i * candidates + j on both sides, so every
+difference is the model's. With --candidates 1 that one sample is judged by the exact oracle (no
+search); with more, random search keeps the best by --verifier (the app's shapes-clip), and the
+oracle judges the kept one, the way a user would get it. Batches alternate between the sides, so the seconds of each are measured in one
 interleaved run (the speed ratio under the same machine load). Prints both accuracies, per
 category, the verdicts that differ, and an exact two-sided sign test (McNemar) on them.
 `--reuse-a FILE` takes side a's verdicts from an earlier --out whose setting and one side match
@@ -147,7 +147,8 @@ def compare(args) -> dict:
                                       counters[key], plans[key].get("solver"))
             seconds[key] += time.perf_counter() - t0
     records = {key: {"dtype": str(m.dtype).removeprefix("torch."), "guidance": m.guidance, "nfe_per_eval": m.nfe_per_eval,
-                     "steps": steps[key], "solver": plans[key].get("solver", m.default_solver), "nfe": counters[key].nfe, "seconds": round(seconds[key], 1)} for key, m in sides.items()}
+                     "steps": steps[key], "solver": plans[key].get("solver", m.default_solver),
+                     "nfe": counters[key].nfe, "seconds": round(seconds[key], 1)} for key, m in sides.items()}
     if args.reuse_a:
         verdicts["a"], records["a"] = reused(args.reuse_a, args)
     a, b = np.array(verdicts["a"]), np.array(verdicts["b"])
@@ -169,7 +170,8 @@ def compare(args) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m tsearch.bench parity", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--a", default="shapes-teacher:float32", help="MODEL[:DTYPE][@guidance=W,steps=N,solver=S], the reference side")
+    parser.add_argument("--a", default="shapes-teacher:float32", 
+                        help="MODEL[:DTYPE][@guidance=W,steps=N,solver=S], the reference side")
     parser.add_argument("--b", default="shapes-teacher:bfloat16", help="MODEL[:DTYPE][@...], the side compared with it")
     parser.add_argument("--dtype", default="float32", help="the dtype of a side that names none")
     parser.add_argument("--split", choices=["easy", "hard"], default="easy",

@@ -40,7 +40,11 @@ def chosen_model_options(values: dict | None) -> dict:
 
 def condition(model: str, conditioning: str, prompt, cls):
     """The prompt (text models) or the class (class-conditional) the controls give; gr.Error when it is missing or
-    when a class is given to a text model (it would be ignored)."""
+    when a class is given to a text model (it would be ignored). Both left out (None, as an API caller who names
+    only the model): the model's preset prompt or class."""
+    if prompt is None and cls is None:
+        preset = catalog.preset(model)
+        prompt, cls = (preset.prompt, None) if conditioning == "text" else (None, preset.cls)
     if conditioning == "text":
         if not blank(cls):
             raise gr.Error(f"cls: the {model} model takes a text prompt, not a class; leave cls empty")
@@ -58,13 +62,14 @@ def condition(model: str, conditioning: str, prompt, cls):
 
 def build(model: str, conditioning: str, *, prompt=None, cls=None, verifiers=(), evaluator=None,
           algorithm: str = "random", budget=None, steps=None, seed=None, final_steps=None, batch_size=None,
-          options: dict | None = None, model_values: dict | None = None) -> SearchConfig:
+          options: dict | None = None, model_values: dict | None = None, final_top=None) -> SearchConfig:
     """The validated SearchConfig of one search (names already checked by `validate.check_names`)."""
     try:
         return SearchConfig(
             model=model, condition=condition(model, conditioning, prompt, cls), verifiers=tuple(verifiers),
             evaluators=(evaluator,) if evaluator else (), algorithm=algorithm, budget=given("budget", budget),
             steps=given("steps", steps), seed=given("seed", seed), final_steps=given("final_steps", final_steps),
+            final_top=given("final_top", final_top),
             batch_size=given("batch_size", batch_size), options=catalog.options_for(algorithm, options or {}) or None,
             model_options=chosen_model_options(model_values)).validate()
     except (ValueError, Unavailable) as error:

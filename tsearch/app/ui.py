@@ -13,7 +13,7 @@ import os
 import gradio as gr
 
 from tsearch import envvars
-from tsearch.app import catalog, charts, handlers, numbers, views
+from tsearch.app import catalog, charts, choices, handlers, numbers, views
 from tsearch.app.controls import (DEFAULT_ALGORITHM, _controls, _model_controls,  # noqa: F401 (tests read them here)
                                   _model_option_updates, _run_bar)
 from tsearch.app.arena_tab import arena_tab
@@ -190,7 +190,8 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
         trigger(_running, inputs_kwargs={"session": session}, outputs=busy, queue=False, show_progress="hidden",
                 api_visibility="private")
         runs[name] = trigger(
-            handlers.search, inputs_kwargs={**shared, "baseline": c["baseline"], "final_steps": c["final_steps"]},
+            handlers.search, inputs_kwargs={**shared, "baseline": c["baseline"], "final_steps": c["final_steps"],
+                                            "final_top": c["final_top"]},
             outputs=search_outputs, concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal",
             **({"api_name": "search"} if name == "search" else {"api_visibility": "private"}))
         _after(runs[name], _idle, busy)
@@ -213,6 +214,7 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
                       outputs=[c[k] for k in ("model_note", "prompt", "examples_column", "cls", "verifiers",
                                               "evaluator", "budget", "steps", "estimate", "model_options_box")]
                       + list(c["model_option_inputs"].values()), api_visibility="private")
+    choices.wire_choices(demo, c)   # the form's choices and notes follow the model and the algorithm
     groups = c["groups"]
     c["algorithm"].change(lambda name: [gr.update(visible=key == name) for key in groups], inputs=c["algorithm"],
                           outputs=list(groups.values()), api_visibility="private")

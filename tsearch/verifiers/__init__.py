@@ -11,15 +11,15 @@ VERIFIERS: dict[str, Entry] = {
     "shapes-quality": Entry("tsearch.verifiers.shapes_quality:build", "quality head on the shapes CLIP's image embedding, blind to the prompt (aesthetic analogue)", kind="bundled"),
     "shapes-oracle": Entry("tsearch.verifiers.shapes_oracle:build", "exact oracle for the shapes world (upper bound: GenEval-style checks)", kind="bundled"),
     "digits-classifier": Entry("tsearch.verifiers.digits_classifier:build", "small CNN classifier: logit of the target digit (ImageNet-classifier analogue)", kind="bundled"),
-    "clipscore": Entry("tsearch.verifiers.clipscore:build", "CLIPScore, 2.5 max(cos, 0), open_clip ViT-L/14 OpenAI by default (Hessel et al. 2021)", requires=("open_clip",), kind="real"),
+    "clipscore": Entry("tsearch.verifiers.clipscore:build", "CLIPScore, 2.5 max(cos, 0), open_clip ViT-L/14 OpenAI by default (Hessel et al. 2021)", requires=("open_clip",), kind="real", condition="text"),
     "aesthetic": Entry("tsearch.verifiers.aesthetic:build", "LAION aesthetic predictor v2: MLP over CLIP ViT-L/14 image embeddings, prompt-blind (1-10)", requires=("open_clip",), kind="real"),
-    "imagereward": Entry("tsearch.verifiers.imagereward:build", "ImageReward (BLIP reward model, THUDM/ImageReward) in transformers BLIP classes", requires=("transformers",), kind="real"),
-    "pickscore": Entry("tsearch.verifiers.pickscore:build", "PickScore v1: CLIP ViT-H/14 preference logit (yuvalkirstain/PickScore_v1)", requires=("transformers",), kind="real"),
-    "hpsv2": Entry("tsearch.verifiers.hpsv2:build", "HPSv2.1: human-preference cosine from open_clip ViT-H/14 (xswu/HPSv2)", requires=("open_clip",), kind="real"),
-    "imagenet-classifier": Entry("tsearch.verifiers.imagenet_classifier:build", "logit of the target class from a transformers ImageNet classifier (google/vit-base-patch16-224); class-conditional", requires=("transformers",), kind="real"),
-    "clip-zeroshot": Entry("tsearch.verifiers.clip_zeroshot:build", "CLIP zero-shot logit of the target class over prompt templates (ImageNet names); class-conditional", requires=("open_clip",), kind="real"),
+    "imagereward": Entry("tsearch.verifiers.imagereward:build", "ImageReward (BLIP reward model, THUDM/ImageReward) in transformers BLIP classes", requires=("transformers",), kind="real", condition="text"),
+    "pickscore": Entry("tsearch.verifiers.pickscore:build", "PickScore v1: CLIP ViT-H/14 preference logit (yuvalkirstain/PickScore_v1)", requires=("transformers",), kind="real", condition="text"),
+    "hpsv2": Entry("tsearch.verifiers.hpsv2:build", "HPSv2.1: human-preference cosine from open_clip ViT-H/14 (xswu/HPSv2)", requires=("open_clip",), kind="real", condition="text"),
+    "imagenet-classifier": Entry("tsearch.verifiers.imagenet_classifier:build", "logit of the target class from a transformers ImageNet classifier (google/vit-base-patch16-224); class-conditional", requires=("transformers",), kind="real", condition="class"),
+    "clip-zeroshot": Entry("tsearch.verifiers.clip_zeroshot:build", "CLIP zero-shot logit of the target class over prompt templates (ImageNet names); class-conditional", requires=("open_clip",), kind="real", condition="class"),
     "ssl-similarity": Entry("tsearch.verifiers.ssl_similarity:build", "label-free: DINOv2 cosine between the final sample and its clean estimate at t=0.4 (needs the engine to pass reference=)", requires=("transformers",), kind="real"),
-    "llm-grader": Entry("tsearch.verifiers.llm_grader:build", "VLM grader with the paper rubric (0-100) over any OpenAI-compatible endpoint (TSEARCH_LLM_URL/KEY/MODEL)", kind="real"),
+    "llm-grader": Entry("tsearch.verifiers.llm_grader:build", "VLM grader with the paper rubric (0-100) over any OpenAI-compatible endpoint (TSEARCH_LLM_URL/KEY/MODEL)", kind="real", condition="text"),
 }
 
 

@@ -105,6 +105,18 @@ def available_verifiers() -> list[str]:
     return [name for name, ok, _, _ in verifiers() if ok]
 
 
+def score_note(verifiers, evaluator) -> str:
+    """What each chosen score means and which way is better, from the verifier registry's descriptions."""
+    from tsearch.verifiers import VERIFIERS
+
+    chosen = [(name, "verifier") for name in (verifiers or []) if name in VERIFIERS] + \
+        ([(evaluator, "held-out")] if evaluator in VERIFIERS else [])
+    lines = [f"- **{name}** ({role}): {VERIFIERS[name].description}; higher is better" for name, role in chosen]
+    if len([v for v in verifiers or [] if v in VERIFIERS]) > 1:
+        lines.append("- the search ranks by the verifiers' mean rank, so its score is a rank, not a verifier's scale")
+    return "\n".join(lines)
+
+
 def verifier_fits(model: str, verifier: str) -> bool:
     """Whether a registered verifier can score this model's samples: a bundled world's verifiers score that world
     only; a text world (shapes) also takes the general verifiers that read a prompt or nothing; the class worlds
@@ -156,25 +168,27 @@ def _short(reason: str) -> str:
 
 
 def other_models() -> list[tuple[str, str, str]]:
-    """(name, description, what a host does to offer it) of each registered model the page does not offer."""
+    """(name, description, what keeps it off the page) of each registered model the page does not offer."""
     rows = []
     for name, ok, reason, description in models():
         if ok and offered(name):
             continue
-        steps = ([] if ok else [f"make it loadable here (now: {_short(reason)})"]) + \
-            ([] if offered(name) else ["list it in the TSEARCH_APP_MODELS environment variable (comma-separated)"])
-        rows.append((name, description, " and ".join(steps)))
+        why = ([] if ok else [f"not loadable here ({_short(reason)})"]) + \
+            ([] if offered(name) else ["not listed in TSEARCH_APP_MODELS"])
+        rows.append((name, description, "; ".join(why)))
     return rows
 
 
 def other_models_note() -> str:
-    """Markdown: the registered models that do not run here, and what would make each available."""
+    """Markdown: the registered models that do not run here, and what would make them available."""
     rows = other_models()
     if not rows:
         return "Every registered model runs here."
-    lines = [f"- **{name}**: {description}. *A host offers it if they* {how}." for name, description, how in rows]
-    return ("These models are registered but not offered on this page. **Visitors:** nothing to do; they need "
-            "the host's set-up (weights, often a GPU).\n\n" + "\n".join(lines))
+    lines = [f"- **{name}**: {description}. *Now:* {why}." for name, description, why in rows]
+    return ("These models are registered but not offered on this page. **Visitors:** nothing to do; they need the "
+            "host's set-up. **Hosts:** make a model loadable here (its weights cached or the hub reachable, often "
+            "a GPU) and list it in the TSEARCH_APP_MODELS environment variable (comma-separated names).\n\n"
+            + "\n".join(lines))
 
 
 def default_model() -> tuple[str, str]:

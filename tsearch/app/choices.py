@@ -158,4 +158,6 @@ def wire_choices(demo: gr.Blocks, c: dict) -> None:
     for trigger in (demo.load, c["model"].change, c["algorithm"].change, c["steps"].change,
                     *(field.change for field in option_inputs)):
         trigger(redraw, inputs=inputs, outputs=[c["algorithm_note"], c["budget_note"], c["budget"]], **quiet)
+    for trigger in (demo.load, c["verifiers"].change, c["evaluator"].change):
+        trigger(catalog.score_note, inputs=[c["verifiers"], c["evaluator"]], outputs=c["score_note"], **quiet)
     c["budget"].change(redraw_notes, inputs=inputs, outputs=[c["algorithm_note"], c["budget_note"]], **quiet)

@@ -88,7 +88,8 @@ def _controls(start: str, info: dict, preset: catalog.Preset, c: dict) -> dict:
     """The form: the left column's settings by name, added to `c` (the run bar's controls). The verifiers, the
     evaluator and the steps start blank and are filled from the model when the page loads (choices.opening)."""
     _model_part(start, info, c)
-    offered = catalog.verifiers_for(start)
+    # every verifier available here, so an API caller may name any; the page narrows them to the model's on load
+    offered = catalog.available_verifiers()
     c["verifiers"] = gr.Dropdown(offered, value=None, multiselect=True, label="Verifiers",
                                  info="Score each candidate; higher is better. Several are combined by mean rank "
                                       "(an ensemble). Only those that can score this model's images are offered.")
@@ -96,6 +97,7 @@ def _controls(start: str, info: dict, preset: catalog.Preset, c: dict) -> dict:
                                  label="Held-out evaluator",
                                  info="Plotted beside the verifier, never told to the search: does search "
                                       "improve what we care about, or only the verifier's opinion?")
+    c["score_note"] = gr.Markdown("", elem_id="score-note")
     c["algorithm"] = gr.Radio(list(ALGORITHMS), value=DEFAULT_ALGORITHM, label="Search algorithm",
                               info="steps = the baseline: one noise, more denoising steps.")
     c["algorithm_note"] = gr.Markdown(f"**{DEFAULT_ALGORITHM}**: {catalog.algorithm_brief(DEFAULT_ALGORITHM)}",

@@ -10,7 +10,7 @@ VERIFIERS: dict[str, Entry] = {
     "shapes-clip": Entry("tsearch.verifiers.shapes_clip:build", "tiny CLIP trained on shape scenes, scored like CLIPScore", kind="bundled"),
     "shapes-quality": Entry("tsearch.verifiers.shapes_quality:build", "quality head on the shapes CLIP's image embedding, blind to the prompt (aesthetic analogue)", kind="bundled"),
     "shapes-oracle": Entry("tsearch.verifiers.shapes_oracle:build", "exact oracle for the shapes world (upper bound: GenEval-style checks)", kind="bundled"),
-    "digits-classifier": Entry("tsearch.verifiers.digits_classifier:build", "small CNN classifier: logit of the target digit (ImageNet-classifier analogue)", kind="bundled"),
+    "digits-classifier": Entry("tsearch.verifiers.digits_classifier:build", "small CNN classifier: logit of the target digit, an unbounded log-odds score, not a probability (ImageNet-classifier analogue)", kind="bundled"),
     "clipscore": Entry("tsearch.verifiers.clipscore:build", "CLIPScore, 2.5 max(cos, 0), open_clip ViT-L/14 OpenAI by default (Hessel et al. 2021)", requires=("open_clip",), kind="real", condition="text"),
     "aesthetic": Entry("tsearch.verifiers.aesthetic:build", "LAION aesthetic predictor v2: MLP over CLIP ViT-L/14 image embeddings, prompt-blind (1-10)", requires=("open_clip",), kind="real"),
     "imagereward": Entry("tsearch.verifiers.imagereward:build", "ImageReward (BLIP reward model, THUDM/ImageReward) in transformers BLIP classes", requires=("transformers",), kind="real", condition="text"),

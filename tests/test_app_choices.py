@@ -182,27 +182,38 @@ def test_nfes_are_explained_where_they_are_counted():
 def test_the_notes_follow_the_algorithm_the_steps_and_the_typed_budget():
     keys = [f.key for f in catalog.all_option_fields()]
     defaults = [f.default for f in catalog.all_option_fields()]
-    algorithm_note, budget_note, slider = choices.notes("shapes", "paths", 800, 10, keys, defaults)
+    algorithm_note, budget_note = choices.notes("shapes", "paths", 800, 10, keys, defaults)
     assert "Denoise a few noises part way" in algorithm_note and "at least **2,832 NFEs** at 10 steps" in algorithm_note
     assert "20 NFEs per candidate" in budget_note and "below the least this search takes, 2,832" in budget_note
-    assert slider["minimum"] == 20   # the slider starts at one candidate's cost
-    _, note, _ = choices.notes("shapes", "random", 1_000_000, 10, keys, defaults)
-    assert "1,000,000 NFEs is above the most this page runs, 20,000" in note
-    _, note, _ = choices.notes("shapes", "random", 800, 0, keys, defaults)
-    assert "Steps: 0 is not a whole number of at least 1" in note
+    _, note = choices.notes("shapes", "random", 1_000_000, 10, keys, defaults)
+    assert "1,000,000 NFEs is above the most a Run spends here, 20,000" in note
+    _, note = choices.notes("shapes", "random", 5, 10, keys, defaults)
+    assert "5 NFEs is below one candidate's cost, 20" in note   # the budget's least is one candidate
+    _, note = choices.notes("shapes", "random", 800, 2.5, keys, defaults)
+    assert "Steps: 2.5 is not a whole number of at least 1" in note
+    assert choices.notes("shapes", "random", 800, 0, keys, defaults)[1].startswith("10 steps")   # 0: the default
+    with pytest.raises(gr.Error, match="budget: a Run spends at most 20,000 NFEs here; got 1,000,000"):
+        list(handlers.search(model="gmm", budget=1_000_000, session=Session()))
     bad = [1.5 if key == "zero_order_lam" else value for key, value in zip(keys, defaults)]
-    algorithm_note, note, _ = choices.notes("shapes", "zero-order", 800, None, keys, bad)
+    algorithm_note, note = choices.notes("shapes", "zero-order", 800, None, keys, bad)
     assert "Options: option lam of 'zero-order' must be a number > 0 and < 1, got 1.5" in note
-    _, note, _ = choices.notes("gmm", "random", 300, None, keys, defaults)
+    _, note = choices.notes("gmm", "random", 300, None, keys, defaults)
     assert note.startswith("10 steps × 1 pass (no guidance) = **10 NFEs per candidate** → 300 NFEs = 30")
 
 
-def test_model_options_show_the_models_real_default_and_send_blank():
+def test_model_options_show_the_models_real_default_and_a_search_at_it_builds_no_second_model(monkeypatch):
     box, height, width, guidance, negative, length = choices.model_option_updates("shapes")
-    assert box["visible"] and guidance["visible"] and guidance["value"] is None
-    assert guidance["placeholder"] == "3 (this model's default)"
+    assert box["visible"] and guidance["visible"] and guidance["value"] == 3.0   # the model's own, never 0
+    assert not height["visible"] and height["value"] is None
     opening = choices.opening("shapes")
     assert opening[0]["value"] == catalog.preset("shapes").prompt and opening[4]["value"] == 10
+    gets = []
+    real = handlers.POOL.get
+    monkeypatch.setattr(handlers.POOL, "get", lambda name, options=None: gets.append(options) or real(name, options))
+    *_, done = handlers.search(model="shapes", budget=20, steps=2, guidance=3.0, session=Session())
+    assert _stored(done)["model_options"] == {} and not any(gets)
+    *_, done = handlers.search(model="shapes", budget=20, steps=2, guidance=1.0, session=Session())
+    assert _stored(done)["model_options"] == {"guidance": 1.0}
 
 
 def test_draft_then_commit_is_in_the_form_and_reaches_the_search(demo):

@@ -86,16 +86,17 @@ def least_text(algorithm: str, least: int | None, steps: int) -> str:
 
 
 def budget_problem(budget, least: int | None, per_candidate: int, most: int) -> str:
-    """What is wrong with the budget as typed ('' when nothing): the same limits Run checks, said before Run."""
+    """What is wrong with the budget as typed ('' when nothing): the limits Run checks, said before Run."""
     if not isinstance(budget, (int, float)) or isinstance(budget, bool):
         return "Budget: type a whole number of NFEs."
     if budget != int(budget):
         return f"Budget: {budget} is not a whole number of NFEs."
-    floor = max(per_candidate, least or 0)
-    if budget < floor:
-        return f"Budget: {_number(int(budget))} NFEs is below the least this search takes, {_number(floor)}."
+    if budget < per_candidate:
+        return f"Budget: {_number(int(budget))} NFEs is below one candidate's cost, {_number(per_candidate)}."
+    if least is not None and budget < least:
+        return f"Budget: {_number(int(budget))} NFEs is below the least this search takes, {_number(least)}."
     if budget > most:
-        return f"Budget: {_number(int(budget))} NFEs is above the most this page runs, {_number(most)}."
+        return f"Budget: {_number(int(budget))} NFEs is above the most a Run spends here, {_number(most)}."
     return ""
 
 

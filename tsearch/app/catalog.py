@@ -37,6 +37,7 @@ PRESETS = {
     "digits": Preset(("digits-classifier",), None, cls=3, budget=600),
     "gmm": Preset(("gmm-density",), None, cls=1, budget=300),
 }
+MOST_NFES = 20000   # a Run's (and an MCP call's) largest budget: a page search should end within minutes on a CPU
 DEFAULT_ALGORITHM = "zero-order"   # the app's point: watch zero-order steps improve one image
 PREFERRED_MODELS = ("shapes", "gmm")   # the first available one is selected when the app opens
 LOCAL_KINDS = ("analytic", "bundled")  # registry kinds that load in seconds; others may download weights

@@ -20,7 +20,6 @@ from tsearch.app import catalog, handlers
 from tsearch.models import MODEL_OPTIONS
 from tsearch.search import make_options
 
-PAGE_MOST = 20000   # NFEs: the budget slider's end (one Run; the API's limit is SearchConfig's)
 FOLLOWING = ("prompt", "cls", "verifiers", "evaluator", "steps")   # filled from the model when the page loads
 
 
@@ -46,16 +45,15 @@ def verifier_updates(model: str) -> tuple[dict, dict]:
 
 def model_option_updates(model: str) -> list:
     """The model options accordion (hidden when the model takes none), then each option shown where the chosen
-    model takes it, blank (its default), with that default written in the field."""
+    model takes it, holding the model's own default where it is known (a loaded model's value; the search drops a
+    value equal to it), else blank."""
     taken = catalog.model_options(model)
     loaded = handlers.POOL.get(model).model if taken and described(model) else None
     updates = [gr.update(visible=bool(taken))]
     for name in MODEL_OPTIONS:
-        default = getattr(loaded, name, None)
-        shown = f"{default:g}" if isinstance(default, (int, float)) and not isinstance(default, bool) else default
-        updates.append(gr.update(visible=name in taken, value="" if name == "negative_prompt" else None,
-                                 placeholder=f"{shown} (this model's default)" if shown not in (None, "")
-                                 else "the model's default"))
+        default = getattr(loaded, name, None) if name in taken else None
+        blank = "" if name == "negative_prompt" else None
+        updates.append(gr.update(visible=name in taken, value=blank if default is None else default))
     return updates
 
 
@@ -114,7 +112,7 @@ def _options(algorithm: str, keys: list[str], values) -> tuple[dict, str]:
 
 
 def _steps(steps, default: int) -> tuple[int, str]:
-    if steps is None or steps == "":
+    if steps is None or steps == "" or steps == 0:   # blank (an empty number field sends 0): the model's default
         return default, ""
     if isinstance(steps, bool) or not isinstance(steps, (int, float)) or steps != int(steps) or steps < 1:
         return default, f"Steps: {steps} is not a whole number of at least 1."
@@ -122,22 +120,21 @@ def _steps(steps, default: int) -> tuple[int, str]:
 
 
 def notes(model: str, algorithm: str, budget, steps, keys: list[str], values) -> tuple:
-    """The algorithm's note (its sentence and least budget here), the budget's note (NFEs per candidate, what the
-    budget buys, what is wrong as typed), and the budget slider's least value (one candidate's cost)."""
+    """The algorithm's note (its sentence and least budget here) and the budget's note (NFEs per candidate, what
+    the budget buys, what is wrong with it as typed: the limits Run checks, said before Run)."""
     if algorithm not in catalog.ALGORITHMS:
-        return "", "", gr.update()
+        return "", ""
     brief = f"**{algorithm}**: {catalog.algorithm_brief(algorithm)}"
     known = facts(model) if catalog.runs_here(model) else None
     if known is None:
-        return brief, "", gr.update()
+        return brief, ""
     steps, steps_problem = _steps(steps, known.default_steps)
     options, options_problem = _options(algorithm, keys, values)
     least = None if options_problem else nfes.least_budget(algorithm, known, steps, options)
     per = known.candidate(steps)
-    problem = steps_problem or options_problem or nfes.budget_problem(budget, least, per, PAGE_MOST)
+    problem = steps_problem or options_problem or nfes.budget_problem(budget, least, per, catalog.MOST_NFES)
     budget_note = nfes.cost_text(known, steps, budget) + (f"\n\n**⚠ {problem}**" if problem else "")
-    floor = min(per, int(budget)) if isinstance(budget, (int, float)) and budget >= 1 else 1
-    return (f"{brief} {nfes.least_text(algorithm, least, steps)}", budget_note, gr.update(minimum=floor))
+    return f"{brief} {nfes.least_text(algorithm, least, steps)}", budget_note
 
 
 def wire_choices(demo: gr.Blocks, c: dict) -> None:
@@ -152,12 +149,8 @@ def wire_choices(demo: gr.Blocks, c: dict) -> None:
     def redraw(model, algorithm, budget, steps, *values):
         return notes(model, algorithm, budget, steps, keys, values)
 
-    def redraw_notes(model, algorithm, budget, steps, *values):
-        return notes(model, algorithm, budget, steps, keys, values)[:2]
-
-    for trigger in (demo.load, c["model"].change, c["algorithm"].change, c["steps"].change,
+    for trigger in (demo.load, c["model"].change, c["algorithm"].change, c["steps"].change, c["budget"].change,
                     *(field.change for field in option_inputs)):
-        trigger(redraw, inputs=inputs, outputs=[c["algorithm_note"], c["budget_note"], c["budget"]], **quiet)
+        trigger(redraw, inputs=inputs, outputs=[c["algorithm_note"], c["budget_note"]], **quiet)
     for trigger in (demo.load, c["verifiers"].change, c["evaluator"].change):
         trigger(catalog.score_note, inputs=[c["verifiers"], c["evaluator"]], outputs=c["score_note"], **quiet)
-    c["budget"].change(redraw_notes, inputs=inputs, outputs=[c["algorithm_note"], c["budget_note"]], **quiet)

@@ -102,12 +102,15 @@ def _controls(start: str, info: dict, preset: catalog.Preset, c: dict) -> dict:
                               info="steps = the baseline: one noise, more denoising steps.")
     c["algorithm_note"] = gr.Markdown(f"**{DEFAULT_ALGORITHM}**: {catalog.algorithm_brief(DEFAULT_ALGORITHM)}",
                                       elem_id="algorithm-note")
-    c["budget"] = gr.Slider(1, choices.PAGE_MOST, value=preset.budget, step=1, label="Budget (NFEs)",
-                            info="NFE = one denoiser pass over one image. The budget is all candidates together.")
+    # a number field, not a slider: a slider moves a typed value into its range without a word; here a value out
+    # of range stays as typed, the note under it says why, and Run refuses it (handlers.search)
+    c["budget"] = gr.Number(preset.budget, label="Budget (NFEs)",   # any number in; a fraction is refused by name
+                            info=f"NFE = one denoiser pass over one image; the budget is all candidates together "
+                                 f"(at most {catalog.MOST_NFES:,} a Run).")
     c["budget_note"] = gr.Markdown("", elem_id="budget-note")
     c["estimate"] = gr.Markdown("")
     with gr.Row():
-        c["steps"] = _number("steps", None, minimum=1)
+        c["steps"] = _number("steps", None, minimum=0)   # 0 (an emptied field sends 0) = the model's default
         c["seed"] = _number("seed", SETTINGS["seed"].default, minimum=0)
     c["baseline"] = gr.Checkbox(False, label="Also run the more-steps baseline at the same budget")
     _advanced(c)

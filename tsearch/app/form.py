@@ -38,6 +38,16 @@ def chosen_model_options(values: dict | None) -> dict:
     return {name: value for name, value in values.items() if not blank(value)}
 
 
+def changed(model, values: dict) -> dict:
+    """The model options, those equal to the loaded model's own left out where a variant would load the model again
+    (a bundled model; a diffusers adapter's variant shares its pipeline, so its values are kept as given). The page
+    shows a model's default in its field, so a Run left at it builds no second copy of the model."""
+    if callable(getattr(model, "with_options", None)):
+        return values
+    return {name: value for name, value in values.items()
+            if blank(value) or not (hasattr(model, name) and getattr(model, name) == value)}
+
+
 def condition(model: str, conditioning: str, prompt, cls):
     """The prompt (text models) or the class (class-conditional) the controls give; gr.Error when it is missing or
     when a class is given to a text model (it would be ignored). Both left out (None, as an API caller who names

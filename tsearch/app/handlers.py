@@ -76,6 +76,8 @@ def search(model: str, prompt: str | None = None, verifiers: list[str] | None = 
     model that does not take them."""
     model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
     baseline = check_flag("baseline", baseline)
+    if isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget > catalog.MOST_NFES:
+        raise gr.Error(f"budget: a Run spends at most {catalog.MOST_NFES:,} NFEs here; got {budget:,}")
     check_options(options)
     if not catalog.is_local(model) and not POOL.loaded(model):
         yield (f"Loading {model} (the first time downloads its weights; this can take minutes)…",
@@ -84,8 +86,9 @@ def search(model: str, prompt: str | None = None, verifiers: list[str] | None = 
     config = form.build(model, slot.model.conditioning, prompt=prompt, cls=cls, verifiers=verifiers, evaluator=evaluator,
                         algorithm=algorithm, budget=budget, steps=steps, seed=seed, final_steps=final_steps,
                         final_top=final_top, batch_size=batch_size, options=options,
-                        model_values=dict(height=height, width=width, guidance=guidance,
-                                          negative_prompt=negative_prompt, max_sequence_length=max_sequence_length))
+                        model_values=form.changed(slot.model, dict(
+                            height=height, width=width, guidance=guidance, negative_prompt=negative_prompt,
+                            max_sequence_length=max_sequence_length)))
     yield from search_config(session if session is not None else Session(), config, baseline, slot)
 
 

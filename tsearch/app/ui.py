@@ -218,7 +218,7 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
     groups = c["groups"]
     c["algorithm"].change(lambda name: [gr.update(visible=key == name) for key in groups], inputs=c["algorithm"],
                           outputs=list(groups.values()), api_visibility="private")
-    for trigger in (c["budget"].release, c["baseline"].change, demo.load):
+    for trigger in (c["budget"].change, c["baseline"].change, demo.load):
         trigger(handlers.estimate, inputs=[c[k] for k in ("model", "budget", "prompt", "cls", "batch_size",
                                                           "baseline")],
                 outputs=c["estimate"], api_visibility="private")

@@ -88,7 +88,8 @@ def test_only_models_that_run_here_are_offered_and_the_others_say_what_makes_the
     note = catalog.other_models_note()
     assert "Visitors:** nothing to do" in note and "TSEARCH_APP_MODELS" in note
     # a hub model that loads here is offered once the host lists it, and only then
-    monkeypatch.setitem(MODELS, "hub-model", Entry("tsearch.models.gmm:build", "stands in for a hub model", kind="diffusers"))
+    monkeypatch.setitem(MODELS, "hub-model", Entry("tsearch.models.gmm:build", "stands in for a hub model",
+                                                   kind="diffusers"))
     assert "hub-model" not in [name for _, name in catalog.model_choices()]
     assert ("hub-model", "stands in for a hub model", "not listed in TSEARCH_APP_MODELS") in catalog.other_models()
     monkeypatch.setenv("TSEARCH_APP_MODELS", "hub-model")
@@ -233,3 +234,54 @@ def test_every_score_says_which_way_is_better_and_digits_says_what_its_number_is
     note = catalog.score_note(["shapes-clip", "shapes-quality"], "shapes-oracle")
     assert note.count("higher is better") == 3 and "mean rank" in note and "(held-out)" in note
     assert re.search(r"shapes-oracle\*\* \(held-out\)", note)
+
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+def test_in_a_browser_the_choices_follow_the_model_and_the_budget_is_checked_where_it_is_typed(shapes_url):
+    import os
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(shapes_url)
+            page.wait_for_function("(document.querySelector('#budget-note')?.innerText || '')"
+                                   ".includes('NFEs per candidate')", timeout=30_000)
+            for accordion in page.locator("button.label-wrap").all():   # every accordion open: all text shown
+                accordion.click()
+            page.wait_for_timeout(500)
+            text = page.inner_text("body")
+            assert "Other models" in text and "TSEARCH_APP_MODELS" in text
+            for name in FORBIDDEN:
+                assert name not in text, f"{name!r} is on the page"
+            assert "10 steps × 2 passes for guidance = 20 NFEs per candidate → 800 NFEs = 40 full candidates" in \
+                page.inner_text("#budget-note")
+            score = page.inner_text("#score-note")
+            assert "shapes-clip" in score and "higher is better" in score
+            guidance = page.locator("input[type=number][aria-label*='Guidance']")
+            assert guidance.input_value() == "3"   # the model's real default, not 0
+            page.get_by_label("paths", exact=True).check()
+            page.wait_for_function("(document.querySelector('#algorithm-note')?.innerText || '').includes('2,832')")
+            assert "below the least this search takes, 2,832" in page.inner_text("#budget-note")
+            budget = page.locator("input[type=number][aria-label*='Budget']")
+            budget.fill("1000000")
+            budget.press("Tab")
+            page.wait_for_function("(document.querySelector('#budget-note')?.innerText || '').includes('above the')")
+            assert budget.input_value() == "1000000"   # refused where typed, never moved into range
+            # another model: its verifiers only, and its class picker
+            page.locator("#run-bar input").first.click()
+            page.get_by_role("option", name="digits", exact=True).click()
+            page.wait_for_function("(document.querySelector('#score-note')?.innerText || '')"
+                                   ".includes('digits-classifier')", timeout=30_000)
+            page.get_by_label("Verifiers").click()
+            offered = [o.inner_text().replace("✓", "").strip() for o in page.get_by_role("option").all()]
+            assert offered == ["digits-classifier"], offered
+        finally:
+            browser.close()

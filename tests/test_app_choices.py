@@ -88,12 +88,12 @@ def test_only_models_that_run_here_are_offered_and_the_others_say_what_makes_the
     note = catalog.other_models_note()
     assert "Visitors:** nothing to do" in note and "TSEARCH_APP_MODELS" in note
     # a hub model that loads here is offered once the host lists it, and only then
-    monkeypatch.setitem(MODELS, "hub-model", Entry("tsearch.models.gmm:build", "stands in for a hub model",
+    monkeypatch.setitem(MODELS, "unlisted-hub-model", Entry("tsearch.models.gmm:build", "stands in for a hub model",
                                                    kind="diffusers"))
-    assert "hub-model" not in [name for _, name in catalog.model_choices()]
-    assert ("hub-model", "stands in for a hub model", "not listed in TSEARCH_APP_MODELS") in catalog.other_models()
-    monkeypatch.setenv("TSEARCH_APP_MODELS", "hub-model")
-    assert ("hub-model", "hub-model") in catalog.model_choices()
+    assert "unlisted-hub-model" not in [name for _, name in catalog.model_choices()]
+    assert ("unlisted-hub-model", "stands in for a hub model", "not listed in TSEARCH_APP_MODELS") in catalog.other_models()
+    monkeypatch.setenv("TSEARCH_APP_MODELS", "unlisted-hub-model")
+    assert ("unlisted-hub-model", "unlisted-hub-model") in catalog.model_choices()
 
 
 def test_verifiers_and_evaluators_are_filtered_by_the_model(monkeypatch):

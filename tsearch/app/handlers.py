@@ -76,8 +76,6 @@ def search(model: str, prompt: str | None = None, verifiers: list[str] | None = 
     model that does not take them."""
     model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
     baseline = check_flag("baseline", baseline)
-    if isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget > catalog.MOST_NFES:
-        raise gr.Error(f"budget: a Run spends at most {catalog.MOST_NFES:,} NFEs here; got {budget:,}")
     check_options(options)
     if not catalog.is_local(model) and not POOL.loaded(model):
         yield (f"Loading {model} (the first time downloads its weights; this can take minutes)…",
@@ -89,6 +87,8 @@ def search(model: str, prompt: str | None = None, verifiers: list[str] | None = 
                         model_values=form.changed(slot.model, dict(
                             height=height, width=width, guidance=guidance, negative_prompt=negative_prompt,
                             max_sequence_length=max_sequence_length)))
+    if config.budget > catalog.MOST_NFES:   # within SearchConfig's range, beyond what one Run of the page spends
+        raise gr.Error(f"budget: a Run spends at most {catalog.MOST_NFES:,} NFEs here; got {config.budget:,}")
     yield from search_config(session if session is not None else Session(), config, baseline, slot)
 
 

@@ -91,7 +91,8 @@ def test_only_models_that_run_here_are_offered_and_the_others_say_what_makes_the
     monkeypatch.setitem(MODELS, "unlisted-hub-model", Entry("tsearch.models.gmm:build", "stands in for a hub model",
                                                    kind="diffusers"))
     assert "unlisted-hub-model" not in [name for _, name in catalog.model_choices()]
-    assert ("unlisted-hub-model", "stands in for a hub model", "not listed in TSEARCH_APP_MODELS") in catalog.other_models()
+    assert ("unlisted-hub-model", "stands in for a hub model",
+            "not listed in TSEARCH_APP_MODELS") in catalog.other_models()
     monkeypatch.setenv("TSEARCH_APP_MODELS", "unlisted-hub-model")
     assert ("unlisted-hub-model", "unlisted-hub-model") in catalog.model_choices()
 

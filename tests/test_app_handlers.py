@@ -197,7 +197,7 @@ def test_compare_overlays_runs_and_shows_their_best_images_side_by_side():
     session = Session()
     updates = list(handlers.compare(**dict(GMM, budget=100), mode="algorithms", algorithms=["random", "zero-order"],
                                     session=session))
-    status, figure, cards = updates[-1]
+    status, figure, cards, _ = updates[-1]
     assert status.startswith("Compared 2 runs")
     names = list(traces(figure))
     assert "random" in names and "zero-order" in names

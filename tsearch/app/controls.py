@@ -110,7 +110,9 @@ def _controls(start: str, info: dict, preset: catalog.Preset, c: dict) -> dict:
     c["budget_note"] = gr.Markdown("", elem_id="budget-note")
     c["estimate"] = gr.Markdown("")
     with gr.Row():
-        c["steps"] = _number("steps", None, minimum=0)   # 0 (an emptied field sends 0) = the model's default
+        # no bounds on the field: a value out of range stays as typed and the budget's note says why (choices.notes);
+        # 0 (an emptied field sends 0) is the model's default
+        c["steps"] = _number("steps", None)
         c["seed"] = _number("seed", SETTINGS["seed"].default, minimum=0)
     c["baseline"] = gr.Checkbox(False, label="Also run the more-steps baseline at the same budget")
     _advanced(c)

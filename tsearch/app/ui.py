@@ -13,7 +13,8 @@ import os
 import gradio as gr
 
 from tsearch import envvars
-from tsearch.app import catalog, charts, choices, handlers, numbers, views
+from tsearch.app import axis, catalog, charts, choices, compare, compare_estimate, density, handlers, numbers, views
+from tsearch.app.compare_table import DATATYPES, HEADERS
 from tsearch.app.controls import (DEFAULT_ALGORITHM, _controls, _model_controls,  # noqa: F401 (tests read them here)
                                   _model_option_updates, _run_bar)
 from tsearch.app.arena_tab import arena_tab
@@ -116,7 +117,9 @@ def _results() -> dict:
                 r["best_image"] = gr.Image(label="Best so far", type="filepath", interactive=False, height=256,
                                            elem_classes=["pixelated"], elem_id="best")
                 r["best_card"] = gr.Markdown("", label="Best sample", elem_id="best-card")
+            r["cost"] = axis.cost_radio("cost-axis")   # the chart's x axis (tsearch.app.axis)
             r["chart"] = gr.Plot(handlers.plot(charts.empty_figure()), label="Compute vs score", elem_id="chart")
+            r["density"] = density.density_plot()      # gmm: the samples over the density (tsearch.app.density)
             r["gallery"] = gr.Gallery(label=views.GALLERY_LABEL, columns=6, rows=3,
                                       height="auto", object_fit="contain",
                                       elem_classes=["pixelated", "wrap-captions"], elem_id="gallery")
@@ -145,12 +148,35 @@ def _compare_tab(r: dict) -> None:
     r["mode"] = gr.Radio(["algorithms", "verifiers"], value="algorithms", label="Compare")
     r["compare_algorithms"] = gr.CheckboxGroup(list(ALGORITHMS), value=["random", "zero-order"], label="Algorithms")
     r["compare_verifiers"] = gr.Dropdown(catalog.available_verifiers(), value=[], multiselect=True,
-                                         label="Verifiers (one run each)")
+                                         label="Verifiers (one run each)", visible=False)
+    r["compare_estimate"] = gr.Markdown("", elem_id="compare-estimate")
     r["compare_button"] = gr.Button("Compare", variant="primary", elem_id="compare")
     r["compare_status"] = gr.Markdown("", label="Compare status")
+    r["compare_table"] = gr.Dataframe(headers=HEADERS, datatype=DATATYPES, value=None, interactive=False, wrap=True,
+                                      label="Results (seconds: denoiser, decoder and verifiers)",
+                                      elem_id="compare-table")
+    r["compare_cost"] = axis.cost_radio("compare-cost-axis")
     r["compare_chart"] = gr.Plot(label="Best so far at equal compute", elem_id="compare-chart")
     r["compare_gallery"] = gr.Gallery(label="Best image of each run", columns=4, height="auto",
                                       elem_classes=["pixelated", "wrap-captions"])
+
+
+def _wire_views(demo: gr.Blocks, session: gr.State, c: dict, r: dict) -> None:
+    """The charts' x axes, the gmm picture beside the Search chart, and the Compare tab's pickers and estimate."""
+    private = dict(queue=False, show_progress="hidden", api_visibility="private")
+    r["cost"].change(axis.redraw, inputs_kwargs={"cost": r["cost"], "session": session}, outputs=r["chart"], **private)
+    r["compare_cost"].change(compare.redraw, inputs_kwargs={"cost": r["compare_cost"], "session": session},
+                             outputs=r["compare_chart"], **private)
+    r["chart"].change(density.view, inputs_kwargs={"session": session}, outputs=r["density"], **private)
+    for trigger in (c["model"].change, demo.load):
+        trigger(density.shown_for, inputs=[c["model"], c["cls"]], outputs=r["density"], **private)
+    r["mode"].change(compare.pickers, inputs=r["mode"], outputs=[r["compare_algorithms"], r["compare_verifiers"]],
+                     **private)
+    choices = [c["model"], c["budget"], r["mode"], r["compare_algorithms"], r["compare_verifiers"], c["algorithm"],
+               c["prompt"], c["cls"], c["batch_size"]]
+    # the page's own estimate changes with the model and budget (and once it has calibrated the model): follow it
+    for component in (c["estimate"], r["mode"], r["compare_algorithms"], r["compare_verifiers"], c["algorithm"]):
+        component.change(compare_estimate.total, inputs=choices, outputs=r["compare_estimate"], **private)
 
 
 def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.Blocks:
@@ -202,9 +228,10 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
     compare_event = r["compare_button"].click(
         handlers.compare, inputs_kwargs={**shared, "mode": r["mode"], "algorithms": r["compare_algorithms"],
                                          "compare_verifiers": r["compare_verifiers"]},
-        outputs=[r["compare_status"], r["compare_chart"], r["compare_gallery"]], api_name="compare",
+        outputs=[r["compare_status"], r["compare_chart"], r["compare_gallery"], r["compare_table"]], api_name="compare",
         concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal")
     _after(compare_event, _idle, busy)
+    _wire_views(demo, session, c, r)
     r["export_button"].click(handlers.export, inputs_kwargs={"session": session}, outputs=r["export_file"],
                              api_name="export")
     r["load_file"].upload(handlers.load, inputs_kwargs={"file": r["load_file"], "session": session},

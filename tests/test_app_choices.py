@@ -209,9 +209,12 @@ def test_model_options_show_the_models_real_default_and_a_search_at_it_builds_no
     assert not height["visible"] and height["value"] is None
     opening = choices.opening("shapes")
     assert opening[0]["value"] == catalog.preset("shapes").prompt and opening[4]["value"] == 10
+    from tsearch.app.pool import ModelPool
+
     gets = []
-    real = handlers.POOL.get
-    monkeypatch.setattr(handlers.POOL, "get", lambda name, options=None: gets.append(options) or real(name, options))
+    real = ModelPool.get   # patched on the class: an instance attribute would outlive the test
+    monkeypatch.setattr(ModelPool, "get", lambda self, name, options=None: gets.append(options) or
+                        real(self, name, options))
     *_, done = handlers.search(model="shapes", budget=20, steps=2, guidance=3.0, session=Session())
     assert _stored(done)["model_options"] == {} and not any(gets)
     *_, done = handlers.search(model="shapes", budget=20, steps=2, guidance=1.0, session=Session())

@@ -97,17 +97,18 @@ def _controls(start: str, info: dict, preset: catalog.Preset, c: dict) -> dict:
                                  label="Held-out evaluator",
                                  info="Plotted beside the verifier, never told to the search: does search "
                                       "improve what we care about, or only the verifier's opinion?")
-    c["score_note"] = gr.Markdown("", elem_id="score-note")
+    # the notes start with the opening model's text, so nothing above the results moves when the page loads
+    c["score_note"] = gr.Markdown(catalog.score_note(preset.verifiers, preset.evaluator), elem_id="score-note")
     c["algorithm"] = gr.Radio(list(ALGORITHMS), value=DEFAULT_ALGORITHM, label="Search algorithm",
                               info="steps = the baseline: one noise, more denoising steps.")
-    c["algorithm_note"] = gr.Markdown(f"**{DEFAULT_ALGORITHM}**: {catalog.algorithm_brief(DEFAULT_ALGORITHM)}",
-                                      elem_id="algorithm-note")
+    algorithm_note, budget_note = choices.notes(start, DEFAULT_ALGORITHM, preset.budget, None, [], ())
+    c["algorithm_note"] = gr.Markdown(algorithm_note, elem_id="algorithm-note")
     # a number field, not a slider: a slider moves a typed value into its range without a word; here a value out
     # of range stays as typed, the note under it says why, and Run refuses it (handlers.search)
     c["budget"] = gr.Number(preset.budget, label="Budget (NFEs)",   # any number in; a fraction is refused by name
                             info=f"NFE = one denoiser pass over one image; the budget is all candidates together "
                                  f"(at most {catalog.MOST_NFES:,} a Run).")
-    c["budget_note"] = gr.Markdown("", elem_id="budget-note")
+    c["budget_note"] = gr.Markdown(budget_note, elem_id="budget-note")
     c["estimate"] = gr.Markdown("")
     with gr.Row():
         # no bounds on the field: a value out of range stays as typed and the budget's note says why (choices.notes);

@@ -256,11 +256,12 @@ def test_in_a_browser_the_choices_follow_the_model_and_the_budget_is_checked_whe
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.goto(shapes_url)
+            page.wait_for_selector("#chart .main-svg", timeout=60_000)
             page.wait_for_function("(document.querySelector('#budget-note')?.innerText || '')"
                                    ".includes('NFEs per candidate')", timeout=30_000)
             for accordion in page.locator("button.label-wrap").all():   # every accordion open: all text shown
                 accordion.click()
-            page.wait_for_timeout(500)
+            page.get_by_text("TSEARCH_APP_MODELS environment variable").first.wait_for(timeout=10_000)
             text = page.inner_text("body")
             assert "Other models" in text and "TSEARCH_APP_MODELS" in text
             for name in FORBIDDEN:

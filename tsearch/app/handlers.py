@@ -24,7 +24,7 @@ from tsearch.app.one_path import ESTIMATOR, _plan, _slot, drive, lend, prepared 
 from tsearch.app.pool import POOL, Slot
 from tsearch.app.state import LiveRun, Session, Throttle
 from tsearch.app.validate import DEFAULT_BATCH, check_flag, check_names, check_options, config_for  # noqa: F401
-from tsearch.config import SearchConfig
+from tsearch.config import MAX_BUDGET, SearchConfig
 from tsearch.registry import Unavailable
 
 
@@ -52,7 +52,10 @@ def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", 
                   f"The search before it: {views.status_line(run)}")
     elif baseline is not None and baseline.candidates:
         status = f"{status} · {views.verdict(run, baseline)}"
-    return (status, views.best_path(run), views.best_card(run), figure, views.gallery(run), views.summary(run))
+    card = views.best_card(run)
+    if baseline is not None and not baseline.running and views.baseline_line(baseline):
+        card += "\n\n" + views.baseline_line(baseline)   # its image is beside the best once the Run ends
+    return (status, views.best_path(run), card, figure, views.gallery(run), views.summary(run))
 
 
 def search(model: str, prompt: str | None = None, verifiers: list[str] | None = None,
@@ -188,22 +191,41 @@ def load(file, session: Session | None = None):
     return view
 
 
+def baseline_view(session: Session | None = None):
+    """The more-steps baseline's result beside the best, with its scores, once a Run with it has ended; hidden
+    when the last Run had none."""
+    more = session.shown.baseline if session is not None else None
+    path = views.best_path(more) if more is not None else None
+    if not path:
+        return gr.update(visible=False, value=None)
+    return gr.update(visible=True, value=path, label="More steps (the baseline)")
+
+
 def estimate(model: str, budget, prompt: str | None = None, cls: int | None = None,
              batch_size: int = DEFAULT_BATCH, baseline: bool = False) -> str:
-    """'N NFEs take about T s here', calibrating the model on one batch the first time."""
+    """'N NFEs take about T s here': the first time, from a short search on the model's preset settings (its
+    verifiers and held-out evaluator, the model's steps, `batch_size`), then from this process's finished Runs."""
     if model not in catalog.known_models() or not catalog.status_of("model", model)[0]:
         return ""
     if ESTIMATOR.per_nfe(model) is None and not (catalog.is_local(model) or POOL.loaded(model)):
         return "Time estimate: measured once the model has loaded (its first search)."
     if ESTIMATOR.per_nfe(model) is None:
         try:
-            slot = POOL.get(model)
-            text_model = slot.model.conditioning == "text"
-            condition = (prompt or catalog.preset(model).prompt) if text_model else (cls or 0)
-            ESTIMATOR.calibrate(slot, condition, int(batch_size or DEFAULT_BATCH))
-        except (ValueError, Unavailable, TypeError) as error:
+            ESTIMATOR.calibrate(_calibration_plan(model, prompt, cls, batch_size))
+        except (ValueError, Unavailable, TypeError, gr.Error) as error:
             return f"Time estimate unavailable: {error}"
     return ESTIMATOR.text(model, budget, bool(baseline))
+
+
+def _calibration_plan(model: str, prompt: str | None, cls: int | None, batch_size) -> engine.Plan:
+    """The plan of the calibration search: the model's preset verifiers and evaluator, a run folder of its own."""
+    slot, preset = POOL.get(model), catalog.preset(model)
+    text_model = slot.model.conditioning == "text"
+    config = form.build(model, slot.model.conditioning, prompt=(prompt or preset.prompt) if text_model else None,
+                        cls=None if text_model else (cls or 0), verifiers=preset.verifiers,
+                        evaluator=preset.evaluator, algorithm="random", budget=MAX_BUDGET,   # it stops itself
+                        batch_size=int(batch_size or DEFAULT_BATCH))
+    return _plan(slot, config, label="calibration")
 
 
 def warm(model: str) -> None:

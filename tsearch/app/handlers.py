@@ -58,16 +58,20 @@ def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", 
     return (status, views.best_path(run), card, figure, views.gallery(run), views.summary(run))
 
 
-def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str, budget: int, steps: int | None,
-           seed: int, cls: int | None = None, evaluator: str | None = None, baseline: bool = False,
+def search(model: str, prompt: str | None = None, verifiers: list[str] | None = None,
+           algorithm: str = catalog.DEFAULT_ALGORITHM, budget: int | None = None, steps: int | None = None,
+           seed: int = 0, cls: int | None = None, evaluator: str | None = None, baseline: bool = False,
            final_steps: int | None = None, batch_size: int = DEFAULT_BATCH, session: Session | None = None,
            height: int | None = None, width: int | None = None, guidance: float | None = None,
-           negative_prompt: str | None = None, max_sequence_length: int | None = None,
+           negative_prompt: str | None = None, max_sequence_length: int | None = None, final_top: int = 1,
            **options) -> Iterator[tuple]:
     """Run a search and stream (status, best image, best card, chart, gallery, details) as it goes.
 
-    height, width, guidance, negative_prompt, max_sequence_length: model options, blank for the model's
-    default; refused by name for a model that does not take them."""
+    What is left out follows the chosen model: prompt and cls (both None) its preset prompt or class, verifiers
+    and evaluator (None) its preset ones (evaluator "" is none), steps its default. final_steps and final_top:
+    draft-then-commit, the best final_top drafts re-rendered at final_steps. height, width, guidance,
+    negative_prompt, max_sequence_length: model options, blank for the model's default; refused by name for a
+    model that does not take them."""
     model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
     baseline = check_flag("baseline", baseline)
     check_options(options)
@@ -77,9 +81,12 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
     slot = lend(model)
     config = form.build(model, slot.model.conditioning, prompt=prompt, cls=cls, verifiers=verifiers, evaluator=evaluator,
                         algorithm=algorithm, budget=budget, steps=steps, seed=seed, final_steps=final_steps,
-                        batch_size=batch_size, options=options,
-                        model_values=dict(height=height, width=width, guidance=guidance,
-                                          negative_prompt=negative_prompt, max_sequence_length=max_sequence_length))
+                        final_top=final_top, batch_size=batch_size, options=options,
+                        model_values=form.changed(slot.model, dict(
+                            height=height, width=width, guidance=guidance, negative_prompt=negative_prompt,
+                            max_sequence_length=max_sequence_length)))
+    if config.budget > catalog.MOST_NFES:   # within SearchConfig's range, beyond what one Run of the page spends
+        raise gr.Error(f"budget: a Run spends at most {catalog.MOST_NFES:,} NFEs here; got {config.budget:,}")
     yield from search_config(session if session is not None else Session(), config, baseline, slot)
 
 

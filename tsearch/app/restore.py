@@ -1,5 +1,5 @@
 """A loaded run's settings put back into the page's controls: model, prompt or class, verifiers, held-out
-evaluator, algorithm and its options, budget, steps, seed, batch size, final render steps and model options.
+evaluator, algorithm and its options, budget, steps, seed, batch size, final render steps, the drafts committed and model options.
 
 The controls that follow the model (`controls._model_controls`) are set for the run's model first, then given
 the run's own values, so pressing Run again repeats the loaded search. While this tab's search runs nothing
@@ -19,7 +19,7 @@ from tsearch.runs import load_run
 # the outputs of `_model_controls`, in its order (then each model option's field)
 MODEL_CONTROLS = ("model_note", "prompt", "examples_column", "cls", "verifiers", "evaluator", "budget", "steps",
                   "estimate", "model_options_box")
-RUN_CONTROLS = ("model", "algorithm", "seed", "batch_size", "final_steps")
+RUN_CONTROLS = ("model", "algorithm", "seed", "batch_size", "final_steps", "final_top")
 
 
 def outputs(c: dict) -> list:
@@ -42,7 +42,7 @@ def restore(c: dict, session: Session | None, baseline: bool = False) -> list:
         return keep
     follow = list(_model_controls(config.model, config.budget, baseline))
     _own_values(follow, c, config, baseline)
-    run = [config.model, config.algorithm, config.seed, config.batch_size, config.final_steps or 0]
+    run = [config.model, config.algorithm, config.seed, config.batch_size, config.final_steps or 0, config.final_top]
     options = dict(config.options or {})
     fields = {f.key: f for f in catalog.all_option_fields()}
     own = [options.get(fields[key].name, fields[key].default) if fields[key].algorithm == config.algorithm

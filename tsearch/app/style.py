@@ -11,7 +11,8 @@
 - A short intro and the best sample's short card, so that after Run the status, the best image, its card and the
   chart fit a 900-px-high window; the recipe (a long monospace line) wraps instead of widening a phone's page.
 - The run bar (model, prompt, Run, Stop) sits at the top; Run and Stop centred beside the fields. A disabled
-  Run ("Running…") and Stop (no search running) stay readable: gradio fades them to about 2.4:1. The timer of a
+  Run ("Running…") and Stop (no search running) stay readable: gradio fades them to about 2.4:1. They switch
+  at once, without gradio's colour transition, which passed through white on light grey (1.2:1) on the way. The timer of a
   progress display that gradio hides (show_progress="hidden", an opacity-0 layer) is hidden for screen readers too.
 """
 
@@ -48,6 +49,7 @@ body:not(.dark) button.primary, body:not(.dark) button.primary:hover {{
 body:not(.dark) button.stop, body:not(.dark) button.stop:hover {{
   background: {STOP}; border-color: {STOP}; color: white; }}
 #run-bar {{ align-items: center; }}
+#run-bar button {{ transition: none; }}
 .wrap.hide .progress-text {{ visibility: hidden; }}
 body:not(.dark) button.primary:disabled {{ background: {RUNNING}; border-color: {RUNNING}; color: white; opacity: 1;
   cursor: progress; }}

@@ -13,8 +13,8 @@ import os
 import gradio as gr
 
 from tsearch import envvars
-from tsearch.app import (axis, catalog, charts, compare, compare_estimate, density, handlers, numbers, restore,
-                         views)
+from tsearch.app import (axis, catalog, charts, choices, compare, compare_estimate, density, handlers, numbers,
+                         restore, views)
 from tsearch.app.compare_table import DATATYPES, HEADERS
 from tsearch.app.controls import (DEFAULT_ALGORITHM, _controls, _model_controls,  # noqa: F401 (tests read them here)
                                   _model_option_updates, _run_bar)
@@ -246,7 +246,8 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
         trigger(_running, inputs_kwargs={"session": session}, outputs=busy, queue=False, show_progress="hidden",
                 api_visibility="private")
         runs[name] = trigger(
-            handlers.search, inputs_kwargs={**shared, "baseline": c["baseline"], "final_steps": c["final_steps"]},
+            handlers.search, inputs_kwargs={**shared, "baseline": c["baseline"], "final_steps": c["final_steps"],
+                                            "final_top": c["final_top"]},
             outputs=search_outputs, concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal",
             **({"api_name": "search"} if name == "search" else {"api_visibility": "private"}))
         _after(runs[name], _idle, busy)
@@ -270,10 +271,11 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
     c["model"].input(_model_controls, inputs=[c["model"], c["budget"], c["baseline"]],
                      outputs=[c[k] for k in restore.MODEL_CONTROLS] + list(c["model_option_inputs"].values()),
                      api_visibility="private")
+    choices.wire_choices(demo, c)   # the form's choices and notes follow the model and the algorithm
     groups = c["groups"]
     c["algorithm"].change(lambda name: [gr.update(visible=key == name) for key in groups], inputs=c["algorithm"],
                           outputs=list(groups.values()), api_visibility="private")
-    for trigger in (c["budget"].release, c["baseline"].change, demo.load):
+    for trigger in (c["budget"].change, c["baseline"].change, demo.load):
         trigger(handlers.estimate, inputs=[c[k] for k in ("model", "budget", "prompt", "cls", "batch_size",
                                                           "baseline")],
                 outputs=c["estimate"], api_visibility="private")

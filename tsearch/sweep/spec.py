@@ -2,6 +2,7 @@
 
     model = "gmm"
     classes = [0, 1]                 # or prompts = [...], or prompts_file = "prompts.jsonl"
+                                     # (prompts_limit = 48: only the file's first 48 prompts)
     seeds = [0, 1]                   # or seeds = 2 (0 and 1)
     verifiers = ["gmm-density"]      # a list of lists is a grid of verifier sets
     budgets = [40, 80]               # NFEs
@@ -38,8 +39,8 @@ from tsearch.search import ALGORITHMS
 CONDITION_KEYS = ("prompts", "prompts_file", "classes")
 # sweep-level keys that an [[algorithm]] table may set for its own cells
 OVERRIDES = ("budgets", "steps", "verifiers", "evaluators", "batch_size", "solver", "final_steps")
-TOP_KEYS = ("name", "description", "model", "model_options", *CONDITION_KEYS, "seeds", "device", "dtype",
-            *OVERRIDES, "algorithm")
+TOP_KEYS = ("name", "description", "model", "model_options", *CONDITION_KEYS, "prompts_limit", "seeds", "device",
+            "dtype", *OVERRIDES, "algorithm")
 ALGORITHM_KEYS = ("name", "label", *OVERRIDES)
 GRID_KEYS = {"budgets": "budget", "seeds": "seed"}   # spec keys in the plural: a grid of a SearchConfig field
 
@@ -247,6 +248,8 @@ def _conditions(data: dict, base: Path) -> list[tuple[Any, dict]]:
         which = "one of" if not given else f"only one of (got {', '.join(given)})"
         raise ValueError(f"give {which} prompts = [...], prompts_file = \"FILE\" or classes = [...]")
     key = given[0]
+    if "prompts_limit" in data and key != "prompts_file":
+        raise ValueError("prompts_limit: applies to prompts_file only (it keeps the file's first N prompts)")
     if key == "prompts":
         prompts = data["prompts"]
         if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
@@ -258,7 +261,16 @@ def _conditions(data: dict, base: Path) -> list[tuple[Any, dict]]:
             if isinstance(c, bool) or not isinstance(c, (int, str)):
                 raise ValueError(f"classes: class indices, got {c!r}")
         return [(c, {}) for c in classes]
-    return _prompts_file(data["prompts_file"], base)
+    return _first(_prompts_file(data["prompts_file"], base), data.get("prompts_limit"))
+
+
+def _first(prompts: list, limit) -> list:
+    """The file's first `limit` prompts (None: all of them)."""
+    if limit is None:
+        return prompts
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"prompts_limit: a whole number of at least 1 (the file's first N prompts), got {limit!r}")
+    return prompts[:limit]
 
 
 def _prompts_file(name, base: Path) -> list[tuple[str, dict]]:

@@ -1,5 +1,8 @@
 """`python -m tsearch arena --split hard|easy [...]`: every registered method x budgets on a benchmark split.
 
+Beside the registered algorithms it runs their labelled variants (`tsearch.arena.variants`: random-draft,
+draft-then-commit over random search), named by their labels in the leaderboard.
+
 A thin layer over sweeps: it writes DIR/prompts.jsonl and DIR/spec.json, runs the cells through
 `tsearch.sweep.run_sweep` (local or Ray; rerun the same command to resume: finished cells are skipped),
 then reads every cell back (`curves`), prints the leaderboard at equal NFEs and at equal seconds

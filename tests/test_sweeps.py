@@ -252,7 +252,7 @@ def test_report_against_a_method_pairs_the_units_it_shares(tmp_path, capsys):
                       "seed": 0, "condition": f"caption {i}", "steps": 10, "verifiers": ["shapes-clip"],
                       "evaluators": ["shapes-oracle"]}
             rows.append({"key": f"{label}{i}", "config": config, "metadata": {"label": label}, "run_dir": None,
-                         "error": None, "summary": {"best_score": 0.1, "nfe_spent": 40,
+                         "error": None, "summary": {"best_score": 0.25 if label == "a" else 0.5, "nfe_spent": 40,
                                                     "evals": {"shapes-oracle": oracle}}})
     (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (row,) = paired.paired(report.build(out, reps=200, set_metrics=False), "a", reps=500)
@@ -260,6 +260,7 @@ def test_report_against_a_method_pairs_the_units_it_shares(tmp_path, capsys):
     assert (row["method"], row["units"], row["value"], row["reference"]) == ("b", 4, 25.0, 75.0)
     assert (row["difference"], row["wins"], row["losses"], row["ties"]) == (-50.0, 0, 2, 2)
     assert -100.0 <= row["low"] <= -50.0 <= row["high"] <= 0.0
+    assert row["score_difference"] == 0.25 and row["same_score"] == 0   # best scores: a 0.25, b 0.5
     assert cli.main_report([str(out), "--no-html", "--no-set-metrics", "--against", "a"]) == 0
     assert "| b | 40 | 4 | 25.0 | 75.0 | -50.0 [" in capsys.readouterr().out
     assert cli.main_report([str(out), "--no-html", "--against", "nope"]) == 2

@@ -128,7 +128,7 @@ def test_export_load_and_compare_endpoints(client):
     loaded = client.predict(file=gradio_client.handle_file(str(local(archive))), api_name="/load_run")
     assert "loaded" in loaded[0] and loaded[5]["best_id"] == done[5]["best_id"]
     assert loaded[5]["candidates"] == done[5]["candidates"] == 20
-    status, chart, cards = client.predict(**{k: v for k, v in SEARCH.items() if k not in ("baseline", "api_name")}
+    status, chart, cards, _ = client.predict(**{k: v for k, v in SEARCH.items() if k not in ("baseline", "api_name")}
                                           | {"budget": 100},
                                           mode="algorithms", algorithms=["random", "zero-order"],
                                           api_name="/compare")

@@ -9,7 +9,7 @@ import gradio as gr
 import pytest
 
 import tsearch
-from tsearch.app import handlers, mcp, runs_root, validate
+from tsearch.app import compare, handlers, mcp, runs_root, validate
 from tsearch.app.pool import ModelPool
 from tsearch.app.state import Session
 from tsearch.config import DEFAULT_BATCH, SearchConfig
@@ -86,7 +86,7 @@ def test_the_app_refuses_what_does_not_apply(change, message):
 def test_compare_takes_the_same_path_and_says_what_a_string_of_algorithms_is(monkeypatch):
     with pytest.raises(gr.Error, match=r"algorithms is a list of algorithm names, e.g. \['random'\], got 'random'"):
         list(handlers.compare(**GMM, mode="algorithms", algorithms="random", session=Session()))
-    driven = counting(monkeypatch, handlers, "drive")
+    driven = counting(monkeypatch, compare, "drive")   # handlers.compare runs its plans in tsearch.app.compare
     updates = list(handlers.compare(**GMM, mode="algorithms", algorithms=["random", "zero-order"], session=Session()))
     assert updates[-1][0].startswith("Compared 2 runs") and len(driven) == 2
 

@@ -197,7 +197,7 @@ def test_compare_overlays_runs_and_shows_their_best_images_side_by_side():
     session = Session()
     updates = list(handlers.compare(**dict(GMM, budget=100), mode="algorithms", algorithms=["random", "zero-order"],
                                     session=session))
-    status, figure, cards = updates[-1]
+    status, figure, cards, _ = updates[-1]
     assert status.startswith("Compared 2 runs")
     names = list(traces(figure))
     assert "random" in names and "zero-order" in names
@@ -289,6 +289,9 @@ def test_model_controls_follow_the_chosen_model(monkeypatch):
     # a hub model is never loaded (or downloaded) just to describe it: it loads on Run
     monkeypatch.setitem(MODELS, "hub-model", Entry("tsearch.models.gmm:build", "stands in for a hub model", kind="diffusers"))
     monkeypatch.setattr(handlers.POOL, "describe", lambda name: pytest.fail("a hub model was loaded to describe it"))
+    note, *rest = ui._model_controls("hub-model", 300, False)   # not offered: nothing follows it
+    assert note == "**hub-model**: stands in for a hub model" and all(u == gr.update() for u in rest[:7])
+    monkeypatch.setenv("TSEARCH_APP_MODELS", "hub-model")   # the host offers it
     note, prompt, _, cls, *_, steps, estimate, box, height, width, guidance, negative, length = \
         ui._model_controls("hub-model", 300, False)
     assert "loads when you press Run" in note and prompt["visible"] and cls["allow_custom_value"]

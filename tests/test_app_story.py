@@ -146,9 +146,11 @@ def test_the_verdict_line_puts_search_against_more_steps():
     assert views.verdict(run, LiveRun()) == ""
 
 
-def test_the_estimate_counts_the_baseline_timed_apart():
+def test_the_estimate_counts_the_baseline_timed_apart(monkeypatch):
+    from tsearch.app import estimate as estimate_lib
     from tsearch.app.estimate import Estimator
 
+    monkeypatch.setattr(estimate_lib, "busy_now", lambda: 1.0)   # a machine no busier than when measured
     estimator = Estimator()
     estimator.observe("m", 2.0, 200)                   # the search: 10 ms per NFE
     assert estimator.seconds("m", 800) == pytest.approx(8.0)
@@ -157,7 +159,46 @@ def test_the_estimate_counts_the_baseline_timed_apart():
     assert estimator.seconds("m", 800, baseline=True) == pytest.approx(8.0 + 24.0)
     text = estimator.text("m", 800, baseline=True)
     assert text.startswith("800 NFEs take about 8 s here") and "the Run takes about 32 s" in text
-    assert "baseline" not in estimator.text("m", 800)
+    assert "from the last Run" in text and "baseline" not in estimator.text("m", 800)
+
+
+def test_on_a_machine_busier_than_when_measured_the_estimate_is_a_range(monkeypatch):
+    from tsearch.app import estimate as estimate_lib
+    from tsearch.app.estimate import Estimator
+
+    estimator = Estimator()
+    estimator.observe("m", 4.0, 400, cpu=2.0)          # 10 ms per NFE while the CPU was shared 2-fold
+    monkeypatch.setattr(estimate_lib, "busy_now", lambda: 6.0)   # now 6 processes want each core
+    assert estimator.span("m", 800) == pytest.approx((8.0, 24.0))
+    text = estimator.text("m", 800)
+    assert text.startswith("800 NFEs take about 8-24 s here") and "the machine is busier now, 3.0x" in text
+    monkeypatch.setattr(estimate_lib, "busy_now", lambda: 2.2)   # about as busy as then: one figure
+    assert estimator.text("m", 800).startswith("800 NFEs take about 8 s here")
+
+
+def test_the_first_estimate_times_a_short_real_search_with_its_verifiers_and_evaluator(tmp_path, monkeypatch):
+    """One candidate alone, then two full batches, on the engine path a Run takes: the seconds to the first
+    candidate are counted apart from the rate, and the calibration's run folder is removed."""
+    from tsearch.app import handlers
+    from tsearch.app import estimate as estimate_lib
+    from tsearch.app.estimate import Estimator, Figure
+
+    monkeypatch.setenv("TSEARCH_APP_RUNS", str(tmp_path))
+    monkeypatch.setattr(handlers, "ESTIMATOR", Estimator())
+    scored = []
+    real_run = estimate_lib.engine.run
+    monkeypatch.setattr(estimate_lib.engine, "run", lambda plan, **kw: scored.append(plan) or real_run(plan, **kw))
+    text = handlers.estimate("gmm", 300, cls=1, batch_size=4)
+    (plan,) = scored
+    assert plan.config.verifiers == ("gmm-density",) and plan.config.batch_size == 4
+    figure = handlers.ESTIMATOR.figure("gmm")
+    per_candidate = plan.costs.full(plan.steps)
+    assert figure.first_nfe == per_candidate and figure.first > 0 and figure.per_nfe > 0
+    assert figure.seconds(300) == pytest.approx(figure.first + figure.per_nfe * (300 - per_candidate))
+    assert text.startswith("300 NFEs take ") and "from a short calibration search" in text
+    assert figure.busy >= 1.0
+    assert not any(tmp_path.rglob("run.json")), "the calibration's run folder is removed"
+    assert Figure(0.01, 1.0, 20).seconds(10) == pytest.approx(0.5)   # a budget inside the first candidate
 
 
 def test_a_run_with_the_baseline_ends_on_a_verdict(tmp_path, monkeypatch):
@@ -165,12 +206,23 @@ def test_a_run_with_the_baseline_ends_on_a_verdict(tmp_path, monkeypatch):
     from tsearch.app.state import Session
 
     monkeypatch.setenv("TSEARCH_APP_RUNS", str(tmp_path))
+    session = Session()
     *_, last = handlers.search(model="gmm", prompt="", cls=1, verifiers=["gmm-density"], algorithm="random",
                                budget=150, steps=10, seed=0, evaluator="gmm-density", baseline=True, batch_size=4,
-                               session=Session())
+                               session=session)
     status = last[0]
     assert status.startswith("Done") and " · search " in status and " vs more steps " in status
     assert "at 150 NFEs; held-out gmm-density " in status   # 10 + 20 + 40 + 80 steps: the baseline spends 150 too
+    # the baseline's result is shown beside the best, labelled with its scores
+    shown = handlers.baseline_view(session)
+    more = best_lib.best(session.shown.baseline)
+    assert shown["visible"] and shown["value"] == more.image_path and more.image_path != last[1]
+    assert shown["label"] == "More steps (the baseline)"
+    assert f"**More steps** (one noise, {more.nfe} NFEs; its image beside the best): {views.fmt(more.score)} · " \
+        f"gmm-density (held out) {views.fmt(more.evals['gmm-density'])}" in last[2]
+    *_, last = handlers.search(model="gmm", prompt="", cls=1, verifiers=["gmm-density"], algorithm="random",
+                               budget=60, steps=10, seed=0, session=session)
+    assert handlers.baseline_view(session)["visible"] is False   # a Run without it hides the last one's
 
 
 def test_gmm_is_drawn_as_samples_over_the_density(tmp_path):
@@ -198,3 +250,34 @@ def test_gmm_is_drawn_as_samples_over_the_density(tmp_path):
     radius = (circles[0]["x1"] - circles[0]["x0"]) / 2
     assert radius == pytest.approx(model.variance ** 0.5)
     assert star["name"] == f"best: #{len(rows) - 1}" and circles[2]["line"]["width"] > circles[0]["line"]["width"]
+
+
+def test_a_loaded_run_puts_its_settings_back_and_a_running_search_keeps_its_own(tmp_path, monkeypatch):
+    from tsearch.app import catalog, handlers, restore
+    from tsearch.app.export import export_zip
+    from tsearch.app.state import Session
+    from tsearch.models import MODEL_OPTIONS
+
+    monkeypatch.setenv("TSEARCH_APP_RUNS", str(tmp_path))
+    *_, last = handlers.search(model="gmm", prompt="", cls=2, verifiers=["gmm-density"], algorithm="zero-order",
+                               budget=120, steps=6, seed=7, evaluator="gmm-density", batch_size=3,
+                               session=Session(), zero_order_lam=0.8, zero_order_n=3, final_steps=10, final_top=2)
+    archive = export_zip(last[5]["run_dir"])
+    c = {key: key for key in restore.MODEL_CONTROLS + restore.RUN_CONTROLS}
+    c["option_inputs"] = {f.key: f.key for f in catalog.all_option_fields()}
+    c["model_option_inputs"] = {name: name for name in MODEL_OPTIONS}
+    session = Session()
+    handlers.load(str(archive), session)
+    shown = dict(zip(restore.outputs(c), restore.restore(c, session)))
+    assert [shown[k]["value"] for k in restore.RUN_CONTROLS] == ["gmm", "zero-order", 7, 3, 10, 2]
+    assert shown["cls"]["value"] == 2 and shown["cls"]["visible"] and not shown["prompt"]["visible"]
+    assert shown["verifiers"]["value"] == ["gmm-density"] and shown["evaluator"]["value"] == "gmm-density"
+    assert shown["budget"]["value"] == 120 and shown["steps"]["value"] == 6
+    assert shown["zero_order_lam"]["value"] == 0.8 and shown["zero_order_n"]["value"] == 3
+    assert shown["zero_order_rounds"]["value"] == 0                    # the run's default, put back too
+    others = [f.key for f in catalog.all_option_fields() if f.algorithm != "zero-order"]
+    assert others and all("value" not in shown[key] for key in others)   # other algorithms' fields left as they are
+    assert shown["estimate"].startswith("120 NFEs take")
+    session.current = object()   # this tab's search is running: its controls stay as it was started with
+    assert all(update == {"__type__": "update"} for update in restore.restore(c, session))
+

@@ -120,3 +120,102 @@ def test_every_algorithm_tells_one_story_and_small_text_is_readable(url):
             assert overlap and max(overlap) <= 1
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def default_url(tmp_path_factory):
+    """The page as a newcomer opens it: the default model, nothing changed."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    os.environ["TSEARCH_APP_RUNS"] = str(tmp_path_factory.mktemp("default-runs"))
+    demo = build_demo()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+    torch.set_num_threads(threads)
+
+
+def _estimate(page) -> float:
+    """The seconds the page says the default Run takes at most ("800 NFEs take about 14 s here ...", or on a
+    machine busier than when it was measured "about 8-30 s": its upper end)."""
+    import re
+
+    page.wait_for_function("document.body.innerText.includes('NFEs take')", timeout=180_000)
+    line = next(s for s in page.inner_text("body").splitlines() if "NFEs take" in s)
+    found = re.search(r"NFEs take (about (\d+)(?:-(\d+))? s|under a second)", line)
+    assert found, line
+    return float(found.group(3) or found.group(2) or 1.0)
+
+
+def test_the_default_run_keeps_to_its_estimate_and_its_result_fits_the_first_screen(default_url):
+    """On a phone Run is within two screens and the result scrolls into view on Run; the default Run, nothing
+    changed, finishes within twice the page's own estimate (measured under the same load, a behaviour of the page);
+    then at 1440x900 the status, best image, best card and chart all lie inside the first 900 px, and the recipe
+    wraps inside the best card on the phone."""
+    import time
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(default_url)
+            page.wait_for_selector("#chart .main-svg", timeout=60_000)
+            estimate = _estimate(page)
+            assert page.locator("#run").bounding_box()["y"] < 2 * 844
+            started = time.perf_counter()
+            page.click("#run")
+            page.wait_for_function("document.querySelector('#status').innerText.startsWith('Done')",
+                                   timeout=600_000, polling=100)
+            wall = time.perf_counter() - started
+            assert wall <= 2 * estimate, f"the default Run took {wall:.1f} s; the page said about {estimate:.0f} s"
+            status = page.locator("#status").bounding_box()
+            assert 0 <= status["y"] < 844, f"the status is out of view after Run on a phone: {status}"
+            page.locator("#best-card summary").click()   # "How to regenerate this sample": the recipe
+            card = page.evaluate("() => { const c = document.querySelector('#best-card');"
+                                 " return [c.scrollWidth, c.clientWidth, c.innerText]; }")
+            assert "Recipe: gaussian(seed=" in card[2] and card[0] <= card[1], f"the best card overflows: {card[:2]}"
+            page.locator("#best-card summary").click()   # collapsed again, as the page shows it
+            page.set_viewport_size({"width": 1440, "height": 900})
+            page.evaluate("window.scrollTo(0, 0)")
+            page.wait_for_timeout(500)
+            for part in ("#status", "#best", "#best-card", "#chart"):
+                box = page.locator(part).bounding_box()
+                assert box["y"] >= 0 and box["y"] + box["height"] <= 900, f"{part} is not in the first screen: {box}"
+        finally:
+            browser.close()
+
+
+def test_a_loaded_run_puts_its_settings_back_into_the_controls(url, tmp_path):
+    from tsearch.app import handlers
+    from tsearch.app.export import export_zip
+    from tsearch.app.state import Session
+
+    *_, last = handlers.search(model="gmm", prompt="", cls=3, verifiers=["gmm-density"], algorithm="random",
+                               budget=140, steps=10, seed=9, batch_size=4, session=Session())
+    archive = export_zip(last[5]["run_dir"], tmp_path)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(url)
+            page.wait_for_selector("#chart .main-svg", timeout=30_000)
+            assert not page.get_by_label("random", exact=True).is_checked()   # the page opens on zero-order
+            page.get_by_role("tab", name="Export / load").click()
+            page.locator("input[type=file]").set_input_files(str(archive))
+            page.wait_for_function("document.querySelector('#status').innerText.includes('loaded from a saved run')",
+                                   timeout=60_000)
+            page.wait_for_function("[...document.querySelectorAll('input[type=number]')].some("
+                                   "i => (i.getAttribute('aria-label') || '').includes('Budget') && i.value === '140')",
+                                   timeout=30_000)
+            assert page.get_by_label("random", exact=True).is_checked()
+            values = page.evaluate("() => [...document.querySelectorAll('label')].filter(l => "
+                                   "l.innerText.trim().startsWith('Seed')).map(l => l.querySelector('input').value)")
+            assert values == ["9"], values
+            assert page.locator("#run-bar input[role=listbox], #run-bar input").first.input_value() == "gmm"
+        finally:
+            browser.close()

@@ -53,17 +53,25 @@ def world_of(verifier) -> str | None:
     return max(worlds, key=len) if worlds else None
 
 
-def check_worlds(model, verifiers, evaluators) -> None:
-    """ValueError when a bundled world's verifier is asked to score another bundled world's images."""
+def home_world(model) -> str | None:
+    """The bundled world a registered bundled or analytic model draws (`shapes-teacher` -> `shapes`), else None."""
     from tsearch.models import MODELS
-    from tsearch.verifiers import VERIFIERS
 
     if not isinstance(model, str) or model not in MODELS or MODELS[model].kind not in LOCAL_KINDS:
-        return
+        return None
     # a world's variants (shapes-teacher, shapes-distilled) draw the same world's images
-    home = min((m for m, entry in MODELS.items() if entry.kind in LOCAL_KINDS and (model == m or
+    return min((m for m, entry in MODELS.items() if entry.kind in LOCAL_KINDS and (model == m or
                                                                                     model.startswith(m + "-"))),
                key=len)
+
+
+def check_worlds(model, verifiers, evaluators) -> None:
+    """ValueError when a bundled world's verifier is asked to score another bundled world's images."""
+    from tsearch.verifiers import VERIFIERS
+
+    home = home_world(model)
+    if home is None:
+        return
     for what, names in (("verifier", verifiers), ("evaluator", evaluators)):
         for name in names:
             world = world_of(name)

@@ -20,6 +20,8 @@ class Entry:
     description: str
     requires: tuple[str, ...] = field(default=())   # importable modules it needs
     kind: str = ""                 # free-form grouping shown in listings (e.g. "bundled", "diffusers")
+    condition: str = ""            # verifiers: what they read of the condition, "text" (a prompt), "class" (an ImageNet
+                                   # class index) or "" (nothing: prompt-blind); the app offers one only where it fits
 
 
 def resolve(entry: Entry):

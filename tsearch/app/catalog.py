@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
+import re
 from dataclasses import dataclass
 
 import gradio as gr
@@ -36,6 +37,8 @@ PRESETS = {
     "digits": Preset(("digits-classifier",), None, cls=3, budget=600),
     "gmm": Preset(("gmm-density",), None, cls=1, budget=300),
 }
+MOST_NFES = 20000   # a Run's (and an MCP call's) largest budget: a page search should end within minutes on a CPU
+DEFAULT_ALGORITHM = "zero-order"   # the app's point: watch zero-order steps improve one image
 PREFERRED_MODELS = ("shapes", "gmm")   # the first available one is selected when the app opens
 LOCAL_KINDS = ("analytic", "bundled")  # registry kinds that load in seconds; others may download weights
 DOWNLOADING_KINDS = ("diffusers",)     # registry kinds that fetch weights from the hub when first loaded
@@ -103,14 +106,90 @@ def available_verifiers() -> list[str]:
     return [name for name, ok, _, _ in verifiers() if ok]
 
 
+def score_note(verifiers, evaluator) -> str:
+    """What each chosen score means and which way is better, from the verifier registry's descriptions."""
+    from tsearch.verifiers import VERIFIERS
+
+    chosen = [(name, "verifier") for name in (verifiers or []) if name in VERIFIERS] + \
+        ([(evaluator, "held-out")] if evaluator in VERIFIERS else [])
+    lines = [f"- **{name}** ({role}): {VERIFIERS[name].description}; higher is better" for name, role in chosen]
+    if len([v for v in verifiers or [] if v in VERIFIERS]) > 1:
+        lines.append("- the search ranks by the verifiers' mean rank, so its score is a rank, not a verifier's scale")
+    return "\n".join(lines)
+
+
+def verifier_fits(model: str, verifier: str) -> bool:
+    """Whether a registered verifier can score this model's samples: a bundled world's verifiers score that world
+    only; a text world (shapes) also takes the general verifiers that read a prompt or nothing; the class worlds
+    (digits, gmm) take their own only (their classes are not ImageNet's); a hub or handed-in model takes the
+    general ones."""
+    from tsearch.config_checks import home_world, world_of
+    from tsearch.verifiers import VERIFIERS
+
+    home, world = home_world(model), world_of(verifier)
+    if world is not None or home is None:
+        return world == home
+    return _pool().describe(model)["conditioning"] == "text" and VERIFIERS[verifier].condition in ("text", "")
+
+
+def verifiers_for(model: str) -> list[str]:
+    """The verifiers the page offers for this model: available here and able to score its samples."""
+    return [name for name in available_verifiers() if verifier_fits(model, name)]
+
+
 def is_local(model: str) -> bool:
     """Whether the model loads from this machine in seconds (so the page may load it to describe it)."""
     return model in provided() or (model in MODELS and MODELS[model].kind in LOCAL_KINDS)
 
 
+def offered(model: str) -> bool:
+    """Whether the host lets visitors load this model: the models that load from this machine (bundled, analytic),
+    those handed to the app or loaded already, and those $TSEARCH_APP_MODELS lists (see check_allowed)."""
+    if model in provided():
+        return True
+    listed = allowed_models()
+    if listed is not None:
+        return model in listed or is_local(model)
+    return MODELS[model].kind not in DOWNLOADING_KINDS or _pool().loaded(model)
+
+
+def runs_here(model: str) -> bool:
+    return any(name == model and ok for name, ok, _, _ in models()) and offered(model)
+
+
 def model_choices() -> list[tuple[str, str]]:
-    """Dropdown choices (label, name); an unavailable model stays listed, marked, with the reason shown on selection."""
-    return [(name if ok else f"{name} (unavailable)", name) for name, ok, _, _ in models()]
+    """The model dropdown's choices (label, name): only the models that run here; the others are listed apart
+    (`other_models_note`)."""
+    return [(name, name) for name, ok, _, _ in models() if ok and offered(name)]
+
+
+def _short(reason: str) -> str:
+    """A registry's reason without its command-line advice (the host section says what to do)."""
+    return reason.split("; to use it")[0].split("; or ")[0].rstrip(".")
+
+
+def other_models() -> list[tuple[str, str, str]]:
+    """(name, description, what keeps it off the page) of each registered model the page does not offer."""
+    rows = []
+    for name, ok, reason, description in models():
+        if ok and offered(name):
+            continue
+        why = ([] if ok else [f"not loadable here ({_short(reason)})"]) + \
+            ([] if offered(name) else ["not listed in TSEARCH_APP_MODELS"])
+        rows.append((name, description, "; ".join(why)))
+    return rows
+
+
+def other_models_note() -> str:
+    """Markdown: the registered models that do not run here, and what would make them available."""
+    rows = other_models()
+    if not rows:
+        return "Every registered model runs here."
+    lines = [f"- **{name}**: {description}. *Now:* {why}." for name, description, why in rows]
+    return ("These models are registered but not offered on this page. **Visitors:** nothing to do; they need the "
+            "host's set-up. **Hosts:** make a model loadable here (its weights cached or the hub reachable, often "
+            "a GPU) and list it in the TSEARCH_APP_MODELS environment variable (comma-separated names).\n\n"
+            + "\n".join(lines))
 
 
 def default_model() -> tuple[str, str]:
@@ -143,19 +222,20 @@ def model_note(model: str) -> str:
     for name, ok, reason, description in models():
         if name == model:
             if not ok:
-                return f"**{name} is unavailable here.** {reason}"
-            return f"**{name}**: {description}" + ("" if reason == "ok" else f" ({reason})")
+                return f"**{name} is unavailable here:** {_short(reason)}."
+            return f"**{name}**: {description}" + ("" if reason == "ok" else f" ({_short(reason)})")
     return f"**{model}** is not a registered model."
 
 
 def _listing(title: str, rows) -> str:
-    lines = [f"- `{name}`: {description}" + ("" if ok else f" — *unavailable: {reason}*")
+    lines = [f"- **{name}**: {description}" + ("" if ok else f" (*unavailable: {_short(reason)}*)")
              for name, ok, reason, description in rows]
     return f"**{title}**\n\n" + "\n".join(lines)
 
 
 def model_list_note() -> str:
-    return _listing("Models", models())
+    """The models that run here (the others are listed apart, with what makes them available)."""
+    return _listing("Models", [row for row in models() if row[1] and offered(row[0])])
 
 
 def verifier_note() -> str:
@@ -173,18 +253,9 @@ def allowed_models() -> tuple[str, ...] | None:
 def check_allowed(model: str) -> None:
     """A public app must not download any hub model a caller names: by default only the models that load from
     this machine (bundled, analytic) and those the host has loaded already; $TSEARCH_APP_MODELS lists others."""
-    listed = allowed_models()
-
-    def offered(name: str) -> bool:
-        if name in provided():
-            return True
-        if listed is not None:
-            return name in listed or is_local(name)
-        return MODELS[name].kind not in DOWNLOADING_KINDS or _pool().loaded(name)
-
     if not offered(model):
-        offered = tuple(n for n in known_models() if offered(n))
-        raise gr.Error(f"model {model!r} is not offered by this app; it offers {', '.join(offered) or 'none'} "
+        names = tuple(n for n in known_models() if offered(n))
+        raise gr.Error(f"model {model!r} is not offered by this app; it offers {', '.join(names) or 'none'} "
                        f"(the host lists more in $TSEARCH_APP_MODELS)")
 
 
@@ -216,10 +287,31 @@ def all_option_fields() -> list[OptionField]:
     return [field for name in ALGORITHMS for field in option_fields(name)]
 
 
+def algorithm_brief(algorithm: str) -> str:
+    """One plain sentence about the algorithm: its `in_brief`, else the first sentence of its documentation."""
+    from tsearch.describe import algorithm_summary
+
+    text = getattr(ALGORITHMS[algorithm], "in_brief", None) or without_sources(algorithm_summary(algorithm))
+    return text[:1].upper() + text[1:].rstrip(".") + "."
+
+
 def algorithm_doc(algorithm: str) -> str:
-    """The algorithm's own explanation: its module docstring (which cites PAPER.md)."""
+    """The algorithm's own explanation, its module docstring, without the file and module names it cites."""
     module = inspect.getmodule(ALGORITHMS[algorithm])
-    return inspect.cleandoc(module.__doc__ or ALGORITHMS[algorithm].__doc__ or "")
+    return without_sources(inspect.cleandoc(module.__doc__ or ALGORITHMS[algorithm].__doc__ or ""))
+
+
+_SOURCES = (r"\s*\(`?tsearch(\.\w+)+`?\)",          # "(`tsearch.noise.crossover`)": the code's own name
+            r";?\s*(see\s+)?`?[A-Z][A-Z_]+\.md`?",     # "; see PEERS.md": the repository's notes
+            r"`?tsearch(\.\w+)+`?")                   # any other module name
+
+
+def without_sources(text: str) -> str:
+    """Text for a page's visitor: references to this repository's files and modules taken out."""
+    for pattern in _SOURCES:
+        text = re.sub(pattern, "", text)
+    text = re.sub(r"\(\s*[;,]?\s*\)", "", text)   # a parenthesis left empty
+    return re.sub(r"\s+([,.;)])", r"\1", re.sub(r"[ \t]{2,}", " ", text))
 
 
 def options_for(algorithm: str, values: dict) -> dict:

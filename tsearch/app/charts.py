@@ -13,12 +13,60 @@ search step here, and the chart is redrawn several times a second while a search
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+from gradio.components.plot import PlotData
+
 from tsearch.app import best as best_lib
 from tsearch.app.state import LiveRun
 from tsearch.jsonio import finite
 
 MAX_DRAWN_POINTS = 400   # plotly draws at most this many candidate points (evenly spread); the data keeps all
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
+
+
+def plot(figure: dict) -> PlotData:
+    """A plotly JSON dict as gr.Plot's value (serialised once, without building a plotly Figure)."""
+    return PlotData(type="plotly", plot=json.dumps(figure))
+
+
+_RUN_META: dict[str, dict] = {}   # run folder -> its run.json's config and thread count (written once, at its start)
+
+
+def run_meta(run_dir: str | None) -> dict:
+    """{"config": ..., "torch_threads": ...} of a run's run.json; {} when it has no folder or none is readable yet."""
+    if not run_dir:
+        return {}
+    if run_dir not in _RUN_META:
+        try:
+            meta = json.loads((Path(run_dir) / "run.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+            return {}
+        if len(_RUN_META) >= 1000:   # a long-lived server: forget the oldest runs' (they are read again if drawn)
+            _RUN_META.clear()
+        _RUN_META[run_dir] = {"config": meta["config"], "torch_threads": meta.get("torch_threads")}
+    return _RUN_META[run_dir]
+
+
+def measured_on(run_dir: str | None) -> str:
+    """The device and torch thread count a run's seconds were measured with, e.g. `cpu, 2 threads` (its
+    run.json); empty when the run has no folder or its run.json does not say (yet)."""
+    meta = run_meta(run_dir)
+    device, threads = meta.get("config", {}).get("device"), meta.get("torch_threads")
+    if not isinstance(device, str) or not device:
+        return ""
+    if isinstance(threads, int) and not isinstance(threads, bool) and threads > 0:
+        return f"{device}, {threads} thread{'s' if threads > 1 else ''}"
+    return device
+
+
+def cost_title(cost: str, run_dir: str | None = None) -> str:
+    """The x axis's title; in seconds it names the device and thread count they were measured on."""
+    where = measured_on(run_dir) if cost == "seconds" and run_dir else ""
+    return f"seconds on {where} (denoiser, decoder and verifiers)" if where else best_lib.COSTS[cost]
 
 
 def best_curve(run: LiveRun) -> list[tuple[int, float, dict, int]]:
@@ -56,6 +104,7 @@ def ranked_against(pool: LiveRun, rows) -> list[float | None]:
     return out
 
 
+COMPUTE = {"nfe": "NFEs", "seconds": "seconds", "calls": "verifier calls"}   # "best so far at equal ..."
 GRID = "#e5e5e5"
 TEXT = "#333333"            # axis and annotation text: 12.6:1 on white
 PREVIEW = "#7a5c00"         # previews (clean estimates of noisy states): dark amber, 6.4:1 on white
@@ -171,17 +220,21 @@ def run_figure(run: LiveRun, baseline: LiveRun | None = None, cost: str = "nfe")
         traces += _baseline_traces(run, baseline, cost, evaluator)
     title = f"{run.algorithm} search, budget {run.budget} NFEs"
     held_title = f"{evaluator} (held out) of the best so far" if evaluator else None
-    return _figure(traces, score_label(run.verifiers), held_title, title, best_lib.COSTS[cost])
+    return _figure(traces, score_label(run.verifiers), held_title, title, cost_title(cost, run.run_dir))
 
 
-def compare_figure(runs: list[LiveRun], by_evaluator: bool) -> dict:
-    """Several runs' best-so-far curves on one chart: their own score, or the shared held-out evaluator."""
+def compare_figure(runs: list[LiveRun], by_evaluator: bool, cost: str = "nfe") -> dict:
+    """Several runs' best-so-far curves on one chart: their own score, or the shared held-out evaluator.
+
+    `cost` is the x axis, as in `run_figure`; every run is drawn against the same one."""
+    if cost not in best_lib.COSTS:
+        raise ValueError(f"cost must be one of {', '.join(best_lib.COSTS)}, got {cost!r}")
     traces = []
     evaluator = next((r.evaluators[0] for r in runs if r.evaluators), None)
     same_verifiers = len({r.verifiers for r in runs}) <= 1
     for i, run in enumerate(runs):
         colour = COLOURS[i % len(COLOURS)]
-        xs, scores, ids = best_lib.line(run)
+        xs, scores, ids = best_lib.line(run, cost)
         held = [run.candidate(j).evals.get(evaluator) for j in ids] if evaluator else []
         traces.append(_line(run.label or run.algorithm, xs, held if by_evaluator and evaluator else scores, colour))
         if evaluator and not by_evaluator:
@@ -191,4 +244,5 @@ def compare_figure(runs: list[LiveRun], by_evaluator: bool) -> dict:
     else:
         y_title = score_label(runs[0].verifiers) if runs and same_verifiers else "each run's own verifier score"
         y2 = f"{evaluator} (held out)" if evaluator else None
-    return _figure(traces, y_title, y2, "best so far at equal compute")
+    x_title = cost_title(cost, runs[0].run_dir if runs else None)
+    return _figure(traces, y_title, y2, f"best so far at equal {COMPUTE[cost]}", x_title)

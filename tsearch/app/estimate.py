@@ -1,103 +1,177 @@
-"""How long a budget takes here: seconds per NFE, measured rather than guessed.
+"""How long a Run takes here: measured on the path a Run takes, never guessed.
 
-The first estimate for a model times one small batch through two Euler steps (a tiny calibration);
-every finished search then replaces it with what the whole loop really cost per NFE (denoising,
-decoding and verifiers), so the estimate improves as the app is used. The more-steps baseline is
-timed apart: it denoises one sample at a time, which costs more per NFE than a search's batches. On ZeroGPU the main process
-has no GPU, so nothing is timed there: the figure comes from the first search, whose batches each
-run as one GPU call (tsearch.app.gpu), and no search is refused for its total length.
+A Run's time is more than its denoiser: every candidate is decoded, scored by the verifiers and the held-out
+evaluator, written as a PNG, and the page is updated while the search waits; the first candidate goes alone
+(one network call per step for one sample). So the first estimate for a model comes from a short real search
+(`calibrate`): the app's own engine path on the page's default settings, one candidate alone and then two full
+batches, timed by the wall clock under whatever load the machine has. It gives
+
+- the seconds to the first candidate (start-up, and one sample alone),
+- the seconds per NFE of a full batch (the rest of the search), the quicker of the two: a busy moment of the
+  machine that hit one of them is not taken for its rate (taking the quickest of many short timings, an earlier
+  version understated a loaded machine's Run),
+- the seconds per NFE of one sample alone (the more-steps baseline, which denoises one sample at a time).
+
+Every finished Run of the model in this process then replaces the search's figure with what the whole Run cost
+per NFE on the wall clock (page updates included), so the estimate follows the machine's load as it is used.
+
+A machine shared with other work can be several times busier a minute later than while a figure was measured
+(on the 2-core machine this was written on, a quiet calibration was followed by a Run 3x slower). Each figure
+keeps how shared the CPU was while it was measured (wall-clock over this process's CPU time); when the load
+average per core is now higher than that, the page says a range: `about 8-30 s`, from the figure as measured to
+the figure slowed by that ratio.
+(An earlier version timed two Euler steps of the denoiser alone, the quickest of three: the default Run then took
+1.8-2.5x the figure it showed.) On ZeroGPU the main process has no GPU, so nothing is timed there: the figure comes
+from the first search, whose batches each run as one GPU call (tsearch.app.gpu).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 import time
+from dataclasses import dataclass
 
-import torch
-
-from tsearch import noise as noise_lib
+from tsearch import engine
 from tsearch.app.gpu import ZEROGPU_MAX_SECONDS, on_zerogpu
-from tsearch.recipes import Counter
-from tsearch.sampling import SOLVERS
+from tsearch.events import CandidateScored
 
-CALIBRATION_STEPS = 2
-REPEATS = 3
+BATCHES = 2             # full batches the calibration times after its first candidate
+MIN_OBSERVED_NFE = 50
+SPAN_FROM = 1.25        # the machine this much busier than when measured: the estimate becomes a range   # a finished Run shorter than this is mostly start-up: not taken as the rate
+
+
+@dataclass(frozen=True)
+class Figure:
+    """seconds(budget) = first + per_nfe * (budget - first_nfe): a first batch apart, then a rate."""
+    per_nfe: float
+    first: float = 0.0
+    first_nfe: int = 0
+    source: str = "from a short calibration search"
+    busy: float = 1.0   # wall-clock over this process's CPU time while it was measured: how shared the CPU was
+
+    def seconds(self, budget: int) -> float:
+        budget = max(int(budget or 0), 0)
+        if budget <= self.first_nfe:
+            return self.first * budget / max(self.first_nfe, 1)
+        return self.first + self.per_nfe * (budget - self.first_nfe)
 
 
 class Estimator:
-    """Seconds per NFE per model, for the search (its batches) and for the more-steps baseline (one sample
-    at a time, so dearer per NFE): measured by a one-batch calibration, then replaced by real runs."""
+    """Per model: the search's Figure and the more-steps baseline's (one sample at a time, so dearer per NFE),
+    from a short calibration search, then from this process's finished Runs."""
 
     def __init__(self):
-        self._per_nfe: dict[tuple[str, str], float] = {}   # (model, "search" | "baseline") -> seconds per NFE
-        self._measured: set[tuple[str, str]] = set()       # figures that come from a real run
+        self._figures: dict[tuple[str, str], Figure] = {}   # (model, "search" | "baseline") -> Figure
         self._lock = threading.Lock()
 
-    def calibrate(self, slot, condition, batch_size: int = 8) -> float | None:
-        """Seconds per NFE of `slot.model` from one batch of `batch_size` samples over two steps, and for the
-        baseline from one sample (None on ZeroGPU, where this process has no GPU to time)."""
+    def calibrate(self, plan: engine.Plan) -> float | None:
+        """Run `plan` (the page's default settings) on the app's path until one candidate alone and BATCHES full
+        batches are scored, timing each; its run folder is removed. Seconds per NFE of the search (None on ZeroGPU)."""
         if on_zerogpu():
             return None
-        model = slot.model
-        with model.encode_lock:
-            cond = model.encode(condition)
-        figures = {"search": _time(model, cond, batch_size), "baseline": _time(model, cond, 1)}
+        times, per_candidate, busy = _timed_start(plan)
+        first, size = times[0], plan.config.batch_size
+        marks = [first] + times[size::size]   # the first candidate alone, then the end of each full batch
+        rates = [(b - a) / (size * per_candidate) for a, b in zip(marks, marks[1:])]
+        figures = {"baseline": Figure(first / per_candidate),
+                   # the quicker batch: a busy moment of the machine hit one of them (it only ever slows a batch)
+                   "search": Figure(min(rates), first, per_candidate, busy=busy) if rates else
+                   Figure(first / per_candidate, busy=busy)}
         with self._lock:
-            for kind, per_nfe in figures.items():
-                if (slot.name, kind) not in self._measured:
-                    self._per_nfe[(slot.name, kind)] = per_nfe
-        return figures["search"]
+            for kind, figure in figures.items():
+                if (plan.model_name, kind) not in self._figures:   # a real Run's figure is kept over a calibration
+                    self._figures[(plan.model_name, kind)] = figure
+        return figures["search"].per_nfe
 
-    def observe(self, model: str, seconds: float, nfe: int, baseline: bool = False) -> None:
-        """A finished run's real cost per NFE (ignored for tiny runs dominated by start-up)."""
-        if nfe >= 50 and seconds > 0:
-            key = (model, "baseline" if baseline else "search")
+    def observe(self, model: str, seconds: float, nfe: int, baseline: bool = False, cpu: float | None = None) -> None:
+        """A finished Run's wall-clock seconds (page updates included) over its NFEs: the model's rate from now on.
+        `cpu`: this process's CPU seconds meanwhile (how shared the CPU was)."""
+        if nfe >= MIN_OBSERVED_NFE and seconds > 0:
+            busy = max(seconds / cpu, 1.0) if cpu else 1.0
             with self._lock:
-                self._per_nfe[key] = seconds / nfe
-                self._measured.add(key)
+                self._figures[(model, "baseline" if baseline else "search")] = Figure(
+                    seconds / nfe, source="from the last Run", busy=busy)
+
+    def figure(self, model: str, baseline: bool = False) -> Figure | None:
+        return self._figures.get((model, "baseline" if baseline else "search"))
 
     def per_nfe(self, model: str, baseline: bool = False) -> float | None:
-        return self._per_nfe.get((model, "baseline" if baseline else "search"))
+        figure = self.figure(model, baseline)
+        return None if figure is None else figure.per_nfe
 
     def seconds(self, model: str, budget: int, baseline: bool = False) -> float | None:
         """The whole Run: the search, plus the baseline (which spends up to the same budget) when it runs."""
-        per, base = self.per_nfe(model), self.per_nfe(model, baseline=True)
-        if per is None or (baseline and base is None):
+        search, more = self.figure(model), self.figure(model, baseline=True)
+        if search is None or (baseline and more is None):
             return None
-        return (per + (base if baseline else 0.0)) * max(int(budget or 0), 0)
+        return search.seconds(budget) + (more.per_nfe * max(int(budget or 0), 0) if baseline else 0.0)
+
+    def span(self, model: str, budget: int, baseline: bool = False) -> tuple[float, float] | None:
+        """(as measured, on a machine as busy as now): the figure, and the figure slowed by how much busier the
+        machine is now (its load average per core) than while it was measured."""
+        low, figure = self.seconds(model, budget, baseline), self.figure(model)
+        if low is None:
+            return None
+        return low, low * max(1.0, busy_now() / figure.busy)
 
     def text(self, model: str, budget: int, baseline: bool = False) -> str:
-        per = self.per_nfe(model)
+        search = self.figure(model)
         zero = (f" On ZeroGPU each batch is one GPU call of at most {ZEROGPU_MAX_SECONDS} s, so a long search "
                 f"spends your GPU quota rather than hitting one call's limit.") if on_zerogpu() else ""
-        if per is None:
+        if search is None:
             if zero:
                 return "Time estimate: measured on the GPU during this model's first search." + zero
             return "Time estimate: not measured yet for this model."
-        source = "from the last search" if (model, "search") in self._measured else "from a one-batch calibration"
-        text = f"{budget} NFEs take {_about(per * max(int(budget or 0), 0))} here ({per * 1000:.2f} ms per NFE, {source})"
+        text = (f"{budget} NFEs take {_about(*self.span(model, budget))} here ({search.per_nfe * 1000:.1f} ms per NFE "
+                f"with scoring and page updates, {search.source}{_busy_note(search)})")
         if baseline:
-            total = self.seconds(model, budget, baseline)
+            span = self.span(model, budget, baseline)
             text += f"; with the more-steps baseline (up to {budget} NFEs more, one sample at a time) the Run takes " + \
-                (_about(total) if total is not None else "longer (the baseline is not timed yet)")
+                (_about(*span) if span is not None else "longer (the baseline is not timed yet)")
         return text + "." + zero
 
 
-def _about(seconds: float) -> str:
-    return "under a second" if seconds < 1 else f"about {seconds:.0f} s"
+def busy_now() -> float:
+    """How many processes want each core now (the 1-minute load average per core), at least 1."""
+    try:
+        return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+    except (AttributeError, OSError):   # no load average on this system
+        return 1.0
 
 
-def _time(model, cond, batch_size: int) -> float:
-    """Seconds per NFE of one batch of `batch_size` samples over CALIBRATION_STEPS steps, decoded: the quickest
-    of REPEATS (a busy machine only ever makes a run slower)."""
-    x = torch.stack([noise_lib.gaussian(model.noise_shape, seed) for seed in range(batch_size)])
-    x = x.to(model.device) * model.prior_scale
-    solve = SOLVERS[model.default_solver]
-    counter = Counter()   # this calibration's own NFEs: the model may be serving searches meanwhile
-    solve(counter.x0_fn(model, cond), x, model.sigmas(1))   # warm-up: allocation and lazy init
-    timings = []
-    for _ in range(REPEATS):
-        nfe0, t0 = counter.nfe, time.perf_counter()
-        model.decode(solve(counter.x0_fn(model, cond), x, model.sigmas(CALIBRATION_STEPS)))
-        timings.append((time.perf_counter() - t0) / max(counter.nfe - nfe0, 1))
-    return min(timings)
+def _busy_note(figure: Figure) -> str:
+    ahead = busy_now() / figure.busy
+    return f"; the machine is busier now, {ahead:.1f}x" if ahead > SPAN_FROM else ""
+
+
+def _about(low: float, high: float | None = None) -> str:
+    """`about 12 s`, or `about 12-30 s` when the machine is busier now than when it was measured."""
+    if high is not None and high > SPAN_FROM * low and high >= 1:
+        return f"about {low:.0f}-{high:.0f} s"
+    return "under a second" if low < 1 else f"about {low:.0f} s"
+
+
+def _timed_start(plan: engine.Plan) -> tuple[list[float], int, float]:
+    """Seconds from the start until each candidate of the first batches (one alone, then BATCHES full ones) was
+    scored, on the engine path a Run takes (decoding, verifiers, evaluator, PNGs); the NFEs of one candidate; the
+    wall-clock over this process's CPU time meanwhile."""
+    wanted = 1 + BATCHES * plan.config.batch_size
+    times: list[float] = []
+    start, cpu = time.perf_counter(), time.process_time()
+    events = engine.run(plan, should_stop=lambda: len(times) >= wanted, first_alone=True)
+    try:
+        for event in events:
+            if isinstance(event, CandidateScored):
+                times.append(time.perf_counter() - start)
+                if len(times) >= wanted:
+                    break
+    finally:
+        events.close()
+        if plan.out:
+            shutil.rmtree(plan.out, ignore_errors=True)
+    if not times:
+        raise ValueError("the calibration search scored no candidate")
+    busy = max(times[-1] / max(time.process_time() - cpu, 1e-9), 1.0)
+    return times, plan.costs.full(plan.steps), busy

@@ -38,9 +38,23 @@ def chosen_model_options(values: dict | None) -> dict:
     return {name: value for name, value in values.items() if not blank(value)}
 
 
+def changed(model, values: dict) -> dict:
+    """The model options, those equal to the loaded model's own left out where a variant would load the model again
+    (a bundled model; a diffusers adapter's variant shares its pipeline, so its values are kept as given). The page
+    shows a model's default in its field, so a Run left at it builds no second copy of the model."""
+    if callable(getattr(model, "with_options", None)):
+        return values
+    return {name: value for name, value in values.items()
+            if blank(value) or not (hasattr(model, name) and getattr(model, name) == value)}
+
+
 def condition(model: str, conditioning: str, prompt, cls):
     """The prompt (text models) or the class (class-conditional) the controls give; gr.Error when it is missing or
-    when a class is given to a text model (it would be ignored)."""
+    when a class is given to a text model (it would be ignored). Both left out (None, as an API caller who names
+    only the model): the model's preset prompt or class."""
+    if prompt is None and cls is None:
+        preset = catalog.preset(model)
+        prompt, cls = (preset.prompt, None) if conditioning == "text" else (None, preset.cls)
     if conditioning == "text":
         if not blank(cls):
             raise gr.Error(f"cls: the {model} model takes a text prompt, not a class; leave cls empty")
@@ -58,13 +72,14 @@ def condition(model: str, conditioning: str, prompt, cls):
 
 def build(model: str, conditioning: str, *, prompt=None, cls=None, verifiers=(), evaluator=None,
           algorithm: str = "random", budget=None, steps=None, seed=None, final_steps=None, batch_size=None,
-          options: dict | None = None, model_values: dict | None = None) -> SearchConfig:
+          options: dict | None = None, model_values: dict | None = None, final_top=None) -> SearchConfig:
     """The validated SearchConfig of one search (names already checked by `validate.check_names`)."""
     try:
         return SearchConfig(
             model=model, condition=condition(model, conditioning, prompt, cls), verifiers=tuple(verifiers),
             evaluators=(evaluator,) if evaluator else (), algorithm=algorithm, budget=given("budget", budget),
             steps=given("steps", steps), seed=given("seed", seed), final_steps=given("final_steps", final_steps),
+            final_top=given("final_top", final_top),
             batch_size=given("batch_size", batch_size), options=catalog.options_for(algorithm, options or {}) or None,
             model_options=chosen_model_options(model_values)).validate()
     except (ValueError, Unavailable) as error:

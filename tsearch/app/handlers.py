@@ -11,21 +11,20 @@ same `finally` closes the engine.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from typing import Iterator
 
 import gradio as gr
-from gradio.components.plot import PlotData
 
-from tsearch import engine
 from tsearch.app import catalog, charts, form, views
+from tsearch.app.charts import plot  # noqa: F401 (the page and tests read it here)
+from tsearch.app.compare import _compare_entries, _compare_view, compare_plans  # noqa: F401
 from tsearch.app.export import export_zip, load_live
 from tsearch.app.one_path import ESTIMATOR, _plan, _slot, drive, lend, prepared  # noqa: F401
 from tsearch.app.pool import POOL, Slot
 from tsearch.app.state import LiveRun, Session, Throttle
 from tsearch.app.validate import DEFAULT_BATCH, check_flag, check_names, check_options, config_for  # noqa: F401
-from tsearch.config import SearchConfig
+from tsearch.config import MAX_BUDGET, SearchConfig
 from tsearch.registry import Unavailable
 
 
@@ -41,13 +40,9 @@ class Pace:
         self.page, self.chart = Throttle(UPDATE_INTERVAL), Throttle(CHART_INTERVAL)
 
 
-def plot(figure: dict) -> PlotData:
-    """A plotly JSON dict as gr.Plot's value (serialised once, without building a plotly Figure)."""
-    return PlotData(type="plotly", plot=json.dumps(figure))
-
-
-def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", chart: bool = True):
-    figure = plot(charts.run_figure(run, baseline)) if chart else gr.skip()
+def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", chart: bool = True,
+                 cost: str = "nfe"):
+    figure = plot(charts.run_figure(run, baseline, cost)) if chart else gr.skip()
     status = views.status_line(run, note)
     if baseline is not None and baseline.running:
         status = (f"Search done: {run.nfe_spent} NFEs in {run.elapsed:.1f} s. Now the more-steps baseline "
@@ -57,19 +52,26 @@ def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", 
                   f"The search before it: {views.status_line(run)}")
     elif baseline is not None and baseline.candidates:
         status = f"{status} · {views.verdict(run, baseline)}"
-    return (status, views.best_path(run), views.best_card(run), figure, views.gallery(run), views.summary(run))
+    card = views.best_card(run)
+    if baseline is not None and not baseline.running and views.baseline_line(baseline):
+        card += "\n\n" + views.baseline_line(baseline)   # its image is beside the best once the Run ends
+    return (status, views.best_path(run), card, figure, views.gallery(run), views.summary(run))
 
 
-def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str, budget: int, steps: int | None,
-           seed: int, cls: int | None = None, evaluator: str | None = None, baseline: bool = False,
+def search(model: str, prompt: str | None = None, verifiers: list[str] | None = None,
+           algorithm: str = catalog.DEFAULT_ALGORITHM, budget: int | None = None, steps: int | None = None,
+           seed: int = 0, cls: int | None = None, evaluator: str | None = None, baseline: bool = False,
            final_steps: int | None = None, batch_size: int = DEFAULT_BATCH, session: Session | None = None,
            height: int | None = None, width: int | None = None, guidance: float | None = None,
-           negative_prompt: str | None = None, max_sequence_length: int | None = None,
+           negative_prompt: str | None = None, max_sequence_length: int | None = None, final_top: int = 1,
            **options) -> Iterator[tuple]:
     """Run a search and stream (status, best image, best card, chart, gallery, details) as it goes.
 
-    height, width, guidance, negative_prompt, max_sequence_length: model options, blank for the model's
-    default; refused by name for a model that does not take them."""
+    What is left out follows the chosen model: prompt and cls (both None) its preset prompt or class, verifiers
+    and evaluator (None) its preset ones (evaluator "" is none), steps its default. final_steps and final_top:
+    draft-then-commit, the best final_top drafts re-rendered at final_steps. height, width, guidance,
+    negative_prompt, max_sequence_length: model options, blank for the model's default; refused by name for a
+    model that does not take them."""
     model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
     baseline = check_flag("baseline", baseline)
     check_options(options)
@@ -79,9 +81,12 @@ def search(model: str, prompt: str | None, verifiers: list[str], algorithm: str,
     slot = lend(model)
     config = form.build(model, slot.model.conditioning, prompt=prompt, cls=cls, verifiers=verifiers, evaluator=evaluator,
                         algorithm=algorithm, budget=budget, steps=steps, seed=seed, final_steps=final_steps,
-                        batch_size=batch_size, options=options,
-                        model_values=dict(height=height, width=width, guidance=guidance,
-                                          negative_prompt=negative_prompt, max_sequence_length=max_sequence_length))
+                        final_top=final_top, batch_size=batch_size, options=options,
+                        model_values=form.changed(slot.model, dict(
+                            height=height, width=width, guidance=guidance, negative_prompt=negative_prompt,
+                            max_sequence_length=max_sequence_length)))
+    if config.budget > catalog.MOST_NFES:   # within SearchConfig's range, beyond what one Run of the page spends
+        raise gr.Error(f"budget: a Run spends at most {catalog.MOST_NFES:,} NFEs here; got {config.budget:,}")
     yield from search_config(session if session is not None else Session(), config, baseline, slot)
 
 
@@ -92,22 +97,24 @@ def search_config(session: Session, config: SearchConfig, baseline: bool = False
     handle = session.start()
     pace = Pace()
     run, more = LiveRun(seed=config.seed, label=config.algorithm), None
+    shown = session.shown   # the chart's x axis, and the run it shows (switching the axis redraws it)
+    shown.run, shown.baseline = run, None
 
     def view(chart: bool):
         session.last_run_dir = run.run_dir   # Export takes the run while it grows
-        return _search_view(run, chart=chart)
+        return _search_view(run, chart=chart, cost=shown.cost)
 
     try:
         yield from drive(plan, config.algorithm, run, handle, pace, view)
         if baseline and config.algorithm != "steps" and not handle.stopped:
             steps_config = dataclasses.replace(config, algorithm="steps", options=None, final_steps=None).validate()
-            more = LiveRun(seed=config.seed, label="more steps")
+            more = shown.baseline = LiveRun(seed=config.seed, label="more steps")
             yield from drive(prepared(steps_config, base), "steps", more, handle, pace,
-                             lambda chart: _search_view(run, more, chart=chart), baseline=True)
+                             lambda chart: _search_view(run, more, chart=chart, cost=shown.cost), baseline=True)
     finally:
         session.last_run_dir = run.run_dir or session.last_run_dir
         session.finish(handle)
-    yield _search_view(run, more)
+    yield _search_view(run, more, cost=shown.cost)
 
 
 def arm(session: Session | None = None) -> None:
@@ -124,16 +131,6 @@ def stop(session: Session | None = None) -> None:
 
 # --- compare -------------------------------------------------------------------------------
 
-def _compare_view(runs: list[LiveRun], status: str, by_evaluator: bool, chart: bool = True):
-    cards = []
-    for run in runs:
-        path, best = views.best_path(run), run.candidate(run.best_id)
-        if path and best:
-            evals = ", ".join(f"{k} {views.fmt(v)}" for k, v in best.evals.items())
-            cards.append((path, f"{run.label}: {views.fmt(run.best_score)}" + (f" · {evals}" if evals else "")))
-    return status, plot(charts.compare_figure(runs, by_evaluator)) if chart else gr.skip(), cards
-
-
 def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str, budget: int, steps: int | None,
             seed: int, cls: int | None = None, evaluator: str | None = None, mode: str = "algorithms",
             algorithms: list[str] | None = None, compare_verifiers: list[str] | None = None,
@@ -143,7 +140,8 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
             **options) -> Iterator[tuple]:
     """Several algorithms (same verifiers) or several verifiers (same algorithm), one after another, same budget.
 
-    `baseline` is taken for symmetry with `search` and unused: add "steps" to the algorithms to compare with it.
+    Streams (status, chart, each run's best image, results table: `tsearch.app.compare`). `baseline` is taken
+    for symmetry with `search` and unused: add "steps" to the algorithms to compare with it.
     The model options are `search`'s."""
     check_options(options)
     entries = _compare_entries(mode, algorithms, compare_verifiers, algorithm, verifiers)
@@ -159,45 +157,7 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
                                   options=options, model_values=model_values)) for label, algo, chosen in entries]
     plans = [(label, prepared(config, slot)) for label, config in configs]   # every entry checked before any runs
     by_evaluator = mode == "verifiers" and bool(configs[0][1].evaluators)
-    yield from compare_plans(session if session is not None else Session(), plans, by_evaluator)
-
-
-def _compare_entries(mode, algorithms, compare_verifiers, algorithm, verifiers) -> list[tuple[str, str, list]]:
-    """(label, algorithm, verifiers) of each run a comparison makes; gr.Error naming a malformed list."""
-    for name, value in (("algorithms", algorithms), ("compare_verifiers", compare_verifiers)):
-        if value is not None and (not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value)):
-            kind = "algorithm" if name == "algorithms" else "verifier"
-            raise gr.Error(f"{name} is a list of {kind} names, e.g. [{'random' if kind == 'algorithm' else 'gmm-density'!r}], "
-                           f"got {value!r}")
-    if mode == "algorithms":
-        entries = [(name, name, verifiers) for name in dict.fromkeys(algorithms or [])]
-    elif mode == "verifiers":
-        entries = [(name, algorithm, [name]) for name in dict.fromkeys(compare_verifiers or [])]
-    else:
-        raise gr.Error(f"compare mode must be 'algorithms' or 'verifiers', got {mode!r}")
-    if len(entries) < 2:
-        raise gr.Error(f"choose at least two {mode} to compare")
-    return entries
-
-
-def compare_plans(session: Session, plans: list[tuple[str, engine.Plan]], by_evaluator: bool) -> Iterator[tuple]:
-    """Prepared plans run one after another in this tab, each on the one path (`drive`), as page updates."""
-    handle = session.start()
-    pace = Pace()
-    runs: list[LiveRun] = []
-    try:
-        for i, (label, plan) in enumerate(plans):
-            if handle.stopped:
-                break
-            run = LiveRun(seed=plan.config.seed, label=label)
-            runs.append(run)
-            status = f"Comparing {i + 1}/{len(plans)}: {label}"
-            yield from drive(plan, f"compare-{label}", run, handle, pace, lambda chart: _compare_view(
-                runs, f"{status} · {views.status_line(run)}", by_evaluator, chart))
-    finally:
-        session.finish(handle)
-    ended = "Stopped; the runs so far are kept" if handle.stopped else f"Compared {len(runs)} runs"
-    yield _compare_view(runs, f"{ended} at {plans[0][1].config.budget} NFEs each.", by_evaluator)
+    yield from compare_plans(session if session is not None else Session(), plans, by_evaluator, Pace())
 
 
 # --- export, load, controls --------------------------------------------------------------------
@@ -222,30 +182,50 @@ def load(file, session: Session | None = None):
         raise gr.Error(f"{os.path.basename(str(path))} was not found: upload the zip again")
     try:
         run = load_live(path, previous=session.loaded_run_dir if session is not None else None)
-        view = _search_view(run, note="loaded from a saved run")
+        view = _search_view(run, note="loaded from a saved run", cost=session.shown.cost if session else "nfe")
     except (ValueError, TypeError, OSError) as error:
         raise gr.Error(f"cannot show this run: {error}") from None
     if session is not None:
         session.last_run_dir = session.loaded_run_dir = run.run_dir
+        session.shown.run, session.shown.baseline = run, None
     return view
+
+
+def baseline_view(session: Session | None = None):
+    """The more-steps baseline's result beside the best, with its scores, once a Run with it has ended; hidden
+    when the last Run had none."""
+    more = session.shown.baseline if session is not None else None
+    path = views.best_path(more) if more is not None else None
+    if not path:
+        return gr.update(visible=False, value=None)
+    return gr.update(visible=True, value=path, label="More steps (the baseline)")
 
 
 def estimate(model: str, budget, prompt: str | None = None, cls: int | None = None,
              batch_size: int = DEFAULT_BATCH, baseline: bool = False) -> str:
-    """'N NFEs take about T s here', calibrating the model on one batch the first time."""
+    """'N NFEs take about T s here': the first time, from a short search on the model's preset settings (its
+    verifiers and held-out evaluator, the model's steps, `batch_size`), then from this process's finished Runs."""
     if model not in catalog.known_models() or not catalog.status_of("model", model)[0]:
         return ""
     if ESTIMATOR.per_nfe(model) is None and not (catalog.is_local(model) or POOL.loaded(model)):
         return "Time estimate: measured once the model has loaded (its first search)."
     if ESTIMATOR.per_nfe(model) is None:
         try:
-            slot = POOL.get(model)
-            text_model = slot.model.conditioning == "text"
-            condition = (prompt or catalog.preset(model).prompt) if text_model else (cls or 0)
-            ESTIMATOR.calibrate(slot, condition, int(batch_size or DEFAULT_BATCH))
-        except (ValueError, Unavailable, TypeError) as error:
+            ESTIMATOR.calibrate(_calibration_plan(model, prompt, cls, batch_size))
+        except (ValueError, Unavailable, TypeError, gr.Error) as error:
             return f"Time estimate unavailable: {error}"
     return ESTIMATOR.text(model, budget, bool(baseline))
+
+
+def _calibration_plan(model: str, prompt: str | None, cls: int | None, batch_size) -> engine.Plan:
+    """The plan of the calibration search: the model's preset verifiers and evaluator, a run folder of its own."""
+    slot, preset = POOL.get(model), catalog.preset(model)
+    text_model = slot.model.conditioning == "text"
+    config = form.build(model, slot.model.conditioning, prompt=(prompt or preset.prompt) if text_model else None,
+                        cls=None if text_model else (cls or 0), verifiers=preset.verifiers,
+                        evaluator=preset.evaluator, algorithm="random", budget=MAX_BUDGET,   # it stops itself
+                        batch_size=int(batch_size or DEFAULT_BATCH))
+    return _plan(slot, config, label="calibration")
 
 
 def warm(model: str) -> None:

@@ -32,7 +32,7 @@ from tsearch.config import offered_settings
 from tsearch.search import ALGORITHMS
 
 API_NAME = "search_noise"   # the endpoint (/search_noise) and the MCP tool's name
-MAX_BUDGET = 20000          # NFEs per call (the page's slider ends here too): a call runs to the end, no Stop
+MAX_BUDGET = catalog.MOST_NFES   # NFEs per call (a page Run's limit too): a call runs to the end, no Stop
 WAIT_SECONDS = 600          # how long a call waits for a free search slot before it is refused
 RUNNING = threading.BoundedSemaphore(CONCURRENCY)   # agent searches at once, as many as the page runs
 

@@ -10,6 +10,7 @@ everything found kept.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any, Iterator
 
 import gradio as gr
@@ -84,6 +85,7 @@ def drive(plan: engine.Plan, label: str, live: LiveRun, handle: RunHandle, pace,
     runs (a verifier that fails, say) ends it with everything found kept and becomes a gr.Error.
     `view(chart)` builds one update; with chart=False the chart is left as it is (gr.skip()). `baseline`: the
     more-steps baseline, whose cost the estimator keeps apart."""
+    began, cpu = time.perf_counter(), time.process_time()   # the Run's wall clock (page updates included) and CPU
     plan = dataclasses.replace(plan, out=str(new_run_dir(label)))
     live.run_dir = plan.out
     runner = gpu.batch_runner(plan, "app", ESTIMATOR.per_nfe(plan.model_name))
@@ -101,4 +103,6 @@ def drive(plan: engine.Plan, label: str, live: LiveRun, handle: RunHandle, pace,
     finally:
         events.close()
     live.end(stopped=handle.stopped)
-    ESTIMATOR.observe(plan.model_name, live.elapsed, live.nfe_spent, baseline=baseline)
+    if not live.error:
+        ESTIMATOR.observe(plan.model_name, time.perf_counter() - began, live.nfe_spent, baseline=baseline,
+                          cpu=time.process_time() - cpu)

@@ -8,6 +8,7 @@ algorithm's best after each round (`RoundDone`); a run loaded from disk becomes 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -48,14 +49,28 @@ class RunHandle:
         return self._stop.is_set()
 
 
+@dataclass
+class Shown:
+    """What this tab's charts show, kept so that switching the x axis redraws them without a rerun
+    (tsearch.app.axis): the chosen cost of each chart, the Search tab's last run and its more-steps baseline,
+    and the Compare tab's runs."""
+    cost: str = "nfe"                                 # the Search chart's x axis: "nfe", "seconds" or "calls"
+    compare_cost: str = "nfe"                         # the Compare chart's
+    run: "LiveRun | None" = None
+    baseline: "LiveRun | None" = None
+    compared: list = field(default_factory=list)      # the Compare tab's runs (LiveRun), in their order
+    by_evaluator: bool = False                        # the Compare chart plots the held-out evaluator
+
+
 class Session:
-    """One tab's state: the search running now (if any) and the last run folder (for Export)."""
+    """One tab's state: the search running now (if any), the last run folder (for Export) and what its charts show."""
 
     def __init__(self):
         self.current: RunHandle | None = None
         self.last_run_dir: str | None = None
         self.loaded_run_dir: str | None = None      # the run this tab unpacked from a zip (one at a time)
         self.stop_requested: float | None = None   # Stop pressed with nothing running (a queued search)
+        self.shown = Shown()                          # what the Search and Compare charts show, to redraw
         self._lock = threading.Lock()
 
     def __deepcopy__(self, memo):  # gr.State deep-copies its value; a fresh session has nothing to copy
@@ -157,6 +172,10 @@ class LiveRun:
     @property
     def elapsed(self) -> float:
         return self.seconds if self.seconds is not None else time.perf_counter() - self.started
+
+    def snapshot(self) -> "LiveRun":
+        """A copy whose candidates and rounds stop growing: a running search drawn from another thread."""
+        return dataclasses.replace(self, candidates=list(self.candidates), rounds=list(self.rounds))
 
     def candidate(self, candidate_id: int | None) -> Candidate | None:
         return None if candidate_id is None else self._by_id.get(candidate_id)

@@ -8,8 +8,11 @@
   dark theme keeps gradio's colours.
 - Gallery thumbnails keep one size from the first candidate on: gradio gives a gallery of n < columns
   images n columns, so the first candidate flashed up as one huge cropped image.
+- A short intro and the best sample's short card, so that after Run the status, the best image, its card and the
+  chart fit a 900-px-high window; the recipe (a long monospace line) wraps instead of widening a phone's page.
 - The run bar (model, prompt, Run, Stop) sits at the top; Run and Stop centred beside the fields. A disabled
-  Run ("Running…") and Stop (no search running) stay readable: gradio fades them to about 2.4:1. The timer of a
+  Run ("Running…") and Stop (no search running) stay readable: gradio fades them to about 2.4:1. They switch
+  at once, without gradio's colour transition, which passed through white on light grey (1.2:1) on the way. The timer of a
   progress display that gradio hides (show_progress="hidden", an opacity-0 layer) is hidden for screen readers too.
 """
 
@@ -22,7 +25,13 @@ RUNNING = "#7c2d12"      # Run while a search runs ("Running…"), darker: white
 
 CSS = f"""
 .pixelated img {{ image-rendering: pixelated; }}
-#best img {{ width: 100%; height: 256px; max-height: 256px; object-fit: contain; }}
+#best img, #baseline-best img {{ width: 100%; height: 240px; max-height: 240px; object-fit: contain; }}
+#intro h2 {{ margin: 0 0 4px; font-size: 1.4rem; }}
+#intro p {{ margin: 0; }}
+#best-card h3 {{ margin-top: 0; }}
+#best-card p {{ margin: 4px 0; }}
+#best-card code, #best-card pre {{ white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-word; }}
+#best-card summary {{ cursor: pointer; font-weight: 600; }}
 .wrap-captions .grid-container {{ grid-template-columns: repeat(auto-fill, minmax(96px, 1fr)) !important;
   grid-template-rows: none !important; padding-top: 34px; }}
 .wrap-captions .grid-wrap.fixed-height {{ max-height: none; }}
@@ -40,6 +49,7 @@ body:not(.dark) button.primary, body:not(.dark) button.primary:hover {{
 body:not(.dark) button.stop, body:not(.dark) button.stop:hover {{
   background: {STOP}; border-color: {STOP}; color: white; }}
 #run-bar {{ align-items: center; }}
+#run-bar button {{ transition: none; }}
 .wrap.hide .progress-text {{ visibility: hidden; }}
 body:not(.dark) button.primary:disabled {{ background: {RUNNING}; border-color: {RUNNING}; color: white; opacity: 1;
   cursor: progress; }}
@@ -56,5 +66,6 @@ SHOW_RESULT = """() => {
   const status = document.querySelector('#status');
   if (!status) return;
   const top = status.getBoundingClientRect().top;
-  if (top < 0 || top > window.innerHeight / 2) status.scrollIntoView({block: 'start'});
+  // a few pixels under the window's top (scrollIntoView can leave it a fraction of a pixel above it)
+  if (top < 0 || top > window.innerHeight / 2) window.scrollTo(0, Math.max(0, window.scrollY + top - 8));
 }"""

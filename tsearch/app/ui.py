@@ -13,7 +13,9 @@ import os
 import gradio as gr
 
 from tsearch import envvars
-from tsearch.app import catalog, charts, handlers, numbers, views
+from tsearch.app import (axis, catalog, charts, choices, compare, compare_estimate, density, handlers, numbers,
+                         restore, views)
+from tsearch.app.compare_table import DATATYPES, HEADERS
 from tsearch.app.controls import (DEFAULT_ALGORITHM, _controls, _model_controls,  # noqa: F401 (tests read them here)
                                   _model_option_updates, _run_bar)
 from tsearch.app.arena_tab import arena_tab
@@ -23,12 +25,17 @@ from tsearch.search import ALGORITHMS
 
 TITLE = "tsearch: search over noise, not more denoising steps"
 INTRO = """\
-# tsearch: inference-time search for diffusion models
-A diffusion model turns a random **noise** into an image, always the same image for the same noise.
-Some noises give better images than others. Instead of spending compute on more denoising steps, spend it
-**trying noises**: a *verifier* scores each result and a *search algorithm* picks the next noises to try
-(Ma et al. 2025, arXiv 2501.09732). Press **Run** and watch the best image improve as compute (NFEs, one pass
-of the denoiser over one image) is spent.
+## tsearch: search over noise, not more denoising steps
+Spend compute **trying noises**: a *verifier* scores each image, a *search algorithm* picks the next noises to try
+(Ma et al. 2025). Press **Run** and watch the best image improve.
+"""
+HOW_IT_WORKS = """\
+A diffusion model turns a random **noise** into an image, always the same image for the same noise. Some noises
+give better images than others. Instead of spending compute on more denoising steps, spend it trying noises: a
+*verifier* scores each result and a *search algorithm* picks the next noises to try (Ma et al. 2025,
+arXiv 2501.09732). Compute is counted in **NFEs**: one pass of the denoiser over one image (a model with
+guidance makes two passes per step). The chart shows the best score so far against the NFEs spent; a held-out
+evaluator, never told to the search, shows whether the image improved or only the verifier's opinion of it.
 """
 from tsearch.app.style import HEAD, SHOW_RESULT  # noqa: E402  (the page's CSS and script: tsearch/app/style.py)
 # Searches running at once, all tabs together: one per core, at most 4 (8 at once on 2 cores ran 2-6x slower
@@ -112,11 +119,21 @@ def _results() -> dict:
     with gr.Tabs() as r["tabs"]:
         with gr.Tab("Search", id="search"):
             r["status"] = gr.Markdown("Press **Run** to start a search.", label="Status", elem_id="status")
-            with gr.Row(equal_height=False):
-                r["best_image"] = gr.Image(label="Best so far", type="filepath", interactive=False, height=256,
-                                           elem_classes=["pixelated"], elem_id="best")
-                r["best_card"] = gr.Markdown("", label="Best sample", elem_id="best-card")
-            r["chart"] = gr.Plot(handlers.plot(charts.empty_figure()), label="Compute vs score", elem_id="chart")
+            # the best image and its short card beside the chart: all of it in a 900-px-high window after Run
+            with gr.Row(equal_height=False, elem_id="result-row"):
+                with gr.Column(scale=1, min_width=240):
+                    with gr.Row(equal_height=True):   # the baseline's result beside the best, when it ran
+                        r["best_image"] = gr.Image(label="Best so far", type="filepath", interactive=False,
+                                                   height=240, elem_classes=["pixelated"], elem_id="best", min_width=120)
+                        r["baseline_image"] = gr.Image(label="More steps (the baseline)", type="filepath",
+                                                       interactive=False, height=240, elem_classes=["pixelated"],
+                                                       elem_id="baseline-best", visible=False, min_width=120)
+                    r["best_card"] = gr.Markdown("", label="Best sample", elem_id="best-card")
+                with gr.Column(scale=2, min_width=300):
+                    r["chart"] = gr.Plot(handlers.plot(charts.empty_figure()), label="Compute vs score",
+                                         elem_id="chart")
+                    r["cost"] = axis.cost_radio("cost-axis")   # the chart's x axis (tsearch.app.axis), under it
+                    r["density"] = density.density_plot()      # gmm: the samples over the density (tsearch.app.density)
             r["gallery"] = gr.Gallery(label=views.GALLERY_LABEL, columns=6, rows=3,
                                       height="auto", object_fit="contain",
                                       elem_classes=["pixelated", "wrap-captions"], elem_id="gallery")
@@ -145,12 +162,35 @@ def _compare_tab(r: dict) -> None:
     r["mode"] = gr.Radio(["algorithms", "verifiers"], value="algorithms", label="Compare")
     r["compare_algorithms"] = gr.CheckboxGroup(list(ALGORITHMS), value=["random", "zero-order"], label="Algorithms")
     r["compare_verifiers"] = gr.Dropdown(catalog.available_verifiers(), value=[], multiselect=True,
-                                         label="Verifiers (one run each)")
+                                         label="Verifiers (one run each)", visible=False)
+    r["compare_estimate"] = gr.Markdown("", elem_id="compare-estimate")
     r["compare_button"] = gr.Button("Compare", variant="primary", elem_id="compare")
     r["compare_status"] = gr.Markdown("", label="Compare status")
+    r["compare_table"] = gr.Dataframe(headers=HEADERS, datatype=DATATYPES, value=None, interactive=False, wrap=True,
+                                      label="Results (seconds: denoiser, decoder and verifiers)",
+                                      elem_id="compare-table")
+    r["compare_cost"] = axis.cost_radio("compare-cost-axis")
     r["compare_chart"] = gr.Plot(label="Best so far at equal compute", elem_id="compare-chart")
     r["compare_gallery"] = gr.Gallery(label="Best image of each run", columns=4, height="auto",
                                       elem_classes=["pixelated", "wrap-captions"])
+
+
+def _wire_views(demo: gr.Blocks, session: gr.State, c: dict, r: dict) -> None:
+    """The charts' x axes, the gmm picture beside the Search chart, and the Compare tab's pickers and estimate."""
+    private = dict(queue=False, show_progress="hidden", api_visibility="private")
+    r["cost"].change(axis.redraw, inputs_kwargs={"cost": r["cost"], "session": session}, outputs=r["chart"], **private)
+    r["compare_cost"].change(compare.redraw, inputs_kwargs={"cost": r["compare_cost"], "session": session},
+                             outputs=r["compare_chart"], **private)
+    r["chart"].change(density.view, inputs_kwargs={"session": session}, outputs=r["density"], **private)
+    for trigger in (c["model"].change, demo.load):
+        trigger(density.shown_for, inputs=[c["model"], c["cls"]], outputs=r["density"], **private)
+    r["mode"].change(compare.pickers, inputs=r["mode"], outputs=[r["compare_algorithms"], r["compare_verifiers"]],
+                     **private)
+    choices = [c["model"], c["budget"], r["mode"], r["compare_algorithms"], r["compare_verifiers"], c["algorithm"],
+               c["prompt"], c["cls"], c["batch_size"]]
+    # the page's own estimate changes with the model and budget (and once it has calibrated the model): follow it
+    for component in (c["estimate"], r["mode"], r["compare_algorithms"], r["compare_verifiers"], c["algorithm"]):
+        component.change(compare_estimate.total, inputs=choices, outputs=r["compare_estimate"], **private)
 
 
 def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.Blocks:
@@ -164,16 +204,32 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
     with gr.Blocks(title=title, delete_cache=(3600, 86400)) as demo:
         session = gr.State(Session())   # deep-copied per tab: each tab gets a fresh Session
         gr.HTML("", head=HEAD, padding=False)
-        gr.Markdown(INTRO)
+        gr.Markdown(INTRO, elem_id="intro")
         gr.Markdown(f"> **Note:** {fallback}", visible=bool(fallback), elem_id="fallback-note")
         c = _run_bar(start, info, preset)
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=340):
+                with gr.Accordion("How it works", open=False):
+                    gr.Markdown(HOW_IT_WORKS)
                 c = _controls(start, info, preset, c)
             with gr.Column(scale=2):
                 r = _results()
         demo.run_event = _wire(demo, session, c, r)   # for tests and notebooks that want to chain on a search
     return numbers.guard(demo)   # a bad number from an API caller: a message naming the field
+
+
+def _wire_results(session: gr.State, c: dict, r: dict, runs: dict) -> None:
+    """The result column's own events: the baseline's image hidden when a Run starts, shown once it has ended
+    (when the baseline ran), and a loaded run's settings put back into the controls."""
+    hide = lambda: gr.update(visible=False, value=None)   # noqa: E731
+    for trigger in (c["run_button"].click, c["prompt"].submit):
+        trigger(hide, outputs=r["baseline_image"], queue=False, show_progress="hidden", api_visibility="private")
+    for event in runs.values():
+        for listener in (event.success, event.failure):
+            listener(handlers.baseline_view, inputs=[session], outputs=r["baseline_image"], queue=False,
+                     show_progress="hidden", api_visibility="private")
+    r["load_event"].success(lambda session, baseline: restore.restore(c, session, baseline),
+                            inputs=[session, c["baseline"]], outputs=restore.outputs(c), api_visibility="private")
 
 
 def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
@@ -190,7 +246,8 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
         trigger(_running, inputs_kwargs={"session": session}, outputs=busy, queue=False, show_progress="hidden",
                 api_visibility="private")
         runs[name] = trigger(
-            handlers.search, inputs_kwargs={**shared, "baseline": c["baseline"], "final_steps": c["final_steps"]},
+            handlers.search, inputs_kwargs={**shared, "baseline": c["baseline"], "final_steps": c["final_steps"],
+                                            "final_top": c["final_top"]},
             outputs=search_outputs, concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal",
             **({"api_name": "search"} if name == "search" else {"api_visibility": "private"}))
         _after(runs[name], _idle, busy)
@@ -201,23 +258,26 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
     compare_event = r["compare_button"].click(
         handlers.compare, inputs_kwargs={**shared, "mode": r["mode"], "algorithms": r["compare_algorithms"],
                                          "compare_verifiers": r["compare_verifiers"]},
-        outputs=[r["compare_status"], r["compare_chart"], r["compare_gallery"]], api_name="compare",
+        outputs=[r["compare_status"], r["compare_chart"], r["compare_gallery"], r["compare_table"]], api_name="compare",
         concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal")
     _after(compare_event, _idle, busy)
+    _wire_views(demo, session, c, r)
     r["export_button"].click(handlers.export, inputs_kwargs={"session": session}, outputs=r["export_file"],
                              api_name="export")
-    r["load_file"].upload(handlers.load, inputs_kwargs={"file": r["load_file"], "session": session},
-                          outputs=search_outputs, api_name="load_run").then(
-        lambda: gr.Tabs(selected="search"), outputs=r["tabs"], api_visibility="private")
-    c["model"].change(_model_controls, inputs=[c["model"], c["budget"], c["baseline"]],
-                      outputs=[c[k] for k in ("model_note", "prompt", "examples_column", "cls", "verifiers",
-                                              "evaluator", "budget", "steps", "estimate", "model_options_box")]
-                      + list(c["model_option_inputs"].values()), api_visibility="private")
+    r["load_event"] = r["load_file"].upload(
+        handlers.load, inputs_kwargs={"file": r["load_file"], "session": session}, outputs=search_outputs,
+        api_name="load_run").then(lambda: gr.Tabs(selected="search"), outputs=r["tabs"], api_visibility="private")
+    # .input: the user's choice (a loaded run's model, set by restore, keeps the run's own settings)
+    c["model"].input(_model_controls, inputs=[c["model"], c["budget"], c["baseline"]],
+                     outputs=[c[k] for k in restore.MODEL_CONTROLS] + list(c["model_option_inputs"].values()),
+                     api_visibility="private")
+    choices.wire_choices(demo, c)   # the form's choices and notes follow the model and the algorithm
     groups = c["groups"]
     c["algorithm"].change(lambda name: [gr.update(visible=key == name) for key in groups], inputs=c["algorithm"],
                           outputs=list(groups.values()), api_visibility="private")
-    for trigger in (c["budget"].release, c["baseline"].change, demo.load):
+    for trigger in (c["budget"].change, c["baseline"].change, demo.load):
         trigger(handlers.estimate, inputs=[c[k] for k in ("model", "budget", "prompt", "cls", "batch_size",
                                                           "baseline")],
                 outputs=c["estimate"], api_visibility="private")
+    _wire_results(session, c, r, runs)
     return runs["search"]

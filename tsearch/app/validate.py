@@ -33,7 +33,10 @@ def _unavailable(kind: str, name: str, registry_kind: str) -> None:
 
 
 def check_names(model, verifiers, evaluator, algorithm) -> tuple[str, tuple[str, ...], str | None, str]:
-    """The registered names asked for, before any model loads; gr.Error naming the first that is not."""
+    """The registered names asked for, before any model loads; gr.Error naming the first that is not.
+
+    Verifiers or evaluator left out (None, as an API caller who names only the model) are the model's preset;
+    an evaluator of "" is none."""
     model = _known("model", model, catalog.known_models())
     _unavailable("model", model, "model")
     catalog.check_allowed(model)
@@ -42,13 +45,14 @@ def check_names(model, verifiers, evaluator, algorithm) -> tuple[str, tuple[str,
     if verifiers is not None and (not isinstance(verifiers, (list, tuple)) or
                                   not all(isinstance(v, str) for v in verifiers)):
         raise gr.Error(f"verifiers is a list of registered verifier names, got {verifiers!r}")
-    verifiers = tuple(dict.fromkeys(verifiers or ()))
+    preset = catalog.preset(model)
+    verifiers = preset.verifiers if verifiers is None else tuple(dict.fromkeys(verifiers))
     if not verifiers:
         raise gr.Error("choose at least one verifier (several are combined by mean rank)")
     for name in verifiers:
         _known("verifier", name, VERIFIERS)
         _unavailable("verifier", name, "verifier")
-    evaluator = evaluator or None
+    evaluator = preset.evaluator if evaluator is None else (evaluator or None)   # left out: the preset's; "": none
     if evaluator is not None and not isinstance(evaluator, str):
         raise gr.Error(f"evaluator is one registered verifier name, got {evaluator!r}")
     if evaluator is not None:

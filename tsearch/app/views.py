@@ -100,7 +100,8 @@ def _meaning(verifiers) -> str:
 
 
 def best_card(run: LiveRun) -> str:
-    """Markdown beside the large best image: its scores and the recipe that regenerates it."""
+    """Markdown beside the large best image: a short head (its scores, where it was found), then the recipe that
+    regenerates it in a collapsed "How to regenerate this sample" (an HTML <details>, markdown inside)."""
     best = best_lib.best(run)
     if best is None:
         preview = best_lib.best_preview(run)
@@ -109,13 +110,17 @@ def best_card(run: LiveRun) -> str:
         return (f"### No finished sample yet\n\nShown: the best **preview** so far, #{preview.id} "
                 f"(the clean estimate of a noisy state at t = {preview.t_end:g}), scoring {fmt(preview.score)}. "
                 "This algorithm's result is its best finished sample, which comes later.")
+    return "\n\n".join(_card_head(run, best) + _card_recipe(run, best))
+
+
+def _card_head(run: LiveRun, best: Candidate) -> list[str]:
+    """The best's id, its score (and each verifier's), its held-out scores, where it was found."""
     lines = [f"### Best so far: #{best.id}",
-             f"**{' + '.join(run.verifiers) or 'score'}**: {fmt(best.score)}"]
+             f"**{' + '.join(run.verifiers) or 'score'}**: {fmt(best.score)} (higher is better)"]
     if len(run.verifiers) > 1:
         lines.append("Per verifier: " + ", ".join(f"{k} {fmt(v)}" for k, v in best.scores.items()))
     for name, value in best.evals.items():
         lines.append(f"**{name}** (held out): {fmt(value)}")
-    lines.append(f"*{_meaning(run.verifiers)}*")
     top = max((c for c in run.candidates if c.finished and finite(c.score) is not None), key=lambda c: c.score,
               default=None)
     if top is not None and finite(best.score) is not None and top.score > best.score:
@@ -123,12 +128,19 @@ def best_card(run: LiveRun) -> str:
                      "returns this one by its own rule (the steps baseline its latest sample, cem the full-step "
                      "render of its best few-step sample).")
     parent = "none" if best.parent is None else f"#{best.parent}"
-    lines.append(f"Found at {best.nfe_spent} NFEs, round {best.round}, parent {parent}.")
+    found = f"Found at {best.nfe_spent} NFEs, round {best.round}, parent {parent}."
     if best_path(run) == run.final_path and run.final_path:
-        lines.append("Shown re-rendered with more steps (the final render).")
-    lines.append(f"Recipe: `{recipe_text(best.recipe)}`")
-    lines.append(f"Condition: `{run.condition}` · seed {run.seed} · {run.steps} steps per candidate")
-    return "\n\n".join(lines)
+        found += " Shown re-rendered with more steps (the final render)."
+    return lines + [found]
+
+
+def _card_recipe(run: LiveRun, best: Candidate) -> list[str]:
+    """What the scores mean and how to regenerate the sample, collapsed (markdown inside an HTML <details>)."""
+    return ["<details><summary>How to regenerate this sample</summary>",
+            f"Recipe: `{recipe_text(best.recipe)}`",
+            f"Condition: `{run.condition}` · seed {run.seed} · {run.steps} steps per candidate",
+            f"*{_meaning(run.verifiers)}*",
+            "</details>"]
 
 
 def status_line(run: LiveRun, note: str = "") -> str:
@@ -162,6 +174,16 @@ def summary(run: LiveRun) -> dict:
             "best_id": run.best_id, "best_score": finite(run.best_score), "running": run.running, "stopped": run.stopped,
             "error": run.error,
             "seconds": round(run.elapsed, 3)}
+
+
+def baseline_line(baseline: LiveRun) -> str:
+    """The best card's line on the more-steps baseline's result, shown beside the best:
+    `**More steps** (one noise, 400 NFEs, beside): 1.06 · shapes-oracle (held out) 0.5`; "" before it has one."""
+    last = best_lib.best(baseline)
+    if last is None:
+        return ""
+    evals = "".join(f" · {name} (held out) {fmt(value)}" for name, value in last.evals.items())
+    return f"**More steps** (one noise, {last.nfe} NFEs; its image beside the best): {fmt(last.score)}{evals}"
 
 
 def verdict(run: LiveRun, baseline: LiveRun) -> str:

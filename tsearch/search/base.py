@@ -180,6 +180,7 @@ class Algorithm(Protocol):
     - `best` is (id, score) of the candidate this algorithm returns, by its own rule (best over the
       run, best finished sample, or the latest for the steps baseline), None before there is one.
     An algorithm may declare the class attribute `anytime = True` (see `is_anytime`).
+    It may declare `in_brief`: one plain sentence for newcomers, with no symbols (the app shows it).
     """
 
     def ask(self) -> list[Proposal]: ...

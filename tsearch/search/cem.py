@@ -39,6 +39,8 @@ class Options:
 
 class CEMSearch:
     Options = Options
+    in_brief = ("learn from quick previews which coarse noise patterns score well, draw more like them, and "
+                "fully render the best")
 
     def __init__(self, budget: int, costs: Costs, steps: int, seed: int = 0, options: Options = Options()):
         o = options

@@ -48,6 +48,7 @@ def recipe_size(ops) -> int:
 
 class EvolutionSearch:
     Options = Options
+    in_brief = "breed new noises from the best found so far, by small changes and by mixing two of them"
     anytime = True   # first k candidates = a k-candidate search (base.is_anytime)
 
     def __init__(self, budget: int, costs: Costs, steps: int, seed: int = 0, options: Options = Options()):

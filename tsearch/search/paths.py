@@ -31,6 +31,8 @@ class Options:
 
 class PathsSearch:
     Options = Options
+    in_brief = ("denoise a few noises part way, branch each half-finished image several times, keep the "
+                "best-scoring branches, and repeat until the images are done")
 
     def __init__(self, budget: int, costs: Costs, steps: int, seed: int = 0, options: Options = Options()):
         o = options

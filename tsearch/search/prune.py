@@ -53,6 +53,7 @@ def parse_checkpoints(text: str) -> tuple[float, ...]:
 
 class PruneSearch:
     Options = Options
+    in_brief = "start many noises, preview each part way through, and finish only the most promising ones"
 
     def __init__(self, budget: int, costs: Costs, steps: int, seed: int = 0, options: Options = Options()):
         o = options

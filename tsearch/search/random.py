@@ -19,6 +19,7 @@ class RandomSearch:
     """Spend the budget on as many full-length candidates as it buys; best over the whole run."""
 
     Options = Options
+    in_brief = "try many independent noises and keep the one whose image scores best"
     anytime = True   # first k candidates = a k-candidate search (base.is_anytime)
 
     def __init__(self, budget: int, costs: Costs, steps: int, seed: int = 0, options: Options = Options()):

@@ -94,6 +94,8 @@ class _Particle:
 
 class SMCSearch:
     Options = Options
+    in_brief = ("denoise a population of images together, copying the promising ones and dropping the weak "
+                "ones at checkpoints along the way")
 
     def __init__(self, budget: int, costs: Costs, steps: int, seed: int = 0, options: Options = Options()):
         o = options

@@ -61,6 +61,7 @@ class _Node:
 
 class TreeSearch:
     Options = Options
+    in_brief = "grow a tree of partly denoised images, spending more tries on the branches that have scored well"
     anytime = True   # first k candidates = a k-candidate search (base.is_anytime)
 
     def __init__(self, budget: int, costs: Costs, steps: int, seed: int = 0, options: Options = Options()):

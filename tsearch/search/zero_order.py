@@ -29,6 +29,8 @@ class Options:
 
 class ZeroOrderSearch:
     Options = Options
+    in_brief = ("start from one noise, try a few similar noises around it each round, and move to any that "
+                "scores better")
     anytime = True   # first k candidates = a k-candidate search (base.is_anytime)
 
     def __init__(self, budget: int, costs: Costs, steps: int, seed: int = 0, options: Options = Options()):

@@ -1,0 +1,71 @@
+"""A loaded run's settings put back into the page's controls: model, prompt or class, verifiers, held-out
+evaluator, algorithm and its options, budget, steps, seed, batch size, final render steps, the drafts committed and model options.
+
+The controls that follow the model (`controls._model_controls`) are set for the run's model first, then given
+the run's own values, so pressing Run again repeats the loaded search. While this tab's search runs nothing
+changes: a running search's controls stay as it was started with.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from tsearch.app import catalog, handlers
+from tsearch.app.controls import _model_controls
+from tsearch.app.state import Session
+from tsearch.config import SearchConfig
+from tsearch.runs import load_run
+
+# the outputs of `_model_controls`, in its order (then each model option's field)
+MODEL_CONTROLS = ("model_note", "prompt", "examples_column", "cls", "verifiers", "evaluator", "budget", "steps",
+                  "estimate", "model_options_box")
+RUN_CONTROLS = ("model", "algorithm", "seed", "batch_size", "final_steps", "final_top")
+
+
+def outputs(c: dict) -> list:
+    """The components `restore` updates, in the order of its return value."""
+    return ([c[k] for k in MODEL_CONTROLS] + list(c["model_option_inputs"].values())
+            + [c[k] for k in RUN_CONTROLS] + list(c["option_inputs"].values()))
+
+
+def restore(c: dict, session: Session | None, baseline: bool = False) -> list:
+    """Updates for `outputs(c)` from this tab's loaded run; all left as they are while its search runs, when no
+    run is loaded, or when the run's model is not available here."""
+    keep = [gr.skip()] * len(outputs(c))
+    if session is None or session.current is not None or not session.loaded_run_dir:
+        return keep
+    try:
+        config = SearchConfig.from_row(load_run(session.loaded_run_dir).config)
+    except (ValueError, OSError):
+        return keep
+    if not any(name == config.model and ok for name, ok, _, _ in catalog.models()):
+        return keep
+    follow = list(_model_controls(config.model, config.budget, baseline))
+    _own_values(follow, c, config, baseline)
+    run = [config.model, config.algorithm, config.seed, config.batch_size, config.final_steps or 0, config.final_top]
+    options = dict(config.options or {})
+    fields = {f.key: f for f in catalog.all_option_fields()}
+    own = [options.get(fields[key].name, fields[key].default) if fields[key].algorithm == config.algorithm
+           else gr.skip() for key in c["option_inputs"]]
+    return follow + [gr.update(value=v) for v in run] + [v if isinstance(v, dict) else gr.update(value=v) for v in own]
+
+
+def _own_values(follow: list, c: dict, config: SearchConfig, baseline: bool) -> None:
+    """The run's values over the model's presets in `_model_controls`'s updates (in place)."""
+    at = {key: i for i, key in enumerate(MODEL_CONTROLS)}
+    text = isinstance(config.condition, str)
+    if text:
+        follow[at["prompt"]] = gr.update(visible=True, value=config.condition)
+    else:
+        follow[at["cls"]] = {**follow[at["cls"]], "value": config.condition}
+    follow[at["verifiers"]] = gr.update(value=list(config.verifiers))
+    follow[at["evaluator"]] = gr.update(value=config.evaluators[0] if config.evaluators else "")
+    follow[at["budget"]] = gr.update(value=config.budget)
+    if config.steps is not None:
+        follow[at["steps"]] = gr.update(value=config.steps)
+    follow[at["estimate"]] = handlers.estimate(config.model, config.budget, config.condition if text else None,
+                                               None if text else config.condition, config.batch_size, baseline)
+    chosen = dict(config.model_options or {})
+    for i, name in enumerate(c["model_option_inputs"], start=len(MODEL_CONTROLS)):
+        if name in chosen:
+            follow[i] = {**follow[i], "value": chosen[name]}

@@ -41,6 +41,7 @@ def sweep(tmp_path, capsys, model="gmm", cls=1, algorithm="zero-order", option="
     ("gmm", "smc", "k = 1000000", "k"),
     ("gmm", "evolution", "elites = 20\npopulation = 4", "elites (20) cannot exceed population (4)"),
     ("gmm", "prune", "n = 1000000", "n=1000000 noises cost"),
+    ("gmm", "random", "final_steps = 8\nfinal_top = 4", "final_top=4: a budget of 40 NFEs does not cover 4 commits"),
 ])
 def test_a_cell_that_cannot_run_stops_the_sweep_before_any_runs(tmp_path, capsys, one_thread, model, algorithm,
                                                                   option, needle):

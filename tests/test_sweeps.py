@@ -240,6 +240,34 @@ def test_report_accuracy_from_the_oracle_with_bootstrap_intervals(tmp_path, caps
     assert "accuracy % (shapes-oracle)" in capsys.readouterr().out and not (out / "report.html").exists()
 
 
+def test_report_against_a_method_pairs_the_units_it_shares(tmp_path, capsys):
+    from tsearch.sweep import paired, report
+
+    out = tmp_path / "paired"
+    out.mkdir()
+    rows = []
+    for label, passes in (("a", [1.5, 1.5, 0.2, 1.5, 1.5]), ("b", [1.5, 0.2, 0.2, 0.2])):   # b lacks unit 4
+        for i, oracle in enumerate(passes):
+            config = {"model": "shapes", "algorithm": "smc", "options": {"early": float(label == "b")}, "budget": 40,
+                      "seed": 0, "condition": f"caption {i}", "steps": 10, "verifiers": ["shapes-clip"],
+                      "evaluators": ["shapes-oracle"]}
+            rows.append({"key": f"{label}{i}", "config": config, "metadata": {"label": label}, "run_dir": None,
+                         "error": None, "summary": {"best_score": 0.25 if label == "a" else 0.5, "nfe_spent": 40,
+                                                    "evals": {"shapes-oracle": oracle}}})
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (row,) = paired.paired(report.build(out, reps=200, set_metrics=False), "a", reps=500)
+    # on the 4 shared units: a passes 1, 1, 0, 1 and b 1, 0, 0, 0: b - a = 0, -100, 0, -100
+    assert (row["method"], row["units"], row["value"], row["reference"]) == ("b", 4, 25.0, 75.0)
+    assert (row["difference"], row["wins"], row["losses"], row["ties"]) == (-50.0, 0, 2, 2)
+    assert -100.0 <= row["low"] <= -50.0 <= row["high"] <= 0.0
+    assert row["score_difference"] == 0.25 and row["same_score"] == 0   # best scores: a 0.25, b 0.5
+    assert cli.main_report([str(out), "--no-html", "--no-set-metrics", "--against", "a"]) == 0
+    assert "| b | 40 | 4 | 25.0 | 75.0 | -50.0 [" in capsys.readouterr().out
+    assert cli.main_report([str(out), "--no-html", "--against", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --against: no method 'nope'") and "a, b" in err
+
+
 def test_report_set_metrics_over_the_best_images_of_digits(tmp_path):
     from tsearch.recipes import to_pil
     from tsearch.sweep import report

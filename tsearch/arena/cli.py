@@ -1,5 +1,8 @@
 """`python -m tsearch arena --split hard|easy [...]`: every registered method x budgets on a benchmark split.
 
+Beside the registered algorithms it runs their labelled variants (`tsearch.arena.variants`: random-draft,
+draft-then-commit over random search), named by their labels in the leaderboard.
+
 A thin layer over sweeps: it writes DIR/prompts.jsonl and DIR/spec.json, runs the cells through
 `tsearch.sweep.run_sweep` (local or Ray; rerun the same command to resume: finished cells are skipped),
 then reads every cell back (`curves`), prints the leaderboard at equal NFEs and at equal seconds
@@ -26,6 +29,7 @@ WORLDS = {"shapes": {"verifiers": ["shapes-clip"], "evaluators": ["shapes-oracle
 
 
 def parse(argv) -> argparse.Namespace:
+    from tsearch.arena.variants import VARIANTS
     from tsearch.search import ALGORITHMS
     from tsearch.sweep.cli import _Parser, _whole
 
@@ -37,7 +41,8 @@ def parse(argv) -> argparse.Namespace:
     p.add_argument("--candidates", type=_whole(1), nargs="+", default=[4, 8, 16, 32],
                    help="budgets as full candidates' NFEs (default 4 8 16 32)")
     p.add_argument("--budgets", type=_whole(1), nargs="+", default=None, help="budgets in NFEs (instead of --candidates)")
-    p.add_argument("--methods", nargs="+", default=["all"], choices=[*ALGORITHMS, "all"])
+    p.add_argument("--methods", nargs="+", default=["all"], choices=[*ALGORITHMS, *VARIANTS, "all"],
+                   help="registered methods and labelled variants (random-draft: draft-then-commit); default all")
     p.add_argument("--steps", type=_whole(1), default=10, help="denoising steps per candidate (default 10)")
     p.add_argument("--solver", default=None, help="ODE solver (default: the model's)")
     p.add_argument("--draw-seed", type=_whole(0), default=0, help="draws the split's captions (default 0)")
@@ -53,7 +58,7 @@ def parse(argv) -> argparse.Namespace:
     p.add_argument("--no-run", action="store_true",
                    help="run nothing: the leaderboard of the cells already done (on the units every method has done)")
     args = p.parse_args(argv)
-    args.methods = list(ALGORITHMS) if "all" in args.methods else list(dict.fromkeys(args.methods))
+    args.methods = [*ALGORITHMS, *VARIANTS] if "all" in args.methods else list(dict.fromkeys(args.methods))
     args.out = Path(args.out or f"out/arena-{args.split}")
     return args
 
@@ -61,7 +66,9 @@ def parse(argv) -> argparse.Namespace:
 def plan(args) -> tuple[dict, dict, list[str]]:
     """(spec, {method: anytime}, notes): each method with the budgets it can afford, anytime ones at the top."""
     from tsearch.api import Loader
-    from tsearch.search import ALGORITHMS, Costs, make_algorithm
+    from tsearch.arena import variants
+    from tsearch.arena.variants import VARIANTS
+    from tsearch.search import ALGORITHMS, Costs
     from tsearch.search.base import is_anytime
 
     model = Loader().load_model(args.model, args.device, {})
@@ -70,22 +77,16 @@ def plan(args) -> tuple[dict, dict, list[str]]:
     budgets = sorted(set(args.budgets or [k * costs.full(args.steps) for k in args.candidates]))
     world, tables, anytime, notes = WORLDS[args.model], [], {}, []
     for method in args.methods:
-        options = {k: v for k, v in OPTIONS.get(method, {}).items() if k != "label"}
-        fits = []
-        for budget in budgets:
-            try:
-                make_algorithm(method, budget, costs, args.steps, 0, **options)
-                fits.append(budget)
-            except ValueError:
-                pass
+        fits = [budget for budget in budgets if _fits(method, budget, costs, args.steps)]
         if not fits:
             notes.append(f"{method}: no budget of {budgets} buys one of its searches at {args.steps} steps; left out")
             continue
-        anytime[method] = is_anytime(ALGORITHMS[method])
+        anytime[method] = method not in VARIANTS and is_anytime(ALGORITHMS[method])
         skipped = sorted(set(budgets) - set(fits))
         if skipped:
             notes.append(f"{method}: below its smallest search at {skipped} NFEs")
-        tables.append({"name": method, **OPTIONS.get(method, {}), "budgets": [max(fits)] if anytime[method] else fits})
+        table = variants.table(method, args.steps) if method in VARIANTS else {"name": method, **OPTIONS.get(method, {})}
+        tables.append({**table, "budgets": [max(fits)] if anytime[method] else fits})
     spec = {"name": f"arena-{args.split}", "model": args.model, "verifiers": world["verifiers"],
             "evaluators": world["evaluators"], "steps": args.steps, "solver": solver, "budgets": budgets,
             "batch_size": args.batch_size, "device": args.device, "seeds": list(range(args.seeds)),
@@ -99,6 +100,23 @@ def plan(args) -> tuple[dict, dict, list[str]]:
     else:
         spec["classes"] = list(range(args.captions))
     return spec, anytime, notes
+
+
+def _fits(method: str, budget: int, costs, steps: int) -> bool:
+    """Whether `budget` buys one of the method's searches (a variant: its drafts and commits) at `steps`."""
+    from tsearch.arena import variants
+    from tsearch.search import make_algorithm
+
+    options = {k: v for k, v in OPTIONS.get(method, {}).items() if k != "label"}
+    try:
+        if method in variants.VARIANTS:
+            left = variants.search_budget(method, budget, costs, steps)
+            make_algorithm(variants.VARIANTS[method]["algorithm"], left, costs, variants.draft_steps(method, steps), 0)
+        else:
+            make_algorithm(method, budget, costs, steps, 0, **options)
+    except ValueError:
+        return False
+    return True
 
 
 def device_name(args, root: Path, rows: list[dict]) -> str:
@@ -163,7 +181,7 @@ def main(argv=None) -> int:
 
 
 def run(args, spec: dict, anytime: dict, notes: list[str]) -> int:
-    from tsearch.arena import curves, leaderboard, plots
+    from tsearch.arena import curves, leaderboard, plots, variants
     from tsearch.sweep import parse_spec, run_sweep
     from tsearch.sweep.driver import Outcome
     from tsearch.sweep.spec import Sweep
@@ -189,7 +207,7 @@ def run(args, spec: dict, anytime: dict, notes: list[str]) -> int:
     wall = time.perf_counter() - started
     keys = {cell.key for cell in sweep.cells}
     rows = [row for key, row in finished(args.out).items() if key in keys]
-    names = [row["config"]["algorithm"] for row in rows]
+    names = [variants.method_of(row) for row in rows]
     outcomes = []
     for row, name in zip(rows, names):
         outcomes += curves.outcomes_of_cell(args.out, row, name, spec["budgets"], anytime.get(name, False))

@@ -13,7 +13,9 @@ world) still fails in its cell, recorded in results.jsonl.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
+from tsearch.api import _check_commits
 from tsearch.config import SearchConfig
 from tsearch.search import Costs, make_algorithm
 
@@ -60,10 +62,7 @@ def check_config(config: SearchConfig, loader) -> None:
     costs, steps = _costs(config, loader)
     if steps is None:
         return   # the model's default steps are known once a worker loads it
-    reserved = costs.full(config.final_steps) if config.final_steps else 0
-    if config.final_steps and config.budget - reserved < costs.full(steps):
-        raise ValueError(f"budget of {config.budget} NFEs does not cover a final render of {config.final_steps} "
-                         f"steps ({reserved} NFEs) plus one candidate ({costs.full(steps)} NFEs)")
+    reserved = _check_commits(replace(config, steps=steps), costs)   # final_top commits, as api.prepare keeps back
     make_algorithm(config.algorithm, config.budget - reserved, costs, steps, config.seed, options=config.options)
 
 

@@ -135,20 +135,25 @@ def main_report(argv=None) -> int:
     p.add_argument("--reps", type=_whole(10), default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=_whole(0), default=0, help="the bootstrap's seed (default 0)")
     p.add_argument("--no-set-metrics", action="store_true", help="skip metrics over each group's best images (FID, IS)")
+    p.add_argument("--against", default=None, metavar="METHOD",
+                   help="also print every method paired against this one (its label), unit by unit, with intervals")
     args = p.parse_args(argv)
     from pathlib import Path
 
-    from tsearch.sweep import report
+    from tsearch.sweep import paired, report
 
     if not Path(args.dir).is_dir():
         _print_error(f"{args.dir} is not a folder; give the --out folder of a sweep")
         return 2
     try:
         data = report.build(args.dir, reps=args.reps, seed=args.seed, set_metrics=not args.no_set_metrics)
+        against = None if args.against is None else paired.paired(data, args.against, args.reps, args.seed)
     except ValueError as error:
         _print_error(error)
         return 2
     print(report.render_text(data))
+    if against is not None:
+        print("\n" + paired.render(against, args.against, data["headline"]))
     if not args.no_html:
         if importlib.util.find_spec("plotly") is None:
             print("note: report.html needs plotly (pip install plotly); printed the table only", file=sys.stderr)

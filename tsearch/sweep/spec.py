@@ -2,6 +2,7 @@
 
     model = "gmm"
     classes = [0, 1]                 # or prompts = [...], or prompts_file = "prompts.jsonl"
+                                     # (prompts_limit = 48: only the file's first 48 prompts)
     seeds = [0, 1]                   # or seeds = 2 (0 and 1)
     verifiers = ["gmm-density"]      # a list of lists is a grid of verifier sets
     budgets = [40, 80]               # NFEs
@@ -14,6 +15,9 @@
     name = "zero-order"
     lam = [0.5, 0.9]                 # a list value of an option is a grid
     budgets = [80]                   # the sweep-level keys of OVERRIDES may be set per method
+    steps = 6                        # draft-then-commit: 6-step drafts, the best 2 re-rendered at 10 steps
+    final_steps = 10                 # (final_top alone, without final_steps, is refused)
+    final_top = 2
 
 Every cell goes through `SearchConfig.validate` (the one front door, STYLE.md 13); a bad spec is a
 ValueError naming its key. A cell's key is a hash of its config's `to_dict()` as canonical JSON, so
@@ -37,9 +41,9 @@ from tsearch.search import ALGORITHMS
 
 CONDITION_KEYS = ("prompts", "prompts_file", "classes")
 # sweep-level keys that an [[algorithm]] table may set for its own cells
-OVERRIDES = ("budgets", "steps", "verifiers", "evaluators", "batch_size", "solver", "final_steps")
-TOP_KEYS = ("name", "description", "model", "model_options", *CONDITION_KEYS, "seeds", "device", "dtype",
-            *OVERRIDES, "algorithm")
+OVERRIDES = ("budgets", "steps", "verifiers", "evaluators", "batch_size", "solver", "final_steps", "final_top")
+TOP_KEYS = ("name", "description", "model", "model_options", *CONDITION_KEYS, "prompts_limit", "seeds", "device",
+            "dtype", *OVERRIDES, "algorithm")
 ALGORITHM_KEYS = ("name", "label", *OVERRIDES)
 GRID_KEYS = {"budgets": "budget", "seeds": "seed"}   # spec keys in the plural: a grid of a SearchConfig field
 
@@ -137,16 +141,17 @@ def _table_cells(number: int, table: dict, data: dict, models, model_options, co
     option_names = sorted(options)
     option_grid = [dict(zip(option_names, combo))
                    for combo in itertools.product(*(_grid(k, options[k]) for k in option_names))]
-    for model, opts, verifiers, step, solver, final, budget in itertools.product(
+    tops = _grid("final_top", SETTINGS["final_top"].default if values["final_top"] is None else values["final_top"])
+    for model, opts, verifiers, step, solver, final, top, budget in itertools.product(
             models, option_grid, verifier_sets, _grid("steps", values["steps"]), _grid("solver", values["solver"]),
-            _grid("final_steps", values["final_steps"]), budgets):
+            _grid("final_steps", values["final_steps"]), tops, budgets):
         for condition, metadata in conditions:
             for seed in seeds:
                 try:
                     config = SearchConfig(
                         model=model, condition=condition, verifiers=verifiers, evaluators=evaluators,
                         algorithm=algorithm, options=opts, budget=budget, steps=step, seed=seed,
-                        batch_size=batch_size, solver=solver, final_steps=final,
+                        batch_size=batch_size, solver=solver, final_steps=final, final_top=top,
                         device=data.get("device", "cpu"), dtype=data.get("dtype"),
                         model_options=model_options).validate(here=False)   # workers check the device
                 except ValueError as error:
@@ -247,6 +252,8 @@ def _conditions(data: dict, base: Path) -> list[tuple[Any, dict]]:
         which = "one of" if not given else f"only one of (got {', '.join(given)})"
         raise ValueError(f"give {which} prompts = [...], prompts_file = \"FILE\" or classes = [...]")
     key = given[0]
+    if "prompts_limit" in data and key != "prompts_file":
+        raise ValueError("prompts_limit: applies to prompts_file only (it keeps the file's first N prompts)")
     if key == "prompts":
         prompts = data["prompts"]
         if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
@@ -258,7 +265,16 @@ def _conditions(data: dict, base: Path) -> list[tuple[Any, dict]]:
             if isinstance(c, bool) or not isinstance(c, (int, str)):
                 raise ValueError(f"classes: class indices, got {c!r}")
         return [(c, {}) for c in classes]
-    return _prompts_file(data["prompts_file"], base)
+    return _first(_prompts_file(data["prompts_file"], base), data.get("prompts_limit"))
+
+
+def _first(prompts: list, limit) -> list:
+    """The file's first `limit` prompts (None: all of them)."""
+    if limit is None:
+        return prompts
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"prompts_limit: a whole number of at least 1 (the file's first N prompts), got {limit!r}")
+    return prompts[:limit]
 
 
 def _prompts_file(name, base: Path) -> list[tuple[str, dict]]:

@@ -16,7 +16,7 @@ from typing import Iterator
 
 import gradio as gr
 
-from tsearch.app import catalog, charts, form, views
+from tsearch.app import a11y, catalog, charts, form, views
 from tsearch.app.charts import plot  # noqa: F401 (the page and tests read it here)
 from tsearch.app.compare import _compare_entries, _compare_view, compare_plans  # noqa: F401
 from tsearch.app.export import export_zip, load_live
@@ -198,7 +198,8 @@ def baseline_view(session: Session | None = None):
     path = views.best_path(more) if more is not None else None
     if not path:
         return gr.update(visible=False, value=None)
-    return gr.update(visible=True, value=path, label="More steps (the baseline)")
+    return gr.update(visible=True, value=path, label="More steps (the baseline)",
+                     alt_text=a11y.best_alt(more, "More steps (the baseline), one noise"))
 
 
 def estimate(model: str, budget, prompt: str | None = None, cls: int | None = None,

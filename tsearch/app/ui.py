@@ -13,7 +13,7 @@ import os
 import gradio as gr
 
 from tsearch import envvars
-from tsearch.app import (axis, catalog, charts, choices, compare, compare_estimate, density, handlers, numbers,
+from tsearch.app import (a11y, axis, catalog, charts, choices, compare, compare_estimate, density, handlers, numbers,
                          restore, views)
 from tsearch.app.compare_table import DATATYPES, HEADERS
 from tsearch.app.controls import (DEFAULT_ALGORITHM, _controls, _model_controls,  # noqa: F401 (tests read them here)
@@ -132,6 +132,7 @@ def _results() -> dict:
                 with gr.Column(scale=2, min_width=300):
                     r["chart"] = gr.Plot(handlers.plot(charts.empty_figure()), label="Compute vs score",
                                          elem_id="chart")
+                    r["chart_text"] = gr.Markdown("", elem_id="chart-text")   # the chart in words (tsearch.app.a11y)
                     r["cost"] = axis.cost_radio("cost-axis")   # the chart's x axis (tsearch.app.axis), under it
                     r["density"] = density.density_plot()      # gmm: the samples over the density (tsearch.app.density)
             r["gallery"] = gr.Gallery(label=views.GALLERY_LABEL, columns=6, rows=3,
@@ -182,6 +183,9 @@ def _wire_views(demo: gr.Blocks, session: gr.State, c: dict, r: dict) -> None:
     r["compare_cost"].change(compare.redraw, inputs_kwargs={"cost": r["compare_cost"], "session": session},
                              outputs=r["compare_chart"], **private)
     r["chart"].change(density.view, inputs_kwargs={"session": session}, outputs=r["density"], **private)
+    for component in (r["chart"], r["best_image"]):   # the chart's summary and the best image's alt text
+        component.change(a11y.describe, inputs_kwargs={"session": session}, outputs=[r["chart_text"], r["best_image"]],
+                         **private)
     for trigger in (c["model"].change, demo.load):
         trigger(density.shown_for, inputs=[c["model"], c["cls"]], outputs=r["density"], **private)
     r["mode"].change(compare.pickers, inputs=r["mode"], outputs=[r["compare_algorithms"], r["compare_verifiers"]],

@@ -11,6 +11,8 @@ same `finally` closes the engine.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import logging
 import os
 from typing import Iterator
 
@@ -28,6 +30,7 @@ from tsearch.config import MAX_BUDGET, SearchConfig
 from tsearch.registry import Unavailable
 
 
+LOG = logging.getLogger(__name__)
 SEARCH_OUTPUTS = ("status", "best_image", "best_card", "chart", "gallery", "details")
 UPDATE_INTERVAL = 0.25   # seconds between page updates while a search runs (the last is always sent)
 CHART_INTERVAL = 1.0     # seconds between chart redraws: a browser redraws a big plotly chart far slower than text
@@ -88,6 +91,35 @@ def search(model: str, prompt: str | None = None, verifiers: list[str] | None = 
     if config.budget > catalog.MOST_NFES:   # within SearchConfig's range, beyond what one Run of the page spends
         raise gr.Error(f"budget: a Run spends at most {catalog.MOST_NFES:,} NFEs here; got {config.budget:,}")
     yield from search_config(session if session is not None else Session(), config, baseline, slot)
+
+
+REFUSED = "refused"   # the status line's class while it says why a Run was refused or failed: the page dims the results
+
+
+@functools.wraps(search)
+def search_page(*args, **kwargs) -> Iterator[tuple]:
+    """The page's Run: `search`, except that a refused or failed Run says why once, in the status line, and
+    keeps what the page showed (dimmed by the page's CSS) instead of marking every output with an error.
+    API callers get `search` itself, whose error gradio_client raises with its message."""
+    started = False
+    try:
+        for update in search(*args, **kwargs):
+            started = True
+            yield (gr.update(value=update[0], elem_classes=[]),) + tuple(update[1:])
+    except gr.Error as error:
+        yield _refused(("Run failed" if started else "Run refused") + f": {error.message}")
+    except Exception as error:   # noqa: BLE001 (a bug: the page says so in a line, the log keeps its traceback)
+        LOG.exception("the page's Run failed")
+        yield _refused(f"Run failed on an unexpected error ({type(error).__name__}: {error}); the server's log has "
+                       "the details")
+
+
+search_page.__name__ = search_page.__qualname__ = "search_page"   # its own name (the API's "search" is search's)
+
+
+def _refused(message: str) -> tuple:
+    """A status-only update: the message, and the class that dims the results still shown."""
+    return (gr.update(value=f"**{message}**", elem_classes=[REFUSED]),) + (gr.skip(),) * (len(SEARCH_OUTPUTS) - 1)
 
 
 def search_config(session: Session, config: SearchConfig, baseline: bool = False,

@@ -14,6 +14,8 @@
   Run ("Running…") and Stop (no search running) stay readable: gradio fades them to about 2.4:1. They switch
   at once, without gradio's colour transition, which passed through white on light grey (1.2:1) on the way. The timer of a
   progress display that gradio hides (show_progress="hidden", an opacity-0 layer) is hidden for screen readers too.
+- A refused or failed Run says why in the status line, in red (class `refused`, set by handlers.search_page),
+  and the results it keeps (best image, chart, gallery) are dimmed until the next Run.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ body:not(.dark) button.primary:disabled {{ background: {RUNNING}; border-color: 
   cursor: progress; }}
 body:not(.dark) button.stop:disabled {{ background: #f4f4f5; border-color: #d4d4d8; color: {SMALL_TEXT}; opacity: 1;
   cursor: not-allowed; }}
+#status.refused, #status.refused * {{ color: {STOP}; }}
+#status.refused ~ #result-row, #status.refused ~ #gallery {{ opacity: 0.45; transition: opacity 0.2s; }}
 body:not(.dark) .tab-container button.selected {{ color: {PRIMARY}; }}
 """
 

@@ -236,6 +236,25 @@ def _wire_results(session: gr.State, c: dict, r: dict, runs: dict) -> None:
                             inputs=[session, c["baseline"]], outputs=restore.outputs(c), api_visibility="private")
 
 
+def _wire_run(session: gr.State, c: dict, outputs: list, shared: dict, busy: list) -> dict:
+    """Run, and Enter in the prompt box: the same search, on the page (a refused or failed Run says why in the
+    status line and dims the results it keeps: `handlers.search_page`); the API's `search` is the same search on
+    a hidden button, whose errors a client raises."""
+    inputs = {**shared, "baseline": c["baseline"], "final_steps": c["final_steps"], "final_top": c["final_top"]}
+    limits = dict(concurrency_limit=CONCURRENCY, concurrency_id="search")
+    runs = {}
+    for name, trigger in (("search", c["run_button"].click), ("enter", c["prompt"].submit)):
+        trigger(None, js=SHOW_RESULT, api_visibility="private")
+        trigger(_running, inputs_kwargs={"session": session}, outputs=busy, queue=False, show_progress="hidden",
+                api_visibility="private")
+        runs[name] = trigger(handlers.search_page, inputs_kwargs=inputs, outputs=outputs, show_progress="minimal",
+                             api_visibility="private", **limits)
+        _after(runs[name], _idle, busy)
+    gr.Button("search (API)", visible=False).click(handlers.search, inputs_kwargs=inputs, outputs=outputs,
+                                                   api_name="search", **limits)
+    return runs
+
+
 def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
     """The events: Run, Stop, Compare, Export, Load and the controls that follow the model; returns Run's event."""
     search_outputs = [r["status"], r["best_image"], r["best_card"], r["chart"], r["gallery"], r["details"]]
@@ -244,17 +263,7 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
               "session": session, **c["option_inputs"], **c["model_option_inputs"]}
     # While a search or comparison runs: Run says so, Stop is live, and the model and prompt it was given stay.
     busy = [c["run_button"], r["compare_button"], c["stop_button"], c["model"], c["prompt"]]
-    runs = {}   # Run, and Enter in the prompt box: the same search
-    for name, trigger in (("search", c["run_button"].click), ("enter", c["prompt"].submit)):
-        trigger(None, js=SHOW_RESULT, api_visibility="private")
-        trigger(_running, inputs_kwargs={"session": session}, outputs=busy, queue=False, show_progress="hidden",
-                api_visibility="private")
-        runs[name] = trigger(
-            handlers.search, inputs_kwargs={**shared, "baseline": c["baseline"], "final_steps": c["final_steps"],
-                                            "final_top": c["final_top"]},
-            outputs=search_outputs, concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal",
-            **({"api_name": "search"} if name == "search" else {"api_visibility": "private"}))
-        _after(runs[name], _idle, busy)
+    runs = _wire_run(session, c, search_outputs, shared, busy)
     r["compare_button"].click(_comparing, inputs_kwargs={"session": session}, outputs=busy, queue=False,
                               show_progress="hidden", api_visibility="private")
     c["stop_button"].click(handlers.stop, inputs_kwargs={"session": session}, outputs=None, queue=False,

@@ -303,6 +303,7 @@ def algorithm_doc(algorithm: str) -> str:
 
 _SOURCES = (r"\s*\(`?tsearch(\.\w+)+`?\)",          # "(`tsearch.noise.crossover`)": the code's own name
             r";?\s*(see\s+)?`?[A-Z][A-Z_]+\.md`?",     # "; see PEERS.md": the repository's notes
+            r";?\s*(see\s+)?`?(docs|sweeps|assets|tests)/[\w./-]*\w`?",   # "; see docs/bench/x.md": a path
             r"`?tsearch(\.\w+)+`?")                   # any other module name
 
 

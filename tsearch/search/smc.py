@@ -18,8 +18,8 @@ CDF, one uniform draw from this algorithm's generator) and each copy continues f
 final particles are real samples; the result is the best finished sample of the run. k = 0 runs one
 population of as many particles as the budget buys; otherwise populations of k run while it lasts.
 
-Schedules (issue 19). The defaults were measured on the hard split (docs/bench/smc_hard.md,
-sweeps/smc_hard.toml: 48 captions, 320 NFEs, one change at a time) and kept: no variant was better with
+Schedules (issue 19). The defaults were measured on the hard split (48 captions, 320 NFEs, one change at
+a time; see docs/bench/smc_hard.md) and kept: no variant was better with
 a paired 95% interval excluding 0. Residual resampling looked best (+4.2 points, 4 captions won and 2
 lost, interval [-6.2, +14.6]), but the default itself moved by as much between two code versions whose
 bf16 numerics differ (72.9% against 68.8% on the same 48 searches), so that is within smc's own noise;

@@ -90,6 +90,28 @@ def test_local_sweep_writes_one_strict_line_per_cell(local_sweep):
     assert (again.skipped, again.ran) == (8, 0) and len((out / "results.jsonl").read_text().splitlines()) == 8
 
 
+def test_a_resumed_sweep_says_how_many_reused_lines_other_code_computed(tmp_path, local_sweep, capsys):
+    """A key hashes settings, not code: each line records the code's fingerprint, and a resume counts the lines
+    another code computed (an older tsearch's bf16 batches, a default the settings do not name)."""
+    from tsearch.sweep.fingerprint import code_fingerprint
+
+    spec, out, _ = local_sweep
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert {row["code"] for row in rows} == {code_fingerprint()} and len(code_fingerprint()) == 12
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    rows[0]["code"], rows[1]["code"] = "0123456789ab", None   # an older code's line, and one from before "code"
+    del rows[1]["code"]
+    (copy / "results.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    capsys.readouterr()
+    again = run_sweep(load_spec(spec), copy, progress=False, threads=1)
+    assert (again.skipped, again.ran, again.other_code) == (8, 0, 2) and again.to_dict()["other_code"] == 2
+    note = capsys.readouterr().err
+    assert "2 of the 8 result line(s) reused were computed by other tsearch code" in note and "--out" in note
+    same = run_sweep(load_spec(spec), out, progress=False, threads=1)
+    assert same.other_code == 0 and "other tsearch code" not in capsys.readouterr().err
+
+
 def test_same_seed_gives_the_same_result_and_keys_ignore_metadata(tmp_path, local_sweep, one_thread):
     _, out, _ = local_sweep
     # another folder, the same cells: identical results apart from timings

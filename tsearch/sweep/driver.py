@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tsearch.sweep.fingerprint import code_fingerprint, other_code, stale_note
 from tsearch.sweep.results import Results
 from tsearch.sweep.spec import Sweep
 
@@ -24,9 +25,11 @@ class Outcome:
     failed: int         # of which with an error
     out: str
     errors: list = field(default_factory=list)   # (key, error) of the cells that failed in this call
+    other_code: int = 0  # of the skipped, computed by other code than this (tsearch.sweep.fingerprint)
 
     def to_dict(self) -> dict:
-        return {"cells": self.cells, "skipped": self.skipped, "ran": self.ran, "failed": self.failed, "out": self.out}
+        return {"cells": self.cells, "skipped": self.skipped, "ran": self.ran, "failed": self.failed, "out": self.out,
+                "other_code": self.other_code}
 
 
 def run_sweep(sweep: Sweep, out: str | Path, backend: str = "local", *, retry_failed: bool = False,
@@ -59,12 +62,15 @@ def run_sweep(sweep: Sweep, out: str | Path, backend: str = "local", *, retry_fa
         problems = unrunnable(todo)
         if problems and not keep_going:
             raise refusal(todo, problems)   # a cell that cannot run stops the sweep before any runs
-        outcome = Outcome(len(sweep.cells), skipped, 0, 0, str(out))
+        outcome = Outcome(len(sweep.cells), skipped, 0, 0, str(out),
+                          other_code=other_code(done, [cell.key for cell in sweep.cells]))
+        if outcome.other_code:
+            print(stale_note(outcome.other_code, skipped), file=sys.stderr)
         bar = tqdm(total=len(sweep.cells), initial=skipped, desc=sweep.name, unit="cell", file=sys.stderr,
                    disable=not progress, dynamic_ncols=True)
 
         def record(row: dict) -> None:
-            results.append(row)
+            results.append({**row, "code": code_fingerprint()})
             outcome.ran += 1
             if row.get("error"):
                 outcome.failed += 1

@@ -8,7 +8,8 @@ into a cleared folder. A lock on DIR/.lock keeps two drivers from writing one fo
 
 A line: {"key", "config" (SearchConfig.to_dict()), "metadata", "run_dir" (relative to DIR),
 "summary" (best_score, scores and evals of the best by name, nfe_spent, seconds, candidates...)
-or null, "error" (null, or why the cell failed)}.
+or null, "error" (null, or why the cell failed), "code" (the fingerprint of the code that computed it,
+tsearch.sweep.fingerprint; absent on lines from before it was recorded)}.
 """
 
 from __future__ import annotations

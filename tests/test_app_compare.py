@@ -121,3 +121,13 @@ def test_the_page_opens_on_algorithms_with_the_verifiers_picker_hidden_and_wires
         assert (chosen._id, "change") in triggers          # page's estimate, which follows the model and budget
     compare_event = next(d for d in demo.config["dependencies"] if d.get("api_name") == "compare")
     assert table._id in compare_event["outputs"]
+
+
+def test_the_verifiers_to_compare_follow_the_model():
+    from tsearch.app import catalog, compare
+
+    gmm = compare.verifier_choices("gmm", ["gmm-density", "shapes-clip"])
+    assert gmm["choices"] == catalog.verifiers_for("gmm") and "shapes-clip" not in gmm["choices"]
+    assert gmm["value"] == ["gmm-density"]   # a ticked verifier that cannot score gmm's samples is dropped
+    shapes = compare.verifier_choices("shapes", None)
+    assert "shapes-clip" in shapes["choices"] and "gmm-density" not in shapes["choices"] and shapes["value"] == []

@@ -98,3 +98,12 @@ def pickers(mode: str) -> tuple:
     if mode not in MODES:
         raise gr.Error(f"compare mode must be 'algorithms' or 'verifiers', got {mode!r}")
     return gr.update(visible=mode == "algorithms"), gr.update(visible=mode == "verifiers")
+
+
+def verifier_choices(model: str, chosen) -> dict:
+    """The verifiers to compare follow the model, as the Search tab's do: only those that can score its samples,
+    the ones already ticked kept when they still fit."""
+    from tsearch.app import catalog
+
+    fits = catalog.verifiers_for(model)
+    return gr.update(choices=fits, value=[name for name in (chosen or []) if name in fits])

@@ -190,6 +190,9 @@ def _wire_views(demo: gr.Blocks, session: gr.State, c: dict, r: dict) -> None:
         trigger(density.shown_for, inputs=[c["model"], c["cls"]], outputs=r["density"], **private)
     r["mode"].change(compare.pickers, inputs=r["mode"], outputs=[r["compare_algorithms"], r["compare_verifiers"]],
                      **private)
+    for trigger in (c["model"].change, demo.load):   # the verifiers to compare follow the model
+        trigger(compare.verifier_choices, inputs=[c["model"], r["compare_verifiers"]], outputs=r["compare_verifiers"],
+                **private)
     choices = [c["model"], c["budget"], r["mode"], r["compare_algorithms"], r["compare_verifiers"], c["algorithm"],
                c["prompt"], c["cls"], c["batch_size"]]
     # the page's own estimate changes with the model and budget (and once it has calibrated the model): follow it

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 
 import gradio as gr
 import pytest
+from served import ARGS, CHROMIUM, served
 
 from tsearch.app import a11y, handlers
 from tsearch.app import best as best_lib
@@ -110,9 +110,6 @@ def test_a_run_failing_midway_or_on_a_bug_shows_a_line_and_no_traceback(monkeypa
 
 # --- in a real browser --------------------------------------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -124,12 +121,8 @@ def url(tmp_path_factory):
 
     os.environ["TSEARCH_APP_RUNS"] = str(tmp_path_factory.mktemp("runs"))
     demo = build_demo(model="gmm", budget=300)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with served(demo) as url:
+        yield url
 
 
 def test_alt_text_summary_and_a_refused_run_in_the_browser(url):

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 from pathlib import Path
 
 import pytest
+from served import ARGS, CHROMIUM, served
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download needed)")
@@ -35,12 +32,8 @@ def _serve(tmp_path_factory, model: str):
     os.environ["TSEARCH_APP_RUNS"] = str(tmp_path_factory.mktemp("runs"))
     # a budget far beyond what the test waits for, so the search is still running when Stop is pressed
     demo = build_demo(model=model, budget=20000)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with served(demo) as url:
+        yield url
     torch.set_num_threads(threads)
 
 

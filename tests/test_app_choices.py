@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 
 import gradio as gr
 import pytest
+from served import ARGS, CHROMIUM, served
 
 from tsearch.app import budget as nfes
 from tsearch.app import catalog, choices, handlers, runs_root
@@ -142,12 +142,8 @@ def test_a_handler_call_that_names_only_the_model_gets_its_preset():
 
 @pytest.fixture(scope="module")
 def shapes_url(demo):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with served(demo) as url:
+        yield url
 
 
 def test_an_api_call_for_gmm_on_a_page_opened_on_shapes_uses_gmms_preset(shapes_url):
@@ -240,9 +236,6 @@ def test_every_score_says_which_way_is_better_and_digits_says_what_its_number_is
     assert re.search(r"shapes-oracle\*\* \(held-out\)", note)
 
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 
 def test_in_a_browser_the_choices_follow_the_model_and_the_budget_is_checked_where_it_is_typed(shapes_url):

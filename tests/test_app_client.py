@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 from pathlib import Path
 
 import pytest
+from served import served
 
 gradio_client = pytest.importorskip("gradio_client")
 
@@ -20,22 +20,14 @@ SEARCH = dict(model="gmm", prompt="", cls=1, verifiers=["gmm-density"], evaluato
               budget=2000, steps=10, seed=0, batch_size=1, baseline=False, api_name="/search")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
     import os
 
     os.environ["TSEARCH_APP_RUNS"] = str(tmp_path_factory.mktemp("runs"))
     demo = build_demo(model="gmm")
-    port = free_port()
-    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with served(demo) as url:
+        yield url
 
 
 @pytest.fixture
@@ -141,10 +133,8 @@ def test_export_load_and_compare_endpoints(client):
 def shapes_url(tmp_path_factory):
     """The app as it opens by default: on the bundled shapes model, its class picker empty."""
     demo = build_demo()
-    port = free_port()
-    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with served(demo) as url:
+        yield url
 
 
 def test_a_class_over_the_api_works_when_the_page_opened_on_shapes(shapes_url):

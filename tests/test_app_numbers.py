@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 import urllib.request
 
 import pytest
+from served import served
 
 gradio_client = pytest.importorskip("gradio_client")
 
@@ -23,13 +23,9 @@ def url(tmp_path_factory):
     import os
 
     os.environ["TSEARCH_APP_RUNS"] = str(tmp_path_factory.mktemp("runs"))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     demo = build_demo(model="gmm")
-    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with served(demo) as url:
+        yield url
 
 
 @pytest.mark.parametrize("field,value,expected", [

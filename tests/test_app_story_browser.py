@@ -11,13 +11,10 @@ The small text of the page has a contrast of at least 4.5:1 against its backgrou
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
+from served import ARGS, CHROMIUM, served
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 BUDGET, BUDGETS = 300, {"paths": 1500}   # paths needs 1,416 NFEs at gmm's 10 steps
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download needed)")
@@ -60,12 +57,8 @@ def url(tmp_path_factory):
     torch.set_num_threads(1)
     os.environ["TSEARCH_APP_RUNS"] = str(tmp_path_factory.mktemp("runs"))
     demo = build_demo(model="gmm", budget=BUDGET)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with served(demo) as url:
+        yield url
     torch.set_num_threads(threads)
 
 
@@ -131,12 +124,8 @@ def default_url(tmp_path_factory):
     torch.set_num_threads(1)
     os.environ["TSEARCH_APP_RUNS"] = str(tmp_path_factory.mktemp("default-runs"))
     demo = build_demo()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with served(demo) as url:
+        yield url
     torch.set_num_threads(threads)
 
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from served import ARGS, CHROMIUM
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download needed)")
 if not os.path.exists(CHROMIUM):

@@ -23,7 +23,7 @@ from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from app import parse_args  # noqa: E402
-from tests.test_app_client import free_port  # noqa: E402
+from served import free_port  # noqa: E402
 from tsearch.app import build_demo  # noqa: E402
 from tsearch.app import mcp as tool  # noqa: E402
 from tsearch.runs import load_run  # noqa: E402

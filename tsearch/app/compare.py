@@ -13,7 +13,7 @@ import gradio as gr
 
 from tsearch import engine
 from tsearch.app import best as best_lib
-from tsearch.app import charts, views
+from tsearch.app import catalog, charts, views
 from tsearch.app.axis import check_cost
 from tsearch.app.compare_table import table
 from tsearch.app.one_path import drive
@@ -103,7 +103,5 @@ def pickers(mode: str) -> tuple:
 def verifier_choices(model: str, chosen) -> dict:
     """The verifiers to compare follow the model, as the Search tab's do: only those that can score its samples,
     the ones already ticked kept when they still fit."""
-    from tsearch.app import catalog
-
     fits = catalog.verifiers_for(model)
     return gr.update(choices=fits, value=[name for name in (chosen or []) if name in fits])

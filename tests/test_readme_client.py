@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("gradio_client")
 
-from tests.test_app_client import free_port  # noqa: E402
+from served import free_port  # noqa: E402
 from tsearch.app import build_demo  # noqa: E402
 from tsearch.runs import load_run  # noqa: E402
 

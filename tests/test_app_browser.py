@@ -1,8 +1,8 @@
 """The app in a real browser: Debian's chromium driven headless by Playwright for Python.
 
-Open the page, press Run, wait for the gallery to fill and the chart to draw, take a screenshot
-mid-search (test-artifacts/app.png, and $TSEARCH_SCREENSHOT when set), press Stop and check the
-search ended with everything kept. A second tab stays untouched. Uses `gmm` unless
+Open the page, press Run, wait for the gallery to fill and the chart to draw, press Stop, check the
+search ended with everything kept and take a screenshot (test-artifacts/app-stopped.png, and
+$TSEARCH_SCREENSHOT when set). A second tab stays untouched. Uses `gmm` unless
 TSEARCH_BROWSER_MODEL names another model (e.g. shapes, for the README's screenshot).
 """
 
@@ -71,11 +71,8 @@ def test_run_watch_and_stop_in_a_browser(url):
             pixelated = page.eval_on_selector("#gallery img", "img => getComputedStyle(img).imageRendering")
             assert pixelated == "pixelated"
 
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=True)
-            if os.environ.get("TSEARCH_SCREENSHOT"):
-                page.screenshot(path=os.environ["TSEARCH_SCREENSHOT"], full_page=True)
-
+            # Stop at once: gmm spends the 20,000 NFEs in seconds, and a full-page screenshot before Stop let the
+            # search finish first (Stop is disabled once it ends) on a loaded machine
             page.click("#stop")
             page.wait_for_function("document.querySelector('#status').innerText.startsWith('Stopped')",
                                    timeout=30_000)
@@ -83,7 +80,10 @@ def test_run_watch_and_stop_in_a_browser(url):
             spent = int(re.search(r"(\d+) / 20000 NFEs", stopped).group(1))
             assert 0 < spent < 20000 and "everything found so far is kept" in stopped
             assert page.locator("#gallery img").count() >= 8   # what was found stays on the page
+            ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "app-stopped.png"), full_page=True)
+            if os.environ.get("TSEARCH_SCREENSHOT"):
+                page.screenshot(path=os.environ["TSEARCH_SCREENSHOT"], full_page=True)
 
             # the other tab has its own session: nothing of this search reached it
             assert other.locator("#gallery img").count() == 0

@@ -57,14 +57,32 @@ def test_an_option_named_like_a_run_flag_never_becomes_a_traceback(monkeypatch, 
         tsearch.search(model="gmm", cls=1, verifiers=["gmm-density"], algorithm="clash", budget=40, steps=4)
 
 
-def test_the_readmes_options_table_is_the_generated_one(capsys):
+def test_the_docs_options_table_is_the_generated_one(capsys):
     from pathlib import Path
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    start = readme.index("<!-- options table: python -m tsearch options -->\n") + len(
-        "<!-- options table: python -m tsearch options -->\n")
-    table = readme[start:readme.index("<!-- end of options table -->")].strip()
+    from tsearch.describe import table_in
+
+    table = table_in((Path(__file__).parent.parent / "docs" / "cli.md").read_text(encoding="utf-8"))
     assert main(["options"]) == 0
-    assert table == capsys.readouterr().out.strip(), "README's table drifted: paste `python -m tsearch options`"
+    assert table == capsys.readouterr().out.strip(), \
+        "docs/cli.md's options table drifted: run `python -m tsearch options --write docs/cli.md`"
     for name in ALGORITHMS:
         assert f"| `{name}` |" in table
+
+
+def test_options_write_puts_the_table_between_a_pages_markers(tmp_path, capsys):
+    from tsearch.describe import TABLE_END, TABLE_START, options_table, table_in
+
+    page = tmp_path / "page.md"
+    page.write_text(f"# Options\n\n{TABLE_START}| stale |\n{TABLE_END}\n\nAfter.\n", encoding="utf-8")
+    assert main(["options", "--write", str(page)]) == 0
+    assert "options table updated" in capsys.readouterr().out
+    text = page.read_text(encoding="utf-8")
+    assert table_in(text) == options_table() and text.startswith("# Options\n") and text.endswith("After.\n")
+    assert main(["options", "--write", str(page)]) == 0
+    assert "already up to date" in capsys.readouterr().out and page.read_text(encoding="utf-8") == text
+    page.write_text("no markers\n", encoding="utf-8")
+    assert main(["options", "--write", str(page)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--write" in err and "options table" in err and "Traceback" not in err
+    assert page.read_text(encoding="utf-8") == "no markers\n"

@@ -54,7 +54,9 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     sub.add_parser("sweep", help="many searches from a TOML spec, resumable, local or on Ray (see --help there)")
     sub.add_parser("report", help="tables and plots of a sweep's results (see --help there)")
     sub.add_parser("models", help="list models and whether each is available here")
-    sub.add_parser("options", help="every algorithm's options as a markdown table (the README's)")
+    opts = sub.add_parser("options", help="every algorithm's options as a markdown table (docs/cli.md's)")
+    opts.add_argument("--write", metavar="PAGE", help="put the table between the markers of this markdown page "
+                      "(docs/cli.md) instead of printing it")
     sub.add_parser("verifiers", help="list verifiers and whether each is available here")
     ev = sub.add_parser("eval", help="judge images with a world's exact oracle")
     ev.add_argument("--world", required=True, choices=["shapes"])
@@ -189,7 +191,16 @@ def _command(args) -> int:
 
         return _listing(verifier_status())
     if args.command == "options":
-        print(options_table())
+        if args.write is None:
+            print(options_table())
+            return 0
+        from tsearch.describe import write_options_table
+
+        try:
+            changed = write_options_table(args.write)
+        except (OSError, ValueError) as error:
+            return _fail(f"--write {args.write}: {error}")
+        print(f"{args.write}: options table {'updated' if changed else 'already up to date'}")
         return 0
     if args.command == "eval":
         return _eval(args)

@@ -1,5 +1,5 @@
-"""The README's gradio_client example, run as written (only the URL points at an app launched here): it streams
-the search's updates as they come, with the images left on the server."""
+"""The gradio_client example of docs/app.md, run as written (only the URL points at an app launched here): it
+streams the search's updates as they come, with the images left on the server."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from served import free_port  # noqa: E402
 from tsearch.app import build_demo  # noqa: E402
 from tsearch.runs import load_run  # noqa: E402
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "app.md"   # the page that holds the example
 URL = "http://127.0.0.1:7860/"
 
 
 def readme_snippet() -> str:
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    blocks = re.findall(r"```python\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.S)
     (snippet,) = [b for b in blocks if "from gradio_client import Client" in b]
     return snippet
 
@@ -40,7 +40,7 @@ def test_the_readme_client_example_streams_updates_as_written(url, capsys):
     snippet = readme_snippet()
     assert URL in snippet and "download_files=False" in snippet and "client.submit(" in snippet
     namespace: dict = {}
-    exec(compile(snippet.replace(URL, url), "README.md", "exec"), namespace)
+    exec(compile(snippet.replace(URL, url), "docs/app.md", "exec"), namespace)
     printed = capsys.readouterr().out.splitlines()
     statuses = [line for line in printed if line.startswith(("Running", "Done", "Loading"))]
     assert len(statuses) >= 3, "several updates streamed before the last"

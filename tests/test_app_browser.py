@@ -3,7 +3,7 @@
 Open the page, press Run, wait for the gallery to fill and the chart to draw, press Stop, check the
 search ended with everything kept and take a screenshot (test-artifacts/app-stopped.png, and
 $TSEARCH_SCREENSHOT when set). A second tab stays untouched. Uses `gmm` unless
-TSEARCH_BROWSER_MODEL names another model (e.g. shapes, for the README's screenshot).
+TSEARCH_BROWSER_MODEL names another model (e.g. shapes, for the screenshots in docs/).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ def url(tmp_path_factory):
 
 @pytest.fixture
 def client(url):
-    # download_files=False, as the README recommends: files stay on the server and the client gets their
+    # download_files=False, as docs/app.md recommends: files stay on the server and the client gets their
     # paths (here the same machine). Downloading every gallery image of every update cost ~50 ms a file
     # here (a fresh TLS context per download in gradio_client), minutes for a streamed search.
     return gradio_client.Client(url, verbose=False, download_files=False)

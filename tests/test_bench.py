@@ -1,4 +1,4 @@
-"""The benchmarks run end to end at a tiny size (their figures are printed by the commands in the README)."""
+"""The benchmarks run end to end at a tiny size (their figures are printed by the commands in docs/benchmarks/)."""
 
 import json
 

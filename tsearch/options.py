@@ -4,7 +4,7 @@ A `Setting` is one value a user can set: its name, kind, default, one line of he
 the range or the choices it takes and the group a form shows it in. `SearchConfig`'s fields, the model
 options (`tsearch.models.MODEL_OPTIONS`) and every algorithm's options carry one, declared once beside
 the value (`setting(...)`, `option(...)`); the CLI's flags, the app's form, the MCP tool's schema, the
-sweep spec's keys and the README's options table are generated from (or checked against) them.
+sweep spec's keys and docs/cli.md's options table are generated from (or checked against) them.
 
 `check(setting, value, where)` is the one check of a value against its setting: the right kind, finite,
 inside its range, one of its choices; a ValueError naming `where` otherwise, never a silent clamp.
@@ -62,7 +62,7 @@ class Setting:
         return " and ".join(parts)
 
     def describe(self) -> str:
-        """Help, default and range on one line (CLI --help, README, MCP schema)."""
+        """Help, default and range on one line (CLI --help, docs/cli.md, MCP schema)."""
         default = self.blank if self.default is None else repr(self.default) if self.kind is str else self.default
         limits = self.range_text()
         return f"{self.help} (default {default}" + (f"; {limits}" if limits else "") + ")"

@@ -40,11 +40,11 @@ def run_live(split: str, captions: float, methods: list[str], steps: float) -> t
     return load_leaderboard(str(out))
 
 
-SHIPPED = Path(__file__).resolve().parents[2] / "docs" / "bench"   # the README's leaderboard (arena_hard.md/.png)
+SHIPPED = Path(__file__).resolve().parents[2] / "docs" / "bench"   # the measured leaderboard (docs/benchmarks/arena.md)
 
 
 def shipped_leaderboard() -> tuple[str, str | None]:
-    """The leaderboard measured for the README (docs/bench/arena_hard.*), shown when the tab opens."""
+    """The measured leaderboard (docs/bench/arena_hard.*, shown in docs/benchmarks/arena.md), shown when the tab opens."""
     board, png = SHIPPED / "arena_hard.md", SHIPPED / "arena_hard.png"
     if not board.is_file():
         return "No leaderboard ships with this copy: run `python -m tsearch arena --split hard`.", None
@@ -61,8 +61,8 @@ def arena_tab(default_dir: str | None = None):
     text, png = shipped_leaderboard()
     with gr.Tab("Arena", id="arena"):
         gr.Markdown("Every method on the shapes world's hard split at equal NFEs and equal seconds, paired "
-                    "against random search (`python -m tsearch arena`). Below: the leaderboard measured for the "
-                    "README; a small arena can run live here.")
+                    "against random search (`python -m tsearch arena`). Below: the leaderboard measured on the "
+                    "project's CPU (docs/benchmarks/arena.md); a small arena can run live here.")
         folder = gr.State(default_dir)
         load = gr.Button("Show the host's arena leaderboard", visible=default_dir is not None)
         with gr.Accordion("Run a small arena live (a few captions, 1-4 candidates: seconds to a minute)",

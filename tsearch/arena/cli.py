@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tsearch import jsonio
 
-# options the README's figures used for the paper's methods (as bench scaling); the rest run with defaults
+# options the benchmark pages' figures used for the paper's methods (as bench scaling); the rest run with defaults
 OPTIONS = {"zero-order": {"n": 4, "lam": 0.9}, "paths": {"n": 2, "m": 4, "L": 5},
            "steps": {"label": "steps"}}
 WORLDS = {"shapes": {"verifiers": ["shapes-clip"], "evaluators": ["shapes-oracle"]},

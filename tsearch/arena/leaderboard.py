@@ -149,7 +149,7 @@ def _interval(d: dict | None, digits: int = 1) -> str:
 
 
 def render_markdown(board: dict) -> str:
-    """The leaderboard as Markdown tables (printed, written to leaderboard.md, pasted into the README)."""
+    """The leaderboard as Markdown tables (printed, written to leaderboard.md, pasted into docs/benchmarks/arena.md)."""
     by = {(r["method"], r["budget"]): r for r in board["rows"]}
     lines = _equal_nfe_lines(board, by) + _equal_seconds_lines(board) + _cost_lines(board, by) + \
         _kind_lines(board) + _verdict_lines(board) + _reach_lines(board)

@@ -1,4 +1,4 @@
-"""Charts the benchmarks write for the README: a PNG of a value against NFEs per method, drawn with PIL."""
+"""Charts the benchmarks write for their pages (docs/benchmarks/): a PNG of a value against NFEs per method, drawn with PIL."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def draw_png(overall: dict, budgets: list[int], title: str, path: Path, size=(90
              y_label: str = "oracle accuracy (%)", y_max: float = 100.0) -> None:
     """A plain line chart: a value in [0, y_max] against budget on a log axis, one coloured line per method.
 
-    Drawn with PIL, so the README's PNGs need no browser or kaleido."""
+    Drawn with PIL, so the benchmarks' PNGs need no browser or kaleido."""
     from PIL import Image, ImageDraw
 
     w, h = size

@@ -23,7 +23,7 @@ import numpy as np
 
 from tsearch import jsonio
 
-# The settings the README's figures used for the paper's methods; every other method runs with its defaults.
+# The settings the benchmark pages' figures used for the paper's methods; every other method runs with its defaults.
 OPTIONS = {"zero-order": {"n": 4, "lam": 0.9}, "paths": {"n": 2, "m": 4, "L": 5},
            "steps": {"label": "more steps, no search"}}
 WORLDS = {
@@ -82,7 +82,7 @@ def _prompts(args) -> list[dict]:
     rng = np.random.default_rng(args.seed)
     count = args.per_category * len(grammar.CATEGORIES) if args.per_category else args.captions
     order = grammar.CATEGORIES
-    if args.per_category:   # grouped by category, as the README's tables were drawn
+    if args.per_category:   # grouped by category, as docs/benchmarks/search-vs-steps.md's tables were drawn
         order = [c for c in grammar.CATEGORIES for _ in range(args.per_category)]
     categories = [order[i % len(order)] for i in range(count)]
     return [{"prompt": grammar.random_caption(rng, c), "category": c} for c in categories]

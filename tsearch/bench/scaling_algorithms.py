@@ -1,6 +1,6 @@
 """`python -m tsearch.bench scaling-algorithms`: `scaling --world shapes --methods all` at 10 steps.
 
-Kept as a name for the README's issue-10 table: every registered algorithm (random, zero-order, paths,
+Kept as a name for the table of docs/benchmarks/methods-easy-split.md: every registered algorithm (random, zero-order, paths,
 steps, smc, prune, evolution, cem) at the same NFE budgets, judged by the shapes oracle, through the
 same sweep as `python -m tsearch.bench scaling` (one mechanism). Flags are those of `scaling`; the
 defaults here are budgets 40 160 640, 10 steps and every method.

@@ -44,7 +44,7 @@ class ShapesModel(Model):
     noise_shape = (3, 32, 32)
     micro_batch = 4  # samples per network call, always (models.invariant): batch-invariant results
     default_solver = "dpmpp-2m"
-    default_dtype = "auto"  # bf16 where the CPU/GPU runs it natively, else fp32 (README, "bf16 against fp32")
+    default_dtype = "auto"  # bf16 where the CPU/GPU runs it natively, else fp32 (docs/benchmarks/bf16.md)
 
     def __init__(self, generator, device: str = "cpu", guidance: float | None = None, dtype: str | None = None):
         super().__init__()
@@ -59,7 +59,7 @@ class ShapesModel(Model):
         if not low <= self.guidance <= high:
             raise ValueError(f"guidance: this guidance-distilled shapes model was trained for {low:g} to {high:g}, got "
                              f"{self.guidance:g}; use model shapes-teacher (two-pass guidance) for other scales")
-        # the knee of quality per NFE (README, "Solvers"): DPM-Solver++(2M) at 10 steps matched Euler at 20
+        # the knee of quality per NFE (docs/benchmarks/solvers.md): DPM-Solver++(2M) at 10 steps matched Euler at 20
         # (66.7% against 66.1% oracle accuracy without search, 180 captions) for half the NFEs
         self.default_steps = DEFAULT_STEPS
         self.nfe_per_eval = 1 if self.guidance == 1.0 or generator.distilled else 2

@@ -3,7 +3,7 @@
 #   bash tsearch/worlds/train_all.sh OUTDIR [GENERATOR_MINUTES]
 # The jobs run concurrently; each stops at its wall-clock cap and always saves. Copy the results
 # to assets/ (OUTDIR/shapes/* -> assets/shapes/*, OUTDIR/digits/* -> assets/digits/*).
-# On a CPU, run the scripts one by one instead (README, "Training the bundled worlds").
+# On a CPU, run the scripts one by one instead (docs/worlds.md, "Training the bundled worlds").
 set -u
 out=${1:?usage: train_all.sh OUTDIR [GENERATOR_MINUTES]}
 minutes=${2:-7}

@@ -115,19 +115,35 @@ def test_the_readmes_first_commands_are_the_app_and_the_tests_that_ci_runs():
 
 
 # --- links -------------------------------------------------------------------------------------------------------
-def test_every_relative_link_between_pages_resolves_anchors_included():
+def broken_links(pages: list[Path], root: Path = ROOT) -> list[str]:
+    """Every relative link of the pages whose file, or whose #anchor in a page, does not exist."""
     broken = []
-    for page in PAGES:
+    for page in pages:
         for link in links(page):
             path, anchor = target(page, link)
-            where = f"{page.relative_to(ROOT)}: ({link})"
-            if not path.exists():
-                broken.append(f"{where}: no such file")
-            elif ROOT not in path.parents and path != ROOT:
+            where = f"{page.relative_to(root)}: ({link})"
+            if root not in path.parents and path != root:
                 broken.append(f"{where}: outside the repository")
+            elif not path.exists():
+                broken.append(f"{where}: no such file")
             elif anchor and path.suffix == ".md" and anchor not in anchors(path):
-                broken.append(f"{where}: no heading with the anchor #{anchor} in {path.relative_to(ROOT)}")
+                broken.append(f"{where}: no heading with the anchor #{anchor} in {path.relative_to(root)}")
+    return broken
+
+
+def test_every_relative_link_between_pages_resolves_anchors_included():
+    broken = broken_links(PAGES)
     assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+def test_the_link_check_finds_a_missing_page_and_a_missing_anchor(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# A\n\n## Two words\n\n`[code](nowhere.md)` is no link.\n")
+    (tmp_path / "README.md").write_text("[a](docs/a.md#two-words) [b](docs/b.md) [c](docs/a.md#three) "
+                                        "[web](https://example.com/x.md) [self](#front)\n\n# Front\n")
+    broken = broken_links([tmp_path / "README.md", tmp_path / "docs" / "a.md"], tmp_path)
+    assert broken == ["README.md: (docs/b.md): no such file",
+                      "README.md: (docs/a.md#three): no heading with the anchor #three in docs/a.md"]
 
 
 def test_every_docs_page_is_reachable_from_the_readme():

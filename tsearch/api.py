@@ -183,7 +183,7 @@ def _check_commits(config: SearchConfig, costs: Costs) -> int:
         raise ValueError(f"budget of {config.budget} NFEs does not cover a final render of {config.final_steps} "
                          f"steps ({reserved} NFEs) plus one candidate ({full} NFEs)")
     if config.budget - reserved < top * full:
-        most = max(n for n in range(top) if n == 0 or config.budget - n * costs.full(config.final_steps) >= n * full)
+        most = config.budget // (costs.full(config.final_steps) + full)   # n commits need n * (commit + draft) NFEs
         lower = f"lower final_top (at most {most} here) or raise the budget" if most else "raise the budget"
         raise ValueError(f"final_top={top}: a budget of {config.budget} NFEs does not cover {top} commits of "
                          f"{config.final_steps} steps ({reserved} NFEs) plus {top} drafts to choose them from "

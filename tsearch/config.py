@@ -50,7 +50,8 @@ class SearchConfig:
     seed: int = setting(0, "the algorithm's seed; every noise follows from it", label="seed", minimum=0,
                         maximum=MAX_SEED, exclusive=(False, True))
     batch_size: int = setting(DEFAULT_BATCH, "most candidates denoised together; smaller gives quicker updates and "
-                              "Stop", label="batch size", group="advanced", minimum=1)
+                              "Stop", label="batch size", group="advanced", minimum=1,
+                              maximum=MAX_BUDGET)   # a candidate costs at least one NFE
     solver: str | None = setting(None, "ODE solver", kind=str, label="solver",
                                  group="advanced", optional=True)   # choices: tsearch.sampling.SOLVERS
     final_steps: int | None = setting(None, "re-render the winning noise with this many steps (counted in the "
@@ -58,7 +59,7 @@ class SearchConfig:
                                       optional=True, blank="none (no final render)")
     final_top: int = setting(1, "with final steps: the best this many drafts are re-rendered and scored; the best "
                              "commit wins (draft-then-commit)", label="drafts committed", group="advanced",
-                             minimum=1)
+                             minimum=1, maximum=MAX_BUDGET // 2)   # each costs a draft and a commit, >= 2 NFEs
     device: str = setting("cpu", "cpu, cuda, cuda:1 or mps", label="device", group="advanced")
     dtype: str | None = setting(None, "model weights' dtype (run.json stores it resolved)",
                                 kind=str, label="dtype", group="advanced", choices=DTYPES, optional=True)
@@ -89,7 +90,7 @@ class SearchConfig:
         return dataclasses.replace(
             self, condition=_condition(self.condition), verifiers=verifiers, evaluators=evaluators, options=options,
             dtype=DTYPE_ALIASES.get(dtype, dtype), device=_device(self.device, here), model_options=model_options,
-            final_top=_final_top(self.final_top, self.final_steps), **numbers)
+            final_top=_final_top(self.final_top, self.final_steps, numbers["budget"]), **numbers)
 
     # --- on disk --------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -145,10 +146,15 @@ class SearchConfig:
             elif name == "condition":
                 if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
                     raise damaged(f"config {name}", value)
-            elif value is not None and s.kind is int:
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+            elif value is not None and s.kind is int:   # float() of a huge int would overflow: ints stay ints
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                        (isinstance(value, float) and not value.is_integer()):
                     raise damaged(f"config {name}", value)
                 value = int(value)
+                try:   # a stored value outside its range was never written by a search (seed 2^70, budget 10^12)
+                    whole_setting(s, value)
+                except ValueError:
+                    raise damaged(f"config {name} (outside its range, {s.range_text()})", value) from None
             elif value is not None and not isinstance(value, str):
                 raise damaged(f"config {name}", value)
             values[name] = value
@@ -246,10 +252,16 @@ def scorer_name(scorer) -> str:
     return getattr(scorer, "name", None) or getattr(scorer, "__name__", None) or type(scorer).__name__
 
 
-def _final_top(value, final_steps) -> int:
-    """How many of the best drafts are committed: a whole number >= 1; above 1 only with final_steps."""
-    number = whole("final_top", value, 1)
+def _final_top(value, final_steps, budget: int) -> int:
+    """How many of the best drafts are committed: a whole number >= 1; above 1 only with final_steps; at most the
+    commits the budget could buy (each costs a draft and a final render, at least one NFE each). O(1): the exact
+    check against the model's costs is `api._check_commits`."""
+    number = whole_setting(SETTINGS["final_top"], value)
     if number > 1 and final_steps is None:
         raise ValueError(f"final_top={number} re-renders the best {number} drafts with final_steps steps: "
                          f"give final_steps too (e.g. final_steps=2*steps), or leave final_top at 1")
+    if number > max(1, budget // 2):
+        raise ValueError(f"final_top={number}: each committed draft costs at least 2 NFEs (its draft and its final "
+                         f"render), so a budget of {budget} NFEs commits at most {budget // 2}; lower final_top or "
+                         f"raise the budget")
     return number

@@ -138,16 +138,21 @@ def _number(s: Setting, value, where: str):
     wanted = (s.noun or f"a {'whole ' if whole else ''}number") + (f" {limits}" if limits else "")
     if isinstance(value, bool) or not _is_number(value):
         raise ValueError(f"{where} must be {wanted}, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
+    import numpy as np
+
+    # an integer stays an integer: float() of one above ~1.8e308 raises OverflowError instead of refusing it
+    number = int(value) if isinstance(value, (int, np.integer)) else float(value)
+    if not whole and isinstance(number, int):
+        number = float(number) if abs(number) < 2**1023 else math.inf
+    if isinstance(number, float) and not math.isfinite(number):
         finite = wanted if whole else f"a finite number{' ' + limits if limits else ''}"
         raise ValueError(f"{where} must be {finite}, got {value!r}")
     if whole:
-        if not number.is_integer():
+        if isinstance(number, float) and not number.is_integer():
             raise ValueError(f"{where} must be {wanted}, got {value!r}")
-        if not isinstance(value, int) and abs(number) > 2**53:
+        if isinstance(number, float) and abs(number) > 2**53:
             raise ValueError(f"{where} must be given as an integer, not the float {value!r}")
-        value = int(value)
+        value = int(number)
     else:
         value = number
     low, high = s.minimum, s.maximum

@@ -353,7 +353,7 @@ def _cli_cases_5(add) -> None:
     add("--final-top 10**9 within a 10**9 budget", _argv("--final-steps", "4", "--final-top", str(4 * 10**8),
                                                           budget=str(10**9)), "final_top")
     add("smc --steps 1", _argv(algorithm="smc", steps="1", budget="200"), "steps")
-    add("random --per-round 10**400", _argv("--per-round", str(10**400)), "per-round")
+    add("random --per-round 10**400", _argv("--per-round", str(10**400)), ("per-round", "per_round"))
     add("run --from a run.json with seed 2**70", lambda ctx: ["run", "--from", str(ctx.damaged_run_json(
         "a stored seed 2**70", None)), "--out", ctx.fresh()], "seed")
     add("arena --seeds 100000000", _arena("--seeds", "100000000"), "--seeds")
@@ -894,6 +894,7 @@ class Context:
     def damaged_run_json(self, label: str, text: str | None) -> Path:
         """A copy of the saved run whose run.json holds `text` (or a damaged form of its config, by label)."""
         folder = self.tmp / "damaged-cli" / re.sub(r"\W+", "-", label)
+        shutil.rmtree(folder, ignore_errors=True)   # a label two cases share (the CLI's and the API's)
         shutil.copytree(self.saved_run, folder)
         if text is None:
             meta = json.loads((folder / "run.json").read_text())

@@ -323,5 +323,5 @@ def test_what_the_bad_input_tally_found_is_refused_by_name(kwargs, needle):
     with pytest.raises(ValueError) as error:
         tsearch.search(**{**BASE, "algorithm": "random", "budget": 40, **kwargs})
     assert needle in str(error.value)
-    with pytest.raises(ValueError, match="the first argument is a SearchConfig"):
+    with pytest.raises(ValueError, match=r"the first argument \(config\) is a SearchConfig"):
         tsearch.search("gmm")

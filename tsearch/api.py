@@ -135,7 +135,7 @@ def prepare(config: SearchConfig | None = None, *, out: str | None = None, loade
     if config is None:
         config = config_from(**kwargs)
     elif not isinstance(config, SearchConfig):
-        raise ValueError(f"the first argument is a SearchConfig, got {config!r}; or pass keywords, e.g. "
+        raise ValueError(f"the first argument (config) is a SearchConfig, got {config!r}; or pass keywords, e.g. "
                          f"tsearch.search(model='gmm', cls=2, verifiers=['gmm-density'])")
     elif kwargs:
         raise ValueError(f"give a SearchConfig or keyword arguments, not both (got {', '.join(kwargs)})")

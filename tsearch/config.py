@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from tsearch.config_checks import (MAX_PROMPT_CHARS, _algorithm_options, _check_model, _condition,  # noqa: F401
                                    _device, _scorers, check_worlds, whole, world_of)
-from tsearch.options import Setting, setting, settings_of
+from tsearch.options import Setting, setting, settings_of, shown
 
 MAX_SEED = 2**63            # seeds are integers in [0, 2^63)
 MAX_BUDGET = 10**9          # NFEs; more would run for years even on the fastest model
@@ -87,6 +87,10 @@ class SearchConfig:
         evaluators = _scorers("evaluators", self.evaluators, 0)
         check_worlds(self.model, verifiers, evaluators)
         numbers = {name: whole_setting(SETTINGS[name], getattr(self, name)) for name in WHOLE_FIELDS}
+        for name in ("steps", "final_steps"):   # O(1), before any cost is computed from them
+            if (numbers[name] or 0) > MAX_BUDGET:
+                raise ValueError(f"{name}={shown(numbers[name])}: one render of that many steps costs more NFEs than "
+                                 f"any budget (at most {MAX_BUDGET}); use fewer steps")
         return dataclasses.replace(
             self, condition=_condition(self.condition), verifiers=verifiers, evaluators=evaluators, options=options,
             dtype=DTYPE_ALIASES.get(dtype, dtype), device=_device(self.device, here), model_options=model_options,

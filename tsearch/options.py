@@ -158,8 +158,16 @@ def _number(s: Setting, value, where: str):
     low, high = s.minimum, s.maximum
     if (low is not None and (value < low or (s.exclusive[0] and value == low))) or \
             (high is not None and (value > high or (s.exclusive[1] and value == high))):
-        raise ValueError(f"{where} must be {wanted}, got {value!r}")
+        raise ValueError(f"{where} must be {wanted}, got {shown(value)}")
     return value
+
+
+def shown(value) -> str:
+    """A value as a message quotes it: an integer of more than 30 digits by its size (its digits help no one, and
+    Python refuses to print one of more than 4300)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value).bit_length() > 100:
+        return f"an integer of about {'-' if value < 0 else ''}10^{int(abs(value).bit_length() * 0.30103)}"
+    return repr(value)
 
 
 def _is_number(value) -> bool:

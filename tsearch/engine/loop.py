@@ -101,7 +101,10 @@ def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
     finally:
         if owned is not None:
             owned.close()
-        state.keep_cut(plan.algorithm)   # a round cut by closing the generator or a failure: its best still counts
+        try:   # a round cut by closing the generator or a failure: its best still counts
+            state.keep_cut(plan.algorithm)
+        except Exception:   # noqa: BLE001 -- best.png unwritable, or the interpreter exiting: the summary still gets
+            pass            # the best (set before any file is written), and the error that ended the run stays its own
         summary = _finish(plan, state, started, final_nfe, stopped, error)
         if on_summary is not None:
             on_summary(summary)

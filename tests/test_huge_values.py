@@ -104,3 +104,16 @@ def test_smc_with_a_shrinking_population_sizes_the_largest_budget_at_once():
 def test_huge_search_settings_are_refused_by_name(field):
     error = refused_in_time(lambda: api.prepare(**{**BASE, field: 10**400}))
     assert field in str(error) or (field == "final_steps" and "final render" in str(error))
+
+
+@pytest.mark.parametrize("spec,named", [
+    ({"seeds": 10**8}, "seeds"),
+    ({"seeds": 1000, "classes": [0, 1, 2, 3], "budgets": [40, 80, 120, 160]}, "cells"),   # 16,000 x 8 per_round
+])
+def test_a_sweep_spec_too_large_is_refused_before_its_cells_are_built(tmp_path, spec, named):
+    from tsearch.sweep import parse_spec
+
+    data = {"model": "gmm", "classes": [0, 1], "verifiers": ["gmm-density"], "budgets": [40],
+            "algorithm": [{"name": "random", "per_round": list(range(1, 9))}], **spec}
+    error = refused_in_time(lambda: parse_spec(data, base=tmp_path))
+    assert named in str(error) and str(10**5) in str(error)

@@ -25,7 +25,7 @@ from tsearch import jsonio
 OPTIONS = {"zero-order": {"n": 4, "lam": 0.9}, "paths": {"n": 2, "m": 4, "L": 5},
            "steps": {"label": "steps"}}
 MAX_UNITS = 10**5     # captions x seeds: a paired comparison needs no more (each unit is every method's searches)
-MAX_CELLS = 10**6     # searches in one arena
+MAX_CELLS = 10**5     # searches in one arena (as in a sweep: tsearch.sweep.spec.MAX_CELLS)
 WORLDS = {"shapes": {"verifiers": ["shapes-clip"], "evaluators": ["shapes-oracle"]},
           "gmm": {"verifiers": ["gmm-density"], "evaluators": []}}
 

@@ -101,13 +101,16 @@ def _start_server(model: str, runs: str) -> tuple[subprocess.Popen, str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "TSEARCH_APP_RUNS": runs, "GRADIO_ANALYTICS_ENABLED": "False"}
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), model], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = Path(runs) / "server.log"   # the app's own output, quoted if it exits before serving
+    with open(log, "wb") as sink:
+        server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), model], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=sink)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 180
     while time.time() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"the app exited with status {server.returncode} before serving")
+            last = (log.read_text(errors="replace").strip().splitlines() or [""])[-1]
+            raise RuntimeError(f"the app exited with status {server.returncode} before serving: {last}")
         try:
             urllib.request.urlopen(url, timeout=2).read()
             return server, url

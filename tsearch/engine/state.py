@@ -184,8 +184,8 @@ class RunState:
                 pick = finished[-1]
             else:   # read now: live ensemble ranks compare as they stand
                 pick = max(finished, key=lambda i: (_number(self.told[i]), -i))
-            score = _number(self.told[pick])
-            if self.best is None or getattr(algorithm, "best_is_latest", False) or score > _number(self.best[1]):
+            score, current = _number(self.told[pick]), algorithm.best or self.best   # the algorithm's, read now
+            if current is None or getattr(algorithm, "best_is_latest", False) or score > _number(current[1]):
                 self.best, self.best_image = (pick, score), image_of(self.candidates[pick], self.images)
                 if self.writer and self.best_image is not None:
                     self.writer.set_best(self.best_image)

@@ -56,6 +56,8 @@ class Case:
     call: Callable[["Context"], Any]     # CLI: returns argv; API/app: makes the call and returns what it returns
     needle: tuple[str, ...]              # any one of these words makes a refusal clear
     valid: bool = False                  # legitimately valid: expected to run
+    code: int = 2                        # CLI: the exit status of a clear refusal (1: some of its work failed)
+    around: Callable[[], Any] | None = None   # a context manager the case runs inside (a patch it needs)
 
 
 @dataclass
@@ -140,13 +142,15 @@ SHAPES = dict(model="shapes", cond=("--prompt", "a red circle"), verifier=("shap
 def cli_cases() -> list[Case]:
     cases: list[Case] = []
 
-    def add(label, argv, needle, valid=False):
-        cases.append(Case("cli", label, argv if callable(argv) else (lambda ctx, a=argv: a), _needles(needle), valid))
+    def add(label, argv, needle, valid=False, code=2, around=None):
+        cases.append(Case("cli", label, argv if callable(argv) else (lambda ctx, a=argv: a), _needles(needle), valid,
+                          code, around))
 
     _cli_cases_1(add)
     _cli_cases_2(add)
     _cli_cases_3(add)
     _cli_cases_4(add)
+    _cli_cases_5(add)
     return cases
 
 
@@ -313,6 +317,66 @@ def _cli_cases_4(add) -> None:
     add("valid: all-NaN custom verifier", _argv(verifier=(f"{CUSTOM_MODULE}:all_nan",)), "", valid=True)
 
 
+ARENA = ["arena", "--model", "gmm", "--captions", "2", "--candidates", "2", "--steps", "2", "--methods", "random",
+         "--reps", "20", "--threads", "1", "--no-progress"]
+
+
+def _arena(*extra):
+    return lambda ctx: [*ARENA, "--out", ctx.fresh("-arena"), *extra]
+
+
+def _cells_of_class_1_fail():
+    """A patch under which every search of class 1 fails as a broken verifier would (the arena's failed cells)."""
+    import contextlib
+
+    import tsearch.api
+
+    @contextlib.contextmanager
+    def patched():
+        real = tsearch.api.prepare
+
+        def failing(config=None, *args, **kwargs):
+            if getattr(config, "condition", None) == 1:
+                raise ValueError("the verifier broke")
+            return real(config, *args, **kwargs)
+        tsearch.api.prepare = failing
+        try:
+            yield
+        finally:
+            tsearch.api.prepare = real
+    return patched()
+
+
+def _cli_cases_5(add) -> None:
+    """Issue 25: huge numbers bounded in O(1), the arena and report as careful as run and sweep."""
+    add("--final-top 10**12", _argv("--final-steps", "4", "--final-top", str(10**12), budget="200"), "final-top")
+    add("--final-top 10**9 within a 10**9 budget", _argv("--final-steps", "4", "--final-top", str(4 * 10**8),
+                                                          budget=str(10**9)), "final_top")
+    add("smc --steps 1", _argv(algorithm="smc", steps="1", budget="200"), "steps")
+    add("random --per-round 10**400", _argv("--per-round", str(10**400)), ("per-round", "per_round"))
+    add("run --from a run.json with seed 2**70", lambda ctx: ["run", "--from", str(ctx.damaged_run_json(
+        "a stored seed 2**70", None)), "--out", ctx.fresh()], "seed")
+    add("arena --seeds 100000000", _arena("--seeds", "100000000"), "--seeds")
+    add("arena --reps 10**12", _arena("--reps", str(10**12)), "--reps")
+    add("arena --device nope", _arena("--device", "nope"), "--device")
+    add("arena --out a file", lambda ctx: [*ARENA, "--out", str(ctx.a_file)], "--out")
+    add("arena --captions 99 on gmm (4 classes)", _arena("--captions", "99"), "--captions")
+    add("arena --threads 10**9", _arena("--threads", str(10**9)), "--threads")
+    add("arena --candidates 10**8 --steps 1000", _arena("--candidates", str(10**8), "--steps", "1000"),
+        "--candidates")
+    add("arena: no method fits --budgets 1", _arena("--budgets", "1", "--steps", "4"), "--budgets")
+    add("arena with failing cells exits 1", _arena(), "cell", code=1, around=_cells_of_class_1_fail)
+    add("arena --no-run over a row without a budget", lambda ctx: [*ARENA, "--out", str(ctx.arena_without_budget()),
+                                                                   "--no-run"], "", valid=True)
+    add("report --html onto its results.jsonl", lambda ctx: ["report", str(ctx.arena_dir()), "--html",
+                                                              str(ctx.arena_dir() / "results.jsonl")], "--html")
+    add("report --html onto a folder", lambda ctx: ["report", str(ctx.arena_dir()), "--html", str(ctx.empty_dir)],
+        "--html")
+    add("report --html under a file", lambda ctx: ["report", str(ctx.arena_dir()), "--no-set-metrics", "--html",
+                                                    str(ctx.a_file / "report.html")], "--html", code=1)
+    add("report --reps 10**12", lambda ctx: ["report", str(ctx.arena_dir()), "--reps", str(10**12)], "--reps")
+
+
 # --- Python API cases ---------------------------------------------------------------------------------------------
 API_BASE = dict(model="gmm", cls=1, verifiers=["gmm-density"], algorithm="random", budget=40, steps=4)
 API_SHAPES = dict(model="shapes", prompt="a red circle", verifiers=["shapes-clip"], algorithm="random", budget=8,
@@ -462,9 +526,45 @@ def _api_cases_3(add, raw) -> None:
     add("valid: cls='1'", dict(cls="1"), "", valid=True)
     add("valid: cls=1.0", dict(cls=1.0), "", valid=True)
     add("valid: seed=2**63-1", dict(seed=2**63 - 1), "", valid=True)
-    add("valid: batch_size=10**30", dict(batch_size=10**30), "", valid=True)
+    add("valid: batch_size=10**9", dict(batch_size=10**9), "", valid=True)
     add("valid: verifiers=('gmm-density',)", dict(verifiers=("gmm-density",)), "", valid=True)
     add("budget=10**30 (no upper bound: runs until stopped)", dict(budget=10**30), "budget")
+    _api_cases_4(add, raw)
+
+
+def _api_cases_4(add, raw) -> None:
+    """Issue 25: huge numbers bounded in O(1); Stop's edges; smc at one step; a loaded seed of 2^70."""
+    import tsearch
+    from tsearch.config import SearchConfig
+
+    for top in (10**9, 10**12, 10**400):
+        add(f"final_top={'10**400' if top > 10**20 else top}", dict(final_steps=4, final_top=top, budget=200),
+            "final_top")
+    add("final_top=4*10**8 within a 10**9 budget", dict(final_steps=4, final_top=4 * 10**8, budget=10**9),
+        "final_top")
+    for algorithm, option, value in (("random", "per_round", 10**400), ("zero-order", "n", 10**12),
+                                     ("smc", "k", 10**400), ("cem", "grid", 10**12), ("cem", "channels", 10**12),
+                                     ("evolution", "population", 10**12), ("paths", "L", 10**400),
+                                     ("prune", "n", 10**400)):
+        add(f"{algorithm} {option}=huge", {"algorithm": algorithm, option: value, "budget": 10**9}, option)
+    add("paths delta_b - delta_f = 1e-15", dict(algorithm="paths", delta_f=0.5, delta_b=0.5 + 1e-15, budget=10**9),
+        ("delta_b", "delta_f"))
+    add("smc at one step", dict(algorithm="smc", steps=1, budget=200), "steps")
+    add("smc intervals=1", dict(algorithm="smc", intervals=1, budget=200), "intervals")
+    add("batch_size=10**30", dict(batch_size=10**30), "batch_size")
+
+    def raising_stop(ctx):
+        calls = []
+
+        def should_stop():
+            calls.append(1)
+            if len(calls) > 1:
+                raise KeyError("the caller's page went away")
+            return False
+        return tsearch.search(**{**API_BASE, "budget": 200, "batch_size": 2}, should_stop=should_stop)
+    raw("should_stop raising KeyError", raising_stop, "should_stop")
+    raw("SearchConfig.from_run(a run.json with seed 2**70)",
+        lambda ctx: SearchConfig.from_run(ctx.damaged_run_json("a stored seed 2**70", None)), "seed")
 
 
 def _config_kwargs() -> dict:
@@ -794,6 +894,7 @@ class Context:
     def damaged_run_json(self, label: str, text: str | None) -> Path:
         """A copy of the saved run whose run.json holds `text` (or a damaged form of its config, by label)."""
         folder = self.tmp / "damaged-cli" / re.sub(r"\W+", "-", label)
+        shutil.rmtree(folder, ignore_errors=True)   # a label two cases share (the CLI's and the API's)
         shutil.copytree(self.saved_run, folder)
         if text is None:
             meta = json.loads((folder / "run.json").read_text())
@@ -805,8 +906,30 @@ class Context:
                 meta["config"]["options"] = [1]
             elif label == "stored verifiers 5":
                 meta["config"]["verifiers"] = 5
+            elif label == "a stored seed 2**70":
+                meta["config"]["seed"] = 2**70
             text = json.dumps(meta)
         (folder / "run.json").write_text(text)
+        return folder
+
+    def arena_dir(self) -> Path:
+        """A finished tiny gmm arena (made once): a sweep folder with results.jsonl and runs."""
+        with self._lock:
+            folder = self.tmp / "arena"
+            if not (folder / "results.jsonl").exists():
+                from tsearch.cli import main
+
+                main([*ARENA, "--out", str(folder)])
+            return folder
+
+    def arena_without_budget(self) -> Path:
+        """A copy of the arena whose first results row lost its config's budget (a hand-edited file)."""
+        folder = self.tmp / "arena-without-budget"
+        if not folder.exists():
+            shutil.copytree(self.arena_dir(), folder)
+            rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+            del rows[0]["config"]["budget"]
+            (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         return folder
 
     def damaged_zip(self, label: str, damage: Callable[[Path], None]) -> Path:
@@ -982,6 +1105,9 @@ def _classify_cli(case: Case, code, out: str, err: str) -> tuple[str, str, str]:
     if code == 0:
         last = out.strip().splitlines()[-1] if out.strip() else ""
         return ("accepted (valid)" if case.valid else "wrongly accepted"), f"ran: {last[:300]}", "exit 0"
+    errors = [line for line in lines if line.startswith("error:")]
+    if code == 1 and case.code == 1 and len(errors) == 1:   # some of its work failed: its error line, then the failures
+        return _refusal(case, errors[0]), errors[0], "exit 1"
     if code == 2 and lines and all(line.startswith("error:") for line in lines[-1:]):
         if len(lines) > 1:
             return ("refused (valid)" if case.valid else "unclear"), text, "exit 2"
@@ -1008,12 +1134,15 @@ def run_case(case: Case, ctx: Context, timeout: float) -> tuple[Result, threadin
         _local.stdout, _local.stderr = io.StringIO(), io.StringIO()
         _local.cancel, _local.cli_origin = cancel, ""
         try:
-            if case.interface == "cli":
-                from tsearch.cli import main
+            import contextlib
 
-                box["value"] = main(case.call(ctx))
-            else:
-                box["value"] = case.call(ctx)
+            with case.around() if case.around else contextlib.nullcontext():
+                if case.interface == "cli":
+                    from tsearch.cli import main
+
+                    box["value"] = main(case.call(ctx))
+                else:
+                    box["value"] = case.call(ctx)
         except BaseException as error:  # noqa: BLE001 - every outcome is classified
             box["error"] = error
             box["origin"] = _origin(error)

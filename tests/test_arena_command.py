@@ -8,7 +8,7 @@ from tsearch.cli import main
 
 def test_arena_runs_resumes_and_writes_its_leaderboard(tmp_path, capsys):
     out = tmp_path / "arena"
-    argv = ["arena", "--split", "hard", "--captions", "2", "--candidates", "1", "2", "4", "--steps", "1",
+    argv = ["arena", "--split", "hard", "--captions", "2", "--candidates", "1", "2", "4", "--steps", "2",
             "--methods", "random", "smc", "evolution", "--reps", "50", "--threads", "1", "--out", str(out),
             "--no-progress"]
     assert main(argv) == 0

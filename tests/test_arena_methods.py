@@ -41,6 +41,10 @@ def test_budget_is_never_exceeded_and_the_minimum_is_named(name, options, steps,
         with pytest.raises(ValueError, match=r"levels \(\d+\) cannot exceed steps"):
             make_algorithm(name, 1000, costs, steps, seed=0, **options)
         return
+    if name == "smc" and steps == 1:   # one segment, never steered: refused at construction (issue 25)
+        with pytest.raises(ValueError, match="steps=1"):
+            make_algorithm(name, 1000, costs, steps, seed=0, **options)
+        return
     within_budgets(name, costs, steps, options, slack=2 * costs.full(steps) + 4 * cfg * steps * 2)
 
 

@@ -45,7 +45,8 @@ TOP = {
               st.one_of(BAD_WHOLE.filter(lambda v: v is not None), st.integers(-HUGE, 0), st.just(HUGE))),
     "seed": (st.one_of(st.integers(0, 2**63 - 1), whole(0, 1000)),
              st.one_of(BAD_WHOLE, st.integers(-HUGE, -1), st.integers(2**63, HUGE))),
-    "batch_size": (st.one_of(whole(1, 64), st.just(HUGE)), st.one_of(BAD_WHOLE, st.integers(-HUGE, 0))),
+    # a batch holds candidates of at least one NFE: above 10^9 (any budget's most) it is refused (issue 25)
+    "batch_size": (whole(1, 64), st.one_of(BAD_WHOLE, st.integers(-HUGE, 0), st.just(HUGE))),
     "cls": (st.one_of(whole(0, 3), st.sampled_from(["0", "1", "2", "3"])),
             st.one_of(st.sampled_from([None, True, "abc", "", 2.5, math.nan, math.inf]), st.integers(-HUGE, -1),
                       st.integers(4, HUGE))),
@@ -58,7 +59,7 @@ BAD_FRACTION = st.one_of(NOT_NUMBERS, st.sampled_from([0.0, 1.0, 1.5, -0.5, math
 OPTIONS = {
     "random": {"per_round": (whole(1, 20), BAD_INT_OPTION)},
     "zero-order": {
-        "n": (st.one_of(whole(1, 8), st.just(HUGE)), BAD_INT_OPTION),
+        "n": (whole(1, 8), st.one_of(BAD_INT_OPTION, st.just(HUGE))),   # counts are bounded (issue 25)
         "lam": (fraction(0.05, 0.99), BAD_FRACTION),
         "rounds": (whole(0, 5), st.one_of(BAD_OPTION_WHOLE, st.integers(-HUGE, -1))),
         "on_stall": (st.sampled_from(["restart", "keep"]), st.sampled_from(["sometimes", "", None, 1, True])),

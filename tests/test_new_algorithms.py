@@ -49,6 +49,10 @@ def test_budget_is_never_exceeded_and_the_minimum_is_named(name, variant, steps,
     costs, options = Costs(solver, cfg), VARIANTS[name][variant]
     if options.get("intervals", 0) > steps:   # refused, no longer clamped (issue 21; see tests/test_option_ranges.py)
         options = {**options, "intervals": steps}
+    if name == "smc" and steps == 1:   # one segment, never steered: refused at construction, naming steps (issue 25)
+        with pytest.raises(ValueError, match="steps=1"):
+            make_algorithm(name, 1000, costs, steps, seed=0, **options)
+        return
     within_budgets(name, costs, steps, options, slack=costs.full(steps) + 4 * cfg * steps * 2)
 
 

@@ -21,8 +21,8 @@ def test_budget_is_never_exceeded(name, budget, steps, solver, cfg):
     options = {"n": 2, "m": 2, "L": 2} if name == "paths" else {}
     try:
         algorithm = make_algorithm(name, budget, costs, steps, seed=0, **options)
-    except ValueError as error:
-        assert "budget" in str(error)
+    except ValueError as error:   # smc at one step is refused naming steps (one segment is never steered)
+        assert "budget" in str(error) or (name == "smc" and steps == 1 and "steps=1" in str(error))
         return
     proposals, _, spent = drive(algorithm, costs, seed_score)
     assert 0 < spent <= budget

@@ -135,7 +135,7 @@ def prepare(config: SearchConfig | None = None, *, out: str | None = None, loade
     if config is None:
         config = config_from(**kwargs)
     elif not isinstance(config, SearchConfig):
-        raise ValueError(f"the first argument is a SearchConfig, got {config!r}; or pass keywords, e.g. "
+        raise ValueError(f"the first argument (config) is a SearchConfig, got {config!r}; or pass keywords, e.g. "
                          f"tsearch.search(model='gmm', cls=2, verifiers=['gmm-density'])")
     elif kwargs:
         raise ValueError(f"give a SearchConfig or keyword arguments, not both (got {', '.join(kwargs)})")
@@ -183,7 +183,7 @@ def _check_commits(config: SearchConfig, costs: Costs) -> int:
         raise ValueError(f"budget of {config.budget} NFEs does not cover a final render of {config.final_steps} "
                          f"steps ({reserved} NFEs) plus one candidate ({full} NFEs)")
     if config.budget - reserved < top * full:
-        most = max(n for n in range(top) if n == 0 or config.budget - n * costs.full(config.final_steps) >= n * full)
+        most = config.budget // (costs.full(config.final_steps) + full)   # n commits need n * (commit + draft) NFEs
         lower = f"lower final_top (at most {most} here) or raise the budget" if most else "raise the budget"
         raise ValueError(f"final_top={top}: a budget of {config.budget} NFEs does not cover {top} commits of "
                          f"{config.final_steps} steps ({reserved} NFEs) plus {top} drafts to choose them from "

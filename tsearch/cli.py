@@ -102,7 +102,7 @@ def _run(args) -> int:
 
     plan = api.prepare(_config(args), out=args.out)
     progress = Progress(plan.config, plan.budget, plan.out)
-    events = engine.run(plan)
+    events = engine.run(plan, on_summary=progress.ended)   # an interrupt still reports the engine's best
     done = None
     try:
         for event in events:
@@ -211,14 +211,15 @@ def _command(args) -> int:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "arena":   # every method on a benchmark split: tsearch.arena has its own flags
+    if argv and argv[0] in ("arena", "sweep", "report"):   # their own flags: tsearch.arena, tsearch.sweep
         from tsearch.arena.cli import main as main_arena
-
-        return main_arena(argv[1:])
-    if argv and argv[0] in ("sweep", "report"):   # many searches: tsearch.sweep has its own flags
         from tsearch.sweep.cli import main_report, main_sweep
 
-        return (main_sweep if argv[0] == "sweep" else main_report)(argv[1:])
+        command = {"arena": main_arena, "sweep": main_sweep, "report": main_report}[argv[0]]
+        try:
+            return command(argv[1:])
+        except SystemExit as exit_:   # their parsers' errors (already printed, one line) or --help: a status
+            return exit_.code if isinstance(exit_.code, int) else 2
     try:
         args = _parser(only_algorithm(argv)).parse_args(argv)
     except SystemExit as exit_:   # argparse: its error (already printed, one line) or --help

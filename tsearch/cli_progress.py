@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,12 @@ class Progress:
         self.bar = None
         self.nfe_spent, self.candidates, self.verifier_seconds = 0, 0, 0.0
         self.best_id, self.best_score = None, None
+        self.summary: Summary | None = None   # the engine's, once the run has ended (`ended`)
         self.started = time.perf_counter()
+
+    def ended(self, summary: Summary) -> None:
+        """The engine's summary, however the run ended (an interrupt yields no SearchDone)."""
+        self.summary = summary
 
     def see(self, event) -> None:
         from tsearch.events import CandidateScored, RoundDone
@@ -44,7 +50,10 @@ class Progress:
             self.bar = None
 
     def partial(self, stopped: bool, error: str) -> dict:
-        """The summary line of a search that ended early, from what it reported before it ended."""
+        """The summary line of a search that ended early: the engine's summary when it wrote one (its best covers
+        the round the end cut), else what the search reported before it ended."""
+        if self.summary is not None:
+            return summary_line(dataclasses.replace(self.summary, stopped=stopped, error=error, run_dir=self._kept()))
         summary = Summary(self.config.model_name, self.config.algorithm, self.config.condition, self.budget,
                           self.nfe_spent, 0, self.candidates, self.best_id, self.best_score, (),
                           time.perf_counter() - self.started, self.verifier_seconds, stopped, self._kept(), error)

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from tsearch.config_checks import (MAX_PROMPT_CHARS, _algorithm_options, _check_model, _condition,  # noqa: F401
                                    _device, _scorers, check_worlds, whole, world_of)
-from tsearch.options import Setting, setting, settings_of
+from tsearch.options import Setting, setting, settings_of, shown
 
 MAX_SEED = 2**63            # seeds are integers in [0, 2^63)
 MAX_BUDGET = 10**9          # NFEs; more would run for years even on the fastest model
@@ -50,7 +50,8 @@ class SearchConfig:
     seed: int = setting(0, "the algorithm's seed; every noise follows from it", label="seed", minimum=0,
                         maximum=MAX_SEED, exclusive=(False, True))
     batch_size: int = setting(DEFAULT_BATCH, "most candidates denoised together; smaller gives quicker updates and "
-                              "Stop", label="batch size", group="advanced", minimum=1)
+                              "Stop", label="batch size", group="advanced", minimum=1,
+                              maximum=MAX_BUDGET)   # a candidate costs at least one NFE
     solver: str | None = setting(None, "ODE solver", kind=str, label="solver",
                                  group="advanced", optional=True)   # choices: tsearch.sampling.SOLVERS
     final_steps: int | None = setting(None, "re-render the winning noise with this many steps (counted in the "
@@ -58,7 +59,7 @@ class SearchConfig:
                                       optional=True, blank="none (no final render)")
     final_top: int = setting(1, "with final steps: the best this many drafts are re-rendered and scored; the best "
                              "commit wins (draft-then-commit)", label="drafts committed", group="advanced",
-                             minimum=1)
+                             minimum=1, maximum=MAX_BUDGET // 2)   # each costs a draft and a commit, >= 2 NFEs
     device: str = setting("cpu", "cpu, cuda, cuda:1 or mps", label="device", group="advanced")
     dtype: str | None = setting(None, "model weights' dtype (run.json stores it resolved)",
                                 kind=str, label="dtype", group="advanced", choices=DTYPES, optional=True)
@@ -86,10 +87,14 @@ class SearchConfig:
         evaluators = _scorers("evaluators", self.evaluators, 0)
         check_worlds(self.model, verifiers, evaluators)
         numbers = {name: whole_setting(SETTINGS[name], getattr(self, name)) for name in WHOLE_FIELDS}
+        for name in ("steps", "final_steps"):   # O(1), before any cost is computed from them
+            if (numbers[name] or 0) > MAX_BUDGET:
+                raise ValueError(f"{name}={shown(numbers[name])}: one render of that many steps costs more NFEs than "
+                                 f"any budget (at most {MAX_BUDGET}); use fewer steps")
         return dataclasses.replace(
             self, condition=_condition(self.condition), verifiers=verifiers, evaluators=evaluators, options=options,
             dtype=DTYPE_ALIASES.get(dtype, dtype), device=_device(self.device, here), model_options=model_options,
-            final_top=_final_top(self.final_top, self.final_steps), **numbers)
+            final_top=_final_top(self.final_top, self.final_steps, numbers["budget"]), **numbers)
 
     # --- on disk --------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -145,10 +150,15 @@ class SearchConfig:
             elif name == "condition":
                 if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
                     raise damaged(f"config {name}", value)
-            elif value is not None and s.kind is int:
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+            elif value is not None and s.kind is int:   # float() of a huge int would overflow: ints stay ints
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                        (isinstance(value, float) and not value.is_integer()):
                     raise damaged(f"config {name}", value)
                 value = int(value)
+                try:   # a stored value outside its range was never written by a search (seed 2^70, budget 10^12)
+                    whole_setting(s, value)
+                except ValueError:
+                    raise damaged(f"config {name} (outside its range, {s.range_text()})", value) from None
             elif value is not None and not isinstance(value, str):
                 raise damaged(f"config {name}", value)
             values[name] = value
@@ -246,10 +256,16 @@ def scorer_name(scorer) -> str:
     return getattr(scorer, "name", None) or getattr(scorer, "__name__", None) or type(scorer).__name__
 
 
-def _final_top(value, final_steps) -> int:
-    """How many of the best drafts are committed: a whole number >= 1; above 1 only with final_steps."""
-    number = whole("final_top", value, 1)
+def _final_top(value, final_steps, budget: int) -> int:
+    """How many of the best drafts are committed: a whole number >= 1; above 1 only with final_steps; at most the
+    commits the budget could buy (each costs a draft and a final render, at least one NFE each). O(1): the exact
+    check against the model's costs is `api._check_commits`."""
+    number = whole_setting(SETTINGS["final_top"], value)
     if number > 1 and final_steps is None:
         raise ValueError(f"final_top={number} re-renders the best {number} drafts with final_steps steps: "
                          f"give final_steps too (e.g. final_steps=2*steps), or leave final_top at 1")
+    if number > max(1, budget // 2):
+        raise ValueError(f"final_top={number}: each committed draft costs at least 2 NFEs (its draft and its final "
+                         f"render), so a budget of {budget} NFEs commits at most {budget // 2}; lower final_top or "
+                         f"raise the budget")
     return number

@@ -98,7 +98,9 @@ def whole(name: str, value, minimum: int, maximum: int | None = None, optional: 
                              f"lose digits)")
     number = int(value)
     if number < minimum or (maximum is not None and number > maximum):
-        raise ValueError(f"{name} must be {bounds}, got {value!r}")
+        from tsearch.options import shown
+
+        raise ValueError(f"{name} must be {bounds}, got {shown(value)}")
     return number
 
 

@@ -138,23 +138,36 @@ def _number(s: Setting, value, where: str):
     wanted = (s.noun or f"a {'whole ' if whole else ''}number") + (f" {limits}" if limits else "")
     if isinstance(value, bool) or not _is_number(value):
         raise ValueError(f"{where} must be {wanted}, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
+    import numpy as np
+
+    # an integer stays an integer: float() of one above ~1.8e308 raises OverflowError instead of refusing it
+    number = int(value) if isinstance(value, (int, np.integer)) else float(value)
+    if not whole and isinstance(number, int):
+        number = float(number) if abs(number) < 2**1023 else math.inf
+    if isinstance(number, float) and not math.isfinite(number):
         finite = wanted if whole else f"a finite number{' ' + limits if limits else ''}"
         raise ValueError(f"{where} must be {finite}, got {value!r}")
     if whole:
-        if not number.is_integer():
+        if isinstance(number, float) and not number.is_integer():
             raise ValueError(f"{where} must be {wanted}, got {value!r}")
-        if not isinstance(value, int) and abs(number) > 2**53:
+        if isinstance(number, float) and abs(number) > 2**53:
             raise ValueError(f"{where} must be given as an integer, not the float {value!r}")
-        value = int(value)
+        value = int(number)
     else:
         value = number
     low, high = s.minimum, s.maximum
     if (low is not None and (value < low or (s.exclusive[0] and value == low))) or \
             (high is not None and (value > high or (s.exclusive[1] and value == high))):
-        raise ValueError(f"{where} must be {wanted}, got {value!r}")
+        raise ValueError(f"{where} must be {wanted}, got {shown(value)}")
     return value
+
+
+def shown(value) -> str:
+    """A value as a message quotes it: an integer of more than 30 digits by its size (its digits help no one, and
+    Python refuses to print one of more than 4300)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value).bit_length() > 100:
+        return f"an integer of about {'-' if value < 0 else ''}10^{int(abs(value).bit_length() * 0.30103)}"
+    return repr(value)
 
 
 def _is_number(value) -> bool:

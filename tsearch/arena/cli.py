@@ -8,7 +8,7 @@ A thin layer over sweeps: it writes DIR/prompts.jsonl and DIR/spec.json, runs th
 then reads every cell back (`curves`), prints the leaderboard at equal NFEs and at equal seconds
 (`leaderboard`), and writes DIR/leaderboard.json, leaderboard.md, arena.html and arena.png.
 Anytime methods run once, at the top budget; the others once per budget they can afford.
-Exit status: 0 done, 2 bad input, 130 interrupted (run it again to resume).
+Exit status: 0 done, 1 some cells failed (as `sweep`), 2 bad input, 130 interrupted (run it again to resume).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from tsearch import jsonio
 # options the benchmark pages' figures used for the paper's methods (as bench scaling); the rest run with defaults
 OPTIONS = {"zero-order": {"n": 4, "lam": 0.9}, "paths": {"n": 2, "m": 4, "L": 5},
            "steps": {"label": "steps"}}
+MAX_UNITS = 10**5     # captions x seeds: a paired comparison needs no more (each unit is every method's searches)
+MAX_CELLS = 10**5     # searches in one arena (as in a sweep: tsearch.sweep.spec.MAX_CELLS)
 WORLDS = {"shapes": {"verifiers": ["shapes-clip"], "evaluators": ["shapes-oracle"]},
           "gmm": {"verifiers": ["gmm-density"], "evaluators": []}}
 
@@ -31,28 +33,32 @@ WORLDS = {"shapes": {"verifiers": ["shapes-clip"], "evaluators": ["shapes-oracle
 def parse(argv) -> argparse.Namespace:
     from tsearch.arena.variants import VARIANTS
     from tsearch.search import ALGORITHMS
-    from tsearch.sweep.cli import _Parser, _whole
+    from tsearch.config import MAX_BUDGET, MAX_SEED
+    from tsearch.sweep.cli import MAX_REPS, MAX_THREADS, MAX_WORKERS, _Parser, _whole
 
     p = _Parser(prog="tsearch arena", description=__doc__.split("\n\n")[0])
     p.add_argument("--split", choices=["hard", "easy"], default="hard", help="the shapes world's benchmark split")
     p.add_argument("--model", choices=sorted(WORLDS), default="shapes", help="shapes (default); gmm for a toy run")
-    p.add_argument("--captions", type=_whole(1), default=48, help="captions of the split (gmm: classes)")
-    p.add_argument("--seeds", type=_whole(1), default=1, help="search seeds per caption (0..S-1)")
-    p.add_argument("--candidates", type=_whole(1), nargs="+", default=[4, 8, 16, 32],
-                   help="budgets as full candidates' NFEs (default 4 8 16 32)")
-    p.add_argument("--budgets", type=_whole(1), nargs="+", default=None, help="budgets in NFEs (instead of --candidates)")
+    p.add_argument("--captions", type=_whole(1, MAX_UNITS), default=48, help="captions of the split (gmm: classes)")
+    p.add_argument("--seeds", type=_whole(1, MAX_UNITS, "units of caption x seed the arena takes"), default=1,
+                   help="search seeds per caption (0..S-1)")
+    p.add_argument("--candidates", type=_whole(1, MAX_BUDGET, "a search's largest budget"), nargs="+",
+                   default=[4, 8, 16, 32], help="budgets as full candidates' NFEs (default 4 8 16 32)")
+    p.add_argument("--budgets", type=_whole(1, MAX_BUDGET, "a search's largest budget"), nargs="+", default=None,
+                   help="budgets in NFEs (instead of --candidates)")
     p.add_argument("--methods", nargs="+", default=["all"], choices=[*ALGORITHMS, *VARIANTS, "all"],
                    help="registered methods and labelled variants (random-draft: draft-then-commit); default all")
-    p.add_argument("--steps", type=_whole(1), default=10, help="denoising steps per candidate (default 10)")
+    p.add_argument("--steps", type=_whole(1, MAX_BUDGET), default=10, help="denoising steps per candidate (default 10)")
     p.add_argument("--solver", default=None, help="ODE solver (default: the model's)")
-    p.add_argument("--draw-seed", type=_whole(0), default=0, help="draws the split's captions (default 0)")
+    p.add_argument("--draw-seed", type=_whole(0, MAX_SEED - 1), default=0, help="draws the split's captions (default 0)")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
-    p.add_argument("--workers", type=_whole(1), default=None, help="Ray actors")
+    p.add_argument("--workers", type=_whole(1, MAX_WORKERS), default=None, help="Ray actors")
     p.add_argument("--address", default=None, help="Ray cluster address")
-    p.add_argument("--threads", type=_whole(1), default=None, help="torch CPU threads per worker")
+    p.add_argument("--threads", type=_whole(1, MAX_THREADS), default=None, help="torch CPU threads per worker")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--batch-size", type=_whole(1), default=16)
-    p.add_argument("--reps", type=_whole(10), default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--batch-size", type=_whole(1, MAX_BUDGET), default=16)
+    p.add_argument("--reps", type=_whole(10, MAX_REPS, "more do not change the intervals"), default=2000,
+                   help="bootstrap resamples (default 2000)")
     p.add_argument("--out", default=None, help="the arena folder (default out/arena-SPLIT); rerun to resume")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-run", action="store_true",
@@ -60,7 +66,26 @@ def parse(argv) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.methods = [*ALGORITHMS, *VARIANTS] if "all" in args.methods else list(dict.fromkeys(args.methods))
     args.out = Path(args.out or f"out/arena-{args.split}")
+    if args.captions * args.seeds > MAX_UNITS:
+        p.error(f"--captions {args.captions} x --seeds {args.seeds} is {args.captions * args.seeds} units (caption x "
+                f"seed); the arena takes at most {MAX_UNITS}: lower --seeds or --captions")
     return args
+
+
+def check(args) -> None:
+    """The flags parse cannot check alone, before any work: ValueError naming the flag."""
+    from tsearch.config_checks import _device
+
+    try:
+        _device(args.device, here=args.backend == "local")
+    except ValueError as error:
+        raise ValueError(f"--device: {error}") from None
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out} is a file; give a folder for the arena (it is created if missing)")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"--out {args.out}: cannot create the arena folder ({error.strerror or error})") from None
 
 
 def plan(args) -> tuple[dict, dict, list[str]]:
@@ -68,6 +93,7 @@ def plan(args) -> tuple[dict, dict, list[str]]:
     from tsearch.api import Loader
     from tsearch.arena import variants
     from tsearch.arena.variants import VARIANTS
+    from tsearch.config import MAX_BUDGET
     from tsearch.search import ALGORITHMS, Costs
     from tsearch.search.base import is_anytime
 
@@ -75,6 +101,13 @@ def plan(args) -> tuple[dict, dict, list[str]]:
     solver = args.solver or model.default_solver
     costs = Costs(solver, model.nfe_per_eval)
     budgets = sorted(set(args.budgets or [k * costs.full(args.steps) for k in args.candidates]))
+    if budgets[-1] > MAX_BUDGET:
+        raise ValueError(f"--candidates {max(args.candidates)}: {max(args.candidates)} candidates of {args.steps} steps "
+                         f"cost {budgets[-1]} NFEs, more than the {MAX_BUDGET} a search may spend; lower --candidates "
+                         f"or --steps")
+    if model.conditioning == "class" and model.classes and args.captions > len(model.classes):   # gmm: its classes
+        raise ValueError(f"--captions {args.captions}: model {args.model} has {len(model.classes)} classes; give "
+                         f"--captions 1..{len(model.classes)}")
     world, tables, anytime, notes = WORLDS[args.model], [], {}, []
     for method in args.methods:
         fits = [budget for budget in budgets if _fits(method, budget, costs, args.steps)]
@@ -87,6 +120,14 @@ def plan(args) -> tuple[dict, dict, list[str]]:
             notes.append(f"{method}: below its smallest search at {skipped} NFEs")
         table = variants.table(method, args.steps) if method in VARIANTS else {"name": method, **OPTIONS.get(method, {})}
         tables.append({**table, "budgets": [max(fits)] if anytime[method] else fits})
+    if not tables:
+        raise ValueError(f"no method can run at these budgets: the largest, {budgets[-1]} NFEs, buys no search of "
+                         f"{', '.join(args.methods)} at {args.steps} steps ({costs.full(args.steps)} NFEs a candidate); "
+                         f"raise --candidates or --budgets, or lower --steps")
+    cells = args.captions * args.seeds * sum(len(t["budgets"]) for t in tables)
+    if cells > MAX_CELLS:
+        raise ValueError(f"the arena would run {cells} searches (captions x seeds x each method's budgets); at most "
+                         f"{MAX_CELLS} are taken: lower --seeds, --captions, --candidates or --methods")
     spec = {"name": f"arena-{args.split}", "model": args.model, "verifiers": world["verifiers"],
             "evaluators": world["evaluators"], "steps": args.steps, "solver": solver, "budgets": budgets,
             "batch_size": args.batch_size, "device": args.device, "seeds": list(range(args.seeds)),
@@ -169,7 +210,7 @@ def main(argv=None) -> int:
 
     args = parse(argv)
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
+        check(args)
         spec, anytime, notes = plan(args)
         return run(args, spec, anytime, notes)
     except ValueError as error:
@@ -186,6 +227,7 @@ def run(args, spec: dict, anytime: dict, notes: list[str]) -> int:
     from tsearch.sweep.driver import Outcome
     from tsearch.sweep.spec import Sweep
     from tsearch.sweep.results import finished
+    from tsearch.sweep.rows import readable
 
     (args.out / "spec.json").write_text(jsonio.dumps(spec, indent=1), encoding="utf-8")
     sweep = parse_spec(spec, base=args.out, default_name=spec["name"])
@@ -206,7 +248,8 @@ def run(args, spec: dict, anytime: dict, notes: list[str]) -> int:
         outcome = run_sweep(sweep, args.out, args.backend, progress=not args.no_progress, **options)
     wall = time.perf_counter() - started
     keys = {cell.key for cell in sweep.cells}
-    rows = [row for key, row in finished(args.out).items() if key in keys]
+    rows, passed_over = readable([row for key, row in finished(args.out).items() if key in keys])
+    notes = [*notes, *passed_over]   # rows the report cannot read either (a row without a budget, say)
     names = [variants.method_of(row) for row in rows]
     outcomes = []
     for row, name in zip(rows, names):
@@ -229,4 +272,9 @@ def run(args, spec: dict, anytime: dict, notes: list[str]) -> int:
     print(f"\n{ran}; {board['units']} units (caption x seed) compared; "
           f"anytime (read off one run): {', '.join(board['anytime']) or 'none'}. Wrote "
           f"{', '.join(str(p) for p in written)}; the same command resumes.")
+    if outcome.failed:   # as `sweep`: the leaderboard holds the cells that ran, the status says some did not
+        from tsearch.sweep.cli import _print_failures
+
+        _print_failures(outcome, args.out)
+        return 1
     return 0

@@ -9,10 +9,10 @@ them around the denoiser call and checks the count against the algorithm's plan 
 - `records`: `Plan`, and a batch as it crosses a runner (`Batch` in, `Scored` out, `Accounted`).
 """
 
-from tsearch.engine.loop import run
+from tsearch.engine.loop import StopCheckError, run
 from tsearch.engine.records import Batch, Plan, Scored
 from tsearch.engine.runners import LocalRunner, evaluate_batch
 from tsearch.recipes import start_noise, to_pil
 from tsearch.verifiers.deadline import VerifierError
 
-__all__ = ["Batch", "LocalRunner", "Plan", "Scored", "VerifierError", "evaluate_batch", "run", "start_noise", "to_pil"]
+__all__ = ["Batch", "LocalRunner", "Plan", "Scored", "StopCheckError", "VerifierError", "evaluate_batch", "run", "start_noise", "to_pil"]

@@ -21,6 +21,10 @@ from tsearch.jsonio import finite
 from tsearch.verifiers.deadline import DEFAULT_SECONDS
 
 
+class StopCheckError(ValueError):
+    """The caller's `should_stop` raised: the search ends there, like a failing verifier, with everything kept."""
+
+
 class _Stop:
     """`should_stop` asked between batches; `cut` says the last round was stopped between two of them."""
 
@@ -28,7 +32,12 @@ class _Stop:
         self.should_stop, self.cut = should_stop or (lambda: False), False
 
     def __call__(self) -> bool:
-        return bool(self.should_stop())
+        try:
+            return bool(self.should_stop())
+        except Exception as error:   # the caller's code: named, so it is not taken for a fault of the search
+            first = (str(error).splitlines() or [""])[0]
+            raise StopCheckError(f"should_stop raised {type(error).__name__}: {first}; the search ended there "
+                                 f"(everything scored before is kept)") from error
 
 
 def _until_stop(groups: list, stop: _Stop) -> Iterator[list]:
@@ -43,12 +52,15 @@ def _until_stop(groups: list, stop: _Stop) -> Iterator[list]:
 
 def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
         verifier_timeout: float | None = None, batch_runner: Callable[[Batch], Scored] | None = None,
-        chunked: bool = True, overlap: bool | None = None, first_alone: bool = False) -> Iterator[Any]:
+        chunked: bool = True, overlap: bool | None = None, first_alone: bool = False,
+        on_summary: Callable[[Summary], None] | None = None) -> Iterator[Any]:
     """The search as a generator of events (see tsearch.events).
 
     `should_stop()` is asked between batches: True ends the search there, everything kept (the app's
-    Stop); a round stopped midway is never told. Closing the generator ends it at once, with every
-    candidate of the batch in hand on disk.
+    Stop); a round stopped midway is never told to the algorithm, but its scored candidates count for the
+    run's best (`RunState.keep_cut`, reported as a last RoundDone). Closing the generator ends it at once,
+    with every candidate of the batch in hand on disk and in the summary's best. A `should_stop` that raises
+    ends the search with a StopCheckError naming it (a ValueError), everything found kept.
     `verifier_timeout`: seconds one verifier call may take (default `verifiers.deadline.DEFAULT_SECONDS`).
     `batch_runner(batch) -> Scored` evaluates each batch (default: `LocalRunner`, in this process).
     `chunked`: denoise in chunks of the size measured fastest on the device (see tsearch.models.calibrate);
@@ -58,6 +70,8 @@ def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
     `first_alone`: the search's first candidate is a batch of its own (one micro-batch of a model that pads
     to one), before the calibration, so its image comes after one network call per step (the app's first
     image). The results are the same either way.
+    `on_summary(summary)` is called with the run's Summary however it ends, an interrupt or a closed generator
+    included (which yield no SearchDone), so a caller reports the engine's own best rather than its last RoundDone.
     """
     stop = _Stop(should_stop)
     state = RunState(plan, DEFAULT_SECONDS if verifier_timeout is None else verifier_timeout, chunked, first_alone)
@@ -87,7 +101,13 @@ def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
     finally:
         if owned is not None:
             owned.close()
+        try:   # a round cut by closing the generator or a failure: its best still counts
+            state.keep_cut(plan.algorithm)
+        except Exception:   # noqa: BLE001 -- best.png unwritable, or the interpreter exiting: the summary still gets
+            pass            # the best (set before any file is written), and the error that ended the run stays its own
         summary = _finish(plan, state, started, final_nfe, stopped, error)
+        if on_summary is not None:
+            on_summary(summary)
     yield SearchDone(summary, final.image if final is not None else state.best_image)
 
 
@@ -108,6 +128,10 @@ def _rounds(plan: Plan, state: RunState, runner, stop: _Stop, started: float) ->
             for candidate in state.record(group, done):
                 yield CandidateScored(candidate, state.images[candidate.id])
         if stop.cut:
+            if state.keep_cut(algorithm):
+                best = state.best
+                yield RoundDone(proposals[0].round, state.counter.nfe, state.count, best[0] if best else None,
+                                finite(best[1]) if best else None, state.best_image, time.perf_counter() - started)
             return
         state.tell(algorithm, proposals)
         best = state.best

@@ -40,6 +40,7 @@ class RunState:
         self.new_states: dict[int, torch.Tensor] = {}   # ... of the round being scored
         self.candidates: dict[int, Candidate] = {}
         self.told: dict[int, Any] = {}                  # what the round being scored will tell
+        self.untold: list[int] = []                     # ids of that round scored and not told yet (a Stop cuts)
         self.images: dict[int, Any] = {}
         self.names = tuple(v.name for v in plan.verifiers)
         self.eval_names = tuple(v.name for v in plan.evaluators)
@@ -65,7 +66,7 @@ class RunState:
         if self.counter.nfe + planned > plan.budget - plan.final_reserve:
             raise RuntimeError(f"algorithm {plan.algorithm_name!r} proposed {planned} NFEs with "
                                f"{plan.budget - plan.final_reserve - self.counter.nfe} left; this is a bug in it")
-        self.told, self.new_states = {}, {}
+        self.told, self.new_states, self.untold = {}, {}, []
         self.round_size = len(proposals)   # no batch of the round is larger: calibration measures up to it
         if not self.keep_images:
             self.images = {}   # this round's images only; an earlier best is read back from its file
@@ -152,6 +153,7 @@ class RunState:
                 candidate = self.writer.add(candidate, image)
             self.candidates[proposal.id] = candidate
             self.images[proposal.id] = image
+            self.untold.append(proposal.id)
             scored.append(candidate)
         self.count += len(scored)
         return scored
@@ -159,7 +161,7 @@ class RunState:
     def tell(self, algorithm: Algorithm, proposals: list[Proposal]) -> None:
         """Tell the round; take the algorithm's best (and its image) as it reports it."""
         algorithm.tell(proposals, [self.told[p.id] for p in proposals])
-        self.states = self.new_states
+        self.states, self.untold = self.new_states, []
         if algorithm.best is not None:
             if self.best is None or algorithm.best[0] != self.best[0]:
                 self.best_image = image_of(self.candidates[algorithm.best[0]], self.images)
@@ -168,6 +170,34 @@ class RunState:
             self.best = algorithm.best
         if self.writer:
             self.writer.add_round(proposals[0].round, self.counter.nfe, self.count, self.best)
+
+    def keep_cut(self, algorithm: Algorithm) -> bool:
+        """A round a Stop (or a failure) cut before it was told: its scored finished samples join the run's best,
+        by the score they would have been told, so the best is never worse than a candidate the run kept. The
+        algorithm's own rule holds otherwise: the best over the run (ties: the earlier), or for an algorithm whose
+        best is its latest sample (`best_is_latest`, the steps baseline) the latest. Clean estimates of noisy states
+        never count, as in every algorithm. True when the round had scored candidates (the caller reports it)."""
+        ids, self.untold = [i for i in self.untold if i in self.candidates], []
+        finished = [i for i in ids if self.candidates[i].t_end == 0.0]
+        if finished:
+            if getattr(algorithm, "best_is_latest", False):
+                pick = finished[-1]
+            else:   # read now: live ensemble ranks compare as they stand
+                pick = max(finished, key=lambda i: (_number(self.told[i]), -i))
+            score, current = _number(self.told[pick]), algorithm.best or self.best   # the algorithm's, read now
+            if current is None or getattr(algorithm, "best_is_latest", False) or score > _number(current[1]):
+                self.best, self.best_image = (pick, score), image_of(self.candidates[pick], self.images)
+                if self.writer and self.best_image is not None:
+                    self.writer.set_best(self.best_image)
+        if ids and self.writer:
+            self.writer.add_round(self.candidates[ids[0]].round, self.counter.nfe, self.count, self.best)
+        return bool(ids)
+
+
+def _number(score) -> float:
+    """A told score as a float to compare (a live rank read now; NaN or None lowest)."""
+    value = -float("inf") if score is None else float(score)
+    return -float("inf") if value != value else value
 
 
 def image_of(candidate: Candidate, images: dict):

@@ -179,7 +179,8 @@ class Algorithm(Protocol):
     - `done` says the budget or the planned rounds are spent.
     - `best` is (id, score) of the candidate this algorithm returns, by its own rule (best over the
       run, best finished sample, or the latest for the steps baseline), None before there is one.
-    An algorithm may declare the class attribute `anytime = True` (see `is_anytime`).
+    An algorithm may declare the class attribute `anytime = True` (see `is_anytime`), and `best_is_latest = True`
+    when its best is its latest sample (the engine's rule for a round a Stop cut; otherwise the best by score).
     It may declare `in_brief`: one plain sentence for newcomers, with no symbols (the app shows it).
     """
 

@@ -21,16 +21,20 @@ import numpy as np
 from tsearch.search.base import Asked, BestOf, CoarseNoise, Costs, Integrate, Proposal, option
 
 
+MAX_COEFFICIENTS = 2**20   # channels x grid x grid: FLUX at 1024 px has 16 x 128 x 128 = 2^18 noise elements
+
+
 @dataclass(frozen=True)
 class Options:
-    population: int = option(8, "coarse noises sampled and previewed per iteration", label="population", minimum=1)
-    elites: int = option(2, "best previews of each iteration that refit the mean and std", label="elites", minimum=1)
+    population: int = option(8, "coarse noises sampled and previewed per iteration", label="population", minimum=1,
+                             maximum=10**6)
+    elites: int = option(2, "best previews of each iteration that refit the mean and std", label="elites", minimum=1, maximum=10**6)
     preview_steps: int = option(2, "solver steps of each scored preview; the winner is rendered at the full steps",
-                                 label="preview steps", minimum=1)
+                                 label="preview steps", minimum=1, maximum=10**6)
     grid: int = option(4, "coarse cells per side of the noise (the coarse band: channels x grid x grid coefficients)",
-                        label="coarse grid", minimum=1)
+                        label="coarse grid", minimum=1, maximum=1024)
     channels: int = option(1, "channel groups of coarse cells; 1 = each cell spans every channel (fits any model)",
-                            label="channel groups", minimum=1)
+                            label="channel groups", minimum=1, maximum=1024)
     smoothing: float = option(0.7, "weight of each new fit against the previous mean and std, in (0, 1]",
                                label="smoothing", minimum=0.0, maximum=1.0, exclusive=(True, False))
     min_std: float = option(0.1, "floor of each coefficient's std, so the search never collapses to one point",
@@ -50,6 +54,10 @@ class CEMSearch:
                              f"grid={o.grid}, channels={o.channels}")
         if o.elites > o.population:
             raise ValueError(f"elites ({o.elites}) cannot exceed population ({o.population})")
+        if o.channels * o.grid * o.grid > MAX_COEFFICIENTS:   # before they are allocated; no noise has more elements
+            raise ValueError(f"grid={o.grid} and channels={o.channels} ask for a coarse band of "
+                             f"{o.channels * o.grid * o.grid} coefficients, more than any model's noise has (at most "
+                             f"{MAX_COEFFICIENTS} are taken); lower grid or channels")
         if not 0.0 < o.smoothing <= 1.0 or not o.min_std >= 0.0:
             raise ValueError(f"smoothing must lie in (0, 1] and min_std be >= 0, got smoothing={o.smoothing}, "
                              f"min_std={o.min_std}")

@@ -26,9 +26,9 @@ MAX_RECIPE_OPS = 512   # a crossover nests its second parent's recipe; past this
 @dataclass(frozen=True)
 class Options:
     population: int = option(8, "children evaluated per generation (generation 0: fresh noises)",
-                              label="population", minimum=1)
+                              label="population", minimum=1, maximum=10**6)
     elites: int = option(2, "best candidates of the run so far that parent the next generation", label="elites",
-                          minimum=1)
+                          minimum=1, maximum=10**6)
     lam: float = option(0.9, "mutation: cosine similarity of a child to its parent, in (0, 1)",
                          label="mutation similarity (λ)", minimum=0.0, maximum=1.0, exclusive=(True, True))
     crossover: float = option(0.25, "probability that a child is a crossover of two elites rather than a mutation",

@@ -9,6 +9,7 @@ episodes, new episodes start from fresh noises; the best over finished samples i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,17 +17,32 @@ import numpy as np
 from tsearch.search.base import Asked, BestOf, Costs, Gaussian, Integrate, Proposal, Renoise, option
 
 
+MAX_ROUNDS = 10**4   # branching rounds of one episode (the defaults take 4)
+
+
+def _rounds_needed(sigma: float, delta_f: float, delta_b: float) -> int:
+    """About how many branching rounds `_levels` lists (exact up to rounding): only the first can be clamped at
+    t = 1, after which each moves down by delta_b - delta_f."""
+    t, first = sigma, 0
+    if t + delta_f > 1.0:
+        t, first = max(1.0 - delta_b, 0.0), 1
+    return first + math.ceil(t / (delta_b - delta_f))
+
+
 @dataclass(frozen=True)
 class Options:
-    n: int = option(4, "states kept after every round (beam width)", label="paths kept (N)", minimum=1)
-    m: int = option(8, "branches drawn from each kept state", label="branches per path (M)", minimum=1)
+    n: int = option(4, "states kept after every round (beam width)", label="paths kept (N)", minimum=1,
+                    maximum=10**6)
+    m: int = option(8, "branches drawn from each kept state", label="branches per path (M)", minimum=1,
+                    maximum=10**6)
     sigma: float = option(0.11, "normalised time where branching starts", label="branching starts at (σ)",
                            minimum=0.0, maximum=1.0, exclusive=(True, True))
     delta_f: float = option(0.78, "how far each branch is re-noised up (forward process)", label="re-noise up (Δf)",
                              minimum=0.0, maximum=1.0, exclusive=(True, False))
     delta_b: float = option(0.81, "how far each branch is then integrated down; must exceed delta_f",
                              label="integrate down (Δb)", minimum=0.0, maximum=1.0, exclusive=(True, False))
-    L: int = option(10, "solver steps per backward interval", label="steps per interval (L)", minimum=1)
+    L: int = option(10, "solver steps per backward interval", label="steps per interval (L)", minimum=1,
+                    maximum=10**6)
 
 
 class PathsSearch:
@@ -42,6 +58,11 @@ class PathsSearch:
             raise ValueError(f"sigma must lie in (0, 1) (normalised time), got {o.sigma}")
         if not 0.0 < o.delta_f < o.delta_b:
             raise ValueError(f"need 0 < delta_f < delta_b so each round moves toward the data; got delta_f={o.delta_f}, delta_b={o.delta_b}")
+        rounds = _rounds_needed(o.sigma, o.delta_f, o.delta_b)   # closed form, before the loop that lists them
+        if rounds > MAX_ROUNDS:
+            raise ValueError(f"delta_f={o.delta_f} and delta_b={o.delta_b} move each branching round only "
+                             f"{o.delta_b - o.delta_f:.3g} toward the data: about {rounds} rounds from sigma={o.sigma} "
+                             f"to t = 0, more than the {MAX_ROUNDS} taken; widen the gap delta_b - delta_f")
         self.costs, self.options = costs, o
         self.first_steps = max(1, round(steps * (1.0 - o.sigma)))
         self.levels = self._levels()

@@ -28,7 +28,7 @@ from tsearch.search.base import Asked, BestOf, Costs, Gaussian, Integrate, Propo
 @dataclass(frozen=True)
 class Options:
     n: int = option(0, "noises started in each round of halving; 0 = as many as the budget buys",
-                     label="noises started (n)", minimum=0)
+                     label="noises started (n)", minimum=0, maximum=10**6)
     eta: float = option(4.0, "keep the top 1/eta of the candidates at each checkpoint (>= 1)",
                          label="halving rate (η)", minimum=1.0, maximum=1000.0)
     checkpoints: str = option("0.7", "normalised times of the previews, descending and comma-separated, e.g. 0.7,0.4",

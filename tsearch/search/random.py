@@ -12,7 +12,8 @@ from tsearch.search.base import Asked, BestOf, Costs, Gaussian, Integrate, Propo
 @dataclass(frozen=True)
 class Options:
     per_round: int = option(16, "candidates proposed per round; only changes how often the engine reports",
-                             label="candidates per round", minimum=1)
+                             label="candidates per round", minimum=1,
+                             maximum=10**6)
 
 
 class RandomSearch:

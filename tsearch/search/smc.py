@@ -51,9 +51,10 @@ RESAMPLING = ("systematic", "multinomial", "stratified", "residual")
 @dataclass(frozen=True)
 class Options:
     k: int = option(0, "particles; 0 = as many as the budget buys, in one population", label="particles (k)",
-                     minimum=0)
+                     minimum=0, maximum=10**6)
     intervals: int = option(0, "segments of the trajectory, each ending in a resampling check (at most steps); "
-                               "0 = 4, or steps when fewer", label="resampling segments", minimum=0)
+                               "0 = 4, or steps when fewer", label="resampling segments", minimum=0,
+                             maximum=10**6)
     potential: str = option("max", "how rewards along a trajectory become its potential", choices=POTENTIALS,
                              label="potential")
     lam: float = option(10.0, "potential temperature lambda: G = exp(lam * phi); 0 = no steering",
@@ -109,6 +110,10 @@ class SMCSearch:
                              f"churn={o.churn}")
         self.costs, self.options = costs, o
         self.segments = _segments(steps, _intervals(o.intervals, steps), o.churn)
+        if len(self.segments) < 2:   # one segment: no particle is ever weighed or resampled (random search, worse)
+            raise ValueError(f"smc needs at least two segments to steer, each ending in a resampling check; "
+                             f"steps={steps} with intervals={o.intervals} gives one; use steps >= 2 (and intervals "
+                             f"0 or >= 2), or algorithm 'random' for independent samples")
         self.particle_cost = sum(costs.of(Proposal(0, None, 0, self._ops(j, lambda: 0)))
                                  for j in range(len(self.segments)))
         _check_population(o.k, budget, self.particle_cost)
@@ -139,9 +144,11 @@ class SMCSearch:
         """Particles of the next population: k, or fewer when the budget left buys fewer."""
         buys = self.left // self.particle_cost
         if self.options.final_particles < 1.0:   # a shrinking population costs less per starting particle
-            buys = self.left // self.stage_costs[0]
-            while buys and self._cost(buys) > self.left:
-                buys -= 1
+            lo, hi = buys, self.left // self.stage_costs[0] + 1   # cost(lo) <= left < cost(hi); cost grows with k
+            while hi - lo > 1:   # bisection: a loop down from the most would take ~budget steps
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if self._cost(mid) <= self.left else (lo, mid)
+            buys = lo
         return buys if self.options.k == 0 else min(self.options.k, buys)
 
     def _sizes(self, k: int) -> list[int]:

@@ -23,6 +23,7 @@ class Options:
 class StepsBaseline:
     Options = Options
     in_brief = "the comparison point: one noise, denoised with more and more steps instead of searching"
+    best_is_latest = True   # its result is the latest sample, not the best-scoring one (base.Algorithm)
 
     def __init__(self, budget: int, costs: Costs, steps: int, seed: int = 0, options: Options = Options()):
         if options.growth <= 1.0:

@@ -19,10 +19,11 @@ STALL_POLICIES = ("keep", "restart")
 @dataclass(frozen=True)
 class Options:
     n: int = option(4, "neighbours per round (N = 4 is already good on ImageNet)", label="neighbours per round (N)",
-                     minimum=1)
+                     minimum=1, maximum=10**6)
     lam: float = option(0.95, "cosine similarity of each neighbour to the pivot, in (0, 1)",
                          label="neighbour similarity (λ)", minimum=0.0, maximum=1.0, exclusive=(True, True))
-    rounds: int = option(0, "K rounds of neighbours; 0 = as many as the budget buys", label="rounds (K)", minimum=0)
+    rounds: int = option(0, "K rounds of neighbours; 0 = as many as the budget buys", label="rounds (K)", minimum=0,
+                         maximum=10**9)
     on_stall: str = option("restart", "when no neighbour beats the pivot: keep it, or restart from a fresh noise",
                            choices=STALL_POLICIES, label="when no neighbour is better")
 

@@ -28,14 +28,22 @@ def _print_error(message) -> None:
     print(f"error: {text}", file=sys.stderr, flush=True)
 
 
-def _whole(minimum: int):
+MAX_REPS = 10**5          # bootstrap resamples: more move a 95% interval by less than its printed digits
+MAX_THREADS = 4096        # torch threads per worker: more than any machine's hardware threads
+MAX_WORKERS = 10**4       # Ray actors
+
+
+def _whole(minimum: int, maximum: int | None = None, why: str = ""):
+    """An argparse type: a whole number in [minimum, maximum], checked before any work (argparse names the flag)."""
+    bounds = f"of at least {minimum}" if maximum is None else f"from {minimum} to {maximum}" + (f" ({why})" if why else "")
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"a whole number of at least {minimum}, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"a whole number of at least {minimum}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"a whole number {bounds}, got {text[:40]!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"a whole number {bounds}, got {text[:40]!r}")
         return value
     return parse
 
@@ -47,8 +55,9 @@ def _sweep_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="local: in this process (default); ray: one actor per GPU or CPU slot")
     p.add_argument("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS, else a local instance)")
-    p.add_argument("--workers", type=_whole(1), default=None, help="Ray actors (default: one per GPU or CPU slot)")
-    p.add_argument("--threads", type=_whole(1), default=None,
+    p.add_argument("--workers", type=_whole(1, MAX_WORKERS), default=None,
+                   help="Ray actors (default: one per GPU or CPU slot)")
+    p.add_argument("--threads", type=_whole(1, MAX_THREADS), default=None,
                    help="torch CPU threads per worker (default: torch's for local, 1 per Ray actor)")
     p.add_argument("--retry-failed", action="store_true", help="run the cells that failed before again")
     p.add_argument("--keep-going", action="store_true",
@@ -132,8 +141,9 @@ def main_report(argv=None) -> int:
     p.add_argument("dir", help="a sweep folder (holding results.jsonl)")
     p.add_argument("--html", default=None, help="where to write the plots (default: DIR/report.html)")
     p.add_argument("--no-html", action="store_true", help="print the table only")
-    p.add_argument("--reps", type=_whole(10), default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=_whole(0), default=0, help="the bootstrap's seed (default 0)")
+    p.add_argument("--reps", type=_whole(10, MAX_REPS, "more do not change the intervals"), default=1000,
+                   help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=_whole(0, 2**63 - 1), default=0, help="the bootstrap's seed (default 0)")
     p.add_argument("--no-set-metrics", action="store_true", help="skip metrics over each group's best images (FID, IS)")
     p.add_argument("--against", default=None, metavar="METHOD",
                    help="also print every method paired against this one (its label), unit by unit, with intervals")
@@ -146,6 +156,7 @@ def main_report(argv=None) -> int:
         _print_error(f"{args.dir} is not a folder; give the --out folder of a sweep")
         return 2
     try:
+        html = None if args.no_html else report.html_target(args.dir, args.html)   # before any work
         data = report.build(args.dir, reps=args.reps, seed=args.seed, set_metrics=not args.no_set_metrics)
         against = None if args.against is None else paired.paired(data, args.against, args.reps, args.seed)
     except ValueError as error:
@@ -158,7 +169,11 @@ def main_report(argv=None) -> int:
         if importlib.util.find_spec("plotly") is None:
             print("note: report.html needs plotly (pip install plotly); printed the table only", file=sys.stderr)
             return 0
-        path = report.write_html(data, args.html or Path(args.dir) / "report.html")
+        try:
+            path = report.write_html(data, html)
+        except OSError as error:   # the table is printed; only the file could not be written
+            _print_error(f"--html {html}: cannot write it ({error.strerror or error}); the table above is complete")
+            return 1
         print(f"wrote {path}", file=sys.stderr)
     return 0
 

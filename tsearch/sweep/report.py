@@ -303,6 +303,27 @@ def _text_table(header, body) -> list[str]:
     return [line(header), line(["-" * w for w in widths]), *[line(r) for r in body]]
 
 
+def html_target(root: str | Path, path: str | Path | None) -> Path:
+    """Where report.html goes (default DIR/report.html); ValueError naming --html when that would write over
+    something the report reads or a sweep keeps: results.jsonl, a run's files, a folder, or any file of the sweep
+    folder that is not HTML (spec.json, prompts.jsonl, leaderboard.json, ...)."""
+    root = Path(root).resolve()
+    target = (root / "report.html") if path is None else Path(path)
+    resolved = target.resolve()
+    why = None
+    if resolved == root / RESULTS:
+        why = "it is the sweep's results file; the sweep could no longer resume or be reported"
+    elif resolved.is_dir():
+        why = "it is a folder"
+    elif resolved.is_relative_to(root / "runs"):
+        why = "it is inside the sweep's runs, which the report reads"
+    elif resolved.parent == root and resolved.exists() and resolved.suffix.lower() not in (".html", ".htm"):
+        why = "it is a file of the sweep folder that is not HTML"
+    if why:
+        raise ValueError(f"--html {target}: {why}; give a new .html path (default {root / 'report.html'})")
+    return target
+
+
 def write_html(report: dict, path: str | Path) -> Path:
     """report.html: a plotly curve per column against NFEs, one line per method, and the tables."""
     import plotly.graph_objects as go

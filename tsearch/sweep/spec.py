@@ -37,6 +37,7 @@ from typing import Any
 
 from tsearch import jsonio
 from tsearch.config import SETTINGS, SearchConfig, offered_settings
+from tsearch.options import shown
 from tsearch.search import ALGORITHMS
 
 CONDITION_KEYS = ("prompts", "prompts_file", "classes")
@@ -45,6 +46,7 @@ OVERRIDES = ("budgets", "steps", "verifiers", "evaluators", "batch_size", "solve
 TOP_KEYS = ("name", "description", "model", "model_options", *CONDITION_KEYS, "prompts_limit", "seeds", "device",
             "dtype", *OVERRIDES, "algorithm")
 ALGORITHM_KEYS = ("name", "label", *OVERRIDES)
+MAX_CELLS = 10**5   # searches in one sweep: counted before any is built (each is validated, ~1 ms)
 GRID_KEYS = {"budgets": "budget", "seeds": "seed"}   # spec keys in the plural: a grid of a SearchConfig field
 
 
@@ -139,9 +141,16 @@ def _table_cells(number: int, table: dict, data: dict, models, model_options, co
     batch_size = SETTINGS["batch_size"].default if values["batch_size"] is None else values["batch_size"]
     options = _option_keys(table, algorithm, where)   # every other key is an option of the algorithm
     option_names = sorted(options)
+    tops = _grid("final_top", SETTINGS["final_top"].default if values["final_top"] is None else values["final_top"])
+    count = len(cells) + len(models) * len(verifier_sets) * len(conditions) * len(seeds) * len(budgets) * len(tops)
+    for name, grid in [*((k, options[k]) for k in option_names), *((k, values[k]) for k in ("steps", "solver",
+                                                                                         "final_steps"))]:
+        count *= len(_grid(name, grid))
+    if count > MAX_CELLS:   # before the grid is built: each cell costs a validation
+        raise ValueError(f"{where}: the sweep would hold {count} cells (models x options x verifiers x steps x solvers "
+                         f"x final steps x budgets x conditions x seeds); at most {MAX_CELLS} are taken: split it")
     option_grid = [dict(zip(option_names, combo))
                    for combo in itertools.product(*(_grid(k, options[k]) for k in option_names))]
-    tops = _grid("final_top", SETTINGS["final_top"].default if values["final_top"] is None else values["final_top"])
     for model, opts, verifiers, step, solver, final, top, budget in itertools.product(
             models, option_grid, verifier_sets, _grid("steps", values["steps"]), _grid("solver", values["solver"]),
             _grid("final_steps", values["final_steps"]), tops, budgets):
@@ -236,8 +245,9 @@ def _whole_list(name: str, value, where: str) -> list[int]:
 
 def _seeds(value) -> list[int]:
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 1:
-            raise ValueError(f"seeds: a count of at least 1 or a list of seeds, got {value}")
+        if not 1 <= value <= MAX_CELLS:   # before the list is made
+            raise ValueError(f"seeds: a count from 1 to {MAX_CELLS} (the most cells a sweep holds) or a list of "
+                             f"seeds, got {shown(value)}")
         return list(range(value))
     values = _grid("seeds", value)
     for v in values:

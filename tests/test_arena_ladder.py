@@ -184,3 +184,18 @@ def test_a_ladder_names_a_bad_verifier_in_one_line(tmp_path, capsys):
                  "--out", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err
     assert "--verifiers" in err and "nonsense" in err and "Traceback" not in err
+
+
+def test_the_arena_tab_shows_the_shipped_ladder_with_the_oracle_as_upper_bound_and_a_hosts_own(tmp_path):
+    import gradio as gr
+
+    from tsearch.app.arena_ladder import load_ladder, shipped_ladder
+    from tsearch.app.arena_tab import arena_tab
+
+    with gr.Blocks(), gr.Tabs():
+        parts = arena_tab(str(tmp_path))
+    shipped = parts["ladder"].value
+    assert shipped.strip() == shipped_ladder().strip() and f"shapes-oracle: {UPPER_BOUND}" in shipped and "shapes-clip" in shipped
+    assert load_ladder(str(tmp_path)) == shipped_ladder()        # the host's folder has no ladder yet
+    (tmp_path / "ladder.md").write_text("**Verifier ladder** of this host\n")
+    assert load_ladder(str(tmp_path)).startswith("**Verifier ladder** of this host")

@@ -184,6 +184,9 @@ def test_a_ladder_names_a_bad_verifier_in_one_line(tmp_path, capsys):
                  "--out", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err
     assert "--verifiers" in err and "nonsense" in err and "Traceback" not in err
+    assert main(["arena", "--model", "gmm", "--captions", "1", "--candidates", "1", "--steps", "1", "--methods",
+                 "random", "--verifiers", "gmm-density", "--out", str(tmp_path / "gmm"), "--no-progress"]) == 2
+    assert "exact oracle" in capsys.readouterr().err
 
 
 def test_the_arena_tab_shows_the_shipped_ladder_with_the_oracle_as_upper_bound_and_a_hosts_own(tmp_path):

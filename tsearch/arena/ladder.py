@@ -267,9 +267,16 @@ def run_ladder(args, spec: dict, anytime: dict, notes: list[str], warm_up, devic
     from tsearch.sweep.driver import Outcome
     from tsearch.sweep.results import finished
 
+    from tsearch.sweep.report import ACCURACY
+
     entries = entries_of(args)
     if not entries:
         raise ValueError("--verifiers: name at least one verifier (or --ladder NAME)")
+    if not any(name in ACCURACY for name in spec["evaluators"]):
+        raise ValueError(f"--verifiers: the ladder is judged by a world's exact oracle ({', '.join(ACCURACY)}); "
+                         f"model {args.model!r} has none: use --model shapes")
+    if (ORACLE,) not in entries:
+        notes = [*notes, f"{ORACLE} is not in the ladder: no gap to the oracle-verified search (add it to --verifiers)"]
     sweep, written, units = cells(spec, entries, anytime, args.out)
     (args.out / "ladder_spec.json").write_text(jsonio.dumps(written, indent=1), encoding="utf-8")
     if args.backend == "local" and not args.no_run and sweep.cells:

@@ -88,15 +88,16 @@ def cells(spec: dict, entries: list[tuple], anytime: dict, out: Path):
     if pooled_table is not None:
         full = parse_spec({**base, "algorithm": [pooled_table]}, base=out).cells
         units = {_unit_key(cell.config.to_dict()) for cell in full}
-        have = _covered(finished(out).values(), top)
+        have, lacking = _covered(finished(out).values(), top), {}
         for cell in full:
-            missing = sorted(set(atoms(entries)) - have.get(_unit_key(cell.config.to_dict()), set()))
-            if missing == atoms(entries):
-                out_cells.append(cell)
-            elif missing:
-                one = {**pooled_table, "verifiers": missing}
-                out_cells += [c for c in parse_spec({**base, "algorithm": [one]}, base=out).cells
-                              if _unit_key(c.config.to_dict()) == _unit_key(cell.config.to_dict())]
+            unit = _unit_key(cell.config.to_dict())
+            missing = tuple(sorted(set(atoms(entries)) - have.get(unit, set())))
+            if missing and missing not in lacking:   # the cells of a pool with only the verifiers missing somewhere
+                one = {**pooled_table, "verifiers": list(missing)}
+                lacking[missing] = {_unit_key(c.config.to_dict()): c
+                                    for c in parse_spec({**base, "algorithm": [one]}, base=out).cells}
+            if missing:
+                out_cells.append(lacking[missing][unit])
     order = {key: i for i, key in enumerate(dict.fromkeys((c.config.condition, c.config.seed) for c in out_cells))}
     out_cells.sort(key=lambda c: order[(c.config.condition, c.config.seed)])   # unit by unit, as the arena does
     return Sweep(f"ladder-{spec['name']}", out_cells, ""), written, units
@@ -129,7 +130,6 @@ def searches(root: Path, sweep, units: set, entries: list[tuple], spec: dict, an
     cells of the `units` keys (this ladder's), joined unit by unit, and this ladder's other cells."""
     from tsearch.arena import variants
     from tsearch.arena.curves import read_candidates
-    from tsearch.arena.ladder_board import Search
     from tsearch.arena.ladder_pools import covers, join, pool_of
     from tsearch.sweep.report import ACCURACY
     from tsearch.sweep.results import finished

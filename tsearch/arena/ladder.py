@@ -305,7 +305,8 @@ def run_ladder(args, spec: dict, anytime: dict, notes: list[str], warm_up, devic
     (args.out / "ladder.json").write_text(jsonio.dumps(board, indent=1), encoding="utf-8")
     (args.out / "ladder.md").write_text(text + "\n", encoding="utf-8")
     print(text)
-    ran = (f"ran nothing (--no-run)" if args.no_run else
+    ran = ("ran nothing (--no-run)" if args.no_run else
+           "0 cells ran: nothing left to run (every unit's pool holds every verifier)" if not sweep.cells else
            f"{outcome.ran} cells ran, {outcome.skipped} were already done, {outcome.failed} failed, in {wall:.0f} s")
     print(f"\n{ran}; wrote {args.out / 'ladder.md'} and ladder.json; the same command resumes.")
     return 0

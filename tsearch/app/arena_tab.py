@@ -58,6 +58,8 @@ def arena_tab(default_dir: str | None = None):
     path (it is held in a gr.State), so nothing outside that folder is read."""
     import gradio as gr
 
+    from tsearch.app.arena_ladder import load_ladder, shipped_ladder
+
     text, png = shipped_leaderboard()
     with gr.Tab("Arena", id="arena"):
         gr.Markdown("Every method on the shapes world's hard split at equal NFEs and equal seconds, paired "
@@ -74,7 +76,10 @@ def arena_tab(default_dir: str | None = None):
             live = gr.Button("Run live", variant="primary")
         board = gr.Markdown(text, elem_id="arena-board")
         image = gr.Image(png, label="Accuracy against NFEs", type="filepath", interactive=False)
+        with gr.Accordion("Verifier ladder: each verifier against the oracle's upper bound", open=False):
+            ladder = gr.Markdown(shipped_ladder(), elem_id="arena-ladder")
     load.click(load_leaderboard, inputs=folder, outputs=[board, image], api_visibility="private")
+    load.click(load_ladder, inputs=folder, outputs=ladder, api_visibility="private")
     live.click(run_live, inputs=[split, captions, methods, steps], outputs=[board, image], api_visibility="private",
                concurrency_limit=1)
-    return {"folder": folder, "load": load, "live": live, "board": board, "image": image}
+    return {"folder": folder, "load": load, "live": live, "board": board, "image": image, "ladder": ladder}

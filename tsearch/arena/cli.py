@@ -31,6 +31,7 @@ WORLDS = {"shapes": {"verifiers": ["shapes-clip"], "evaluators": ["shapes-oracle
 
 
 def parse(argv) -> argparse.Namespace:
+    from tsearch.arena.ladder import LADDERS
     from tsearch.arena.variants import VARIANTS
     from tsearch.search import ALGORITHMS
     from tsearch.config import MAX_BUDGET, MAX_SEED
@@ -61,6 +62,10 @@ def parse(argv) -> argparse.Namespace:
                    help="bootstrap resamples (default 2000)")
     p.add_argument("--out", default=None, help="the arena folder (default out/arena-SPLIT); rerun to resume")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--verifiers", nargs="+", default=None, metavar="VERIFIER",
+                   help="the verifier ladder: search with each (a+b: their mean-rank ensemble); shapes-oracle is the "
+                        "labelled upper bound (tsearch.arena.ladder)")
+    p.add_argument("--ladder", choices=sorted(LADDERS), default=None, help="a named verifier ladder (tsearch.arena.ladder)")
     p.add_argument("--no-run", action="store_true",
                    help="run nothing: the leaderboard of the cells already done (on the units every method has done)")
     args = p.parse_args(argv)
@@ -212,6 +217,10 @@ def main(argv=None) -> int:
     try:
         check(args)
         spec, anytime, notes = plan(args)
+        if args.verifiers or args.ladder:   # methods x verifiers: the verifier ladder
+            from tsearch.arena.ladder import run_ladder
+
+            return run_ladder(args, spec, anytime, notes, _warm_up, device_name)
         return run(args, spec, anytime, notes)
     except ValueError as error:
         _print_error(error)

@@ -68,7 +68,7 @@ def _noun(text: str, prompt: str) -> Want:
 def parse_prompt(prompt: str) -> Ask:
     """One of GenEval's templated prompts -> Ask (ValueError naming what did not fit)."""
     text = " ".join(prompt.strip().rstrip(".").lower().split())
-    text = re.sub(r"^(a photo of|a picture of|an image of)\s+", "", text)
+    text = re.sub(r"^(a photo of|a picture of|an image of)\b\s*", "", text)
     first = text.split(" ", 1)
     if first[0] in NUMBERS and len(first) == 2:
         return Ask((Want(singular(first[1]), NUMBERS[first[0]], exact=True),))

@@ -111,3 +111,12 @@ def test_counts_are_exact_and_colours_belong_to_their_object():
     attr = Ask((Want("circle", color="red"), Want("square", color="blue")))
     swapped = [_found("circle", boxes[0], color="blue"), _found("square", boxes[1], color="red")]
     assert [a.verdict for a in atoms.judge(attr, swapped)] == ["pass", "fail", "pass", "fail"]
+
+
+def test_the_agreement_bench_counts_ordered_pairs_and_halves_ties():
+    from tsearch.bench.parts_agreement import pairwise
+
+    reference = np.array([1.5, 0.4, 0.2, 0.2])
+    assert pairwise(reference, np.array([3.0, 1.0, 0.5, 0.1])) == (5.0, 5)     # the tied reference pair is skipped
+    assert pairwise(reference, np.array([1.0, 1.0, 1.0, 1.0])) == (2.5, 5)     # verifier ties count one half
+    assert pairwise(reference, np.array([0.0, 1.0, 2.0, 2.0]), only_pass_fail=True) == (0.0, 3)

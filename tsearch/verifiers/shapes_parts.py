@@ -23,7 +23,7 @@ from tsearch.verifiers.atoms import Ask, Found, Want
 from tsearch.worlds.shapes.grammar import COLORS, SHAPES, Spec, parse
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "assets" / "shapes" / "parts"
-TRAIN_COMMAND = "python -m tsearch.worlds.shapes.train_parts --threads 1 --minutes 25 --out assets/shapes/parts"
+TRAIN_COMMAND = "python -m tsearch.worlds.shapes.train_parts --threads 1 --minutes 28 --out assets/shapes/parts"
 SIZE = 32            # the segmenter's resolution (the world's)
 FOREGROUND = 0.5     # a pixel is an object's when the background has less than this probability
 MIN_AREA = 6         # components smaller than this many pixels are specks

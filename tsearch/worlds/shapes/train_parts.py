@@ -10,7 +10,7 @@ So that the generator's images look familiar, each scene is degraded the way the
 renders: dimmer and off-hue colours per object, a blur of up to 1.3 px, a lit background, pixel
 noise. A share of the batch is junk (noise, blobs) labelled all background, so noise finds nothing.
 
-    python -m tsearch.worlds.shapes.train_parts --threads 1 --minutes 25 --out assets/shapes/parts
+    python -m tsearch.worlds.shapes.train_parts --threads 1 --minutes 28 --out assets/shapes/parts
 
 Stops at --steps or --minutes, whichever comes first, and saves to --out every ~10% and at the end
 (parts.safetensors in fp16, parts.json, train_log.json with held-out pixel and object accuracy).
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -118,7 +119,7 @@ def held_out(net: PartsNet, scenes: int, seed: int) -> dict:
     return out
 
 
-def train(config: TrainConfig, out: str | Path, net_config: PartsConfig = PartsConfig()) -> dict:
+def train(config: TrainConfig, out: str | Path, net_config: PartsConfig = PartsConfig(), command: str = "") -> dict:
     torch.manual_seed(config.seed)
     net = PartsNet(net_config)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -127,7 +128,7 @@ def train(config: TrainConfig, out: str | Path, net_config: PartsConfig = PartsC
     print(f"shapes-parts: {sum(p.numel() for p in net.parameters()):,} parameters, batch {config.batch_size}, "
           f"{torch.get_num_threads()} threads", flush=True)
     log = {"train": asdict(config), "net": asdict(net_config), "seed_sequence": [SEED_BASE, config.seed, "step"],
-           "command": TRAIN_COMMAND, "progress": []}
+           "command": command or TRAIN_COMMAND, "progress": []}
     start, budget = time.time(), config.minutes * 60
     step, loss_value, next_report = 0, None, 0.1
     net.train()
@@ -164,7 +165,7 @@ def _save(net, out, log, step, loss, seconds) -> None:
     (Path(out) / "train_log.json").write_text(json.dumps(log, indent=2))
 
 
-TRAIN_COMMAND = "python -m tsearch.worlds.shapes.train_parts --threads 1 --minutes 25 --out assets/shapes/parts"
+TRAIN_COMMAND = "python -m tsearch.worlds.shapes.train_parts --threads 1 --minutes 28 --out assets/shapes/parts"
 
 
 def main(argv=None) -> None:
@@ -185,7 +186,8 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     config = TrainConfig(steps=args.steps, minutes=args.minutes, batch_size=args.batch_size,
                          eval_scenes=args.eval_scenes, seed=args.seed)
-    train(config, args.out, PartsConfig(width=args.width))
+    argv = sys.argv[1:] if argv is None else argv
+    train(config, args.out, PartsConfig(width=args.width), "python -m tsearch.worlds.shapes.train_parts " + " ".join(argv))
 
 
 if __name__ == "__main__":

@@ -120,3 +120,4 @@ def test_the_agreement_bench_counts_ordered_pairs_and_halves_ties():
     assert pairwise(reference, np.array([3.0, 1.0, 0.5, 0.1])) == (5.0, 5)     # the tied reference pair is skipped
     assert pairwise(reference, np.array([1.0, 1.0, 1.0, 1.0])) == (2.5, 5)     # verifier ties count one half
     assert pairwise(reference, np.array([0.0, 1.0, 2.0, 2.0]), only_pass_fail=True) == (0.0, 3)
+

@@ -98,7 +98,9 @@ def test_only_models_that_run_here_are_offered_and_the_others_say_what_makes_the
 
 
 def test_verifiers_and_evaluators_are_filtered_by_the_model(monkeypatch):
-    assert catalog.verifiers_for("shapes") == ["shapes-clip", "shapes-quality", "shapes-oracle"]
+    assert catalog.verifiers_for("shapes") == ["shapes-clip", "shapes-quality", "shapes-oracle", "shapes-parts",
+                                               "shapes-oracle-noisy", "shapes-oracle-e0.1", "shapes-oracle-e0.2",
+                                               "shapes-oracle-e0.3"]
     assert catalog.verifiers_for("shapes-distilled") == catalog.verifiers_for("shapes")
     assert catalog.verifiers_for("gmm") == ["gmm-density"]
     assert catalog.verifiers_for("digits") == ["digits-classifier"]

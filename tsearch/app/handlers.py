@@ -18,7 +18,7 @@ from typing import Iterator
 
 import gradio as gr
 
-from tsearch.app import a11y, catalog, charts, form, views
+from tsearch.app import a11y, catalog, charts, evidence, form, views
 from tsearch.app.charts import plot  # noqa: F401 (the page and tests read it here)
 from tsearch.app.compare import _compare_entries, _compare_view, compare_plans  # noqa: F401
 from tsearch.app.export import export_zip, load_live
@@ -58,7 +58,8 @@ def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", 
     card = views.best_card(run)
     if baseline is not None and not baseline.running and views.baseline_line(baseline):
         card += "\n\n" + views.baseline_line(baseline)   # its image is beside the best once the Run ends
-    return (status, views.best_path(run), card, figure, views.gallery(run), views.summary(run))
+    best = evidence.boxed(run, views.best_path(run))   # atom-judging verifiers: the detected boxes drawn over it
+    return (status, best, card, figure, views.gallery(run), views.summary(run))
 
 
 def search(model: str, prompt: str | None = None, verifiers: list[str] | None = None,

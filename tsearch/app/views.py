@@ -57,7 +57,9 @@ def gallery_rows(run: LiveRun, top: int = TOP, latest: int = LATEST) -> list[Can
 
 def gallery(run: LiveRun) -> list[tuple[str, str]]:
     winner = best_lib.best(run)
-    return [(c.image_path, caption(c, winner.id if winner else None)) for c in gallery_rows(run)]
+    from tsearch.app.evidence import marks   # atom-judging verifiers: pass/fail marks under each thumbnail
+
+    return [(c.image_path, caption(c, winner.id if winner else None) + marks(run, c)) for c in gallery_rows(run)]
 
 
 def recipe_text(recipe) -> str:

@@ -10,6 +10,11 @@ VERIFIERS: dict[str, Entry] = {
     "shapes-clip": Entry("tsearch.verifiers.shapes_clip:build", "tiny CLIP trained on shape scenes, scored like CLIPScore", kind="bundled"),
     "shapes-quality": Entry("tsearch.verifiers.shapes_quality:build", "quality head on the shapes CLIP's image embedding, blind to the prompt (aesthetic analogue)", kind="bundled"),
     "shapes-oracle": Entry("tsearch.verifiers.shapes_oracle:build", "exact oracle for the shapes world (upper bound: GenEval-style checks)", kind="bundled"),
+    "shapes-parts": Entry("tsearch.verifiers.shapes_parts:build", "compositional, GenEval-style: a segmenter trained on shape scenes finds the objects; each object, colour, count and relation is judged pass/fail/undecidable", kind="bundled"),
+    "shapes-oracle-noisy": Entry("tsearch.verifiers.shapes_oracle_noisy:build", "noised upper bound: the exact oracle with each atom's verdict flipped with probability rate (option rate=e, default 0.1; seed=)", kind="bundled"),
+    "shapes-oracle-e0.1": Entry("tsearch.verifiers.shapes_oracle_noisy:build_e10", "noised upper bound: the exact oracle, each atom's verdict flipped with probability 0.1 (seeded)", kind="bundled"),
+    "shapes-oracle-e0.2": Entry("tsearch.verifiers.shapes_oracle_noisy:build_e20", "noised upper bound: the exact oracle, each atom's verdict flipped with probability 0.2 (seeded)", kind="bundled"),
+    "shapes-oracle-e0.3": Entry("tsearch.verifiers.shapes_oracle_noisy:build_e30", "noised upper bound: the exact oracle, each atom's verdict flipped with probability 0.3 (seeded)", kind="bundled"),
     "digits-classifier": Entry("tsearch.verifiers.digits_classifier:build", "small CNN classifier: logit of the target digit, an unbounded log-odds score, not a probability (ImageNet-classifier analogue)", kind="bundled"),
     "clipscore": Entry("tsearch.verifiers.clipscore:build", "CLIPScore, 2.5 max(cos, 0), open_clip ViT-L/14 OpenAI by default (Hessel et al. 2021)", requires=("open_clip",), kind="real", condition="text"),
     "aesthetic": Entry("tsearch.verifiers.aesthetic:build", "LAION aesthetic predictor v2: MLP over CLIP ViT-L/14 image embeddings, prompt-blind (1-10)", requires=("open_clip",), kind="real"),
@@ -19,6 +24,7 @@ VERIFIERS: dict[str, Entry] = {
     "imagenet-classifier": Entry("tsearch.verifiers.imagenet_classifier:build", "logit of the target class from a transformers ImageNet classifier (google/vit-base-patch16-224); class-conditional", requires=("transformers",), kind="real", condition="class"),
     "clip-zeroshot": Entry("tsearch.verifiers.clip_zeroshot:build", "CLIP zero-shot logit of the target class over prompt templates (ImageNet names); class-conditional", requires=("open_clip",), kind="real", condition="class"),
     "ssl-similarity": Entry("tsearch.verifiers.ssl_similarity:build", "label-free: DINOv2 cosine between the final sample and its clean estimate at t=0.4 (needs the engine to pass reference=)", requires=("transformers",), kind="real"),
+    "geneval-owlv2": Entry("tsearch.verifiers.geneval_owlv2:build", "GenEval-style atoms (objects, counts, colours, relation) over the OWLv2 zero-shot detector (google/owlv2-base-patch16-ensemble); GenEval prompts or metadata JSON", requires=("transformers",), kind="real", condition="text"),
     "llm-grader": Entry("tsearch.verifiers.llm_grader:build", "VLM grader with the paper rubric (0-100) over any OpenAI-compatible endpoint (TSEARCH_LLM_URL/KEY/MODEL)", kind="real", condition="text"),
 }
 

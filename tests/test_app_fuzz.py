@@ -6,8 +6,8 @@ search within seconds, and no worker may stay busy past a bound.
 
 Cases are fixed and seeded (a hypothesis-style sweep kept small enough for CI, ~1 minute): each distinct
 function gets a case of nulls (sent to every registration of it at once), one of over-long strings and a few
-that give each of its inputs a hostile value. The live arena's reproduction (issue 25: `{"data": [null, 1, ["random"], 2]}`
-stopped the event loop for good) is a test of its own.
+that give each of its inputs a hostile value. The live arena's reproduction (issue 25:
+`{"data": [null, 1, ["random"], 2]}` stopped the event loop for good) is a test of its own.
 """
 
 from __future__ import annotations
@@ -187,5 +187,6 @@ def test_every_registered_function_survives_hostile_inputs(app):
             error = (message.get("output") or {}).get("error") or ""
             assert "Traceback" not in error and len(error) < 1000, (demo.fns[index].name, error[:300])
         alive(demo, client)
-    print(f"\nfuzz: {len(registered)} functions in {len(groups(demo))} groups, {len(todo)} cases ({requests} requests), "
+    print(f"\nfuzz: {len(registered)} functions in {len(groups(demo))} groups, {len(todo)} cases "
+          f"({requests} requests), "
           f"{time.monotonic() - started:.0f} s")

@@ -107,7 +107,7 @@ def _skip():
     return gr.skip(), gr.skip()
 
 
-def estimate(split, captions, methods, steps) -> str:
+def live_arena_estimate(split, captions, methods, steps) -> str:
     """How long this live arena takes here: the page's measured seconds per search (tsearch.app.estimate, the
     Search tab's figure for the shapes model, calibrated once on this machine) summed over its searches."""
     from tsearch.app import handlers
@@ -133,13 +133,13 @@ def estimate(split, captions, methods, steps) -> str:
             f"{figure.per_nfe * 1000:.1f} ms per NFE, {figure.source}; waits for a free search slot first).")
 
 
-def stop(session: Session | None = None) -> None:
+def stop_live_arena(session: Session | None = None) -> None:
     """Ask this tab's live arena to end after the search in hand."""
     if session is not None:
         session.stop()
 
 
-def arm(session: Session | None = None) -> None:
+def arm_live_arena(session: Session | None = None) -> None:
     if session is not None:
         session.arm()
 
@@ -190,10 +190,10 @@ def arena_tab(default_dir: str | None = None, limits: dict | None = None):
     load.click(load_leaderboard, inputs=folder, outputs=[board, image], **private)
     settings = [split, captions, methods, steps]
     for trigger in (box.expand, split.change, captions.change, steps.change, methods.change):
-        trigger(estimate, inputs=settings, outputs=duration, show_progress="hidden", **private)
-    live.click(arm, inputs=session, queue=False, show_progress="hidden", **private)
+        trigger(live_arena_estimate, inputs=settings, outputs=duration, show_progress="hidden", **private)
+    live.click(arm_live_arena, inputs=session, queue=False, show_progress="hidden", **private)
     live.click(run_live, inputs=[*settings, session], outputs=[status, board, image], show_progress="minimal",
                **private, **limits)
-    halt.click(stop, inputs=session, queue=False, show_progress="hidden", **private)
+    halt.click(stop_live_arena, inputs=session, queue=False, show_progress="hidden", **private)
     return {"folder": folder, "load": load, "live": live, "stop": halt, "board": board, "image": image,
             "status": status, "estimate": duration}

@@ -25,7 +25,8 @@ from tsearch.app.export import discard_loaded, export_zip, load_live
 from tsearch.app.one_path import ESTIMATOR, _plan, _slot, drive, lend, prepared  # noqa: F401
 from tsearch.app.pool import POOL, Slot
 from tsearch.app.state import LiveRun, Session, Throttle
-from tsearch.app.validate import DEFAULT_BATCH, check_flag, check_names, check_options, config_for  # noqa: F401
+from tsearch.app.validate import (DEFAULT_BATCH, check_flag, check_names, check_options,  # noqa: F401
+                                  check_page_budget, config_for)
 from tsearch.config import MAX_BUDGET, SearchConfig
 from tsearch.registry import Unavailable
 
@@ -96,24 +97,25 @@ def search(model: str, prompt: str | None = None, verifiers: list[str] | None = 
 REFUSED = "refused"   # the status line's class while it says why a Run was refused or failed: the page dims the results
 
 
-def _on_the_page(fn, what: str, width: int, name: str):
-    """`fn` (a handler streaming updates whose first output is a status line) as the page calls it: a refused or
+def _on_the_page(handler: str, what: str, width: int, name: str):
+    """The handler named `handler` (streaming updates whose first output is a status line; looked up when called,
+    so a test's stand-in is what runs) as the page calls it: a refused or
     failed `what` says why once, in the status line, and keeps what the page showed (dimmed by the page's CSS)
     instead of marking every output with an error. Any failure (a SystemExit from below too) is that one line;
     API callers get `fn` itself, whose error gradio_client raises with its message."""
 
-    @functools.wraps(fn)
+    @functools.wraps(globals()[handler])
     def page(*args, **kwargs) -> Iterator[tuple]:
         started = False
         try:
-            for update in fn(*args, **kwargs):
+            for update in globals()[handler](*args, **kwargs):
                 started = True
                 yield (gr.update(value=update[0], elem_classes=[]),) + tuple(update[1:])
         except GeneratorExit:   # the job was cancelled or its tab left: the search's own `finally` ends it
             raise
         except gr.Error as error:
             yield _refused(f"{what} {'failed' if started else 'refused'}: {contain.shorten(error.message)}", width)
-        except BaseException as error:   # noqa: BLE001 (a bug, or a SystemExit from below: a line, never a stopped server)
+        except BaseException as error:   # noqa: BLE001 (a bug or a SystemExit from below: a line, not a stopped server)
             LOG.error("the page's %s failed", what, exc_info=(type(error), error, error.__traceback__))
             yield _refused(contain.message(error, what), width)
 
@@ -121,24 +123,12 @@ def _on_the_page(fn, what: str, width: int, name: str):
     return page
 
 
-search_page = _on_the_page(search, "Run", len(SEARCH_OUTPUTS), "search_page")
+search_page = _on_the_page("search", "Run", len(SEARCH_OUTPUTS), "search_page")
 
 
 def _refused(message: str, width: int = len(SEARCH_OUTPUTS)) -> tuple:
     """A status-only update: the message, and the class that dims the results still shown."""
     return (gr.update(value=f"**{message}**", elem_classes=[REFUSED]),) + (gr.skip(),) * (width - 1)
-
-
-def check_page_budget(budget) -> None:
-    """A budget over what one Run of the page spends (catalog.MOST_NFES) refused at once, O(1), before any work;
-    what is not a number is left to the form, which names it."""
-    if isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget > catalog.MOST_NFES:
-        raise gr.Error(f"budget: a Run spends at most {catalog.MOST_NFES:,} NFEs here; got {_number(budget)}")
-
-
-def _number(value) -> str:
-    text = f"{value:,}" if isinstance(value, int) and value < 10 ** 30 else repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def search_config(session: Session, config: SearchConfig, baseline: bool = False,
@@ -214,7 +204,7 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
     yield from compare_plans(session if session is not None else Session(), plans, by_evaluator, Pace())
 
 
-compare_page = _on_the_page(compare, "Compare", 4, "compare_page")
+compare_page = _on_the_page("compare", "Compare", 4, "compare_page")
 
 
 # --- export, load, controls --------------------------------------------------------------------
@@ -237,7 +227,7 @@ def load(file, session: Session | None = None):
         raise gr.Error(f"load takes the path of a zip exported from this app, got {file!r}")
     if not os.path.exists(path):
         raise gr.Error(f"{os.path.basename(str(path))} was not found: upload the zip again")
-    from tsearch.app import restore
+    from tsearch.app.loaded import checked
     from tsearch.runs import load_run
 
     try:
@@ -245,7 +235,7 @@ def load(file, session: Session | None = None):
     except (ValueError, TypeError, OSError) as error:
         raise gr.Error(f"cannot show this run: {error}") from None
     try:   # its settings pass a typed Run's checks before any is shown or put back (tsearch.app.restore)
-        restore.checked(load_run(run.run_dir).config)
+        checked(load_run(run.run_dir).config)
         view = _search_view(run, note="loaded from a saved run", cost=session.shown.cost if session else "nfe")
     except gr.Error as error:
         discard_loaded(run.run_dir)

@@ -12,9 +12,8 @@ import gradio as gr
 
 from tsearch.app import catalog, handlers
 from tsearch.app.controls import _model_controls
-from tsearch.app.export import too_large
+from tsearch.app.loaded import checked
 from tsearch.app.state import Session
-from tsearch.config import SearchConfig
 from tsearch.runs import load_run
 
 # the outputs of `_model_controls`, in its order (then each model option's field)
@@ -49,41 +48,6 @@ def restore(c: dict, session: Session | None, baseline: bool = False) -> list:
     own = [options.get(fields[key].name, fields[key].default) if fields[key].algorithm == config.algorithm
            else gr.skip() for key in c["option_inputs"]]
     return follow + [gr.update(value=v) for v in run] + [v if isinstance(v, dict) else gr.update(value=v) for v in own]
-
-
-def checked(row) -> SearchConfig | None:
-    """A loaded run's stored config (run.json's "config") through the checks a Run typed on the page passes: the
-    names (`validate.check_names`), a Run's budget cap, `form.build` (SearchConfig's own checks) and the plan's
-    (`one_path.prepared`: the class the model has, the drafts the budget buys...), all before anything runs and
-    none looping over a value. gr.Error naming the setting; None when its model is not available here (the run is
-    shown, its settings are not put back)."""
-    try:
-        too_large(row)
-        config = SearchConfig.from_row(row)
-    except (ValueError, TypeError, OverflowError) as error:
-        raise gr.Error(str(error)) from None
-    if not any(name == config.model and ok for name, ok, _, _ in catalog.models()):
-        return None
-    from tsearch.app import form, validate
-    from tsearch.app.one_path import lend, prepared
-
-    model, verifiers, evaluator, algorithm = validate.check_names(
-        config.model, list(config.verifiers), config.evaluators[0] if config.evaluators else "", config.algorithm)
-    handlers.check_page_budget(config.budget)
-    fields = [f for f in catalog.option_fields(algorithm)]
-    unknown = sorted(set(config.options or {}) - {f.name for f in fields})
-    if unknown:
-        raise gr.Error(f"options: {', '.join(map(str, unknown))} do not apply to algorithm {algorithm!r}")
-    options = {f.key: (config.options or {})[f.name] for f in fields if f.name in (config.options or {})}
-    slot = lend(model)
-    text = slot.model.conditioning == "text"
-    built = form.build(model, slot.model.conditioning, prompt=config.condition if text else None,
-                       cls=None if text else config.condition, verifiers=verifiers, evaluator=evaluator,
-                       algorithm=algorithm, budget=config.budget, steps=config.steps, seed=config.seed,
-                       final_steps=config.final_steps, final_top=config.final_top, batch_size=config.batch_size,
-                       options=options, model_values=dict(config.model_options or {}))
-    prepared(built, slot)
-    return config
 
 
 def _own_values(follow: list, c: dict, config: SearchConfig, baseline: bool) -> None:

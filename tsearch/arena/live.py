@@ -102,7 +102,8 @@ def check(split, captions, methods, steps) -> LiveArena:
         raise ValueError(f"methods: a list of method names from {', '.join(choices)}, got {_shown(methods)}")
     for method in methods:
         if not isinstance(method, str) or method not in choices:
-            raise ValueError(f"methods: {_shown(method)} is not one a live arena runs; choose from {', '.join(choices)}")
+            raise ValueError(f"methods: {_shown(method)} is not one a live arena runs; choose from "
+                             f"{', '.join(choices)}")
     return LiveArena(split, captions, tuple(dict.fromkeys([REFERENCE, *methods])), steps)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import glob
 import json
-import tempfile
 import zipfile
 
 import gradio as gr
@@ -153,7 +152,6 @@ def test_a_stopped_live_arena_shows_what_ran_its_promise_is_measured_and_its_fol
     from tsearch.app.one_path import ESTIMATOR
     from tsearch.search import Costs
 
-    before = set(glob.glob(f"{tempfile.gettempdir()}/tsearch-arena-*"))
     if ESTIMATOR.figure("shapes") is None:   # as a finished Run on shapes leaves it (the page measures it once)
         ESTIMATOR.observe("shapes", 30.0, 1000)
     session = Session()
@@ -164,7 +162,7 @@ def test_a_stopped_live_arena_shows_what_ran_its_promise_is_measured_and_its_fol
     *_, last = updates
     status, board, image = last
     assert status["value"].startswith("Stopped after 1 of ") and board.startswith("Metric:")
-    assert session.current is None and set(glob.glob(f"{tempfile.gettempdir()}/tsearch-arena-*")) == before
+    assert session.current is None and not glob.glob(str(runs_root.runs_root() / "*live-arena*"))
     # the promise is the page's measured figure for the shapes model, summed over the arena's searches
     said = arena_tab.live_arena_estimate("hard", 3, ["tree", "smc"], 4)
     model = handlers.POOL.get("shapes").model

@@ -4,7 +4,7 @@
 and wires its buttons; ui.py calls it in one line. The live arena is the arena's own plan at toy size (a few
 captions, 1-4 candidates, few steps) run through `tsearch.arena.live` as a library call: the values are
 checked first (never handed to a parser, whose SystemExit would stop the server), it runs on the page's shared
-shapes model in a temporary folder removed when it ends, it takes one of the page's search slots (`limits`:
+shapes model in a folder of the app's runs removed when it ends, it takes one of the page's search slots (`limits`:
 Run's concurrency), Stop ends it after the cell in hand with the leaderboard of what ran, and the duration the
 tab promises is the page's measured estimate (tsearch.app.estimate) summed over its searches.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 from pathlib import Path
 
 from tsearch.arena import live as arena_live
@@ -42,7 +41,7 @@ def _status(text: str, refused: bool = False):
 
 
 def run_live(split, captions, methods, steps, session: Session | None = None):
-    """A toy arena (captions x 1, 2 and 4 candidates) in a temporary folder: streams (status, leaderboard, PNG).
+    """A toy arena (captions x 1, 2 and 4 candidates) in a folder of its own: streams (status, leaderboard, PNG).
 
     Every failure is said in the status line, the leaderboard shown before kept (as the Search tab's Run)."""
     import gradio as gr
@@ -72,6 +71,7 @@ def _run(arena: arena_live.LiveArena, session: Session):
     from PIL import Image
 
     from tsearch.app.one_path import lend
+    from tsearch.app.runs_root import new_run_dir
 
     from tsearch.app import handlers
 
@@ -80,7 +80,9 @@ def _run(arena: arena_live.LiveArena, session: Session):
         slot.load_verifier(name)
     handlers.estimate(arena_live.MODEL, 1)   # measured once (if not yet): the tab's next promise of a duration
     handle = session.start()
-    out = Path(tempfile.mkdtemp(prefix="tsearch-arena-"))
+    # a marked folder under the app's runs root: removed when the arena ends, and by the app's clean-up of old runs
+    # should the process die first
+    out = new_run_dir("live-arena")
     try:
         result = None
         for step in arena_live.run(arena, out, slot, should_stop=lambda: handle.stopped, device=slot.device):

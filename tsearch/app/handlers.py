@@ -98,11 +98,11 @@ REFUSED = "refused"   # the status line's class while it says why a Run was refu
 
 
 def _on_the_page(handler: str, what: str, width: int, name: str):
-    """The handler named `handler` (streaming updates whose first output is a status line; looked up when called,
-    so a test's stand-in is what runs) as the page calls it: a refused or
-    failed `what` says why once, in the status line, and keeps what the page showed (dimmed by the page's CSS)
-    instead of marking every output with an error. Any failure (a SystemExit from below too) is that one line;
-    API callers get `fn` itself, whose error gradio_client raises with its message."""
+    """The handler named `handler` (it streams updates whose first output is a status line; it is looked up when
+    called, so a test's stand-in runs) as the page calls it: a refused or failed `what` says why once, in the status
+    line, and keeps what the page showed (dimmed by the page's CSS) instead of marking every output with an error.
+    Any failure (a SystemExit from below too) is that one line. API callers get the handler itself, whose error
+    gradio_client raises with its message."""
 
     @functools.wraps(globals()[handler])
     def page(*args, **kwargs) -> Iterator[tuple]:

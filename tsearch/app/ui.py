@@ -275,13 +275,13 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
                               show_progress="hidden", api_visibility="private")
     c["stop_button"].click(handlers.stop, inputs_kwargs={"session": session}, outputs=None, queue=False,
                            api_name="stop")
-    compare = dict(inputs_kwargs={**shared, "mode": r["mode"], "algorithms": r["compare_algorithms"],
-                                  "compare_verifiers": r["compare_verifiers"]},
-                   outputs=[r["compare_status"], r["compare_chart"], r["compare_gallery"], r["compare_table"]],
-                   concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal")
+    comparing = dict(inputs_kwargs={**shared, "mode": r["mode"], "algorithms": r["compare_algorithms"],
+                                    "compare_verifiers": r["compare_verifiers"]},
+                     outputs=[r["compare_status"], r["compare_chart"], r["compare_gallery"], r["compare_table"]],
+                     concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal")
     # the page's Compare says why it was refused in its status line; the API's is the same on a hidden button
-    compare_event = r["compare_button"].click(handlers.compare_page, api_visibility="private", **compare)
-    gr.Button("compare (API)", visible=False).click(handlers.compare, api_name="compare", **compare)
+    compare_event = r["compare_button"].click(handlers.compare_page, api_visibility="private", **comparing)
+    gr.Button("compare (API)", visible=False).click(handlers.compare, api_name="compare", **comparing)
     _after(compare_event, _idle, busy)
     _wire_views(demo, session, c, r)
     r["export_button"].click(handlers.export, inputs_kwargs={"session": session}, outputs=r["export_file"],

@@ -116,7 +116,7 @@ def test_the_page_opens_on_algorithms_with_the_verifiers_picker_hidden_and_wires
     assert table.headers == HEADERS
     estimate = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "compare-estimate")
     triggers = {tuple(t) for d in demo.config["dependencies"] if d["outputs"] == [estimate._id] for t in d["targets"]}
-    page_estimate = next(f.outputs[0] for f in demo.fns.values() if f.fn is handlers.estimate)
+    page_estimate = next(f.outputs[0] for f in demo.fns.values() if getattr(f.fn, "__wrapped__", None) is handlers.estimate)
     for chosen in (mode, boxes, picker, page_estimate):   # it follows every choice that changes the sum, and the
         assert (chosen._id, "change") in triggers          # page's estimate, which follows the model and budget
     compare_event = next(d for d in demo.config["dependencies"] if d.get("api_name") == "compare")

@@ -138,6 +138,11 @@ def test_search_on_shapes_with_the_preset_verifier_and_a_held_out_evaluator(url)
     (dict(model="gmm", cls=1, budget=5, steps=10), "budget of 5 NFEs is below one candidate's cost of 10"),
     (dict(model="gmm", cls=1, budget=50000), "budget: one call runs to the end without a Stop"),
     (dict(model="gmm", cls=1, budget="lots"), "'lots' is not of type 'integer'"),   # the MCP SDK checks the schema
+    (dict(model="gmm", cls=1, budget="lots"), "budget: 'lots' is not of type 'integer' (budget takes an integer)"),
+    (dict(model="gmm", cls="abc"), "cls: 'abc' is not valid under any of the given schemas (cls takes null or an "
+                                   "integer)"),
+    (dict(model="gmm", cls=1, verifiers=5), "verifiers: 5 is not valid"),
+    (dict(model=7), "model: 7 is not of type 'string' (model takes a string)"),
     (dict(model="gmm", cls=9), "cls: the gmm component must lie in 0..3, got 9"),
     (dict(model="shapes", prompt=""), "write a prompt for the shapes model"),
     (dict(model="gmm", cls=1, seed=-1), "seed"),

@@ -98,7 +98,9 @@ def load_live(path: str | Path, previous: str | None = None) -> LiveRun:
     path = Path(path)
     root = unpack(path) if path.is_file() else path
     try:
-        live = LiveRun.from_run(load_run(root))
+        run = load_run(root)
+        too_large(run.config)
+        live = LiveRun.from_run(run)
     except ValueError:
         if path.is_file() and _unpacked_folder(root) is not None:
             shutil.rmtree(_unpacked_folder(root), ignore_errors=True)
@@ -107,6 +109,21 @@ def load_live(path: str | Path, previous: str | None = None) -> LiveRun:
     if old is not None and old != _unpacked_folder(root):
         shutil.rmtree(old, ignore_errors=True)
     return live
+
+
+def too_large(config) -> None:
+    """ValueError naming a stored setting whose number is too large even to read (a float overflows past 2^1024);
+    each setting's own range is checked later, by name, as a typed value's is. O(1): its bit length."""
+    for name, value in (config.items() if isinstance(config, dict) else ()):
+        if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+            raise ValueError(f"{name}: the run's value is a {value.bit_length()}-bit number, far out of its range")
+
+
+def discard_loaded(run_dir: str | Path) -> None:
+    """Remove the folder a loaded zip was unpacked into (never a run the app did not unpack)."""
+    folder = _unpacked_folder(Path(run_dir))
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _unpacked_folder(root: Path) -> Path | None:

@@ -75,7 +75,7 @@ def build(model: str, conditioning: str, *, prompt=None, cls=None, verifiers=(),
           options: dict | None = None, model_values: dict | None = None, final_top=None) -> SearchConfig:
     """The validated SearchConfig of one search (names already checked by `validate.check_names`)."""
     try:
-        return SearchConfig(
+        config = SearchConfig(
             model=model, condition=condition(model, conditioning, prompt, cls), verifiers=tuple(verifiers),
             evaluators=(evaluator,) if evaluator else (), algorithm=algorithm, budget=given("budget", budget),
             steps=given("steps", steps), seed=given("seed", seed), final_steps=given("final_steps", final_steps),
@@ -84,3 +84,7 @@ def build(model: str, conditioning: str, *, prompt=None, cls=None, verifiers=(),
             model_options=chosen_model_options(model_values)).validate()
     except (ValueError, Unavailable) as error:
         raise gr.Error(str(error)) from None
+    if config.final_top > config.budget:   # O(1): every draft costs at least one NFE (the plan then counts them)
+        raise gr.Error(f"final_top: at most the drafts the budget buys, never more than the budget ({config.budget:,} "
+                       f"NFEs); got {config.final_top:,}")
+    return config

@@ -18,14 +18,15 @@ from typing import Iterator
 
 import gradio as gr
 
-from tsearch.app import a11y, catalog, charts, evidence, form, views
+from tsearch.app import a11y, catalog, charts, contain, evidence, form, views
 from tsearch.app.charts import plot  # noqa: F401 (the page and tests read it here)
 from tsearch.app.compare import _compare_entries, _compare_view, compare_plans  # noqa: F401
-from tsearch.app.export import export_zip, load_live
+from tsearch.app.export import discard_loaded, export_zip, load_live
 from tsearch.app.one_path import ESTIMATOR, _plan, _slot, drive, lend, prepared  # noqa: F401
 from tsearch.app.pool import POOL, Slot
 from tsearch.app.state import LiveRun, Session, Throttle
-from tsearch.app.validate import DEFAULT_BATCH, check_flag, check_names, check_options, config_for  # noqa: F401
+from tsearch.app.validate import (DEFAULT_BATCH, check_flag, check_names, check_options,  # noqa: F401
+                                  check_page_budget, config_for)
 from tsearch.config import MAX_BUDGET, SearchConfig
 from tsearch.registry import Unavailable
 
@@ -79,6 +80,7 @@ def search(model: str, prompt: str | None = None, verifiers: list[str] | None = 
     model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
     baseline = check_flag("baseline", baseline)
     check_options(options)
+    check_page_budget(budget)
     if not catalog.is_local(model) and not POOL.loaded(model):
         yield (f"Loading {model} (the first time downloads its weights; this can take minutes)…",
                gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
@@ -89,38 +91,45 @@ def search(model: str, prompt: str | None = None, verifiers: list[str] | None = 
                         model_values=form.changed(slot.model, dict(
                             height=height, width=width, guidance=guidance, negative_prompt=negative_prompt,
                             max_sequence_length=max_sequence_length)))
-    if config.budget > catalog.MOST_NFES:   # within SearchConfig's range, beyond what one Run of the page spends
-        raise gr.Error(f"budget: a Run spends at most {catalog.MOST_NFES:,} NFEs here; got {config.budget:,}")
+    check_page_budget(config.budget)   # within SearchConfig's range (a float such as 5e4 arrives here whole)
     yield from search_config(session if session is not None else Session(), config, baseline, slot)
 
 
 REFUSED = "refused"   # the status line's class while it says why a Run was refused or failed: the page dims the results
 
 
-@functools.wraps(search)
-def search_page(*args, **kwargs) -> Iterator[tuple]:
-    """The page's Run: `search`, except that a refused or failed Run says why once, in the status line, and
-    keeps what the page showed (dimmed by the page's CSS) instead of marking every output with an error.
-    API callers get `search` itself, whose error gradio_client raises with its message."""
-    started = False
-    try:
-        for update in search(*args, **kwargs):
-            started = True
-            yield (gr.update(value=update[0], elem_classes=[]),) + tuple(update[1:])
-    except gr.Error as error:
-        yield _refused(("Run failed" if started else "Run refused") + f": {error.message}")
-    except Exception as error:   # noqa: BLE001 (a bug: the page says so in a line, the log keeps its traceback)
-        LOG.exception("the page's Run failed")
-        yield _refused(f"Run failed on an unexpected error ({type(error).__name__}: {error}); the server's log has "
-                       "the details")
+def _on_the_page(handler: str, what: str, width: int, name: str):
+    """The handler named `handler` (it streams updates whose first output is a status line; it is looked up when
+    called, so a test's stand-in runs) as the page calls it: a refused or failed `what` says why once, in the status
+    line, and keeps what the page showed (dimmed by the page's CSS) instead of marking every output with an error.
+    Any failure (a SystemExit from below too) is that one line. API callers get the handler itself, whose error
+    gradio_client raises with its message."""
+
+    @functools.wraps(globals()[handler])
+    def page(*args, **kwargs) -> Iterator[tuple]:
+        started = False
+        try:
+            for update in globals()[handler](*args, **kwargs):
+                started = True
+                yield (gr.update(value=update[0], elem_classes=[]),) + tuple(update[1:])
+        except GeneratorExit:   # the job was cancelled or its tab left: the search's own `finally` ends it
+            raise
+        except gr.Error as error:
+            yield _refused(f"{what} {'failed' if started else 'refused'}: {contain.shorten(error.message)}", width)
+        except BaseException as error:   # noqa: BLE001 (a bug or a SystemExit from below: a line, not a stopped server)
+            LOG.error("the page's %s failed", what, exc_info=(type(error), error, error.__traceback__))
+            yield _refused(contain.message(error, what), width)
+
+    page.__name__ = page.__qualname__ = name   # its own name (the API's is the handler's)
+    return page
 
 
-search_page.__name__ = search_page.__qualname__ = "search_page"   # its own name (the API's "search" is search's)
+search_page = _on_the_page("search", "Run", len(SEARCH_OUTPUTS), "search_page")
 
 
-def _refused(message: str) -> tuple:
+def _refused(message: str, width: int = len(SEARCH_OUTPUTS)) -> tuple:
     """A status-only update: the message, and the class that dims the results still shown."""
-    return (gr.update(value=f"**{message}**", elem_classes=[REFUSED]),) + (gr.skip(),) * (len(SEARCH_OUTPUTS) - 1)
+    return (gr.update(value=f"**{message}**", elem_classes=[REFUSED]),) + (gr.skip(),) * (width - 1)
 
 
 def search_config(session: Session, config: SearchConfig, baseline: bool = False,
@@ -177,6 +186,7 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
     for symmetry with `search` and unused: add "steps" to the algorithms to compare with it.
     The model options are `search`'s."""
     check_options(options)
+    check_page_budget(budget)   # each run of a comparison is held to a Run's cap
     entries = _compare_entries(mode, algorithms, compare_verifiers, algorithm, verifiers)
     model, _, evaluator, _ = check_names(model, entries[0][2], evaluator, entries[0][1])
     for _, algo, chosen in entries[1:]:
@@ -188,9 +198,14 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
     configs = [(label, form.build(model, kind, prompt=prompt, cls=cls, verifiers=chosen, evaluator=evaluator,
                                   algorithm=algo, budget=budget, steps=steps, seed=seed, batch_size=batch_size,
                                   options=options, model_values=model_values)) for label, algo, chosen in entries]
+    for _, config in configs:
+        check_page_budget(config.budget)
     plans = [(label, prepared(config, slot)) for label, config in configs]   # every entry checked before any runs
     by_evaluator = mode == "verifiers" and bool(configs[0][1].evaluators)
     yield from compare_plans(session if session is not None else Session(), plans, by_evaluator, Pace())
+
+
+compare_page = _on_the_page("compare", "Compare", 4, "compare_page")
 
 
 # --- export, load, controls --------------------------------------------------------------------
@@ -213,11 +228,24 @@ def load(file, session: Session | None = None):
         raise gr.Error(f"load takes the path of a zip exported from this app, got {file!r}")
     if not os.path.exists(path):
         raise gr.Error(f"{os.path.basename(str(path))} was not found: upload the zip again")
+    from tsearch.app.loaded import checked
+    from tsearch.runs import load_run
+
     try:
-        run = load_live(path, previous=session.loaded_run_dir if session is not None else None)
-        view = _search_view(run, note="loaded from a saved run", cost=session.shown.cost if session else "nfe")
+        run = load_live(path)   # this tab's run loaded before stays until this one passes
     except (ValueError, TypeError, OSError) as error:
         raise gr.Error(f"cannot show this run: {error}") from None
+    try:   # its settings pass a typed Run's checks before any is shown or put back (tsearch.app.restore)
+        checked(load_run(run.run_dir).config)
+        view = _search_view(run, note="loaded from a saved run", cost=session.shown.cost if session else "nfe")
+    except gr.Error as error:
+        discard_loaded(run.run_dir)
+        raise gr.Error(f"cannot load this run: its settings do not pass this page's checks: {error.message}") from None
+    except (ValueError, TypeError, OSError) as error:
+        discard_loaded(run.run_dir)
+        raise gr.Error(f"cannot show this run: {error}") from None
+    if session is not None and session.loaded_run_dir and session.loaded_run_dir != run.run_dir:
+        discard_loaded(session.loaded_run_dir)
     if session is not None:
         session.last_run_dir = session.loaded_run_dir = run.run_dir
         session.shown.run, session.shown.baseline = run, None

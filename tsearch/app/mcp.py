@@ -23,6 +23,7 @@ from pathlib import Path
 import gradio as gr
 
 from tsearch.app import catalog, form, handlers
+from tsearch.app.contain import contain
 from tsearch.app.state import LiveRun, RunHandle
 from tsearch.app.ui import CONCURRENCY
 from tsearch.app.validate import check_names
@@ -136,7 +137,7 @@ def add_tool(demo: gr.Blocks) -> gr.Blocks:
     search_noise.__doc__ = tool_doc()   # the registries as they are now: a new algorithm reaches agents
     with demo:
         gr.api(search_noise, api_name=API_NAME, queue=False)
-    return demo
+    return contain(demo)   # its failures too are a message, never a stopped server
 
 
 def launch(demo: gr.Blocks, prevent_thread_lock: bool = False, **kwargs):
@@ -153,6 +154,67 @@ def launch(demo: gr.Blocks, prevent_thread_lock: bool = False, **kwargs):
         raise RuntimeError(f"the MCP server did not start: {demo.mcp_error}")
     server.tool_to_endpoint = {name: endpoint for name, endpoint in server.tool_to_endpoint.items()
                                if endpoint == f"/{API_NAME}"}
+    name_schema_errors(server.mcp_server)
     if not prevent_thread_lock:
         demo.block_thread()
     return result
+
+
+SCHEMA_ERROR = "Input validation error: "   # the MCP SDK's prefix when a call does not fit the tool's input schema
+
+
+def name_schema_errors(server) -> None:
+    """The MCP SDK checks a call against the tool's schema before the tool runs, and answers with jsonschema's
+    message alone ("'lots' is not of type 'integer'"), which does not say which argument. Its answer is given the
+    argument's name and what it takes: "budget: 'lots' is not of type 'integer' (budget takes an integer)"."""
+    from mcp import types
+
+    handler = server.request_handlers.get(types.CallToolRequest)
+    if handler is None or getattr(handler, "_names_arguments", False):
+        return
+
+    async def named(request):
+        result = await handler(request)
+        error = getattr(result, "root", result)
+        content = getattr(error, "content", None) or []
+        if getattr(error, "isError", False) and content and getattr(content[0], "text", "").startswith(SCHEMA_ERROR):
+            tool = await server._get_cached_tool_definition(request.params.name)
+            said = schema_error(tool.inputSchema if tool else {}, request.params.arguments or {})
+            if said:
+                content[0].text = SCHEMA_ERROR + said
+        return result
+
+    named._names_arguments = True
+    server.request_handlers[types.CallToolRequest] = named
+
+
+def schema_error(schema: dict, arguments: dict) -> str | None:
+    """The first way `arguments` misses `schema`, naming the argument and what it takes; None when they fit."""
+    import jsonschema
+
+    errors = sorted(jsonschema.validators.validator_for(schema)(schema).iter_errors(arguments),
+                    key=lambda e: list(map(str, e.absolute_path)))
+    if not errors:
+        return None
+    error = errors[0]
+    path = list(error.absolute_path)
+    if not path:   # an argument the tool does not take, or one it needs
+        return f"{error.message}; the arguments are {', '.join(schema.get('properties', {}))}"
+    name = str(path[0])
+    return f"{name}: {error.message} ({name} takes {_kinds(schema.get('properties', {}).get(name, {}))})"
+
+
+def _kinds(prop: dict) -> str:
+    """What a schema property takes, in words: "an integer", "an integer or null", "an array of string"..."""
+    options = prop.get("oneOf") or prop.get("anyOf") or [prop]
+    words = []
+    for option in options:
+        kind = option.get("type", "any value")
+        if kind == "array":
+            kind = f"an array of {option.get('items', {}).get('type', 'values')}"
+        elif kind in ("integer", "object", "array"):
+            kind = f"an {kind}"
+        elif kind in ("string", "number", "boolean"):
+            kind = f"a {kind}"
+        words.append(str(kind))
+    return " or ".join(dict.fromkeys(words))

@@ -12,8 +12,8 @@ import gradio as gr
 
 from tsearch.app import catalog, handlers
 from tsearch.app.controls import _model_controls
+from tsearch.app.loaded import checked
 from tsearch.app.state import Session
-from tsearch.config import SearchConfig
 from tsearch.runs import load_run
 
 # the outputs of `_model_controls`, in its order (then each model option's field)
@@ -35,10 +35,10 @@ def restore(c: dict, session: Session | None, baseline: bool = False) -> list:
     if session is None or session.current is not None or not session.loaded_run_dir:
         return keep
     try:
-        config = SearchConfig.from_row(load_run(session.loaded_run_dir).config)
-    except (ValueError, OSError):
+        config = checked(load_run(session.loaded_run_dir).config)
+    except (ValueError, OSError, gr.Error):   # `handlers.load` refused it already, naming the setting
         return keep
-    if not any(name == config.model and ok for name, ok, _, _ in catalog.models()):
+    if config is None:
         return keep
     follow = list(_model_controls(config.model, config.budget, baseline))
     _own_values(follow, c, config, baseline)

@@ -19,6 +19,7 @@ from tsearch.app.compare_table import DATATYPES, HEADERS
 from tsearch.app.controls import (DEFAULT_ALGORITHM, _controls, _model_controls,  # noqa: F401 (tests read them here)
                                   _model_option_updates, _run_bar)
 from tsearch.app.arena_tab import arena_tab
+from tsearch.app.contain import contain
 from tsearch.app.state import Session
 from tsearch.registry import Unavailable
 from tsearch.search import ALGORITHMS
@@ -142,7 +143,8 @@ def _results() -> dict:
                 r["details"] = gr.JSON(label="Run details")
         with gr.Tab("Compare", id="compare"):
             _compare_tab(r)
-        arena_tab(os.environ.get("TSEARCH_ARENA_DIR") or None)   # a host's own arena folder, if it names one
+        arena_tab(os.environ.get("TSEARCH_ARENA_DIR") or None,   # a host's own arena folder, if it names one
+                  dict(concurrency_limit=CONCURRENCY, concurrency_id="search"))   # a live arena takes a Run's slot
         with gr.Tab("Export / load", id="files"):
             gr.Markdown("A run is `run.json` (settings, versions, summary), `candidates.jsonl` (every "
                         "candidate's scores, NFEs and the noise recipe that regenerates it) and `images/`.")
@@ -222,7 +224,9 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
             with gr.Column(scale=2):
                 r = _results()
         demo.run_event = _wire(demo, session, c, r)   # for tests and notebooks that want to chain on a search
-    return numbers.guard(demo)   # a bad number from an API caller: a message naming the field
+    # a bad number from an API caller: a message naming the field; any failure of any event: a message, never a
+    # stopped server (tsearch.app.contain)
+    return contain(numbers.guard(demo))
 
 
 def _wire_results(session: gr.State, c: dict, r: dict, runs: dict) -> None:
@@ -271,11 +275,13 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
                               show_progress="hidden", api_visibility="private")
     c["stop_button"].click(handlers.stop, inputs_kwargs={"session": session}, outputs=None, queue=False,
                            api_name="stop")
-    compare_event = r["compare_button"].click(
-        handlers.compare, inputs_kwargs={**shared, "mode": r["mode"], "algorithms": r["compare_algorithms"],
-                                         "compare_verifiers": r["compare_verifiers"]},
-        outputs=[r["compare_status"], r["compare_chart"], r["compare_gallery"], r["compare_table"]], api_name="compare",
-        concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal")
+    comparing = dict(inputs_kwargs={**shared, "mode": r["mode"], "algorithms": r["compare_algorithms"],
+                                    "compare_verifiers": r["compare_verifiers"]},
+                     outputs=[r["compare_status"], r["compare_chart"], r["compare_gallery"], r["compare_table"]],
+                     concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal")
+    # the page's Compare says why it was refused in its status line; the API's is the same on a hidden button
+    compare_event = r["compare_button"].click(handlers.compare_page, api_visibility="private", **comparing)
+    gr.Button("compare (API)", visible=False).click(handlers.compare, api_name="compare", **comparing)
     _after(compare_event, _idle, busy)
     _wire_views(demo, session, c, r)
     r["export_button"].click(handlers.export, inputs_kwargs={"session": session}, outputs=r["export_file"],

@@ -10,11 +10,11 @@ from __future__ import annotations
 import gradio as gr
 
 from tsearch.app import catalog
-from tsearch.config import DEFAULT_BATCH, SearchConfig
+from tsearch.config import DEFAULT_BATCH, MAX_BUDGET, SearchConfig
 from tsearch.search import ALGORITHMS
 from tsearch.verifiers import VERIFIERS
 
-__all__ = ["DEFAULT_BATCH", "check_flag", "check_names", "check_options", "config_for"]
+__all__ = ["DEFAULT_BATCH", "check_flag", "check_names", "check_options", "check_page_budget", "config_for"]
 
 
 def _known(kind: str, name, registry) -> str:
@@ -87,3 +87,18 @@ def config_for(model, conditioning: str, prompt, cls, verifiers, evaluator, algo
     return form.build(model, conditioning, prompt=prompt, cls=cls, verifiers=verifiers, evaluator=evaluator,
                       algorithm=algorithm, budget=budget, steps=steps, seed=seed, final_steps=final_steps,
                       batch_size=batch_size, options=options, model_values=model_values)
+
+
+def check_page_budget(budget) -> None:
+    """A budget over what one Run of the page spends (catalog.MOST_NFES) refused at once, O(1), before any work;
+    what is not a number, or beyond any search's range (SearchConfig's MAX_BUDGET), is left to the form, which
+    names it."""
+    if isinstance(budget, (int, float)) and not isinstance(budget, bool) and catalog.MOST_NFES < budget <= MAX_BUDGET:
+        raise gr.Error(f"budget: a Run spends at most {catalog.MOST_NFES:,} NFEs here; got {_number(budget)}")
+
+
+def _number(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = f"{value:,}" if isinstance(value, int) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -203,15 +203,37 @@ def _with(archive: str, tmp_path, **changes) -> str:
     return str(out)
 
 
+def _restored(session) -> dict:
+    c = {key: key for key in restore.MODEL_CONTROLS + restore.RUN_CONTROLS}
+    from tsearch.app import catalog
+    from tsearch.models import MODEL_OPTIONS
+
+    c["option_inputs"] = {f.key: f.key for f in catalog.all_option_fields()}
+    c["model_option_inputs"] = {name: name for name in MODEL_OPTIONS}
+    return dict(zip(restore.outputs(c), restore.restore(c, session)))
+
+
 @pytest.mark.parametrize("changes, message", [
     (dict(budget=10 ** 9), "budget: a Run spends at most 20,000 NFEs here; got 1,000,000,000"),
-    (dict(budget=10 ** 12), "budget must be"),
-    (dict(seed=-1), "seed must be"),
-    (dict(seed=2 ** 70), "seed must be"),
-    (dict(seed=10 ** 400), "seed: the run's value is a 1329-bit number, far out of its range"),
     (dict(condition=99), "cls: the gmm component must lie in 0..3, got 99"),
     (dict(algorithm="tsearch.search.random:Random"), "unknown algorithm 'tsearch.search.random:Random'"),
-    (dict(final_top=10 ** 9, final_steps=8), "final_top: at most the drafts the budget buys"),
+])
+def test_a_loaded_run_a_typed_run_would_refuse_is_shown_and_its_settings_not_put_back(tmp_path, changes, message):
+    """A run made elsewhere (a CLI run over the page's cap, say) can still be looked at; nothing reaches the form."""
+    archive = _exported()
+    session = Session()
+    view = handlers.load(_with(archive, tmp_path, **changes), session)
+    assert "not put back into the form" in str(view[0]) and message in str(view[0])
+    assert session.loaded_run_dir is not None
+    assert all(v == gr.skip() for v in _restored(session).values())
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(budget=10 ** 12), "config budget (outside its range, at least 1 and at most 10^9)"),
+    (dict(seed=-1), "config seed (outside its range, in [0, 2^63))"),
+    (dict(seed=2 ** 70), "config seed (outside its range, in [0, 2^63))"),
+    (dict(final_top=10 ** 9, final_steps=8), "final_top"),
+    (dict(seed=10 ** 400), "seed: the run's value is a 1329-bit number, far out of its range"),
 ])
 def test_a_loaded_run_whose_settings_a_typed_run_would_refuse_is_refused_by_name(tmp_path, changes, message):
     archive = _exported()
@@ -222,11 +244,5 @@ def test_a_loaded_run_whose_settings_a_typed_run_would_refuse_is_refused_by_name
         handlers.load(_with(archive, tmp_path, **changes), session)
     assert message in caught.value.message and "Traceback" not in caught.value.message
     assert session.loaded_run_dir == good   # the run shown before stays, and nothing reaches the form
-    c = {key: key for key in restore.MODEL_CONTROLS + restore.RUN_CONTROLS}
-    from tsearch.app import catalog
-    from tsearch.models import MODEL_OPTIONS
-
-    c["option_inputs"] = {f.key: f.key for f in catalog.all_option_fields()}
-    c["model_option_inputs"] = {name: name for name in MODEL_OPTIONS}
-    shown = dict(zip(restore.outputs(c), restore.restore(c, session)))
+    shown = _restored(session)
     assert shown["budget"]["value"] == GMM["budget"] and shown["seed"]["value"] == 0

@@ -235,9 +235,17 @@ def load(file, session: Session | None = None):
         run = load_live(path)   # this tab's run loaded before stays until this one passes
     except (ValueError, TypeError, OSError) as error:
         raise gr.Error(f"cannot show this run: {error}") from None
-    try:   # its settings pass a typed Run's checks before any is shown or put back (tsearch.app.restore)
-        checked(load_run(run.run_dir).config)
-        view = _search_view(run, note="loaded from a saved run", cost=session.shown.cost if session else "nfe")
+    try:   # a record SearchConfig itself refuses is refused whole; one a typed Run here would refuse (a CLI run
+        # over the page's budget cap, a model or class this host lacks) is shown, its settings not put back
+        row = load_run(run.run_dir).config
+        try:
+            checked(row)
+            note = "loaded from a saved run"
+        except gr.Error as error:
+            if not _parses(row):
+                raise
+            note = f"loaded from a saved run; its settings are not put back into the form ({error.message})"
+        view = _search_view(run, note=note, cost=session.shown.cost if session else "nfe")
     except gr.Error as error:
         discard_loaded(run.run_dir)
         raise gr.Error(f"cannot load this run: its settings do not pass this page's checks: {error.message}") from None
@@ -250,6 +258,19 @@ def load(file, session: Session | None = None):
         session.last_run_dir = session.loaded_run_dir = run.run_dir
         session.shown.run, session.shown.baseline = run, None
     return view
+
+
+def _parses(row) -> bool:
+    """Whether a loaded run.json's config is a SearchConfig at all (its own ranges: seed, budget, steps...)."""
+    from tsearch.app.export import too_large
+    from tsearch.config import SearchConfig
+
+    try:
+        too_large(row)
+        SearchConfig.from_row(row)
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True
 
 
 def baseline_view(session: Session | None = None):

@@ -145,5 +145,14 @@ def final_render_ops(recipe: Sequence[Op], steps: int) -> tuple[Op, ...] | None:
     return tuple(noise_ops(recipe)) + (Integrate(1.0, 0.0, steps),)
 
 
-__all__ = ["Counter", "apply_ops", "final_render_ops", "flow_ops", "noise_ops", "regenerate_state", "scored_images",
+def is_draft(recipe: Sequence[Op], steps: int, final_steps: int | None) -> bool:
+    """Whether a scored recipe is a draft, a render the run does not deliver: with final_steps, any sample of
+    one noise (it is committed at final_steps, and the commit is the run's result); without, a sample of
+    one noise integrated in fewer than the run's `steps` (a few-step preview, as cem scores)."""
+    if final_render_ops(recipe, 1) is None:
+        return False   # not finished, or not one noise's flow (paths, smc, tree): no full render of it exists
+    return final_steps is not None or sum(op.steps for op in flow_ops(recipe)) < steps
+
+
+__all__ = ["Counter", "apply_ops", "final_render_ops", "is_draft", "flow_ops", "noise_ops", "regenerate_state", "scored_images",
            "start_noise", "start_states", "structure", "to_pil"]

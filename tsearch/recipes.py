@@ -154,5 +154,27 @@ def is_draft(recipe: Sequence[Op], steps: int, final_steps: int | None) -> bool:
     return final_steps is not None or sum(op.steps for op in flow_ops(recipe)) < steps
 
 
-__all__ = ["Counter", "apply_ops", "final_render_ops", "is_draft", "flow_ops", "noise_ops", "regenerate_state", "scored_images",
-           "start_noise", "start_states", "structure", "to_pil"]
+def recipe_text(recipe) -> str:
+    """A recipe as one line, e.g. `gaussian(seed=7) → neighbour(cos=0.95, seed=3) → integrate(1→0, 10 steps)`."""
+    parts = []
+    for op in recipe:
+        kind = op.get("op")
+        if kind == "gaussian":
+            parts.append(f"gaussian(seed={op['seed']})")
+        elif kind == "neighbour":
+            parts.append(f"neighbour(cos={op['cos']:g}, seed={op['seed']})")
+        elif kind == "integrate":
+            parts.append(f"integrate({op['t_from']:g}→{op['t_to']:g}, {op['steps']} steps)")
+        elif kind == "renoise":
+            parts.append(f"renoise({op['t_from']:g}→{op['t_to']:g}, seed={op['seed']})")
+        elif kind == "crossover":
+            parts.append(f"crossover(cos={op['cos']:g}, with [{recipe_text(op.get('other') or [])}])")
+        elif kind == "coarsenoise":
+            parts.append(f"coarse-band noise(seed={op['seed']}, {op['grid']}x{op['grid']} cells)")
+        else:
+            parts.append(str(op))
+    return " → ".join(parts)
+
+
+__all__ = ["Counter", "apply_ops", "final_render_ops", "flow_ops", "is_draft", "noise_ops", "recipe_text",
+           "regenerate_state", "scored_images", "start_noise", "start_states", "structure", "to_pil"]

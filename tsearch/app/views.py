@@ -13,6 +13,7 @@ from tsearch.app.state import LiveRun
 from tsearch.candidate import Candidate
 from tsearch.events import no_finite_score
 from tsearch.jsonio import finite
+from tsearch.recipes import recipe_text  # noqa: F401 (the card and tests read it here)
 
 TOP = 8      # the gallery holds TOP + LATEST candidates, highest score first (TOP // 2 places kept for previews)
 LATEST = 8   # (named when the gallery also held the latest candidates; kept for callers that pass it)
@@ -63,28 +64,6 @@ def gallery_rows(run: LiveRun, top: int = TOP, latest: int = LATEST) -> list[Can
 def gallery(run: LiveRun) -> list[tuple[str, str]]:
     winner = best_lib.best(run)
     return [(c.image_path, caption(c, winner.id if winner else None)) for c in gallery_rows(run)]
-
-
-def recipe_text(recipe) -> str:
-    """A recipe as one line, e.g. `gaussian(seed=7) → neighbour(cos=0.95, seed=3) → integrate(1→0, 10 steps)`."""
-    parts = []
-    for op in recipe:
-        kind = op.get("op")
-        if kind == "gaussian":
-            parts.append(f"gaussian(seed={op['seed']})")
-        elif kind == "neighbour":
-            parts.append(f"neighbour(cos={op['cos']:g}, seed={op['seed']})")
-        elif kind == "integrate":
-            parts.append(f"integrate({op['t_from']:g}→{op['t_to']:g}, {op['steps']} steps)")
-        elif kind == "renoise":
-            parts.append(f"renoise({op['t_from']:g}→{op['t_to']:g}, seed={op['seed']})")
-        elif kind == "crossover":
-            parts.append(f"crossover(cos={op['cos']:g}, with [{recipe_text(op.get('other') or [])}])")
-        elif kind == "coarsenoise":
-            parts.append(f"coarse-band noise(seed={op['seed']}, {op['grid']}x{op['grid']} cells)")
-        else:
-            parts.append(str(op))
-    return " → ".join(parts)
 
 
 def best_path(run: LiveRun) -> str | None:

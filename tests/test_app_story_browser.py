@@ -6,7 +6,9 @@ search, the best 2 drafts re-rendered with more steps); the page must show: a be
 goes down (the steps baseline's follows its latest sample, its result by its own rule), of at least 2 points
 (cem's 1: it delivers one full render, made last), and a star on the run's best, which for every rule of
 "the highest score" is the top score among the samples the run can deliver (drafts are badged apart).
-The small text of the page has a contrast of at least 4.5:1 against its background.
+After each Run the Lineage view beside the chart shows every scored candidate, every parent edge and the
+best's ancestry (tests/lineage_check.py). The small text of the page has a contrast of at least 4.5:1 against
+its background.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from lineage_check import check_lineage
 from served import ARGS, CHROMIUM, served
 
 BUDGET, BUDGETS = 300, {"paths": 1500}   # paths needs 1,416 NFEs at gmm's 10 steps
@@ -118,6 +121,9 @@ def test_every_algorithm_tells_one_story_and_small_text_is_readable(url):
                 if name in ("cem", "draft-then-commit"):   # the drafts are badged as drafts, after the full renders
                     drafts = [i for i, c in enumerate(shown["captions"]) if c.startswith("✎")]
                     assert drafts and min(drafts) == len(deliverable), shown["captions"]
+                lineage = check_lineage(page, "random" if name == "draft-then-commit" else name, name)
+                if name != "random":   # every other search (and the steps baseline's one noise) has lineages
+                    assert len(lineage["ancestry"]) >= 2, f"{name}: the best has no ancestor: {lineage['ancestry']}"
             _commit(page, "", "1")
             small = [e for e in page.evaluate(CONTRAST) if e["ratio"] < 4.5]
             assert not small, f"small text under 4.5:1: {small[:8]}"

@@ -65,6 +65,8 @@ def test_a_shared_recipe_start_is_a_branch_from_the_candidate_sharing_the_longes
             cand(3, recipe=[g(1), i(1, .5), r(.5, .6, 8), i(.6, .2)]),   # shares 3 ops with #1, 2 with #0
             cand(4, recipe=[g(1), i(1, .5), r(.5, .6, 9), i(.6, 0)])]    # shares 2 with #0, #1, #3: the latest
     assert sources(rows) == {1: (0, "start"), 3: (1, "start"), 4: (3, "start")}
+    memo = {}   # a growing run: each call reads only the new candidates, and finds the same
+    assert sources(rows[:2], memo) == {1: (0, "start")} and sources(rows, memo) == sources(rows) and memo["seen"] == 5
     assert ancestry(4, sources(rows)) == [4, 3, 1, 0]
     assert len(edges(lineage_dict(rows), "branched from a shared start")) == 3
 

@@ -18,7 +18,6 @@ even spread over the run, with every ancestor of a kept node, and its title says
 
 from __future__ import annotations
 
-import json
 from typing import Callable, Iterable
 
 from tsearch.candidate import Candidate
@@ -40,15 +39,21 @@ def kind(candidate: Candidate) -> str:
     return "preview" if not candidate.finished else "draft" if candidate.draft else "sample"
 
 
-def sources(candidates: Iterable[Candidate]) -> dict[int, tuple[int, str]]:
+def sources(candidates: Iterable[Candidate], memo: dict | None = None) -> dict[int, tuple[int, str]]:
     """Each candidate's source as (id, "parent") from its record, or (id, "start"): the latest earlier candidate
     whose recipe shares the longest start with its own (at least its start noise). Candidates with neither
-    are absent (a fresh start)."""
-    out, latest = {}, {}   # latest: a recipe start (as a chain of keys) -> the latest candidate holding it
-    for c in candidates:
+    are absent (a fresh start).
+
+    `memo` (a dict, empty at first) keeps the work between calls on a list that only grows (a live run): each
+    call reads only the candidates after those it has seen."""
+    memo = {} if memo is None else memo
+    candidates = list(candidates)
+    out = memo.setdefault("out", {})
+    latest = memo.setdefault("latest", {})   # a recipe start (as a chain of keys) -> the latest candidate holding it
+    for c in candidates[memo.get("seen", 0):]:
         keys, key = [], None
         for op in c.recipe:
-            key = (key, json.dumps(op, sort_keys=True))
+            key = (key, repr(op))   # ops of one run are written alike, so equal ops read alike
             keys.append(key)
         if c.parent is not None:
             out[c.id] = (c.parent, "parent")
@@ -58,6 +63,7 @@ def sources(candidates: Iterable[Candidate]) -> dict[int, tuple[int, str]]:
                 out[c.id] = (shared, "start")
         for k in keys:
             latest[k] = c.id
+    memo["seen"] = len(candidates)
     return out
 
 
@@ -142,12 +148,14 @@ def _node_trace(which: str, rows: list[Candidate], at: dict, children: set, imag
 
 
 def lineage_dict(candidates: Iterable[Candidate], best: int | None = None, x: str = "nfe",
-                 max_nodes: int = MAX_NODES, title: str | None = None, image: Callable | None = None) -> dict:
+                 max_nodes: int = MAX_NODES, title: str | None = None, image: Callable | None = None,
+                 memo: dict | None = None) -> dict:
     """The lineage as a plotly JSON dict: nodes by kind, edges from parents and shared starts, the best's
     ancestry strong, a star on `best` (default: the top-scoring deliverable sample).
 
     `x`: "nfe" (NFEs spent when it was scored) or "round". `image(candidate) -> str | None`: a URL for each
-    node's thumbnail, kept in its customdata (the page or HTML that shows it decides how)."""
+    node's thumbnail, kept in its customdata (the page or HTML that shows it decides how). `memo`: as
+    `sources`', for redrawing a growing run."""
     if x not in XS:
         raise ValueError(f"x must be one of {', '.join(XS)}, got {x!r}")
     if not isinstance(max_nodes, int) or isinstance(max_nodes, bool) or max_nodes < 1:
@@ -157,7 +165,7 @@ def lineage_dict(candidates: Iterable[Candidate], best: int | None = None, x: st
     candidates = list(candidates)
     if not all(isinstance(c, Candidate) for c in candidates):
         raise ValueError("lineage: give the run's Candidate records (a list, a SearchResult or a loaded Run)")
-    source = sources(candidates)
+    source = sources(candidates, memo)
     best = best if best is not None else default_best(candidates)
     kept = decimate(candidates, source, best, max_nodes)
     rows = [c for c in candidates if c.id in kept and finite(c.score) is not None]

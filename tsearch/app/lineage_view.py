@@ -8,6 +8,8 @@ clicking it (or typing an id) shows its image large with its whole recipe, besid
 
 from __future__ import annotations
 
+import weakref
+
 import gradio as gr
 
 from tsearch.app import best as best_lib
@@ -62,8 +64,23 @@ def best_id(run: LiveRun) -> int | None:
     return shown.id if shown is not None else None
 
 
-def figure(run: LiveRun, x: str = "nfe") -> dict:
-    return lineage_dict(run.candidates, best=best_id(run), x=x, title=f"{run.algorithm or 'search'}: lineage")
+_MEMOS: dict[int, tuple] = {}   # id of a shown LiveRun -> (a weak reference to it, its lineage memo)
+
+
+def _memo(run: LiveRun) -> dict:
+    """The lineage memo of a run this server shows (its candidates only grow): each redraw reads the new ones."""
+    held = _MEMOS.get(id(run))
+    if held is None or held[0]() is not run:
+        if len(_MEMOS) > 256:   # a long-lived server: forget runs no longer shown
+            for key in [k for k, (ref, _) in _MEMOS.items() if ref() is None]:
+                del _MEMOS[key]
+        held = _MEMOS[id(run)] = (weakref.ref(run), {})
+    return held[1]
+
+
+def figure(run: LiveRun, x: str = "nfe", memo: dict | None = None) -> dict:
+    return lineage_dict(run.candidates, best=best_id(run), x=x, title=f"{run.algorithm or 'search'}: lineage",
+                        memo=memo)
 
 
 def redraw(session: Session | None, x: str = "nfe", drawn=None, force: bool = True):
@@ -71,12 +88,12 @@ def redraw(session: Session | None, x: str = "nfe", drawn=None, force: bool = Tr
     run = session.shown.run if session is not None else None
     if run is None or not run.candidates:
         return gr.skip(), drawn
-    run = run.snapshot()
-    key = (id(session.shown.run), len(run.candidates), run.running, x)
+    shown, run = run, run.snapshot()
+    key = (id(shown), len(run.candidates), run.running, x)
     if not force and key == drawn:
         return gr.skip(), drawn
     try:
-        return plot(figure(run, x if x in ("nfe", "round") else "nfe")), key
+        return plot(figure(run, x if x in ("nfe", "round") else "nfe", _memo(shown))), key
     except ValueError as error:
         raise gr.Error(f"cannot draw the lineage: {error}") from None
 

@@ -22,7 +22,8 @@ from tsearch.recipes import recipe_text
 TICK = 1.0   # seconds between redraws while the view is open (only when the run has grown)
 EMPTY = "Run a search (or load one): each candidate is a node at (NFEs spent, score), joined to the one it came from."
 # A click on a node puts its id in the "candidate" field, as if typed: the field's change shows it.
-HEAD = """<script>
+HEAD = """<style>#lineage-image img { width: 100%; height: 200px; max-height: 200px; object-fit: contain; }</style>
+<script>
 setInterval(() => {
   const plot = document.querySelector('#lineage .js-plotly-plot');
   if (!plot || plot._lineageWired || !plot.on) return;

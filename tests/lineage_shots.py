@@ -45,9 +45,10 @@ def main() -> None:
         for name in ALGORITHMS:
             page.get_by_label(name, exact=True).check()
             page.click("#run")
-            page.wait_for_function("name => document.querySelector('#status').innerText.startsWith('Done') && "
-                                   "document.querySelector('#best-card').innerText.includes('Best so far')",
-                                   arg=name, timeout=600_000, polling=200)
+            page.wait_for_function("name => { const p = document.querySelector('#lineage .js-plotly-plot');"
+                                   " return document.querySelector('#status').innerText.startsWith('Done') &&"
+                                   " p && p.layout.title.text.startsWith(name + ': lineage'); }",
+                                   arg=name, timeout=600_000, polling=200)   # this run's, not the last one's
             count = int(page.inner_text("#status").split(" candidates")[0].split("·")[-1].replace(",", ""))
             page.wait_for_function("([name, n]) => { const p = document.querySelector('#lineage .js-plotly-plot');"
                                    " return p && p.layout.title.text.startsWith(name + ': lineage') &&"

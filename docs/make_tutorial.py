@@ -178,6 +178,16 @@ first_red = red.history[0]
 grid([Image.open(first_red.image_path), red.best_image],
      [f"first {first_red.score:.2f}", f"best #{red.best_id} {red.best_score:.2f}"], scale=6)'''),
     ("md", '''\
+## Which candidate came from which
+
+Every candidate records its parent, its round and its recipe, and that is what tells the algorithms apart.
+`tsearch.lineage_figure` draws it: each candidate at (NFEs spent, score), a line from the one it came from,
+the best's ancestry in red; here zero-order's walk from pivot to pivot (`x="round"` puts rounds across).
+`python -m tsearch report RUN --lineage lineage.html` writes the same figure as a page.'''),
+    ("code", '''\
+lineage = tsearch.lineage_figure(red, best=red.best_id)
+lineage.show(renderer="plotly_mimetype+notebook_connected")'''),
+    ("md", '''\
 ## The app, in the notebook
 
 The same searches with a live gallery, the chart growing as NFEs are spent, Stop, comparisons of

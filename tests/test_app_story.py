@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tsearch import recipes
 from tsearch.app import best as best_lib
 from tsearch.app import charts, views
 from tsearch.app.state import LiveRun
@@ -37,7 +38,8 @@ def stream(name: str, budget: int | None = None, stop_after: int | None = None, 
             held = (s + float(rng.normal()),) if evaluator else ()
             run.add(CandidateScored(Candidate(p.id, p.parent, p.round, s, Scores(("v",), (s,)),
                                               Scores(run.evaluators, held), costs.of(p), spent, p.t_end, (),
-                                              seconds=0.01, image_path=f"/x/{p.id}.png"), None))
+                                              seconds=0.01, image_path=f"/x/{p.id}.png",
+                                              draft=recipes.is_draft(p.ops, STEPS, None)), None))
             count += 1
             if stop_after is not None and count >= stop_after:
                 run.end(stopped=True)
@@ -60,13 +62,12 @@ def test_every_algorithm_gets_a_best_line_from_its_first_finished_sample(name):
     run = stream(name)
     figure = charts.run_figure(run)
     line = trace(figure, "best so far")
-    finished = [c for c in run.candidates if c.finished]
-    assert len(line["x"]) >= 2 and line["x"][0] == finished[0].nfe_spent   # from the first finished sample
-    # the steps baseline's result is its latest sample, by design (a pick by score would be a search); cem's
-    # is the full render of its best preview once made, which may score below the preview
-    rising = line["y"][:-1] if name == "cem" else line["y"]
+    finished = [c for c in run.candidates if c.deliverable]
+    # from the first deliverable sample (cem delivers one: the full render of its best draft, made last)
+    assert len(line["x"]) >= (1 if name == "cem" else 2) and line["x"][0] == finished[0].nfe_spent
+    # the steps baseline's result is its latest sample, by design (a pick by score would be a search)
     if name != "steps":
-        assert rising == sorted(rising), "the best so far never goes down"
+        assert line["y"] == sorted(line["y"]), "the best so far never goes down"
     winner = best_lib.best(run)
     assert (winner.id, winner.score) == run.algorithm_best == (run.best_id, run.best_score)   # the algorithm's own
     star = next(t for t in figure["data"] if t["name"].startswith("best: #"))
@@ -79,21 +80,43 @@ def test_every_algorithm_gets_a_best_line_from_its_first_finished_sample(name):
 def test_the_gallery_is_sorted_by_score_and_the_star_is_on_the_best(name):
     run = stream(name)
     rows = views.gallery_rows(run)
-    finished = [c for c in rows if c.finished]
+    finished = [c for c in rows if c.deliverable]
+    drafts = [c for c in rows if c.finished and c.draft]
     previews = [c for c in rows if not c.finished]
-    assert rows == finished + previews
-    for part in (finished, previews):
+    assert rows == finished + drafts + previews
+    for part in (finished, drafts, previews):
         assert [(-c.score, c.id) for c in part] == sorted((-c.score, c.id) for c in part)
     captions = [text for _, text in views.gallery(run)]
     starred = [i for i, text in enumerate(captions) if text.startswith("★")]
     winner = best_lib.best(run)
     assert starred == [rows.index(winner)] and winner.id == run.algorithm_best[0]
-    if name not in ("steps", "cem"):   # where the algorithm's rule is "the highest score", it leads the gallery
+    if name != "steps":   # where the algorithm's rule is "the highest score", it leads the gallery
         assert starred == [0]
     card = views.best_card(run)
     assert card.startswith(f"### Best so far: #{winner.id}")
     assert ("The highest score so far is" in card) == (rows[0].score > winner.score)   # said, when it is not the top
-    assert all(text.split("\n")[1].startswith("preview") for text in captions[len(finished):])
+    assert all(text.split("\n")[1].startswith("draft") for text in captions[len(finished):][:len(drafts)])
+    assert all(text.split("\n")[1].startswith("preview") for text in captions[len(finished) + len(drafts):])
+
+
+def test_drafts_are_drawn_and_badged_apart_and_never_the_best():
+    """cem scores few-step drafts and delivers the full render of its best: the drafts are hollow circles with
+    their own line, the render is joined to its draft, and the best line and star follow the render alone."""
+    run = stream("cem")
+    drafts = [c for c in run.candidates if c.draft]
+    assert len(drafts) == len(run.candidates) - 1 and not run.candidates[-1].draft
+    figure = charts.run_figure(run)
+    assert trace(figure, "drafts (few-step renders, not delivered)")["marker"]["symbol"] == "circle-open"
+    assert len(trace(figure, "drafts (few-step renders, not delivered)")["x"]) == len(drafts)
+    render = run.candidates[-1]
+    link = trace(figure, "draft → its full render")
+    assert link["x"] == [run.candidate(render.parent).nfe_spent, render.nfe_spent, None]
+    assert trace(figure, "best so far")["y"] == [render.score]
+    assert trace(figure, "best draft so far")["y"][-1] == max(c.score for c in drafts)
+    assert views.gallery(run)[0][1].startswith("★") and views.gallery(run)[1][1].startswith("✎")
+    early = stream("cem", stop_after=3)   # drafts only so far: the card and the best image say so
+    assert best_lib.best(early) is None and "best **draft** so far" in views.best_card(early)
+    assert views.best_path(early) == best_lib.best_draft(early).image_path
 
 
 @pytest.mark.parametrize("name", ["smc", "prune", "paths"])

@@ -1,11 +1,14 @@
 """The search's story in a real browser (Debian's chromium, headless, driven by Playwright for Python).
 
 Every algorithm the page offers is run from the page at a budget it accepts, on the analytic gmm model
-(a search of a few hundred candidates takes about a second), and the page must show: a best-so-far
-line of at least 2 points that never goes down (the steps baseline's follows its latest sample, and
-cem's ends on the full render of its best preview: their results by their own rule), a star on the
-run's best, which for every rule of "the highest score" is the top finished score the gallery shows.
-The small text of the page has a contrast of at least 4.5:1 against its background.
+(a search of a few hundred candidates takes about a second), and so is a draft-then-commit run (random
+search, the best 2 drafts re-rendered with more steps); the page must show: a best-so-far line that never
+goes down (the steps baseline's follows its latest sample, its result by its own rule), of at least 2 points
+(cem's 1: it delivers one full render, made last), and a star on the run's best, which for every rule of
+"the highest score" is the top score among the samples the run can deliver (drafts are badged apart).
+After each Run the Lineage view beside the chart shows every scored candidate, every parent edge and the
+best's ancestry (tests/lineage_check.py). The small text of the page has a contrast of at least 4.5:1 against
+its background.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from lineage_check import check_lineage
 from served import ARGS, CHROMIUM, served
 
 BUDGET, BUDGETS = 300, {"paths": 1500}   # paths needs 1,416 NFEs at gmm's 10 steps
@@ -62,6 +66,16 @@ def url(tmp_path_factory):
     torch.set_num_threads(threads)
 
 
+def _commit(page, steps: str, top: str) -> None:
+    """Draft-then-commit on (final render steps, drafts committed) or off ("", "1"), in the advanced accordion."""
+    page.get_by_text("Advanced: algorithm parameters").click()
+    for label, value in (("inal render steps", steps), ("rafts committed", top)):
+        field = page.locator(f"input[type=number][aria-label*='{label}']")
+        field.fill(value)
+        field.press("Tab")
+    page.get_by_text("Advanced: algorithm parameters").click()
+
+
 def _run(page, name: str) -> dict:
     """Run `name` from the page; its best line, the gallery's captions and the run's best id when Done."""
     page.get_by_label(name, exact=True).check()
@@ -90,19 +104,27 @@ def test_every_algorithm_tells_one_story_and_small_text_is_readable(url):
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.goto(url)
             page.wait_for_selector("#chart .main-svg", timeout=30_000)
-            for name in ALGORITHMS:
-                shown = _run(page, name)
-                assert len(shown["x"]) >= 2, f"{name}: the best line has {len(shown['x'])} points"
-                rising = shown["y"][:-1] if name == "cem" else shown["y"]
+            for name in [*ALGORITHMS, "draft-then-commit"]:
+                if name == "draft-then-commit":   # random search's drafts, the best 2 re-rendered at 20 steps
+                    _commit(page, "20", "2")
+                shown = _run(page, "random" if name == "draft-then-commit" else name)
+                assert len(shown["x"]) >= (1 if name == "cem" else 2), f"{name}: the best line has {len(shown['x'])} points"
                 if name != "steps":
-                    assert rising == sorted(rising), f"{name}: the best so far went down: {shown['y']}"
+                    assert shown["y"] == sorted(shown["y"]), f"{name}: the best so far went down: {shown['y']}"
                 starred = [c for c in shown["captions"] if c.startswith("★")]
                 assert len(starred) == 1, f"{name}: {len(starred)} stars in {shown['captions']}"
                 star = float(starred[0].split()[1])
                 assert star == pytest.approx(shown["star"], rel=1e-5) == pytest.approx(shown["y"][-1], rel=1e-5)
-                finished = [float(c.lstrip("★ ").split()[0]) for c in shown["captions"] if not c.startswith("◇")]
-                if name not in ("steps", "cem"):
-                    assert star == max(finished), f"{name}: the star {star} is not the top score {max(finished)}"
+                deliverable = [float(c.lstrip("★ ").split()[0]) for c in shown["captions"] if c[0] not in "◇✎"]
+                if name != "steps":
+                    assert star == max(deliverable), f"{name}: the star {star} is not the top score {max(deliverable)}"
+                if name in ("cem", "draft-then-commit"):   # the drafts are badged as drafts, after the full renders
+                    drafts = [i for i, c in enumerate(shown["captions"]) if c.startswith("✎")]
+                    assert drafts and min(drafts) == len(deliverable), shown["captions"]
+                lineage = check_lineage(page, "random" if name == "draft-then-commit" else name, name)
+                if name != "random":   # every other search (and the steps baseline's one noise) has lineages
+                    assert len(lineage["ancestry"]) >= 2, f"{name}: the best has no ancestor: {lineage['ancestry']}"
+            _commit(page, "", "1")
             small = [e for e in page.evaluate(CONTRAST) if e["ratio"] < 4.5]
             assert not small, f"small text under 4.5:1: {small[:8]}"
             # captions sit under their thumbnails, not over them

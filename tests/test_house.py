@@ -22,7 +22,7 @@ LAYERS = [   # lowest first; a module belongs to the first prefix that names it 
      "tsearch.options", "tsearch.envvars"),
     ("tsearch.search", "tsearch.worlds", "tsearch.models", "tsearch.verifiers", "tsearch.candidate",
      "tsearch.events", "tsearch.recipes", "tsearch.runs", "tsearch.runfolder"),
-    ("tsearch.config", "tsearch.config_checks", "tsearch.describe"),
+    ("tsearch.config", "tsearch.config_checks", "tsearch.describe", "tsearch.lineage", "tsearch.lineage_html"),
     ("tsearch.engine",),
     ("tsearch.api", "tsearch.regenerate"),
     ("tsearch.cli", "tsearch.cli_flags", "tsearch.cli_progress", "tsearch.sweep", "tsearch.app", "tsearch.arena",

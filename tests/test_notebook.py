@@ -98,6 +98,18 @@ def test_the_ask_tell_loop_agrees_with_tsearch_search(executed):
     assert (engine_id, engine_score) == (loop_id, loop_score)
 
 
+def test_the_lineage_is_shown_inline(executed):
+    notebook, _ = executed
+    cell = _cell(notebook, "tsearch.lineage_figure(")
+    bundle = next(o.data for o in cell.outputs if "application/vnd.plotly.v1+json" in o.get("data", {}))
+    figure = bundle["application/vnd.plotly.v1+json"]
+    nodes = [d[0] for t in figure["data"] if "customdata" in t for d in t["customdata"]]
+    assert sorted(nodes) == [0, 1, 2]   # the 3 candidates of the zero-order run
+    chain = next(t for t in figure["data"] if t["name"].startswith("the best's ancestry"))
+    engine_id = int(re.search(r"best #(\d+)", _text(_cell(notebook, "red = tsearch.search("))).group(1))
+    assert chain["meta"]["ancestry"][0] == engine_id
+
+
 def test_the_last_cell_serves_the_app_inline_only_when_asked(executed):
     notebook, _ = executed
     last = notebook.cells[-1]

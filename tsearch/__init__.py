@@ -7,5 +7,6 @@ ensure_torchvision()
 from tsearch.version import __version__  # noqa: E402
 
 from tsearch.api import SearchResult, prepare, search, stream  # noqa: E402
+from tsearch.lineage import lineage_figure  # noqa: E402
 
-__all__ = ["search", "stream", "prepare", "SearchResult", "__version__"]
+__all__ = ["search", "stream", "prepare", "SearchResult", "lineage_figure", "__version__"]

@@ -77,6 +77,12 @@ class Candidate:
     seconds: float = 0.0            # wall-clock share of its batch (denoise + decode + verify)
     verifier_seconds: float = 0.0   # verifier share of its batch
     image_path: str | None = None   # its PNG in the run folder, when the run is written
+    draft: bool = False             # a few-step render the run does not deliver (its full render or commit does)
+
+    @property
+    def deliverable(self) -> bool:
+        """A sample the run can deliver: finished, and not a few-step draft."""
+        return self.finished and not self.draft
 
     @property
     def ops(self) -> tuple[Op, ...]:
@@ -98,7 +104,8 @@ class Candidate:
         return {"id": self.id, "parent": self.parent, "round": self.round, "nfe": self.nfe,
                 "nfe_spent": self.nfe_spent, "t_end": self.t_end, "score": finite(self.score),
                 "scores": dict(self.scores), "evals": dict(self.evals), "recipe": [dict(op) for op in self.recipe],
-                "seconds": self.seconds, "verifier_seconds": self.verifier_seconds}
+                "seconds": self.seconds, "verifier_seconds": self.verifier_seconds,
+                **({"draft": True} if self.draft else {})}   # only when set: rows from before drafts read the same
 
     @classmethod
     def from_row(cls, row: Mapping, image_path: str | None = None) -> "Candidate":
@@ -120,13 +127,21 @@ class Candidate:
                        evals=Scores.from_dict(row.get("evals")), nfe=_int(row, "nfe", 0),
                        nfe_spent=_int(row, "nfe_spent"), t_end=float(row.get("t_end", 0.0)),
                        recipe=tuple(dict(op) for op in recipe), seconds=float(row.get("seconds") or 0.0),
-                       verifier_seconds=float(row.get("verifier_seconds") or 0.0), image_path=image_path)
+                       verifier_seconds=float(row.get("verifier_seconds") or 0.0), image_path=image_path,
+                       draft=_flag(row, "draft"))
         except (TypeError, ValueError, KeyError) as error:
             ident = row.get("id", "?") if isinstance(row, Mapping) else "?"
             raise ValueError(f"candidate {ident}: {error}") from None
 
 
 _FIELDS = {f.name for f in fields(Candidate)}
+
+
+def _flag(row: Mapping, key: str) -> bool:
+    value = row.get(key, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, got {value!r}")
+    return value
 
 
 def _int(row: Mapping, key: str, default: int | None = None) -> int:

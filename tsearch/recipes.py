@@ -145,5 +145,36 @@ def final_render_ops(recipe: Sequence[Op], steps: int) -> tuple[Op, ...] | None:
     return tuple(noise_ops(recipe)) + (Integrate(1.0, 0.0, steps),)
 
 
-__all__ = ["Counter", "apply_ops", "final_render_ops", "flow_ops", "noise_ops", "regenerate_state", "scored_images",
-           "start_noise", "start_states", "structure", "to_pil"]
+def is_draft(recipe: Sequence[Op], steps: int, final_steps: int | None) -> bool:
+    """Whether a scored recipe is a draft, a render the run does not deliver: with final_steps, any sample of
+    one noise (it is committed at final_steps, and the commit is the run's result); without, a sample of
+    one noise integrated in fewer than the run's `steps` (a few-step preview, as cem scores)."""
+    if final_render_ops(recipe, 1) is None:
+        return False   # not finished, or not one noise's flow (paths, smc, tree): no full render of it exists
+    return final_steps is not None or sum(op.steps for op in flow_ops(recipe)) < steps
+
+
+def recipe_text(recipe) -> str:
+    """A recipe as one line, e.g. `gaussian(seed=7) → neighbour(cos=0.95, seed=3) → integrate(1→0, 10 steps)`."""
+    parts = []
+    for op in recipe:
+        kind = op.get("op")
+        if kind == "gaussian":
+            parts.append(f"gaussian(seed={op['seed']})")
+        elif kind == "neighbour":
+            parts.append(f"neighbour(cos={op['cos']:g}, seed={op['seed']})")
+        elif kind == "integrate":
+            parts.append(f"integrate({op['t_from']:g}→{op['t_to']:g}, {op['steps']} steps)")
+        elif kind == "renoise":
+            parts.append(f"renoise({op['t_from']:g}→{op['t_to']:g}, seed={op['seed']})")
+        elif kind == "crossover":
+            parts.append(f"crossover(cos={op['cos']:g}, with [{recipe_text(op.get('other') or [])}])")
+        elif kind == "coarsenoise":
+            parts.append(f"coarse-band noise(seed={op['seed']}, {op['grid']}x{op['grid']} cells)")
+        else:
+            parts.append(str(op))
+    return " → ".join(parts)
+
+
+__all__ = ["Counter", "apply_ops", "final_render_ops", "flow_ops", "is_draft", "noise_ops", "recipe_text",
+           "regenerate_state", "scored_images", "start_noise", "start_states", "structure", "to_pil"]

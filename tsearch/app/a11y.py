@@ -30,6 +30,8 @@ def best_alt(run: LiveRun | None, what: str = "Best sample so far") -> str | Non
     if run is None:
         return None
     shown = best_lib.best(run)
+    if shown is None and best_lib.best_draft(run) is not None:
+        shown, what = best_lib.best_draft(run), "Best draft so far (a few-step render)"
     if shown is None:
         shown, what = best_lib.best_preview(run), "Best preview so far (a clean estimate of a noisy state)"
     if shown is None:

@@ -12,7 +12,11 @@ How "best" is decided (DESIGN.md: "best" comes from the algorithm, on the events
   than the last reported best becomes the best: the best found so far, shown before its round is told.
 - A preview (a clean estimate of a noisy state, `Candidate.finished` False: smc, prune and paths score
   these) is never the best. Previews have their own running maximum, drawn and badged as previews.
-So the best line starts at the first finished sample and, for every algorithm whose rule is "the highest
+- A draft (a few-step render the run does not deliver, `Candidate.draft`: cem's previews, and every
+  sample of a draft-then-commit run before its commits) is never the best either, even when the algorithm
+  reports one (cem does until its full render): the best follows the samples the run can deliver. Drafts
+  have their own running maximum, drawn and badged as drafts.
+So the best line starts at the first deliverable sample and, for every algorithm whose rule is "the highest
 score", never goes down; the steps baseline's line follows its latest sample, as its result does.
 """
 
@@ -30,10 +34,11 @@ COSTS = {"nfe": "NFEs spent (denoiser passes)", "seconds": "seconds spent (denoi
 
 @dataclass(frozen=True)
 class Step:
-    """The state of the run once `scored` was scored: its best and best preview so far (None: none yet)."""
+    """The state of the run once `scored` was scored: its best, best preview and best draft so far (None: none yet)."""
     scored: Candidate
     best: Candidate | None
     preview: Candidate | None
+    draft: Candidate | None = None
 
 
 def _score(candidate: Candidate | None) -> float:
@@ -43,25 +48,27 @@ def _score(candidate: Candidate | None) -> float:
 
 def history(run: LiveRun) -> list[Step]:
     """One Step per candidate, in the order they were scored (see the module's docstring for the rule)."""
-    steps, best, preview = [], None, None
+    steps, best, preview, draft = [], None, None, None
     rounds, r = run.rounds, 0
+    higher = lambda c, than: finite(c.score) is not None and (than is None or _score(c) > _score(than))  # noqa: E731
     for candidate in run.candidates:
-        if candidate.finished:
-            if finite(candidate.score) is not None and (best is None or _score(candidate) > _score(best)):
-                best = candidate
-        elif finite(candidate.score) is not None and (preview is None or _score(candidate) > _score(preview)):
-            preview = candidate
+        if candidate.deliverable:
+            best = candidate if higher(candidate, best) else best
+        elif candidate.finished:
+            draft = candidate if higher(candidate, draft) else draft
+        else:
+            preview = candidate if higher(candidate, preview) else preview
         while r < len(rounds) and rounds[r][0] <= candidate.nfe_spent:   # the rounds told once it was scored
             reported = run.candidate(rounds[r][1])
-            if reported is not None and reported.finished:
+            if reported is not None and reported.deliverable:
                 best = reported
             r += 1
-        steps.append(Step(candidate, best, preview))
+        steps.append(Step(candidate, best, preview, draft))
     return steps
 
 
 def best(run: LiveRun) -> Candidate | None:
-    """The run's best finished sample so far (None before the first one)."""
+    """The run's best deliverable sample so far (None before the first one)."""
     steps = history(run)
     return steps[-1].best if steps else None
 
@@ -69,6 +76,11 @@ def best(run: LiveRun) -> Candidate | None:
 def best_preview(run: LiveRun) -> Candidate | None:
     steps = history(run)
     return steps[-1].preview if steps else None
+
+
+def best_draft(run: LiveRun) -> Candidate | None:
+    steps = history(run)
+    return steps[-1].draft if steps else None
 
 
 def costs(candidates: list[Candidate], cost: str = "nfe") -> list[float]:
@@ -86,12 +98,12 @@ def costs(candidates: list[Candidate], cost: str = "nfe") -> list[float]:
     return out
 
 
-def line(run: LiveRun, cost: str = "nfe", previews: bool = False) -> tuple[list, list, list]:
-    """(xs, scores, ids) of the best-so-far line (or the best-preview line): a point per candidate from
-    the first one that has a best, and at each point the best's score."""
+def line(run: LiveRun, cost: str = "nfe", previews: bool = False, drafts: bool = False) -> tuple[list, list, list]:
+    """(xs, scores, ids) of the best-so-far line (or the best-preview, or best-draft, line): a point per
+    candidate from the first one that has a best, and at each point the best's score."""
     xs, ys, ids = [], [], []
     for x, step in zip(costs(run.candidates, cost), history(run)):
-        chosen = step.preview if previews else step.best
+        chosen = step.preview if previews else step.draft if drafts else step.best
         if chosen is not None:
             xs.append(x)
             ys.append(finite(chosen.score))

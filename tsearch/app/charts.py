@@ -108,6 +108,7 @@ COMPUTE = {"nfe": "NFEs", "seconds": "seconds", "calls": "verifier calls"}   # "
 GRID = "#e5e5e5"
 TEXT = "#333333"            # axis and annotation text: 12.6:1 on white
 PREVIEW = "#7a5c00"         # previews (clean estimates of noisy states): dark amber, 6.4:1 on white
+DRAFT = "#6b4c9a"           # drafts (few-step renders the run does not deliver): purple, 6.7:1 on white
 MAIN, HELD_OUT = [0.42, 1.0], [0.0, 0.25]   # y domains: the verifier's panel above, the held-out panel below
 
 
@@ -163,16 +164,37 @@ def _points(name: str, rows, xs, colour: str, symbol: str = "circle") -> dict:
 
 
 def _candidate_traces(run: LiveRun, cost: str) -> list[dict]:
-    """Finished samples as filled dots, previews (clean estimates of noisy states) as hollow diamonds."""
+    """Deliverable samples as filled dots, drafts (few-step renders) as hollow circles, previews (clean
+    estimates of noisy states) as hollow diamonds; each draft's full render (or commit) joined to it."""
     xs = best_lib.costs(run.candidates, cost)
     rows = [(x, c) for x, c in zip(xs, run.candidates) if finite(c.score) is not None]
-    done = [(x, c) for x, c in rows if c.finished]
+    done = [(x, c) for x, c in rows if c.deliverable]
+    drafts = [(x, c) for x, c in rows if c.finished and c.draft]
     early = [(x, c) for x, c in rows if not c.finished]
     traces = [_points("candidates", [c for _, c in done], [x for x, _ in done], "rgba(31,119,180,0.35)")]
+    if drafts:
+        traces.append(_points("drafts (few-step renders, not delivered)", [c for _, c in drafts],
+                              [x for x, _ in drafts], DRAFT, "circle-open"))
+        traces += _commit_links(rows, run)
     if early:
         traces.append(_points("previews (clean estimates of noisy states)", [c for _, c in early],
                               [x for x, _ in early], PREVIEW, "diamond-open"))
     return traces
+
+
+def _commit_links(rows, run: LiveRun) -> list[dict]:
+    """A thin line from each draft to its full render or commit (a deliverable sample whose parent is a draft)."""
+    at = {c.id: (x, c.score) for x, c in rows}
+    lx, ly = [], []
+    for x, c in rows:
+        parent = run.candidate(c.parent)
+        if c.deliverable and parent is not None and parent.draft and parent.id in at:
+            lx += [at[parent.id][0], x, None]
+            ly += [at[parent.id][1], c.score, None]
+    if not lx:
+        return []
+    return [{"type": "scatter", "name": "draft → its full render", "mode": "lines", "x": lx, "y": ly,
+             "yaxis": "y", "xaxis": "x", "line": {"color": DRAFT, "width": 1.5, "dash": "dot"}, "hoverinfo": "skip"}]
 
 
 def _winner(run: LiveRun, cost: str) -> list[dict]:
@@ -200,8 +222,9 @@ def _baseline_traces(run: LiveRun, baseline: LiveRun, cost: str, evaluator: str 
 
 
 def run_figure(run: LiveRun, baseline: LiveRun | None = None, cost: str = "nfe") -> dict:
-    """One run: candidates as points (previews apart), the best-so-far line from the first finished sample,
-    a star on the best, the best preview so far, the baseline; the held-out evaluator in its own panel.
+    """One run: candidates as points (drafts and previews apart), the best-so-far line from the first deliverable
+    sample, a star on the best, the best preview and draft so far, the baseline; the held-out evaluator in its
+    own panel.
 
     `cost` is the x axis: "nfe" (NFEs spent), "seconds" (wall-clock, verifiers included) or "calls"
     (verifier calls, one per candidate scored)."""
@@ -211,6 +234,9 @@ def run_figure(run: LiveRun, baseline: LiveRun | None = None, cost: str = "nfe")
     px, py, _ = best_lib.line(run, cost, previews=True)
     if px:
         traces.append(_line("best preview so far", px, py, PREVIEW, width=2, dash="dot"))
+    dx, dy, _ = best_lib.line(run, cost, drafts=True)
+    if dx:
+        traces.append(_line("best draft so far", dx, dy, DRAFT, width=2, dash="dot"))
     traces += _winner(run, cost)
     evaluator = run.evaluators[0] if run.evaluators else None
     if evaluator:

@@ -13,8 +13,8 @@ import os
 import gradio as gr
 
 from tsearch import envvars
-from tsearch.app import (a11y, axis, catalog, charts, choices, compare, compare_estimate, density, handlers, numbers,
-                         restore, views)
+from tsearch.app import (a11y, axis, catalog, charts, choices, compare, compare_estimate, density, handlers,
+                         lineage_view, numbers, restore, views)
 from tsearch.app.compare_table import DATATYPES, HEADERS
 from tsearch.app.controls import (DEFAULT_ALGORITHM, _controls, _model_controls,  # noqa: F401 (tests read them here)
                                   _model_option_updates, _run_bar)
@@ -130,12 +130,15 @@ def _results() -> dict:
                                                        interactive=False, height=240, elem_classes=["pixelated"],
                                                        elem_id="baseline-best", visible=False, min_width=120)
                     r["best_card"] = gr.Markdown("", label="Best sample", elem_id="best-card")
-                with gr.Column(scale=2, min_width=300):
-                    r["chart"] = gr.Plot(handlers.plot(charts.empty_figure()), label="Compute vs score",
-                                         elem_id="chart")
-                    r["chart_text"] = gr.Markdown("", elem_id="chart-text")   # the chart in words (tsearch.app.a11y)
-                    r["cost"] = axis.cost_radio("cost-axis")   # the chart's x axis (tsearch.app.axis), under it
-                    r["density"] = density.density_plot()      # gmm: the samples over the density (tsearch.app.density)
+                with gr.Column(scale=2, min_width=300), gr.Tabs(elem_id="chart-tabs"):
+                    with gr.Tab("Compute vs score", id="chart-tab") as r["chart_tab"]:
+                        r["chart"] = gr.Plot(handlers.plot(charts.empty_figure()), label="Compute vs score",
+                                             elem_id="chart")
+                        r["chart_text"] = gr.Markdown("", elem_id="chart-text")   # the chart in words (a11y)
+                        r["cost"] = axis.cost_radio("cost-axis")   # the chart's x axis (tsearch.app.axis), under it
+                        r["density"] = density.density_plot()      # gmm: the samples over the density (density.py)
+                    with gr.Tab("Lineage", id="lineage-tab") as r["lineage_tab"]:   # which came from which
+                        r["lineage"] = lineage_view.build()
             r["gallery"] = gr.Gallery(label=views.GALLERY_LABEL, columns=6, rows=3,
                                       height="auto", object_fit="contain",
                                       elem_classes=["pixelated", "wrap-captions"], elem_id="gallery")
@@ -185,6 +188,7 @@ def _wire_views(demo: gr.Blocks, session: gr.State, c: dict, r: dict) -> None:
     r["compare_cost"].change(compare.redraw, inputs_kwargs={"cost": r["compare_cost"], "session": session},
                              outputs=r["compare_chart"], **private)
     r["chart"].change(density.view, inputs_kwargs={"session": session}, outputs=r["density"], **private)
+    lineage_view.wire(r["lineage"], session, r["lineage_tab"], r["chart_tab"])
     for component in (r["chart"], r["best_image"]):   # the chart's summary and the best image's alt text
         component.change(a11y.describe, inputs_kwargs={"session": session}, outputs=[r["chart_text"], r["best_image"]],
                          **private)
@@ -212,7 +216,7 @@ def build_demo(title: str = TITLE, model=None, budget: int | None = None) -> gr.
     # delete_cache: gradio's copies of candidate images older than a day go, checked hourly
     with gr.Blocks(title=title, delete_cache=(3600, 86400)) as demo:
         session = gr.State(Session())   # deep-copied per tab: each tab gets a fresh Session
-        gr.HTML("", head=HEAD, padding=False)
+        gr.HTML("", head=HEAD + lineage_view.HEAD, padding=False)
         gr.Markdown(INTRO, elem_id="intro")
         gr.Markdown(f"> **Note:** {fallback}", visible=bool(fallback), elem_id="fallback-note")
         c = _run_bar(start, info, preset)

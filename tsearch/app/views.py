@@ -13,6 +13,7 @@ from tsearch.app.state import LiveRun
 from tsearch.candidate import Candidate
 from tsearch.events import no_finite_score
 from tsearch.jsonio import finite
+from tsearch.recipes import recipe_text  # noqa: F401 (the card and tests read it here)
 
 TOP = 8      # the gallery holds TOP + LATEST candidates, highest score first (TOP // 2 places kept for previews)
 LATEST = 8   # (named when the gallery also held the latest candidates; kept for callers that pass it)
@@ -27,26 +28,31 @@ def fmt(value) -> str:
 def caption(candidate: Candidate, best_id: int | None = None) -> str:
     """A gallery caption of two short lines, score first: `★ 1.23457` then `40 NFE · #3`.
 
-    A preview (the clean estimate of a noisy state) reads `◇ 1.23457` and `preview · #3`. The page's
-    CSS sets the caption under the thumbnail, never over it, and keeps the line break. Round and parent
-    are on the best sample's card and in the run's files."""
+    A preview (the clean estimate of a noisy state) reads `◇ 1.23457` and `preview · #3`; a draft (a
+    few-step render the run does not deliver) `✎ 1.23457` and `draft · 8 NFE · #3`. The page's CSS sets the
+    caption under the thumbnail, never over it, and keeps the line break. Round and parent are on the best
+    sample's card and in the run's files."""
     if not candidate.finished:
         return f"◇ {fmt(candidate.score)}\npreview · #{candidate.id}"
+    if candidate.draft:
+        return f"✎ {fmt(candidate.score)}\ndraft · {candidate.nfe_spent} NFE · #{candidate.id}"
     star = "★ " if candidate.id == best_id else ""
     return f"{star}{fmt(candidate.score)}\n{candidate.nfe_spent} NFE · #{candidate.id}"
 
 
-GALLERY_LABEL = "Candidates, highest score first (finished samples, then ◇ previews: clean estimates of noisy states)"
+GALLERY_LABEL = ("Candidates, highest score first (finished samples, then ✎ drafts: few-step renders the run does "
+                 "not deliver, then ◇ previews: clean estimates of noisy states)")
 
 
 def gallery_rows(run: LiveRun, top: int = TOP, latest: int = LATEST) -> list[Candidate]:
-    """The `top + latest` highest-scoring finished samples, highest first (ties: earlier first), then the
-    highest-scoring previews; the run's best is always among them (the steps baseline's latest may not
-    score highest), in its place in that order."""
+    """The `top + latest` highest-scoring deliverable samples, highest first (ties: earlier first), then the
+    highest-scoring drafts, then previews; the run's best is always among them (the steps baseline's latest
+    may not score highest), in its place in that order."""
     scored = [c for c in run.candidates if finite(c.score) is not None and c.image_path]
     order = lambda c: (-c.score, c.id)   # noqa: E731
-    finished = sorted((c for c in scored if c.finished), key=order)
-    previews = sorted((c for c in scored if not c.finished), key=order)
+    finished = sorted((c for c in scored if c.deliverable), key=order)
+    previews = (sorted((c for c in scored if c.finished and c.draft), key=order)
+                + sorted((c for c in scored if not c.finished), key=order))
     room = top + latest - min(len(previews), top // 2)   # previews, when there are any, get a few places
     shown = finished[:room]
     winner = best_lib.best(run)
@@ -62,34 +68,12 @@ def gallery(run: LiveRun) -> list[tuple[str, str]]:
     return [(c.image_path, caption(c, winner.id if winner else None) + marks(run, c)) for c in gallery_rows(run)]
 
 
-def recipe_text(recipe) -> str:
-    """A recipe as one line, e.g. `gaussian(seed=7) → neighbour(cos=0.95, seed=3) → integrate(1→0, 10 steps)`."""
-    parts = []
-    for op in recipe:
-        kind = op.get("op")
-        if kind == "gaussian":
-            parts.append(f"gaussian(seed={op['seed']})")
-        elif kind == "neighbour":
-            parts.append(f"neighbour(cos={op['cos']:g}, seed={op['seed']})")
-        elif kind == "integrate":
-            parts.append(f"integrate({op['t_from']:g}→{op['t_to']:g}, {op['steps']} steps)")
-        elif kind == "renoise":
-            parts.append(f"renoise({op['t_from']:g}→{op['t_to']:g}, seed={op['seed']})")
-        elif kind == "crossover":
-            parts.append(f"crossover(cos={op['cos']:g}, with [{recipe_text(op.get('other') or [])}])")
-        elif kind == "coarsenoise":
-            parts.append(f"coarse-band noise(seed={op['seed']}, {op['grid']}x{op['grid']} cells)")
-        else:
-            parts.append(str(op))
-    return " → ".join(parts)
-
-
 def best_path(run: LiveRun) -> str | None:
-    """The best sample's image (its final render when one was made), else the best preview's."""
+    """The best sample's image (its final render when one was made), else the best draft's or preview's."""
     winner = best_lib.best(run)
     if run.final_path and winner is not None and winner.id == run.best_id:
         return run.final_path
-    shown = winner or best_lib.best_preview(run)
+    shown = winner or best_lib.best_draft(run) or best_lib.best_preview(run)
     return shown.image_path if shown else None
 
 
@@ -105,6 +89,11 @@ def best_card(run: LiveRun) -> str:
     """Markdown beside the large best image: a short head (its scores, where it was found), then the recipe that
     regenerates it in a collapsed "How to regenerate this sample" (an HTML <details>, markdown inside)."""
     best = best_lib.best(run)
+    draft = best_lib.best_draft(run) if best is None else None
+    if draft is not None:
+        return (f"### No full render yet\n\nShown: the best **draft** so far, #{draft.id} (a few-step render, "
+                f"{draft.nfe} NFEs), scoring {fmt(draft.score)}. The run delivers full renders: its result is the "
+                "full render of its best draft, which comes later.")
     if best is None:
         preview = best_lib.best_preview(run)
         if preview is None:
@@ -123,12 +112,15 @@ def _card_head(run: LiveRun, best: Candidate) -> list[str]:
         lines.append("Per verifier: " + ", ".join(f"{k} {fmt(v)}" for k, v in best.scores.items()))
     for name, value in best.evals.items():
         lines.append(f"**{name}** (held out): {fmt(value)}")
-    top = max((c for c in run.candidates if c.finished and finite(c.score) is not None), key=lambda c: c.score,
+    top = max((c for c in run.candidates if c.deliverable and finite(c.score) is not None), key=lambda c: c.score,
               default=None)
     if top is not None and finite(best.score) is not None and top.score > best.score:
         lines.append(f"The highest score so far is #{top.id} ({fmt(top.score)}): {run.algorithm or 'this algorithm'} "
-                     "returns this one by its own rule (the steps baseline its latest sample, cem the full-step "
-                     "render of its best few-step sample).")
+                     "returns this one by its own rule (the steps baseline its latest sample).")
+    draft = run.candidate(best.parent)
+    if draft is not None and draft.draft:
+        lines.append(f"The full render of draft #{draft.id}, which scored {fmt(draft.score)} in {draft.nfe} NFEs "
+                     "(drafts and full renders are different images, so their scores differ).")
     parent = "none" if best.parent is None else f"#{best.parent}"
     found = f"Found at {best.nfe_spent} NFEs, round {best.round}, parent {parent}."
     if best_path(run) == run.final_path and run.final_path:

@@ -147,7 +147,12 @@ def main_report(argv=None) -> int:
     p.add_argument("--no-set-metrics", action="store_true", help="skip metrics over each group's best images (FID, IS)")
     p.add_argument("--against", default=None, metavar="METHOD",
                    help="also print every method paired against this one (its label), unit by unit, with intervals")
+    p.add_argument("--lineage", default=None, metavar="OUT.html",
+                   help="DIR is one run's folder: write its lineage (which candidate came from which) to OUT.html")
+    p.add_argument("--lineage-x", choices=["nfe", "round"], default="nfe", help="--lineage's x axis (default nfe)")
     args = p.parse_args(argv)
+    if args.lineage:
+        return _lineage(args.dir, args.lineage, args.lineage_x)
     from pathlib import Path
 
     from tsearch.sweep import paired, report
@@ -175,6 +180,21 @@ def main_report(argv=None) -> int:
             _print_error(f"--html {html}: cannot write it ({error.strerror or error}); the table above is complete")
             return 1
         print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _lineage(run_dir: str, out: str, x: str) -> int:
+    """`report RUN --lineage OUT.html` (tsearch.lineage_html)."""
+    if importlib.util.find_spec("plotly") is None:
+        _print_error("--lineage needs plotly: pip install plotly")
+        return 2
+    from tsearch import lineage_html
+
+    try:
+        print(f"wrote {lineage_html.write(run_dir, out, x)}", file=sys.stderr)
+    except (ValueError, OSError) as error:
+        _print_error(error)
+        return 2
     return 0
 
 

@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from tsearch.arena import stats
+from tsearch.sweep import stats
 
 
 def test_paired_difference_by_hand():

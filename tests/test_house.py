@@ -3,8 +3,9 @@
 Every `import` in every module counts, function-local (lazy) ones included. A module's layer comes
 from DESIGN.md ("Arrows point one way"): the basics at the bottom; then the parts (search, models,
 verifiers, the worlds and the records they exchange); the config over them (its one validation reads
-the registries); the engine; the API; the front doors (CLI, sweeps, app); the benchmarks and the
-package itself on top. A module may import its own layer or any below; and search, models and
+the registries); the engine; the API; the front doors, each on its own floor (sweeps, then the arena over them, the CLI, the
+app and its MCP tool); the benchmarks and the package itself on top. The worlds sit under the parts: no world
+imports a model or a verifier. A module may import its own layer or any below; and search, models and
 verifiers do not know each other (STYLE.md 1). The long-function check of the same issue is here too.
 """
 
@@ -18,15 +19,20 @@ import tsearch
 
 ROOT = Path(tsearch.__file__).parent
 LAYERS = [   # lowest first; a module belongs to the first prefix that names it or a package above it
-    ("tsearch._compat", "tsearch.jsonio", "tsearch.noise", "tsearch.sampling", "tsearch.registry", "tsearch.version",
-     "tsearch.options", "tsearch.envvars"),
-    ("tsearch.search", "tsearch.worlds", "tsearch.models", "tsearch.verifiers", "tsearch.candidate",
+    ("tsearch._compat", "tsearch.jsonio", "tsearch.noise", "tsearch.sampling", "tsearch.schedule", "tsearch.registry",
+     "tsearch.version", "tsearch.options", "tsearch.envvars"),
+    ("tsearch.worlds",),   # data, oracles, training: no world imports a model, a verifier or anything above
+    ("tsearch.search", "tsearch.models", "tsearch.verifiers", "tsearch.candidate",
      "tsearch.events", "tsearch.recipes", "tsearch.runs", "tsearch.runfolder"),
     ("tsearch.config", "tsearch.config_checks", "tsearch.describe", "tsearch.lineage", "tsearch.lineage_html"),
     ("tsearch.engine",),
     ("tsearch.api", "tsearch.regenerate"),
-    ("tsearch.cli", "tsearch.cli_flags", "tsearch.cli_progress", "tsearch.sweep", "tsearch.app", "tsearch.arena",
-     "tsearch.bench.charts"),   # bench.charts: plain drawing code, imports nothing of tsearch; the arena draws with it
+    ("tsearch.bench.charts",),   # plain drawing code, imports nothing of tsearch; the sweeps and the arena draw with it
+    # the front doors, each on its own floor: a door may drive the ones below it, never one above
+    ("tsearch.sweep",),
+    ("tsearch.arena",),   # a thin layer over sweeps
+    ("tsearch.cli", "tsearch.cli_flags", "tsearch.cli_progress"),
+    ("tsearch.app",),   # the page and its MCP tool, over the library
     ("tsearch.bench", "tsearch.__main__", "tsearch"),
 ]
 STRANGERS = ("tsearch.search", "tsearch.models", "tsearch.verifiers")   # none imports another
@@ -141,7 +147,8 @@ def long_functions(limit: int = MAX_LINES) -> list[str]:
 
 def test_the_checks_find_what_they_look_for():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, "abcd") == [["a", "b", "c"]]
-    assert layer("tsearch.engine.loop") == (3, "tsearch.engine") and layer("tsearch") == (6, "tsearch")
+    assert layer("tsearch.engine.loop") == (4, "tsearch.engine") and layer("tsearch") == (11, "tsearch")
+    assert layer("tsearch.sweep.stats")[0] < layer("tsearch.arena.cli")[0] < layer("tsearch.cli")[0] < layer("tsearch.app")[0]
     assert "tsearch.engine.overlap" in graph()["tsearch.engine.loop"]   # lazy and top-level imports alike
     assert long_functions(limit=10) and all(" lines)" in line for line in long_functions(limit=10))
 

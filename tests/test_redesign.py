@@ -18,7 +18,7 @@ from tsearch.candidate import Candidate, Scores
 from tsearch.config import SearchConfig
 from tsearch.events import RoundDone
 from tsearch.models.gmm import GaussianMixture
-from tsearch.models.schedule import RectifiedFlow, VarianceExploding
+from tsearch.schedule import RectifiedFlow, VarianceExploding
 from tsearch.runs import load_run
 from tsearch.search import ALGORITHMS, Algorithm, Costs, make_algorithm
 from tsearch.search.base import BestOf, Gaussian, Integrate

@@ -6,7 +6,7 @@ pairwise agreement with the oracle over the candidate pools it ranked (pairs of 
 scores differ, ordered the same way; and over pass/fail pairs only); its tie rate (searches whose best
 score is shared by more than one candidate); and its gap to the oracle-verified search of the same method
 at the same budget. Intervals are 95% bootstraps over units, paired where two entries are compared
-(`tsearch.arena.stats`). Only the units every entry has at its top budget are compared, so a partial
+(`tsearch.sweep.stats`). Only the units every entry has at its top budget are compared, so a partial
 ladder stays paired. An entry that searches with the oracle is labelled "upper bound (oracle)".
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tsearch.arena import stats
+from tsearch.sweep import stats
 
 ORACLE = "shapes-oracle"
 UPPER_BOUND = "upper bound (oracle)"

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from tsearch.arena import stats
+from tsearch.sweep import stats
 from tsearch.arena.curves import Outcome
 
 REFERENCE = "random"

@@ -1,7 +1,7 @@
 """The Model contract (DESIGN.md) and the parts every adapter shares.
 
 An adapter implements `encode`, `forward_x0` and `decode`, and sets `noise_shape`, `nfe_per_eval`
-and its `schedule` (rectified flow or variance exploding, see `models.schedule`). A model holds no
+and its `schedule` (rectified flow or variance exploding, see `tsearch.schedule`). A model holds no
 per-search state: the solver is an argument, and each search counts its own NFEs around the
 denoiser call (`tsearch.recipes.Counter`), so one loaded instance serves concurrent searches.
 Integrating a batch along a schedule is `tsearch.recipes.denoise(model, cond, x, sigmas, solver)`.
@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from tsearch.models import schedule as schedules
+from tsearch import schedule as schedules
 
 
 DTYPE_NAMES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}

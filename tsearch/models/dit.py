@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from tsearch.models.pipeline import PipelineModel, PipelineOptions
-from tsearch.models.schedule import VarianceExploding
+from tsearch.schedule import VarianceExploding
 from tsearch.models.vp import VPAsVE
 
 

@@ -17,7 +17,7 @@ import math
 import torch
 
 from tsearch.models.base import Model
-from tsearch.models.schedule import RectifiedFlow, VarianceExploding
+from tsearch.schedule import RectifiedFlow, VarianceExploding
 
 COLOURS = ["red", "green", "blue", "yellow", "cyan", "magenta", "white", "grey"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from tsearch.models.flux import flow_shift
-from tsearch.models.schedule import RectifiedFlow
+from tsearch.schedule import RectifiedFlow
 from tsearch.models.pipeline import PipelineModel, PipelineOptions, check_prompt, check_size
 
 

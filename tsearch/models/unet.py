@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from tsearch.models.pipeline import PipelineModel, PipelineOptions, check_prompt, check_size
-from tsearch.models.schedule import VarianceExploding
+from tsearch.schedule import VarianceExploding
 from tsearch.models.vp import VPAsVE
 
 

@@ -2,14 +2,14 @@
 
 A unit is a (condition, seed); at each budget a method is compared with METHOD on the units both have
 finished, on the report's headline column (accuracy where an oracle judged, else the first evaluator,
-else the score): the mean difference with a 95% paired bootstrap interval (`tsearch.arena.stats`, the
+else the score): the mean difference with a 95% paired bootstrap interval (`tsearch.sweep.stats`, the
 arena's statistics) and wins / losses unit by unit; beside it, the mean paired difference of the verifier's
 best score and the units where both returned the very same score (most likely the same sample).
 """
 
 from __future__ import annotations
 
-from tsearch.arena.stats import paired_difference
+from tsearch.sweep.stats import paired_difference
 
 
 def _values(group, column: str) -> dict:

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from tsearch.models import schedule as schedules
+from tsearch import schedule as schedules
 from tsearch.worlds.shapes import data
 from tsearch.worlds.shapes.generator import GUIDANCE_DIM, NULL_CAPTION, Generator
 

@@ -27,6 +27,7 @@ import torch
 from tsearch import jsonio
 
 DRAW = [27_000, 1]
+RATES = (0.1, 0.2, 0.3)   # the noisy oracle's registered rungs, measured on the same pools for scale
 NOISE_BASE = 27_500_000
 
 
@@ -62,6 +63,7 @@ def measure(per_category: int, candidates: int, steps: int, model_path: str | No
     model = build(device="cpu", path=model_path)
     oracle, clip = load_verifier("shapes-oracle"), load_verifier("shapes-clip")
     parts: ShapesParts = load_verifier("shapes-parts")
+    rungs = {f"e{rate}": load_verifier(f"shapes-oracle-e{rate}") for rate in RATES}
     rows, start = captions(per_category), time.time()
     kinds: dict[str, dict] = {}
     for i, (kind, caption) in enumerate(rows):
@@ -92,16 +94,31 @@ def measure(per_category: int, candidates: int, steps: int, model_path: str | No
             k[f"{name}_pf_pairs"] += agree_pf
             k[f"{name}_ties"] += int((scores == scores.max()).sum() > 1)
             k[f"{name}_pick"] += int(ok[int(np.argmax(scores))])
+        _ladder(k, rungs, images, caption, truth, ok, PASS_MARK)
         k["pairs"] += pairs
         k["pass_fail_pairs"] += pairs_pf
         k["pools"] += 1
         k["any_pass"] += int(ok.any())
         print(f"{i + 1}/{len(rows)} {caption!r}: oracle passes {int(ok.sum())}/{candidates}, parts {int(parts_ok.sum())}, "
               f"agree {int((ok == parts_ok).sum())}; {time.time() - start:.0f}s", flush=True)
-    total = {key: sum(k[key] for k in kinds.values()) for key in next(iter(kinds.values()))}
+    first = next(iter(kinds.values()))
+    total = {key: sum(k[key] for k in kinds.values()) for key in first if key not in rungs}
+    total.update({name: {key: sum(k[name][key] for k in kinds.values()) for key in first[name]} for name in rungs})
     return {"per_category": per_category, "candidates": candidates, "steps": steps, "caption_draw": DRAW,
             "noise_seed_base": NOISE_BASE, "threads": torch.get_num_threads(), "seconds": round(time.time() - start, 1),
             "kinds": {kind: summary(k) for kind, k in {**kinds, "all": total}.items()}}
+
+
+def _ladder(k: dict, rungs: dict, images, caption: str, truth: np.ndarray, ok: np.ndarray, mark: float) -> None:
+    """Tally each noisy-oracle rung on one pool into k[rung]."""
+    for name, rung in rungs.items():
+        scores = rung.score(images, caption).numpy()
+        k.setdefault(name, dict.fromkeys(("agree", "pairs", "pf_pairs", "ties", "pick"), 0))
+        k[name]["agree"] += int((ok == (scores >= mark)).sum())
+        k[name]["pairs"] += pairwise(truth, scores)[0]
+        k[name]["pf_pairs"] += pairwise(truth, scores, only_pass_fail=True, mark=mark)[0]
+        k[name]["ties"] += int((scores == scores.max()).sum() > 1)
+        k[name]["pick"] += int(ok[int(np.argmax(scores))])
 
 
 def _share(a, b):
@@ -109,7 +126,11 @@ def _share(a, b):
 
 
 def summary(k: dict) -> dict:
-    return {"images": k["images"], "pools": k["pools"], "oracle_pass_rate": _share(k["oracle_pass"], k["images"]),
+    ladder = {name: {"accuracy": _share(r["agree"], k["images"]), "pairwise": _share(r["pairs"], k["pairs"]),
+                     "pass_fail_pairwise": _share(r["pf_pairs"], k["pass_fail_pairs"]),
+                     "tie_rate": _share(r["ties"], k["pools"]), "pick_accuracy": _share(r["pick"], k["pools"])}
+              for name, r in k.items() if isinstance(r, dict)}
+    return {"noisy_oracle": ladder, "images": k["images"], "pools": k["pools"], "oracle_pass_rate": _share(k["oracle_pass"], k["images"]),
             "parts_accuracy": _share(k["parts_agree"], k["images"]),
             "parts_false_pass": _share(k["parts_false_pass"], k["images"]),
             "parts_false_fail": _share(k["parts_false_fail"], k["images"]),
@@ -137,6 +158,16 @@ def table(result: dict) -> str:
                                  pct(s["parts_pass_fail_pairwise"]), pct(s["clip_pass_fail_pairwise"]),
                                  pct(s["parts_tie_rate"]), pct(s["clip_tie_rate"]), pct(s["parts_pick_accuracy"]),
                                  pct(s["clip_pick_accuracy"]), pct(s["oracle_pick_accuracy"])]))
+    rungs = list(result["kinds"]["all"]["noisy_oracle"])
+    head = ["kind", "parts acc", *(f"{r} acc" for r in rungs), "parts pair", *(f"{r} pair" for r in rungs),
+            "parts p/f", *(f"{r} p/f" for r in rungs), *(f"{r} ties" for r in rungs), *(f"pick {r}" for r in rungs)]
+    lines += ["", "The noisy oracle on the same pools (its seed 0), for scale:", "", " | ".join(head), " | ".join("---" for _ in head)]
+    for kind, s in result["kinds"].items():
+        ladder = s["noisy_oracle"]
+        lines.append(" | ".join([kind, pct(s["parts_accuracy"]), *(pct(ladder[r]["accuracy"]) for r in rungs),
+                                 pct(s["parts_pairwise"]), *(pct(ladder[r]["pairwise"]) for r in rungs),
+                                 pct(s["parts_pass_fail_pairwise"]), *(pct(ladder[r]["pass_fail_pairwise"]) for r in rungs),
+                                 *(pct(ladder[r]["tie_rate"]) for r in rungs), *(pct(ladder[r]["pick_accuracy"]) for r in rungs)]))
     return "\n".join(lines)
 
 

@@ -205,9 +205,6 @@ def _centre(image: np.ndarray, box: torch.Tensor) -> np.ndarray:
 
 def build(model=None, device: str = "cpu", path: str = MODEL) -> GenEvalOwlv2:
     """`path`: a hub id or a local folder holding Owlv2ForObjectDetection and its Owlv2Processor; `model` is unused."""
-    from tsearch._compat import ensure_torchvision
-
-    ensure_torchvision()   # before transformers' vision modules (a no-op on a normal install)
     from transformers import Owlv2ForObjectDetection, Owlv2Processor
 
     try:

@@ -49,7 +49,7 @@ def objects_of(probs: np.ndarray) -> list[Found]:
     colour_of = colour_mass.argmax(0)
     found = []
     for c in range(len(COLORS)):
-        labels, count = ndimage.label(foreground & (colour_of == c))
+        labels, _ = ndimage.label(foreground & (colour_of == c))
         for k, region in enumerate(ndimage.find_objects(labels), start=1):
             mask = labels[region] == k
             if mask.sum() < MIN_AREA:

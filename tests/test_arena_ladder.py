@@ -98,6 +98,9 @@ def test_the_board_labels_the_oracle_as_the_upper_bound_and_measures_the_gap_aga
     assert oracle_lines and all(UPPER_BOUND in line for line in oracle_lines)
     assert all(UPPER_BOUND not in line for line in text.splitlines() if "| shapes-clip |" in line)
     assert "judged by the same oracle" in text and "position" in text and "-50.0 [" in text
+    # every other entry is paired against the arena's default verifier too (the oracle here: +50 on position)
+    assert oracle["vs_reference_by_kind"]["position"]["difference"] == 50.0 and clip["vs_reference"] is None
+    assert oracle["vs_reference"]["difference"] == 25.0 and "**Against shapes-clip, by kind" in text
 
 
 def test_a_partial_ladder_compares_only_the_units_every_entry_has():

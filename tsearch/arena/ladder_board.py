@@ -21,6 +21,7 @@ from tsearch.sweep import stats
 
 ORACLE = "shapes-oracle"
 UPPER_BOUND = "upper bound (oracle)"
+REFERENCE = ("shapes-clip",)   # the arena's default verifier: every other entry is also paired against it
 
 
 def name_of(entry: tuple) -> str:
@@ -97,21 +98,24 @@ def _row(table, method, entry, budget, cell, kinds, reps, seed) -> dict:
     units = sorted(cell)
     searches = [cell[u] for u in units]
     oracle = table.get((method, (ORACLE,), budget), {})
-    gap = None
-    if entry != (ORACLE,) and oracle:
-        gap = _paired(cell, oracle, None, reps, seed)
-    by_kind, gap_by_kind = {}, {}
+    reference = table.get((method, REFERENCE, budget), {}) if entry != REFERENCE else {}
+    gap = _paired(cell, oracle, None, reps, seed) if entry != (ORACLE,) and oracle else None
+    vs = _paired(cell, reference, None, reps, seed) if reference else None
+    by_kind, gap_by_kind, vs_by_kind = {}, {}, {}
     for kind in kinds:
         mine = [s for s in searches if str(s.category) == kind]
         if mine:
             by_kind[kind] = {"value": 100.0 * float(np.mean([s.value for s in mine])), "units": len(mine)}
             if gap is not None:
                 gap_by_kind[kind] = _paired(cell, oracle, kind, reps, seed)
+            if vs is not None:
+                vs_by_kind[kind] = _paired(cell, reference, kind, reps, seed)
     return {"method": method, "verifier": name_of(entry), "upper_bound": ORACLE in entry, "budget": budget,
             "units": len(units), "value": 100.0 * float(np.mean([s.value for s in searches])),
             "nfe": float(np.mean([s.nfe for s in searches])), "seconds": float(np.mean([s.seconds for s in searches])),
             "candidates": float(np.mean([s.candidates for s in searches])),
             "gap_to_oracle": gap, "by_kind": by_kind, "gap_by_kind": gap_by_kind,
+            "vs_reference": vs, "vs_reference_by_kind": vs_by_kind,
             "tie_rate": _share([float(s.tied) for s in searches], reps, seed),
             "agreement": _ratio([s.agree for s in searches], reps, seed),
             "agreement_pass_fail": _ratio([s.agree_pass for s in searches], reps, seed)}
@@ -199,6 +203,15 @@ def render_markdown(board: dict) -> str:
         if r and r["gap_by_kind"]:
             lines.append(f"| {method} | {labels[verifier]} | " +
                          " | ".join(_gap(r["gap_by_kind"].get(k)) for k in board["kinds"]) + " |")
+    against = [(m, v, by[(m, v, top)]) for m, v in pairs if by.get((m, v, top)) and by[(m, v, top)].get("vs_reference")]
+    if against:
+        lines += ["", f"**Against {' + '.join(REFERENCE)}, by kind, at {top} NFEs** (the same method searched with "
+                      f"the arena's default verifier; percentage points, paired; W/L = units won/lost)", "",
+                  "| method | verifier | all | " + " | ".join(board["kinds"]) + " |",
+                  "|---" * (len(board["kinds"]) + 3) + "|"]
+        for method, verifier, r in against:
+            lines.append(f"| {method} | {labels[verifier]} | {_gap(r['vs_reference'])} | " +
+                         " | ".join(_gap(r["vs_reference_by_kind"].get(k)) for k in board["kinds"]) + " |")
     for note in board.get("notes") or []:
         lines.append(f"\nnote: {note}")
     return "\n".join(lines)

@@ -65,6 +65,15 @@ from tsearch.app.state import Session
 done = list(handlers.search(model="gmm", cls=1, verifiers=["gmm-density"], budget=8, steps=2, warmth=4,
                             evaluator="", session=Session()))[-1]
 seen["app_run"] = json.load(open(done[-1]["run_dir"] + "/run.json"))["config"].get("warmth")
+from tsearch.app import catalog, restore
+from tsearch.app.export import export_zip
+from tsearch.models import MODEL_OPTIONS
+session = Session()
+handlers.load(str(export_zip(done[-1]["run_dir"])), session)
+c = {key: key for key in restore.MODEL_CONTROLS + restore.RUN_CONTROLS}
+c["option_inputs"] = {f.key: f.key for f in catalog.all_option_fields()}
+c["model_option_inputs"] = {name: name for name in MODEL_OPTIONS}
+seen["restored"] = dict(zip(restore.outputs(c), restore.restore(c, session)))["warmth"].get("value")
 print("PROBE" + json.dumps(seen))
 '''
 
@@ -114,6 +123,7 @@ def test_the_app_offers_it_as_a_parameter_and_a_labelled_control(seen):
     assert "warmth" in seen["search_parameters"]
     assert "Warmth" in seen["labels"]
     assert seen["app_run"] == 4
+    assert seen["restored"] == 4   # a loaded run's value put back into its control
 
 
 def test_the_mcp_tool_takes_it(seen):
@@ -162,3 +172,16 @@ def test_stored_configs_and_their_keys_are_byte_identical(values, key, stored):
     assert json.dumps(config.to_dict()) == stored
     assert cell_key(config) == key
     assert SearchConfig.from_dict(json.loads(stored)) == config
+
+
+def test_the_mcp_tool_runs_the_settings_it_now_takes(one_thread, tmp_path, monkeypatch):
+    """batch_size, solver, final_steps and final_top reach agents (the tool took 9 of the settings before)."""
+    from tsearch.app import mcp, runs_root
+    from tsearch.runs import load_run
+
+    monkeypatch.setenv("TSEARCH_APP_RUNS", str(tmp_path))
+    runs_root._last_cleanup.clear()
+    _, _, text = mcp.search_noise(model="gmm", cls=1, verifiers=["gmm-density"], budget=60, steps=3, batch_size=3,
+                                  solver="heun", final_steps=4, final_top=2)
+    config = load_run(json.loads(text)["run_dir"]).config
+    assert (config["batch_size"], config["solver"], config["final_steps"], config["final_top"]) == (3, "heun", 4, 2)

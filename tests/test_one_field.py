@@ -185,3 +185,14 @@ def test_the_mcp_tool_runs_the_settings_it_now_takes(one_thread, tmp_path, monke
                                   solver="heun", final_steps=4, final_top=2)
     config = load_run(json.loads(text)["run_dir"]).config
     assert (config["batch_size"], config["solver"], config["final_steps"], config["final_top"]) == (3, "heun", 4, 2)
+
+
+def test_every_field_added_since_is_stored_only_when_set():
+    """A field stored always would change every sweep key and stored config written before it: a new field says
+    `when_set=True` (as final_top does)."""
+    from tsearch.config import SETTINGS
+
+    always = [name for name, s in SETTINGS.items() if not s.when_set]
+    assert always == ["model", "condition", "verifiers", "evaluators", "algorithm", "options", "budget", "steps", "seed",
+                      "batch_size", "solver", "final_steps", "device", "dtype", "model_options"], \
+        "a new SearchConfig field must be declared with when_set=True (stored only when set)"

@@ -4,6 +4,11 @@ The CLI, the Python API, the app and sweeps each build a SearchConfig; `validate
 raises a ValueError that names the field; nothing patches it afterwards. `run.json` stores it whole
 (`to_dict`), and a run can be started again from it (`from_dict`, `from_run`).
 
+A setting is one field: its `setting(...)` metadata (help, default, range, label, group; `when_set`,
+`remote`) is all a front door reads, so a new field is validated, stored, restored, a flag of `run` and
+`arena`, a sweep key, a parameter of the app and of its MCP tool with no other edit (docs/cli.md, "One
+setting, every door"; tests/test_one_field.py).
+
     config = SearchConfig(model="gmm", condition=2, verifiers=("gmm-density",), algorithm="zero-order",
                           budget=400).validate()
 """
@@ -64,7 +69,7 @@ class SearchConfig:
     device: str = setting("cpu", "cpu, cuda, cuda:1 or mps", label="device", group="advanced", remote=False)
     dtype: str | None = setting(None, "model weights' dtype (run.json stores it resolved)",
                                 kind=str, label="dtype", group="advanced", choices=DTYPES, optional=True,
-                                 remote=False)
+                                remote=False)
     model_options: Mapping = setting({}, "the model's options: height, width, guidance, ... (see MODEL_OPTIONS)",
                                      kind=dict, group="model")
 

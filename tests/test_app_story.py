@@ -284,7 +284,8 @@ def test_a_loaded_run_puts_its_settings_back_and_a_running_search_keeps_its_own(
     monkeypatch.setenv("TSEARCH_APP_RUNS", str(tmp_path))
     *_, last = handlers.search(model="gmm", prompt="", cls=2, verifiers=["gmm-density"], algorithm="zero-order",
                                budget=120, steps=6, seed=7, evaluator="gmm-density", batch_size=3,
-                               session=Session(), zero_order_lam=0.8, zero_order_n=3, final_steps=10, final_top=2)
+                               session=Session(), zero_order_lam=0.8, zero_order_n=3, final_steps=10, final_top=2,
+                               solver="heun")
     archive = export_zip(last[5]["run_dir"])
     c = {key: key for key in restore.MODEL_CONTROLS + restore.RUN_CONTROLS}
     c["option_inputs"] = {f.key: f.key for f in catalog.all_option_fields()}
@@ -292,7 +293,7 @@ def test_a_loaded_run_puts_its_settings_back_and_a_running_search_keeps_its_own(
     session = Session()
     handlers.load(str(archive), session)
     shown = dict(zip(restore.outputs(c), restore.restore(c, session)))
-    assert [shown[k]["value"] for k in restore.RUN_CONTROLS] == ["gmm", "zero-order", 7, 3, 10, 2]
+    assert [shown[k]["value"] for k in restore.RUN_CONTROLS] == ["gmm", "zero-order", 7, 3, "heun", 10, 2]
     assert shown["cls"]["value"] == 2 and shown["cls"]["visible"] and not shown["prompt"]["visible"]
     assert shown["verifiers"]["value"] == ["gmm-density"] and shown["evaluator"]["value"] == "gmm-density"
     assert shown["budget"]["value"] == 120 and shown["steps"]["value"] == 6

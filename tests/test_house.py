@@ -24,7 +24,8 @@ LAYERS = [   # lowest first; a module belongs to the first prefix that names it 
     ("tsearch.worlds",),   # data, oracles, training: no world imports a model, a verifier or anything above
     ("tsearch.search", "tsearch.models", "tsearch.verifiers", "tsearch.candidate",
      "tsearch.events", "tsearch.recipes", "tsearch.runs", "tsearch.runfolder"),
-    ("tsearch.config", "tsearch.config_checks", "tsearch.describe", "tsearch.lineage", "tsearch.lineage_html"),
+    ("tsearch.config", "tsearch.config_checks", "tsearch.describe", "tsearch.flags", "tsearch.lineage",
+     "tsearch.lineage_html"),
     ("tsearch.engine",),
     ("tsearch.api", "tsearch.regenerate"),
     ("tsearch.bench.charts",),   # plain drawing code, imports nothing of tsearch; the sweeps and the arena draw with it

@@ -73,7 +73,11 @@ def test_the_schema_lists_the_search_tool_alone_with_typed_described_parameters(
     assert "Returns:" in entry["description"] and "JSON" in entry["description"]
     properties = entry["inputSchema"]["properties"]
     assert list(properties) == ["model", "prompt", "cls", "verifiers", "evaluator", "algorithm", "budget", "steps",
-                                "seed", "options"]   # options: issue 17 gives agents the algorithms' options
+                                "seed", "options",   # options: issue 17 gives agents the algorithms' options
+                                "batch_size", "solver", "final_steps", "final_top"]   # issue 26: every setting
+    assert properties["batch_size"]["type"] == "integer" and properties["batch_size"]["default"] == 8
+    assert properties["final_top"]["default"] == 1 and {"type": "integer"} in properties["final_steps"]["oneOf"]
+    assert "draft-then-commit" in properties["final_top"]["description"]
     for name, kind in PARAMETERS.items():
         assert properties[name]["type"] == kind, name
     assert {"type": "integer"} in properties["cls"]["oneOf"]

@@ -11,74 +11,17 @@ options, `run --algorithm smc --help` only smc's.
 from __future__ import annotations
 
 import argparse
-import math
 
 from tsearch.config import SETTINGS, SearchConfig, offered_settings
+from tsearch.flags import (CONFIG_FLAGS, OWN_FLAGS, add_config_flags, flag, help_text, number_or_text,  # noqa: F401
+                           parse_text, setting_type)
 from tsearch.models import MODEL_OPTIONS, check_model_options, normalise_options
-from tsearch.options import Setting, check
-from tsearch.sampling import SOLVERS
+from tsearch.options import Setting
 from tsearch.describe import algorithm_summary, option_flag, options_table  # noqa: F401 (options command)
 from tsearch.search import ALGORITHMS
 
-OWN_FLAGS = ("model", "condition", "algorithm")   # settings with flags of their own: --model, --prompt/--class, ...
-# every other scalar setting is a run flag of its name, so a new SearchConfig field needs no edit here
-CONFIG_FLAGS = tuple(name for name, s in SETTINGS.items() if s.kind in (int, float, str) and name not in OWN_FLAGS)
 NAMESPACE = "opt."   # argparse dest of a namespaced option: opt.<algorithm>.<option>
 FLAT = "flat_"       # argparse dest of a flat (older) option flag
-
-
-def flag(name: str) -> str:
-    return f"--{name.replace('_', '-')}"
-
-
-def _number(text: str, whole: bool):
-    """The text as a number when it is one ("3", "3.0", "nan"), else the text itself (the check refuses it)."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    if whole and math.isfinite(number) and number.is_integer() and abs(number) <= 2**53:
-        return int(number)
-    return number
-
-
-def parse_text(s: Setting, text: str):
-    """A flag's text as its setting's kind, before the setting's check."""
-    if s.kind is bool:
-        lowered = text.strip().lower()
-        return {"true": True, "yes": True, "1": True, "on": True,
-                "false": False, "no": False, "0": False, "off": False}.get(lowered, text)
-    if s.kind in (int, float):
-        return _number(text, s.kind is int)
-    return text
-
-
-def setting_type(s: Setting):
-    """An argparse type: the text parsed and checked against the setting; one line naming the flag otherwise."""
-
-    def parse(text: str):
-        try:
-            return check(s, parse_text(s, text), "\0")
-        except ValueError as error:
-            message = str(error).replace("\0 ", "", 1)
-            if ", got " in message:   # quote what was typed, not what it parsed to
-                message = f"{message.rsplit(', got ', 1)[0]}, got {text!r}"
-            raise argparse.ArgumentTypeError(message) from None
-
-    parse.__name__ = s.kind.__name__
-    return parse
-
-
-def _help(s: Setting) -> str:
-    text = s.describe()
-    if s.name == "budget":   # the command line asks for it (the API's default would hide a forgotten flag)
-        text = text.replace(f"default {s.default}", "required without --from")
-    return text.replace("%", "%%")
-
 
 def _flat_flags(taken: set[str]) -> dict[str, tuple]:
     """Older flat option flags (--lam): name -> (argparse type, choices), for names no run flag owns.
@@ -101,7 +44,7 @@ def _flat_flags(taken: set[str]) -> dict[str, tuple]:
         if kind in (int, float, bool):
             parse = setting_type(Setting(name, kind, None, ""))
         else:
-            parse = str if kind is str else (lambda text: _number(text, False))
+            parse = str if kind is str else (lambda text: number_or_text(text, False))
         choices = sorted({c for s in settings for c in s.choices}) if all(s.choices for s in settings) else None
         flags[name] = (parse, choices)
     return flags
@@ -121,15 +64,11 @@ def add_run_flags(run: argparse.ArgumentParser, only: str | None = None) -> None
     run.add_argument("--evaluator", action="append", help=SETTINGS["evaluators"].help)
     run.add_argument("--algorithm", choices=sorted(ALGORITHMS), help=SETTINGS["algorithm"].help)
     run.add_argument("--out", help="run folder to write (run.json, candidates.jsonl, images/)")
-    for name in CONFIG_FLAGS:
-        s = SETTINGS[name]
-        choices = sorted(SOLVERS) if name == "solver" else list(s.choices) or None
-        run.add_argument(flag(name), type=None if choices or s.kind is str else setting_type(s), choices=choices,
-                         help=_help(s))
+    add_config_flags(run)
     models = run.add_argument_group("model options", "each model takes those it has a use for; the others are "
                                     "refused by name")
     for s in MODEL_OPTIONS.values():
-        models.add_argument(flag(s.name), type=str if s.kind is str else setting_type(s), help=_help(s))
+        models.add_argument(flag(s.name), type=str if s.kind is str else setting_type(s), help=help_text(s))
     taken = set(run._option_string_actions)
     for algorithm in ALGORITHMS:
         _add_algorithm(run, algorithm, shown=only is None or only == algorithm)
@@ -152,7 +91,7 @@ def _add_algorithm(run: argparse.ArgumentParser, algorithm: str, shown: bool) ->
         group.add_argument(option_flag(algorithm, s.name), dest=f"{NAMESPACE}{algorithm}.{s.name}",
                            metavar=s.kind.__name__.upper(),
                            type=str if s.kind is str and not s.choices else setting_type(s),
-                           help=_help(s) if shown else argparse.SUPPRESS)
+                           help=help_text(s) if shown else argparse.SUPPRESS)
 
 
 def chosen_options(args, algorithm: str | None) -> dict:
@@ -219,7 +158,7 @@ def _class_label(text: str | None):
     """--class as a class index where it is a whole number ("3", "3.0", "-1": refused by the config), else a name."""
     if text is None:
         return None
-    value = _number(text, True)
+    value = number_or_text(text, True)
     return value if isinstance(value, int) else text
 
 

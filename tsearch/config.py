@@ -4,6 +4,11 @@ The CLI, the Python API, the app and sweeps each build a SearchConfig; `validate
 raises a ValueError that names the field; nothing patches it afterwards. `run.json` stores it whole
 (`to_dict`), and a run can be started again from it (`from_dict`, `from_run`).
 
+A setting is one field: its `setting(...)` metadata (help, default, range, label, group; `when_set`,
+`remote`) is all a front door reads, so a new field is validated, stored, restored, a flag of `run` and
+`arena`, a sweep key, a parameter of the app and of its MCP tool with no other edit (docs/cli.md, "One
+setting, every door"; tests/test_one_field.py).
+
     config = SearchConfig(model="gmm", condition=2, verifiers=("gmm-density",), algorithm="zero-order",
                           budget=400).validate()
 """
@@ -19,7 +24,7 @@ from typing import Any, Mapping
 
 from tsearch.config_checks import (MAX_PROMPT_CHARS, _algorithm_options, _check_model, _condition,  # noqa: F401
                                    _device, _scorers, check_worlds, whole, world_of)
-from tsearch.options import Setting, setting, settings_of, shown
+from tsearch.options import Setting, check, setting, settings_of, shown
 
 MAX_SEED = 2**63            # seeds are integers in [0, 2^63)
 MAX_BUDGET = 10**9          # NFEs; more would run for years even on the fastest model
@@ -59,10 +64,12 @@ class SearchConfig:
                                       optional=True, blank="none (no final render)")
     final_top: int = setting(1, "with final steps: the best this many drafts are re-rendered and scored; the best "
                              "commit wins (draft-then-commit)", label="drafts committed", group="advanced",
-                             minimum=1, maximum=MAX_BUDGET // 2)   # each costs a draft and a commit, >= 2 NFEs
-    device: str = setting("cpu", "cpu, cuda, cuda:1 or mps", label="device", group="advanced")
+                             minimum=1, maximum=MAX_BUDGET // 2,   # each costs a draft and a commit, >= 2 NFEs
+                             when_set=True)   # stored only when set: sweep keys from before final_top stay the same
+    device: str = setting("cpu", "cpu, cuda, cuda:1 or mps", label="device", group="advanced", remote=False)
     dtype: str | None = setting(None, "model weights' dtype (run.json stores it resolved)",
-                                kind=str, label="dtype", group="advanced", choices=DTYPES, optional=True)
+                                kind=str, label="dtype", group="advanced", choices=DTYPES, optional=True,
+                                remote=False)
     model_options: Mapping = setting({}, "the model's options: height, width, guidance, ... (see MODEL_OPTIONS)",
                                      kind=dict, group="model")
 
@@ -86,7 +93,7 @@ class SearchConfig:
         verifiers = _scorers("verifiers", self.verifiers, 1)
         evaluators = _scorers("evaluators", self.evaluators, 0)
         check_worlds(self.model, verifiers, evaluators)
-        numbers = {name: whole_setting(SETTINGS[name], getattr(self, name)) for name in WHOLE_FIELDS}
+        numbers = {name: checked(s, getattr(self, name)) for name, s in SETTINGS.items() if name not in OWN_CHECKS}
         for name in ("steps", "final_steps"):   # O(1), before any cost is computed from them
             if (numbers[name] or 0) > MAX_BUDGET:
                 raise ValueError(f"{name}={shown(numbers[name])}: one render of that many steps costs more NFEs than "
@@ -99,15 +106,24 @@ class SearchConfig:
     # --- on disk --------------------------------------------------------------------------
     def to_dict(self) -> dict:
         """The JSON form stored in run.json: names for models and scorers, options as a dict."""
-        return {"model": self.model_name, "condition": self.condition,
-                "verifiers": [scorer_name(v) for v in self.verifiers],
-                "evaluators": [scorer_name(v) for v in self.evaluators], "algorithm": self.algorithm,
-                "options": changed_options(self.options),
-                "budget": self.budget, "steps": self.steps, "seed": self.seed, "batch_size": self.batch_size,
-                "solver": self.solver, "final_steps": self.final_steps, "device": self.device, "dtype": self.dtype,
-                "model_options": dict(self.model_options),
-                # only when set: a sweep cell's key hashes this dict, and results from before final_top resume
-                **({"final_top": self.final_top} if self.final_top != 1 else {})}
+        # every field in field order, then those stored only when set (a sweep cell's key hashes this dict, so
+        # the keys and run.json files from before such a field stay the same)
+        always = {name: self._stored(name) for name, s in SETTINGS.items() if not s.when_set}
+        return {**always, **{name: self._stored(name) for name, s in SETTINGS.items()
+                             if s.when_set and getattr(self, name) != s.default}}
+
+    def _stored(self, name: str):
+        """One field's JSON form: names for the model and the scorers, the changed options, plain values else."""
+        value = getattr(self, name)
+        if name == "model":
+            return self.model_name
+        if SETTINGS[name].kind is tuple:
+            return [scorer_name(v) for v in value]
+        if name == "options":
+            return changed_options(value)
+        if SETTINGS[name].kind is dict:
+            return dict(value)
+        return value
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "SearchConfig":
@@ -119,8 +135,8 @@ class SearchConfig:
         if extra:
             raise ValueError(f"unknown config field(s) {', '.join(extra)}; known: {', '.join(sorted(known))}")
         values = {k: v for k, v in data.items() if k in known}
-        for key in ("verifiers", "evaluators"):
-            if isinstance(values.get(key), list):
+        for key, s in SETTINGS.items():
+            if s.kind is tuple and isinstance(values.get(key), list):
                 values[key] = tuple(values[key])
         return cls(**values).validate()
 
@@ -139,11 +155,11 @@ class SearchConfig:
         values = {}
         for name, s in SETTINGS.items():
             value = row.get(name, s.default)
-            if name in ("verifiers", "evaluators"):
+            if s.kind is tuple:
                 if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
                     raise damaged(f"config {name}", value)
                 value = tuple(value)
-            elif name in ("options", "model_options"):
+            elif s.kind is dict:
                 if value is not None and not isinstance(value, Mapping):
                     raise damaged(f"config {name}", value)
                 value = dict(value or {})
@@ -159,6 +175,11 @@ class SearchConfig:
                     whole_setting(s, value)
                 except ValueError:
                     raise damaged(f"config {name} (outside its range, {s.range_text()})", value) from None
+            elif value is not None and s.kind in (float, bool):
+                try:
+                    value = check(s, value)
+                except ValueError:
+                    raise damaged(f"config {name} ({s.kind.__name__}, {s.range_text() or 'any'})", value) from None
             elif value is not None and not isinstance(value, str):
                 raise damaged(f"config {name}", value)
             values[name] = value
@@ -184,7 +205,10 @@ class SearchConfig:
 
 
 SETTINGS: dict[str, Setting] = settings_of(SearchConfig)   # every field's help, default, range, label, group
-WHOLE_FIELDS = ("budget", "steps", "seed", "batch_size", "final_steps")
+# fields with checks of their own in `validate` (names looked up, several fields together); every other field is
+# checked against its setting alone (`checked`), so a new field is range-checked with no edit here
+OWN_CHECKS = ("model", "condition", "verifiers", "evaluators", "algorithm", "options", "solver", "dtype", "device",
+              "model_options", "final_top")
 
 
 def reserved_names() -> dict[str, str]:
@@ -216,6 +240,11 @@ def offered_settings(algorithm: str) -> dict[str, Setting]:
 
     check_option_names(algorithm)
     return option_settings(algorithm)
+
+
+def checked(s: Setting, value):
+    """A field's value checked against its setting alone: whole numbers by `whole_setting`, the rest by `check`."""
+    return whole_setting(s, value) if s.kind is int else check(s, value)
 
 
 def whole_setting(s: Setting, value) -> int | None:

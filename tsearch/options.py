@@ -35,6 +35,8 @@ class Setting:
     optional: bool = False              # None is a value too
     blank: str = "the model's"          # what None means, in words
     noun: str = ""                      # what a number is, in words ("a scale"); empty: "a number"
+    when_set: bool = False              # stored (run.json, sweep keys) only when it differs from its default
+    remote: bool = True                 # offered to remote callers (the app, MCP); False: the host's choice
 
     @property
     def title(self) -> str:
@@ -83,10 +85,15 @@ def number_text(value) -> str:
 
 def setting(default, help: str, *, kind: type | None = None, label: str = "", group: str = "search",
             minimum=None, maximum=None, exclusive=(False, False), choices=(), optional: bool = False,
-            blank: str = "the model's"):
-    """A dataclass field that carries its Setting (read back with `settings_of`)."""
+            blank: str = "the model's", when_set: bool = False, remote: bool = True):
+    """A dataclass field that carries its Setting (read back with `settings_of`).
+
+    `when_set`: stored only when it differs from its default, so run.json files and sweep keys written before the
+    field existed stay the same (a new field should say so). `remote`: False for the host's own choices (device,
+    dtype), which the app and the MCP tool do not offer to a caller."""
     meta = dict(kind=kind or type(default), help=help, label=label, group=group, minimum=minimum,
-                maximum=maximum, exclusive=tuple(exclusive), choices=tuple(choices), optional=optional, blank=blank)
+                maximum=maximum, exclusive=tuple(exclusive), choices=tuple(choices), optional=optional, blank=blank,
+                when_set=when_set, remote=remote)
     if isinstance(default, (list, dict, set)):
         return field(default_factory=lambda: type(default)(default), metadata={"setting": meta})
     return field(default=default, metadata={"setting": meta})

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import gradio as gr
 
-from tsearch.app import catalog, choices
+from tsearch.app import catalog, choices, form
 from tsearch.app.catalog import DEFAULT_ALGORITHM  # noqa: F401 (ui and tests read it here)
 from tsearch.app.choices import model_controls as _model_controls  # noqa: F401 (ui wires it)
 from tsearch.app.choices import model_option_updates as _model_option_updates  # noqa: F401
 from tsearch.config import SETTINGS
+from tsearch.flags import choices_of
 from tsearch.models import MODEL_OPTIONS
 from tsearch.options import Setting
 from tsearch.search import ALGORITHMS, option_settings
@@ -140,3 +141,25 @@ def _advanced(c: dict) -> None:
             c["final_steps"] = _number("final_steps", None, minimum=0)
             c["final_top"] = _number("final_top", SETTINGS["final_top"].default, minimum=1)
         c["batch_size"] = _number("batch_size", SETTINGS["batch_size"].default, minimum=1)
+        for name in form.PAGE_SETTINGS:   # every other setting: a control generated from its setting
+            if name not in c:
+                c[name] = setting_control(SETTINGS[name])
+
+
+def setting_control(s: Setting):
+    """A control for a setting with no hand-tuned one: a checkbox, a dropdown of its choices (blank: its default)
+    or a number with its range, labelled and explained by the setting."""
+    label, info = _label(s), _info(s)
+    choices = choices_of(s)
+    if s.kind is bool:
+        return gr.Checkbox(bool(s.default), label=label, info=info)
+    if choices:
+        blank = [(s.blank, "")] if s.optional else []
+        return gr.Dropdown(blank + [(str(c), c) for c in choices], value="" if s.default is None else s.default,
+                           label=label, info=info)
+    if s.kind in (int, float):
+        bounds = {key: bound for key, bound, open_ in (("minimum", s.minimum, s.exclusive[0]),
+                                                       ("maximum", s.maximum, s.exclusive[1]))
+                  if bound is not None and not open_}
+        return gr.Number(s.default, label=label, info=info, precision=0 if s.kind is int else None, **bounds)
+    return gr.Textbox("" if s.default is None else str(s.default), label=label, info=info, max_lines=1)

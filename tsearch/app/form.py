@@ -15,6 +15,20 @@ from tsearch.config import SETTINGS, SearchConfig
 from tsearch.models import MODEL_OPTIONS
 from tsearch.registry import Unavailable
 
+# The settings the page sets by name: each a control of the form (controls.py: a hand-tuned one or one generated from
+# its setting), a parameter of the /search and /compare endpoints, a keyword of `build` and a value restore puts back.
+# Every scalar setting a remote caller may set (not the host's device and dtype), but the model, condition and
+# algorithm, which the form asks for in its own way: a new SearchConfig field is one more, with no edit here.
+PAGE_SETTINGS = tuple(name for name, s in SETTINGS.items() if s.remote and s.kind in (int, float, str, bool)
+                      and name not in ("model", "condition", "algorithm"))
+
+
+def split(keywords: dict) -> tuple[dict, dict]:
+    """(settings, the rest) of an endpoint's extra keywords: the PAGE_SETTINGS among them, then the algorithm
+    options (`<algorithm>_<option>`) and anything else, which `validate.check_options` checks."""
+    settings = {name: keywords[name] for name in PAGE_SETTINGS if name in keywords}
+    return settings, {key: value for key, value in keywords.items() if key not in settings}
+
 
 def blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
@@ -71,16 +85,19 @@ def condition(model: str, conditioning: str, prompt, cls):
 
 
 def build(model: str, conditioning: str, *, prompt=None, cls=None, verifiers=(), evaluator=None,
-          algorithm: str = "random", budget=None, steps=None, seed=None, final_steps=None, batch_size=None,
-          options: dict | None = None, model_values: dict | None = None, final_top=None) -> SearchConfig:
-    """The validated SearchConfig of one search (names already checked by `validate.check_names`)."""
+          algorithm: str = "random", options: dict | None = None, model_values: dict | None = None,
+          **settings) -> SearchConfig:
+    """The validated SearchConfig of one search (names already checked by `validate.check_names`). `settings`: any
+    other SearchConfig field by its name (budget, steps, seed, batch_size, final_steps, ...), blank its default."""
+    unknown = sorted(set(settings) - set(SETTINGS))
+    if unknown:
+        raise gr.Error(f"unknown setting(s) {', '.join(unknown)}; the settings are {', '.join(SETTINGS)}")
     try:
         config = SearchConfig(
             model=model, condition=condition(model, conditioning, prompt, cls), verifiers=tuple(verifiers),
-            evaluators=(evaluator,) if evaluator else (), algorithm=algorithm, budget=given("budget", budget),
-            steps=given("steps", steps), seed=given("seed", seed), final_steps=given("final_steps", final_steps),
-            final_top=given("final_top", final_top),
-            batch_size=given("batch_size", batch_size), options=catalog.options_for(algorithm, options or {}) or None,
+            evaluators=(evaluator,) if evaluator else (), algorithm=algorithm,
+            **{name: given(name, value) for name, value in settings.items()},
+            options=catalog.options_for(algorithm, options or {}) or None,
             model_options=chosen_model_options(model_values)).validate()
     except (ValueError, Unavailable) as error:
         raise gr.Error(str(error)) from None

@@ -76,9 +76,11 @@ def search(model: str, prompt: str | None = None, verifiers: list[str] | None = 
     and evaluator (None) its preset ones (evaluator "" is none), steps its default. final_steps and final_top:
     draft-then-commit, the best final_top drafts re-rendered at final_steps. height, width, guidance,
     negative_prompt, max_sequence_length: model options, blank for the model's default; refused by name for a
-    model that does not take them."""
+    model that does not take them. Any other setting of the form (`form.PAGE_SETTINGS`: solver, ...) by its name;
+    the algorithm's options as <algorithm>_<option>."""
     model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
     baseline = check_flag("baseline", baseline)
+    settings, options = form.split(options)
     check_options(options)
     check_page_budget(budget)
     if not catalog.is_local(model) and not POOL.loaded(model):
@@ -90,7 +92,7 @@ def search(model: str, prompt: str | None = None, verifiers: list[str] | None = 
                         final_top=final_top, batch_size=batch_size, options=options,
                         model_values=form.changed(slot.model, dict(
                             height=height, width=width, guidance=guidance, negative_prompt=negative_prompt,
-                            max_sequence_length=max_sequence_length)))
+                            max_sequence_length=max_sequence_length)), **settings)
     check_page_budget(config.budget)   # within SearchConfig's range (a float such as 5e4 arrives here whole)
     yield from search_config(session if session is not None else Session(), config, baseline, slot)
 
@@ -184,7 +186,8 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
 
     Streams (status, chart, each run's best image, results table: `tsearch.app.compare`). `baseline` is taken
     for symmetry with `search` and unused: add "steps" to the algorithms to compare with it.
-    The model options are `search`'s."""
+    The model options and the other settings (`form.PAGE_SETTINGS`) are `search`'s."""
+    settings, options = form.split(options)
     check_options(options)
     check_page_budget(budget)   # each run of a comparison is held to a Run's cap
     entries = _compare_entries(mode, algorithms, compare_verifiers, algorithm, verifiers)
@@ -197,7 +200,8 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
                         max_sequence_length=max_sequence_length)
     configs = [(label, form.build(model, kind, prompt=prompt, cls=cls, verifiers=chosen, evaluator=evaluator,
                                   algorithm=algo, budget=budget, steps=steps, seed=seed, batch_size=batch_size,
-                                  options=options, model_values=model_values)) for label, algo, chosen in entries]
+                                  options=options, model_values=model_values, **settings))
+               for label, algo, chosen in entries]
     for _, config in configs:
         check_page_budget(config.budget)
     plans = [(label, prepared(config, slot)) for label, config in configs]   # every entry checked before any runs

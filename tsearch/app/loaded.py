@@ -40,8 +40,7 @@ def checked(row) -> SearchConfig | None:
     text = slot.model.conditioning == "text"
     built = form.build(model, slot.model.conditioning, prompt=config.condition if text else None,
                        cls=None if text else config.condition, verifiers=verifiers, evaluator=evaluator,
-                       algorithm=algorithm, budget=config.budget, steps=config.steps, seed=config.seed,
-                       final_steps=config.final_steps, final_top=config.final_top, batch_size=config.batch_size,
-                       options=options, model_values=dict(config.model_options or {}))
+                       algorithm=algorithm, options=options, model_values=dict(config.model_options or {}),
+                       **{name: getattr(config, name) for name in form.PAGE_SETTINGS})
     prepared(built, slot)
     return config

@@ -8,7 +8,11 @@ the only tool the MCP server lists (`launch`); gradio_client still sees every en
 the app's front door and takes the page's one path: names are checked by `validate`, `form.build`
 validates the config once, `handlers.prepared` lends the model from the shared pool (loaded once for
 the page and the agents alike) and builds the plan, and `handlers.drive` runs it. Its algorithms and
-their options are the registry's (`tool_doc`), so a new algorithm reaches agents untouched.
+their options are the registry's (`tool_doc`), so a new algorithm reaches agents untouched; and after the
+hand-described parameters (model, prompt, cls, verifiers, evaluator, algorithm, budget, steps, seed,
+options) come every other SearchConfig setting a remote caller may set (`TOOL_SETTINGS`: batch_size,
+solver, final_steps, final_top, ...), typed and described by its setting, so a new field reaches agents
+untouched too.
 
 The endpoint is unqueued: gradio 6.31 hands a queued tool's several outputs to an MCP client that asks
 for no progress as one text of a Python tuple, while an unqueued call returns the image, the score and
@@ -16,6 +20,7 @@ the summary as three contents. So it bounds its own concurrency (`RUNNING`), lik
 """
 
 # No `from __future__ import annotations`: gradio derives the tool's schema from the live type hints.
+import inspect
 import threading
 import warnings
 from pathlib import Path
@@ -29,7 +34,8 @@ from tsearch.app.ui import CONCURRENCY
 from tsearch.app.validate import check_names
 from tsearch.describe import algorithm_summary
 from tsearch.jsonio import dumps, finite
-from tsearch.config import offered_settings
+from tsearch.config import SETTINGS, offered_settings
+from tsearch.options import Setting
 from tsearch.search import ALGORITHMS
 
 API_NAME = "search_noise"   # the endpoint (/search_noise) and the MCP tool's name
@@ -38,10 +44,15 @@ WAIT_SECONDS = 600          # how long a call waits for a free search slot befor
 RUNNING = threading.BoundedSemaphore(CONCURRENCY)   # agent searches at once, as many as the page runs
 
 
-def search_noise(model: str = "shapes", prompt: str = "", cls: int | None = None, verifiers: list[str] | None = None,
-                 evaluator: str = "", algorithm: str = "random", budget: int = 400, steps: int = 0,
-                 seed: int = 0, options: dict | None = None) -> tuple[gr.FileData, float | None, str]:
-    # The docstring (gradio's tool description) is written by `tool_doc` from the registries when the tool is added.
+# the settings the hand-described parameters give; every other one a remote caller may set is a parameter of its own
+HAND = ("model", "condition", "verifiers", "evaluators", "algorithm", "options", "budget", "steps", "seed")
+TOOL_SETTINGS = tuple(name for name, s in SETTINGS.items()
+                      if s.remote and s.kind in (int, float, str, bool) and name not in HAND)
+
+
+def _search_noise(model: str = "shapes", prompt: str = "", cls: int | None = None, verifiers: list[str] | None = None,
+                  evaluator: str = "", algorithm: str = "random", budget: int = 400, steps: int = 0,
+                  seed: int = 0, options: dict | None = None, **settings) -> tuple[gr.FileData, float | None, str]:
     if isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget > MAX_BUDGET:
         raise gr.Error(f"budget: one call runs to the end without a Stop, so it takes at most {MAX_BUDGET} NFEs; "
                        f"got {budget}")
@@ -53,7 +64,7 @@ def search_noise(model: str = "shapes", prompt: str = "", cls: int | None = None
     slot = handlers.lend(model)   # the page's shared instance: loaded once for the page and the agents
     config = form.build(model, slot.model.conditioning, prompt=prompt, cls=cls, verifiers=verifiers,
                         evaluator=evaluator, algorithm=algorithm, budget=budget, steps=steps, seed=seed,
-                        options=_options(algorithm, options))
+                        options=_options(algorithm, options), **settings)
     if config.budget > MAX_BUDGET:   # a float such as 5e4 arrives here as a whole number
         raise gr.Error(f"budget: one call runs to the end without a Stop, so it takes at most {MAX_BUDGET} NFEs; "
                        f"got {config.budget}")
@@ -72,6 +83,34 @@ def search_noise(model: str = "shapes", prompt: str = "", cls: int | None = None
         raise gr.Error(f"the search ended without a best image ({summary.candidates} candidates scored)")
     image = gr.FileData(path=str(best), mime_type="image/png", orig_name=best.name)
     return image, finite(summary.best_score), dumps(summary.to_row())
+
+
+def _hint(s: Setting):
+    """A setting's type hint, from which gradio writes the tool's schema."""
+    return s.kind | None if s.optional else s.kind
+
+
+def _tool():
+    """`_search_noise` with a signature of its own parameters then one per `TOOL_SETTINGS` (gradio reads the
+    signature and the hints for the endpoint and the MCP schema)."""
+    hand = inspect.signature(_search_noise)
+    parameters = [p for p in hand.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    parameters += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=SETTINGS[name].default,
+                                     annotation=_hint(SETTINGS[name])) for name in TOOL_SETTINGS]
+    signature = hand.replace(parameters=parameters)
+
+    def search_noise(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return _search_noise(**bound.arguments)
+
+    search_noise.__signature__ = signature
+    search_noise.__annotations__ = {**{p.name: p.annotation for p in parameters},
+                                    "return": signature.return_annotation}
+    return search_noise
+
+
+search_noise = _tool()   # the docstring (gradio's tool description) is written by `tool_doc` when the tool is added
 
 
 def _options(algorithm: str, options) -> dict:
@@ -112,7 +151,7 @@ Args:
     steps: denoising steps per candidate; 0 uses the model's default.
     seed: the search's seed in [0, 2^63); the same arguments and seed give the same result.
     options: the chosen algorithm's options as an object, e.g. {{"lam": 0.9}} for zero-order; empty for its defaults. {options}
-
+{settings}
 Returns:
     the best image (PNG), its verifier score (higher is better; with several verifiers, its mean rank), and the run's summary as a JSON object: model, algorithm, condition, budget, nfe_spent, candidates, best_id, best_score, best_evals (the evaluator's score), seconds, stopped, run_dir, error.
 """
@@ -129,7 +168,9 @@ def tool_doc() -> str:
             continue
         listed = ", ".join(f"{s.name}: {s.describe()}" for s in settings.values())
         per_algorithm.append(f"{name}: {listed or 'none'}.")
-    return DOC.format(algorithms=algorithms, max_budget=MAX_BUDGET, options=" ".join(per_algorithm))
+    settings = "".join(f"    {name}: {SETTINGS[name].describe()}\n" for name in TOOL_SETTINGS)
+    return DOC.format(algorithms=algorithms, max_budget=MAX_BUDGET, options=" ".join(per_algorithm),
+                      settings=settings)
 
 
 def add_tool(demo: gr.Blocks) -> gr.Blocks:

@@ -1,5 +1,6 @@
 """A loaded run's settings put back into the page's controls: model, prompt or class, verifiers, held-out
-evaluator, algorithm and its options, budget, steps, seed, batch size, final render steps, the drafts committed and model options.
+evaluator, algorithm and its options, budget, steps, and every other setting of the form (`form.PAGE_SETTINGS`:
+seed, batch size, solver, final render steps, the drafts committed, ...) and model options.
 
 The controls that follow the model (`controls._model_controls`) are set for the run's model first, then given
 the run's own values, so pressing Run again repeats the loaded search. While this tab's search runs nothing
@@ -10,16 +11,17 @@ from __future__ import annotations
 
 import gradio as gr
 
-from tsearch.app import catalog, handlers
+from tsearch.app import catalog, form, handlers
 from tsearch.app.controls import _model_controls
 from tsearch.app.loaded import checked
 from tsearch.app.state import Session
+from tsearch.config import SETTINGS
 from tsearch.runs import load_run
 
 # the outputs of `_model_controls`, in its order (then each model option's field)
 MODEL_CONTROLS = ("model_note", "prompt", "examples_column", "cls", "verifiers", "evaluator", "budget", "steps",
                   "estimate", "model_options_box")
-RUN_CONTROLS = ("model", "algorithm", "seed", "batch_size", "final_steps", "final_top")
+RUN_CONTROLS = ("model", "algorithm", *(name for name in form.PAGE_SETTINGS if name not in MODEL_CONTROLS))
 
 
 def outputs(c: dict) -> list:
@@ -42,12 +44,20 @@ def restore(c: dict, session: Session | None, baseline: bool = False) -> list:
         return keep
     follow = list(_model_controls(config.model, config.budget, baseline))
     _own_values(follow, c, config, baseline)
-    run = [config.model, config.algorithm, config.seed, config.batch_size, config.final_steps or 0, config.final_top]
+    run = [config.model, config.algorithm] + [shown(name, getattr(config, name)) for name in RUN_CONTROLS[2:]]
     options = dict(config.options or {})
     fields = {f.key: f for f in catalog.all_option_fields()}
     own = [options.get(fields[key].name, fields[key].default) if fields[key].algorithm == config.algorithm
            else gr.skip() for key in c["option_inputs"]]
     return follow + [gr.update(value=v) for v in run] + [v if isinstance(v, dict) else gr.update(value=v) for v in own]
+
+
+def shown(name: str, value):
+    """A setting's value as its control shows it: None (the default) blank, 0 in a count's number field."""
+    if value is not None:
+        return value
+    kind = SETTINGS[name].kind
+    return 0 if kind is int else "" if kind is str else None
 
 
 def _own_values(follow: list, c: dict, config: SearchConfig, baseline: bool) -> None:

@@ -13,7 +13,7 @@ import os
 import gradio as gr
 
 from tsearch import envvars
-from tsearch.app import (a11y, axis, catalog, charts, choices, compare, compare_estimate, density, handlers,
+from tsearch.app import (a11y, axis, catalog, charts, choices, compare, compare_estimate, density, form, handlers,
                          lineage_view, numbers, restore, views)
 from tsearch.app.compare_table import DATATYPES, HEADERS
 from tsearch.app.controls import (DEFAULT_ALGORITHM, _controls, _model_controls,  # noqa: F401 (tests read them here)
@@ -251,7 +251,7 @@ def _wire_run(session: gr.State, c: dict, outputs: list, shared: dict, busy: lis
     """Run, and Enter in the prompt box: the same search, on the page (a refused or failed Run says why in the
     status line and dims the results it keeps: `handlers.search_page`); the API's `search` is the same search on
     a hidden button, whose errors a client raises."""
-    inputs = {**shared, "baseline": c["baseline"], "final_steps": c["final_steps"], "final_top": c["final_top"]}
+    inputs = {**shared, "baseline": c["baseline"]}
     limits = dict(concurrency_limit=CONCURRENCY, concurrency_id="search")
     runs = {}
     for name, trigger in (("search", c["run_button"].click), ("enter", c["prompt"].submit)):
@@ -269,8 +269,8 @@ def _wire_run(session: gr.State, c: dict, outputs: list, shared: dict, busy: lis
 def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
     """The events: Run, Stop, Compare, Export, Load and the controls that follow the model; returns Run's event."""
     search_outputs = [r["status"], r["best_image"], r["best_card"], r["chart"], r["gallery"], r["details"]]
-    shared = {**{k: c[k] for k in ("model", "prompt", "cls", "verifiers", "evaluator", "algorithm", "budget",
-                                   "steps", "seed", "batch_size")},
+    shared = {**{k: c[k] for k in ("model", "prompt", "cls", "verifiers", "evaluator", "algorithm")},
+              **{name: c[name] for name in form.PAGE_SETTINGS},   # budget, steps, seed, ...: one per setting
               "session": session, **c["option_inputs"], **c["model_option_inputs"]}
     # While a search or comparison runs: Run says so, Stop is live, and the model and prompt it was given stay.
     busy = [c["run_button"], r["compare_button"], c["stop_button"], c["model"], c["prompt"]]

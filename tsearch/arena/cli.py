@@ -26,6 +26,10 @@ OPTIONS = {"zero-order": {"n": 4, "lam": 0.9}, "paths": {"n": 2, "m": 4, "L": 5}
            "steps": {"label": "steps"}}
 MAX_UNITS = 10**5     # captions x seeds: a paired comparison needs no more (each unit is every method's searches)
 MAX_CELLS = 10**5     # searches in one arena (as in a sweep: tsearch.sweep.spec.MAX_CELLS)
+# SearchConfig's flags the arena takes from the CLI's generator (tsearch.flags): all but those it spells its own way
+# (--budgets/--candidates, --seeds, and the draft-then-commit of its labelled variants), each a key of its spec
+OWN_SETTINGS = ("budget", "seed", "final_steps", "final_top")
+DEFAULTS = {"steps": 10, "batch_size": 16}   # where the arena deliberately differs from the config's defaults
 WORLDS = {"shapes": {"verifiers": ["shapes-clip"], "evaluators": ["shapes-oracle"]},
           "gmm": {"verifiers": ["gmm-density"], "evaluators": []}}
 
@@ -34,7 +38,8 @@ def parse(argv) -> argparse.Namespace:
     from tsearch.arena.ladder import LADDERS
     from tsearch.arena.variants import VARIANTS
     from tsearch.search import ALGORITHMS
-    from tsearch.config import MAX_BUDGET, MAX_SEED
+    from tsearch.config import MAX_BUDGET, MAX_SEED, SETTINGS
+    from tsearch.flags import add_config_flags
     from tsearch.sweep.cli import MAX_REPS, MAX_THREADS, MAX_WORKERS, _Parser, _whole
 
     p = _Parser(prog="tsearch arena", description=__doc__.split("\n\n")[0])
@@ -49,15 +54,14 @@ def parse(argv) -> argparse.Namespace:
                    help="budgets in NFEs (instead of --candidates)")
     p.add_argument("--methods", nargs="+", default=["all"], choices=[*ALGORITHMS, *VARIANTS, "all"],
                    help="registered methods and labelled variants (random-draft: draft-then-commit); default all")
-    p.add_argument("--steps", type=_whole(1, MAX_BUDGET), default=10, help="denoising steps per candidate (default 10)")
-    p.add_argument("--solver", default=None, help="ODE solver (default: the model's)")
     p.add_argument("--draw-seed", type=_whole(0, MAX_SEED - 1), default=0, help="draws the split's captions (default 0)")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--workers", type=_whole(1, MAX_WORKERS), default=None, help="Ray actors")
     p.add_argument("--address", default=None, help="Ray cluster address")
     p.add_argument("--threads", type=_whole(1, MAX_THREADS), default=None, help="torch CPU threads per worker")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--batch-size", type=_whole(1, MAX_BUDGET), default=16)
+    settings = config_flags()
+    add_config_flags(p.add_argument_group("search settings (every search of the arena)"), settings,
+                     {**{name: SETTINGS[name].default for name in settings}, **DEFAULTS})
     p.add_argument("--reps", type=_whole(10, MAX_REPS, "more do not change the intervals"), default=2000,
                    help="bootstrap resamples (default 2000)")
     p.add_argument("--out", default=None, help="the arena folder (default out/arena-SPLIT); rerun to resume")
@@ -75,6 +79,12 @@ def parse(argv) -> argparse.Namespace:
         p.error(f"--captions {args.captions} x --seeds {args.seeds} is {args.captions * args.seeds} units (caption x "
                 f"seed); the arena takes at most {MAX_UNITS}: lower --seeds or --captions")
     return args
+
+
+def config_flags() -> tuple[str, ...]:
+    from tsearch.flags import CONFIG_FLAGS
+
+    return tuple(name for name in CONFIG_FLAGS if name not in OWN_SETTINGS)
 
 
 def check(args) -> None:
@@ -134,9 +144,8 @@ def plan(args) -> tuple[dict, dict, list[str]]:
         raise ValueError(f"the arena would run {cells} searches (captions x seeds x each method's budgets); at most "
                          f"{MAX_CELLS} are taken: lower --seeds, --captions, --candidates or --methods")
     spec = {"name": f"arena-{args.split}", "model": args.model, "verifiers": world["verifiers"],
-            "evaluators": world["evaluators"], "steps": args.steps, "solver": solver, "budgets": budgets,
-            "batch_size": args.batch_size, "device": args.device, "seeds": list(range(args.seeds)),
-            "algorithm": tables}
+            "evaluators": world["evaluators"], **settings_of(args), "solver": solver, "budgets": budgets,
+            "seeds": list(range(args.seeds)), "algorithm": tables}
     if args.model == "shapes":
         from tsearch.worlds.shapes import grammar
 
@@ -146,6 +155,11 @@ def plan(args) -> tuple[dict, dict, list[str]]:
     else:
         spec["classes"] = list(range(args.captions))
     return spec, anytime, notes
+
+
+def settings_of(args) -> dict:
+    """The search settings the flags give, as the spec's keys (each a SearchConfig field of that name)."""
+    return {name: getattr(args, name) for name in config_flags() if getattr(args, name) is not None}
 
 
 def _fits(method: str, budget: int, costs, steps: int) -> bool:

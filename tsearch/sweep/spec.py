@@ -14,10 +14,16 @@
     [[algorithm]]
     name = "zero-order"
     lam = [0.5, 0.9]                 # a list value of an option is a grid
-    budgets = [80]                   # the sweep-level keys of OVERRIDES may be set per method
+    budgets = [80]                   # every run setting (OVERRIDES) may be set per method
     steps = 6                        # draft-then-commit: 6-step drafts, the best 2 re-rendered at 10 steps
     final_steps = 10                 # (final_top alone, without final_steps, is refused)
     final_top = 2
+
+A key per run setting: each SearchConfig field is a spec key of its own name (a list is a grid), at the
+sweep's top level or in an [[algorithm]] table, generated from its settings (`SETTING_KEYS`), so a new
+field is a sweep key with no edit here. A few are spelled in the plural or have tables of their own:
+budgets, seeds, prompts/classes, model_options, [[algorithm]] (name and options); device and dtype are the
+sweep's (each worker loads the model once for them).
 
 Every cell goes through `SearchConfig.validate` (the one front door, STYLE.md 13); a bad spec is a
 ValueError naming its key. A cell's key is a hash of its config's `to_dict()` as canonical JSON, so
@@ -41,8 +47,12 @@ from tsearch.options import shown
 from tsearch.search import ALGORITHMS
 
 CONDITION_KEYS = ("prompts", "prompts_file", "classes")
+# the settings with keys of their own shape (above); every other setting is a key of its name, a list a grid
+SPELLED = ("model", "condition", "verifiers", "evaluators", "algorithm", "options", "budget", "seed", "device",
+           "dtype", "model_options")
+SETTING_KEYS = tuple(name for name in SETTINGS if name not in SPELLED)
 # sweep-level keys that an [[algorithm]] table may set for its own cells
-OVERRIDES = ("budgets", "steps", "verifiers", "evaluators", "batch_size", "solver", "final_steps", "final_top")
+OVERRIDES = ("budgets", "verifiers", "evaluators", *SETTING_KEYS)
 TOP_KEYS = ("name", "description", "model", "model_options", *CONDITION_KEYS, "prompts_limit", "seeds", "device",
             "dtype", *OVERRIDES, "algorithm")
 ALGORITHM_KEYS = ("name", "label", *OVERRIDES)
@@ -138,29 +148,28 @@ def _table_cells(number: int, table: dict, data: dict, models, model_options, co
     budgets = _whole_list("budgets", values["budgets"], where)
     verifier_sets = _verifier_sets(values["verifiers"], where)
     evaluators = _names("evaluators", values["evaluators"] or [])
-    batch_size = SETTINGS["batch_size"].default if values["batch_size"] is None else values["batch_size"]
     options = _option_keys(table, algorithm, where)   # every other key is an option of the algorithm
     option_names = sorted(options)
-    tops = _grid("final_top", SETTINGS["final_top"].default if values["final_top"] is None else values["final_top"])
-    count = len(cells) + len(models) * len(verifier_sets) * len(conditions) * len(seeds) * len(budgets) * len(tops)
-    for name, grid in [*((k, options[k]) for k in option_names), *((k, values[k]) for k in ("steps", "solver",
-                                                                                         "final_steps"))]:
+    # each setting's values (absent: its default), in field order: steps, batch_size, solver, final_steps, ...
+    grids = {name: _grid(name, SETTINGS[name].default if values[name] is None else values[name])
+             for name in SETTING_KEYS}
+    count = len(cells) + len(models) * len(verifier_sets) * len(conditions) * len(seeds) * len(budgets)
+    for name, grid in [*((k, options[k]) for k in option_names), *grids.items()]:
         count *= len(_grid(name, grid))
     if count > MAX_CELLS:   # before the grid is built: each cell costs a validation
-        raise ValueError(f"{where}: the sweep would hold {count} cells (models x options x verifiers x steps x solvers "
-                         f"x final steps x budgets x conditions x seeds); at most {MAX_CELLS} are taken: split it")
+        raise ValueError(f"{where}: the sweep would hold {count} cells (models x options x verifiers x "
+                         f"{' x '.join(SETTING_KEYS)} x budgets x conditions x seeds); at most {MAX_CELLS} are "
+                         f"taken: split it")
     option_grid = [dict(zip(option_names, combo))
                    for combo in itertools.product(*(_grid(k, options[k]) for k in option_names))]
-    for model, opts, verifiers, step, solver, final, top, budget in itertools.product(
-            models, option_grid, verifier_sets, _grid("steps", values["steps"]), _grid("solver", values["solver"]),
-            _grid("final_steps", values["final_steps"]), tops, budgets):
+    for model, opts, verifiers, *chosen, budget in itertools.product(
+            models, option_grid, verifier_sets, *grids.values(), budgets):
         for condition, metadata in conditions:
             for seed in seeds:
                 try:
                     config = SearchConfig(
                         model=model, condition=condition, verifiers=verifiers, evaluators=evaluators,
-                        algorithm=algorithm, options=opts, budget=budget, steps=step, seed=seed,
-                        batch_size=batch_size, solver=solver, final_steps=final, final_top=top,
+                        algorithm=algorithm, options=opts, budget=budget, seed=seed, **dict(zip(grids, chosen)),
                         device=data.get("device", "cpu"), dtype=data.get("dtype"),
                         model_options=model_options).validate(here=False)   # workers check the device
                 except ValueError as error:

@@ -172,7 +172,7 @@ def arena_tab(default_dir: str | None = None, limits: dict | None = None):
     with gr.Tab("Arena", id="arena"):
         gr.Markdown("Every method on the shapes world's hard split at equal NFEs and equal seconds, paired "
                     "against random search (`python -m tsearch arena`). Below: the leaderboard measured on the "
-                    "project's CPU (docs/benchmarks/arena.md); a small arena can run live here.")
+                    "project's CPU; a small arena can run live here.")
         folder = gr.State(default_dir)
         session = gr.State(Session())   # this tab's live arena, stopped by its own Stop
         load = gr.Button("Show the host's arena leaderboard", visible=default_dir is not None)

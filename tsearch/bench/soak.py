@@ -230,10 +230,14 @@ class Soak:
         config = json.loads(urllib.request.urlopen(self.url + "config", timeout=10).read())
         radios = {c["id"] for c in config["components"] if c.get("type") == "radio"
                   and "hard" in json.dumps(c.get("props", {}).get("choices"))}
-        index = next((d.get("id", i) for i, d in enumerate(config["dependencies"])
-                      if len(d.get("inputs", [])) == 4 and d["inputs"][0] in radios), None)
-        if index is None:
+        # the live run: the split radio first, and the most outputs (status, board, image) of the functions that
+        # take it (the duration estimate takes the same settings and answers in one line)
+        runs = [(len(d.get("outputs", [])), d.get("id", i), len(d["inputs"])) for i, d in enumerate(config["dependencies"])
+                if len(d.get("inputs", [])) >= 4 and d["inputs"][0] in radios]
+        if not runs:
             return "refused"   # no live arena on this page
+        _, index, width = max(runs)
+        data = (list(data) + [None] * width)[:width]   # one value per input, as a hostile visitor pads them
         session = secrets.token_hex(8)
         body = json.dumps({"data": data, "fn_index": index, "session_hash": session, "event_data": None,
                            "trigger_id": None}).encode()
@@ -242,9 +246,12 @@ class Soak:
         urllib.request.urlopen(request, timeout=10).read()
         with urllib.request.urlopen(self.url + f"gradio_api/queue/data?session_hash={session}",
                                     timeout=timeout) as stream:
+            said = False   # the page says a refusal in its status line (a streamed update, success true)
             for line in stream:
+                said = said or b"Arena refused" in line
                 if b"process_completed" in line:
-                    return "refused" if b'"success": false' in line or b'"success":false' in line else "accepted"
+                    refused = said or b'"success": false' in line or b'"success":false' in line
+                    return "refused" if refused else "accepted"
         return "timed out"
 
 

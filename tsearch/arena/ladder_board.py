@@ -203,18 +203,24 @@ def render_markdown(board: dict) -> str:
         if r and r["gap_by_kind"]:
             lines.append(f"| {method} | {labels[verifier]} | " +
                          " | ".join(_gap(r["gap_by_kind"].get(k)) for k in board["kinds"]) + " |")
-    against = [(m, v, by[(m, v, top)]) for m, v in pairs if by.get((m, v, top)) and by[(m, v, top)].get("vs_reference")]
-    if against:
-        lines += ["", f"**Against {' + '.join(REFERENCE)}, by kind, at {top} NFEs** (the same method searched with "
-                      f"the arena's default verifier; percentage points, paired; W/L = units won/lost)", "",
-                  "| method | verifier | all | " + " | ".join(board["kinds"]) + " |",
-                  "|---" * (len(board["kinds"]) + 3) + "|"]
-        for method, verifier, r in against:
-            lines.append(f"| {method} | {labels[verifier]} | {_gap(r['vs_reference'])} | " +
-                         " | ".join(_gap(r["vs_reference_by_kind"].get(k)) for k in board["kinds"]) + " |")
+    lines += _against_reference(board, by, pairs, labels, top)
     for note in board.get("notes") or []:
         lines.append(f"\nnote: {note}")
     return "\n".join(lines)
+
+
+def _against_reference(board: dict, by: dict, pairs: list, labels: dict, top) -> list[str]:
+    """The board's lines pairing every entry against the arena's default verifier, by kind, at the top budget."""
+    against = [(m, v, by[(m, v, top)]) for m, v in pairs if by.get((m, v, top)) and by[(m, v, top)].get("vs_reference")]
+    if not against:
+        return []
+    lines = ["", f"**Against {' + '.join(REFERENCE)}, by kind, at {top} NFEs** (the same method searched with the "
+                 f"arena's default verifier; percentage points, paired; W/L = units won/lost)", "",
+             "| method | verifier | all | " + " | ".join(board["kinds"]) + " |", "|---" * (len(board["kinds"]) + 3) + "|"]
+    for method, verifier, r in against:
+        lines.append(f"| {method} | {labels[verifier]} | {_gap(r['vs_reference'])} | " +
+                     " | ".join(_gap(r["vs_reference_by_kind"].get(k)) for k in board["kinds"]) + " |")
+    return lines
 
 
 def _gap(d: dict | None) -> str:

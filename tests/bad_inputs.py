@@ -618,7 +618,8 @@ def _app_cases_1(add, compare, raw) -> None:
         add(f"cls={value!r}", dict(cls=value), ("class", "cls", "condition"))
     add("cls=None, prompt='a cat'", dict(cls=None, prompt="a cat"), ("class", "cls", "prompt"))
     # the prompt on shapes (text-conditioned)
-    for value in (None, "", "   ", 3, ["a red circle"], "zzz qqq", "一个红色的圆", "a red circle\nand a square",
+    add("valid: shapes prompt=None (the model's preset prompt)", dict(prompt=None), "", valid=True, base=APP_SHAPES)
+    for value in ("", "   ", 3, ["a red circle"], "zzz qqq", "一个红色的圆", "a red circle\nand a square",
                   "\x00", "a red circle " * 400):
         shown = value if not (isinstance(value, str) and len(value) > 40) else f"{len(value)} characters"
         add(f"shapes prompt={shown!r}", dict(prompt=value), ("prompt", "caption"), base=APP_SHAPES)
@@ -631,7 +632,8 @@ def _app_cases_1(add, compare, raw) -> None:
     add("shapes negative_prompt=3", dict(negative_prompt=3), "negative_prompt", base=APP_SHAPES)
     add("valid: shapes guidance=2", dict(guidance=2), "", valid=True, base=APP_SHAPES)
     # verifiers and the evaluator
-    for value in (None, [], "", "nope", ["nope"], [3], [None], [""], ["shapes-clip"], [["gmm-density"]],
+    add("valid: verifiers=None (the model's preset verifiers)", dict(verifiers=None), "", valid=True)
+    for value in ([], "", "nope", ["nope"], [3], [None], [""], ["shapes-clip"], [["gmm-density"]],
                   ["gmm-density", "nope"], 5):
         add(f"verifiers={value!r}", dict(verifiers=value), ("verifier", "verifiers"))
     for value in ("nope", 3, ["gmm-density"], "shapes-oracle", True):
@@ -641,7 +643,8 @@ def _app_cases_1(add, compare, raw) -> None:
     for value in (None, "", "nope", 3, ["random"], "Random"):
         add(f"algorithm={value!r}", dict(algorithm=value), "algorithm")
     # whole-number fields
-    for name, values in (("budget", [None, 0, -1, 2.5, math.nan, math.inf, "40", "abc", True, [40], 3, 1e300]),
+    add("valid: budget=None (the model's preset budget)", dict(budget=None), "", valid=True)
+    for name, values in (("budget", [0, -1, 2.5, math.nan, math.inf, "40", "abc", True, [40], 3, 1e300]),
                          ("steps", [-1, 2.5, math.nan, "4", "abc", True, [4], 10**9]),
                          ("seed", [-1, 2**63, 2.5, math.nan, math.inf, "abc", True, [0], float(2**60)]),
                          ("batch_size", [-1, 2.5, math.nan, "abc", True, [4], math.inf]),
@@ -684,8 +687,8 @@ def _app_cases_2(add, compare, raw) -> None:
     raw("load('/etc')", lambda ctx: handlers.load("/etc", Session()), "run.json")
     raw("load(3)", lambda ctx: handlers.load(3, Session()), ("file", "zip"))
     raw("load(['a.zip'])", lambda ctx: handlers.load([str(ctx.run_zip)], Session()), ("file", "zip"))
-    raw("load({'path': ...}) (a FileData dict)", lambda ctx: handlers.load({"path": str(ctx.run_zip)}, Session()),
-        ("file", "zip"))
+    raw("valid: load({'path': ...}) (a FileData dict, as gradio passes an upload)",
+        lambda ctx: handlers.load({"path": str(ctx.run_zip)}, Session()), "", valid=True)
     for label, build, needle in _zip_cases():
         raw(f"load: {label}", lambda ctx, build=build: handlers.load(str(build(ctx)), Session()), needle)
     for label, damage, needle in _damaged_runs():
@@ -831,7 +834,7 @@ def _damaged_runs():
         ("summary best_score 'x'", _edit_meta(lambda m: m["summary"].update(best_score="x")), "best_score"),
         ("summary best_id [1]", _edit_meta(lambda m: m["summary"].update(best_id=[1])), "best_id"),
         ("config verifiers 5", _edit_meta(lambda m: m["config"].update(verifiers=5)), "verifiers"),
-        ("config steps [1]", _edit_meta(lambda m: m["config"].update(steps=[1])), None),   # valid: shown as 0 steps
+        ("config steps [1]", _edit_meta(lambda m: m["config"].update(steps=[1])), "steps"),   # not a SearchConfig
         ("a rounds.jsonl row with nfe_spent 'x'",
          lambda root: _set(root / "rounds.jsonl", json.dumps({"nfe_spent": "x", "best_id": 0, "best_score": 1}) + "\n"),
          ("rounds", "nfe_spent")),

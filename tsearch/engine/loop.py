@@ -105,6 +105,7 @@ def _rounds(plan: Plan, state: RunState, runner, stop: _Stop, started: float) ->
         else:
             results = ((group, state.evaluate(runner, group)) for group in groups)
         for group, done in results:
+            state.count_flops(runner)   # once per search, on its first batch (a real forward, cached per process)
             for candidate in state.record(group, done):
                 yield CandidateScored(candidate, state.images[candidate.id])
         if stop.cut:
@@ -126,7 +127,7 @@ def _finish(plan: Plan, state: RunState, started: float, final_nfe: int, stopped
                       final_nfe, state.count, best[0] if best else None, finite(best[1]) if best else None,
                       best_evals, time.perf_counter() - started, state.verifier_seconds, stopped,
                       str(state.writer.root) if state.writer else None, error, state.counter.nfe - final_nfe,
-                      state.commits)
+                      state.commits, state.flops_spent(state.counter.nfe, state.count))
     if state.writer:
         state.writer.finish(summary.to_row(), keep_empty=state.count > 0 or error is None)
     return summary

@@ -165,7 +165,8 @@ class RunState:
                 proposal.id, proposal.parent, proposal.round, float(scores[j]),
                 Scores(self.names, done.raw[j].tolist()), Scores(self.eval_names, done.held_out[j].tolist()),
                 done.costs[j], spent, proposal.t_end, tuple(op_to_dict(op) for op in recipe),
-                done.seconds, done.verifier_seconds, flops=self.flops_spent(spent, self.count + j + 1))
+                done.seconds, done.verifier_seconds,
+                flops=self.flops_spent(spent, self.count + j + 1))
             if self.writer:
                 candidate = self.writer.add(candidate, image)
             self.candidates[proposal.id] = candidate

@@ -91,3 +91,19 @@ def test_a_verifier_that_cannot_be_counted_leaves_the_total_unknown_not_guessed(
     assert cost.per_nfe == 0   # an analytic mixture: elementwise work only, which the counter does not count
     assert cost.per_call == {"<lambda>": None} and cost.spent(10, 1) is None
     assert json.dumps(cost.to_dict())
+
+
+def test_the_small_shapes_size_trains_and_costs_about_a_quarter_of_the_teachers_flops_per_nfe(tmp_path):
+    from tsearch.models.shapes import ShapesModel
+    from tsearch.worlds.shapes import train_generator
+    from tsearch.worlds.shapes.generator import Generator
+
+    out = str(tmp_path / "small")
+    log = train_generator.main(["--size", "small", "--steps", "2", "--batch-size", "4", "--out", out, "--threads", "1"])
+    assert log["steps"] == 2 and log["config"]["size"] == "small"
+    small = ShapesModel(Generator.load(out), dtype="float32")
+    teacher = load_model("shapes-teacher", dtype="float32")
+    ratio = small.flops_per_nfe(small.encode("a red circle")) / teacher.flops_per_nfe(teacher.encode("a red circle"))
+    assert 0.2 < ratio < 0.3   # measured: 230.7 / 904.6 MFLOPs per pass = 0.255
+    with pytest.raises(SystemExit):
+        train_generator.main(["--size", "huge", "--out", out])

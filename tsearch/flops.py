@@ -143,15 +143,3 @@ def of_search(model, cond, verifiers, condition) -> Cost:
         return Cost(nfe, per_decode(model), {v.name: per_call(v, model, condition) for v in verifiers}, rows_of(model))
     except Exception as error:  # noqa: BLE001 - a cost annotation never ends a search; the reason is recorded
         return Cost(None, None, {v.name: None for v in verifiers}, rows_of(model), f"{type(error).__name__}: {error}")
-
-
-if __name__ == "__main__":   # python -m tsearch.flops: the bundled models' FLOPs per NFE
-    from tsearch.models import load_model
-
-    for name, condition in (("gmm", 1), ("digits", 3), ("shapes", "a red circle"), ("shapes-teacher", "a red circle")):
-        try:
-            m = load_model(name)
-        except Exception as error:  # noqa: BLE001 - a listing: say why and go on
-            print(f"{name}: {error}")
-            continue
-        print(f"{name}: {per_nfe(m, m.encode(condition)):,} FLOPs per NFE ({m.noise_shape}, {m.nfe_per_eval} pass(es))")

@@ -17,6 +17,7 @@ counted here (a remote grader, a function of the user's) leaves the total unknow
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -136,8 +137,12 @@ class Cost:
 
 def of_search(model, cond, verifiers, condition) -> Cost:
     """A search's `Cost`, counted (or read from the cache). A model that cannot run outside its search (a
-    ZeroGPU model between leases) gives a Cost of Nones that says why, rather than failing the search."""
+    ZeroGPU model between leases) gives a Cost of Nones that says why, rather than failing the search. `cond`
+    None: `condition` is encoded here."""
     try:
+        if cond is None:
+            with getattr(model, "encode_lock", contextlib.nullcontext()):
+                cond = model.encode(condition)
         per_model = getattr(model, "flops_per_nfe", None)
         nfe = per_model(cond) if callable(per_model) else per_nfe(model, cond)
         return Cost(nfe, per_decode(model), {v.name: per_call(v, model, condition) for v in verifiers}, rows_of(model))

@@ -130,11 +130,8 @@ class RunState:
         """The search's FLOPs per NFE, decode and verifier call (counted once per process, `tsearch.flops`),
         recorded in run.json; each candidate then carries the run's cumulative FLOPs (`Candidate.flops`)."""
         if self.cost is None:
-            plan, cond = self.plan, getattr(runner, "cond", None)
-            if cond is None:
-                with plan.model.encode_lock:
-                    cond = plan.model.encode(plan.condition)
-            self.cost = flops.of_search(plan.model, cond, plan.verifiers, plan.condition)
+            plan = self.plan
+            self.cost = flops.of_search(plan.model, getattr(runner, "cond", None), plan.verifiers, plan.condition)
             if self.writer:
                 self.writer.extra["flops"] = self.cost.to_dict()
         return self.cost

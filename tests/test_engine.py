@@ -152,8 +152,7 @@ def test_ensemble_by_mean_rank_and_nan_ranks_last():
 
 
 def test_verifier_returning_the_wrong_number_of_scores():
-    # the first candidate goes alone (one image: one score is right), then the other 15 of the batch of 16
-    with pytest.raises(ValueError, match="returned 1 scores for 15 images"):
+    with pytest.raises(ValueError, match="returned 1 scores for 16 images"):
         tsearch.search(**{**BASE, "verifiers": [lambda im, c: [0.0]]}, algorithm="random", budget=8 * 16,
                        batch_size=16)   # 16 was the default batch size before the front doors shared one (8)
 

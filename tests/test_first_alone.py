@@ -1,6 +1,6 @@
-"""The first image after one candidate (issues 20 and 28): with `first_alone` (the engine's default, so every door
-has it) the search's first candidate is a batch of its own, sent before the batch-size calibration, and the
-search is the same as without it."""
+"""The first image after one candidate (issues 20 and 28): with `first_alone` (every watched search: the app, the
+API's stream, the CLI's progress) the search's first candidate is a batch of its own, sent before the batch-size
+calibration, and the search is the same as without it."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_the_first_batch_holds_one_uncalibrated_candidate_and_the_search_is_unch
     assert len(sent[0].ops) == 1 and sent[0].chunk == 1 and sent[0].calibrate_up_to is None
     assert sent[1].calibrate_up_to is not None and sent[1].chunk is None   # the calibration moved to the second
     calibrate.forget(plan.model)
-    whole = list(engine.run(prepare(config(algorithm, options)), first_alone=False))
+    whole = list(engine.run(prepare(config(algorithm, options))))
     assert rows(alone) == rows(whole) and len(rows(alone)) > 4
 
 
@@ -66,7 +66,7 @@ def test_a_model_with_a_fixed_micro_batch_sends_one_micro_batch_first():
     runner = engine.LocalRunner(plan, None)
     alone = list(engine.run(plan, batch_runner=lambda batch: sent.append(batch) or runner(batch), first_alone=True))
     assert [len(batch.ops) for batch in sent] == [4, 4, 4]   # padded calls of 4 cost the same for 1 row or 4
-    assert rows(alone) == rows(list(engine.run(prepare(plan.config), first_alone=False)))
+    assert rows(alone) == rows(list(engine.run(prepare(plan.config))))
 
 
 class Watching(api.Loader):
@@ -90,14 +90,15 @@ def test_the_api_stream_asks_the_model_for_one_sample_first_and_finds_the_same_s
     assert rows(streamed) == rows(whole) and len(rows(whole)) == 24   # same candidates, scores, recipes, NFEs
 
 
-def test_the_cli_and_search_take_the_same_first_alone_path(monkeypatch):
+def test_the_stream_and_the_cli_send_the_first_candidate_alone_and_search_keeps_whole_batches(monkeypatch):
     seen = []
     real = engine.run
     monkeypatch.setattr(engine, "run",
-                        lambda plan, *a, **k: seen.append(k.get("first_alone", True)) or real(plan, *a, **k))
-    api.search(config())
+                        lambda plan, *a, **k: seen.append(k.get("first_alone", False)) or real(plan, *a, **k))
+    list(api.stream(config()))
     from tsearch.cli import main
 
     assert main(["run", "--model", "gmm", "--class", "1", "--verifier", "gmm-density", "--budget", "16",
                  "--algorithm", "random", "--steps", "4"]) == 0
-    assert seen == [True, True]   # neither door opts out of the engine's default
+    api.search(config())
+    assert seen == [True, True, False]   # watched: the stream, the CLI's progress; the end only: search()

@@ -95,12 +95,12 @@ def _config(args) -> SearchConfig:
 
 
 def _run(args) -> int:
-    from tsearch import api, engine
+    from tsearch import api
     from tsearch.events import SearchDone
 
     plan = api.prepare(_config(args), out=args.out)
     progress = Progress(plan.config, plan.budget, plan.out)
-    events = engine.run(plan)
+    events = api.watched(plan)   # the progress shows the first candidate after about one candidate's compute
     done = None
     try:
         for event in events:

@@ -59,7 +59,7 @@ def engine_run(model, verifier, condition, n, steps, batch_size, device, chunked
                                 batch_size=batch_size, device=device))
     _sync(device)
     start = _clock()
-    for event in engine.run(plan, chunked=chunked, overlap=_overlap, first_alone=False):
+    for event in engine.run(plan, chunked=chunked, overlap=_overlap):
         done = event
     _sync(device)
     return _clock() - start, done.summary.verifier_seconds

@@ -43,7 +43,7 @@ def _until_stop(groups: list, stop: _Stop) -> Iterator[list]:
 
 def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
         verifier_timeout: float | None = None, batch_runner: Callable[[Batch], Scored] | None = None,
-        chunked: bool = True, overlap: bool | None = None, first_alone: bool = True) -> Iterator[Any]:
+        chunked: bool = True, overlap: bool | None = None, first_alone: bool = False) -> Iterator[Any]:
     """The search as a generator of events (see tsearch.events).
 
     `should_stop()` is asked between batches: True ends the search there, everything kept (the app's
@@ -55,10 +55,10 @@ def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
     False denoises each batch whole.
     `overlap`: decode and score batch i on a worker thread (its own CUDA stream) while batch i+1 is
     denoised (`tsearch.engine.overlap`); None: on CUDA devices only. The results are the same either way.
-    `first_alone` (default, so every door has it: the API's stream, the CLI's progress, the app, the MCP tool):
-    the search's first candidate is a batch of its own (one micro-batch of a model that pads to one), before
-    the calibration, so its image comes after one network call per step, not after the first whole batch.
-    The results are the same either way (tests/test_first_alone.py); sweeps, which nobody watches, pass False.
+    `first_alone`: the search's first candidate is a batch of its own (one micro-batch of a model that pads
+    to one), before the calibration, so its image comes after one network call per step, not after the
+    first whole batch. Every search someone watches asks for it (`tsearch.api.watched`: the API's stream, the
+    CLI's progress; the app and its MCP tool in `handlers.drive`). The results are the same either way.
     """
     stop = _Stop(should_stop)
     state = RunState(plan, DEFAULT_SECONDS if verifier_timeout is None else verifier_timeout, chunked, first_alone)

@@ -60,7 +60,7 @@ def run_cell(cell: Cell, root: str | Path, loader: api.Loader) -> dict:
     try:
         plan = api.prepare(cell.config, out=str(folder), loader=loader)
         done = None
-        for event in engine.run(plan, first_alone=False):   # no one watches a cell's first image: whole batches
+        for event in engine.run(plan):
             if isinstance(event, CandidateScored):
                 best[event.candidate.id] = event.candidate   # the summary names the best by id
             elif isinstance(event, SearchDone):

@@ -80,6 +80,15 @@ def test_the_app_and_the_arena_offer_flops_beside_nfes_seconds_and_calls(tmp_pat
                             out=str(tmp_path / "r"))
     xs = best_lib.costs(result.history, "flops")
     assert xs == [c.flops for c in result.history] and xs == sorted(xs) and xs[0] > 0
+    from tsearch.app import charts
+    from tsearch.app.state import LiveRun
+
+    live = LiveRun()
+    for event in tsearch.stream(result.config):
+        live.add(event)
+    figure = charts.run_figure(live, cost="flops")   # the chart the radio's FLOPs draws, on the same search
+    dots = next(t for t in figure["data"] if t.get("name") == "candidates")
+    assert dots["x"] == xs and figure["layout"]["xaxis"]["title"]["text"] == best_lib.COSTS["flops"]
     row = {"config": result.config.to_dict(), "summary": result.summary.to_row(), "run_dir": "r"}
     [outcome] = outcomes_of_cell(tmp_path, row, "random", [32], anytime=False)
     assert outcome.flops == result.history[-1].flops

@@ -21,7 +21,7 @@ LAYERS = [   # lowest first; a module belongs to the first prefix that names it 
     ("tsearch._compat", "tsearch.jsonio", "tsearch.noise", "tsearch.sampling", "tsearch.registry", "tsearch.version",
      "tsearch.options", "tsearch.envvars"),
     ("tsearch.search", "tsearch.worlds", "tsearch.models", "tsearch.verifiers", "tsearch.candidate",
-     "tsearch.events", "tsearch.recipes", "tsearch.runs", "tsearch.runfolder"),
+     "tsearch.events", "tsearch.recipes", "tsearch.runs", "tsearch.runfolder", "tsearch.flops"),
     ("tsearch.config", "tsearch.config_checks", "tsearch.describe"),
     ("tsearch.engine",),
     ("tsearch.api", "tsearch.regenerate"),

@@ -116,3 +116,15 @@ def test_the_small_shapes_size_trains_and_costs_about_a_quarter_of_the_teachers_
     assert 0.2 < ratio < 0.3   # measured: 230.7 / 904.6 MFLOPs per pass = 0.255
     with pytest.raises(SystemExit):
         train_generator.main(["--size", "huge", "--out", out])
+
+
+def test_shapes_small_is_registered_with_a_quarter_of_the_teachers_flops_per_nfe():
+    from tsearch.models import shapes
+
+    ok, reason = shapes.build_small.available()
+    if not ok:
+        pytest.skip(reason)
+    small, teacher = load_model("shapes-small", dtype="float32"), load_model("shapes-teacher", dtype="float32")
+    assert small.nfe_per_eval == teacher.nfe_per_eval == 2 and small.guidance == teacher.guidance
+    ratio = small.flops_per_nfe(small.encode("a red circle")) / teacher.flops_per_nfe(teacher.encode("a red circle"))
+    assert 0.2 < ratio < 0.3

@@ -15,7 +15,7 @@ from tsearch.flops import of_search
 
 BUNDLED = (("gmm", 1, ["gmm-density"]), ("digits", 3, ["digits-classifier"]),
            ("shapes", "a red circle", ["shapes-clip", "shapes-quality", "shapes-oracle"]),
-           ("shapes-distilled", "a red circle", ["shapes-clip"]))
+           ("shapes-distilled", "a red circle", ["shapes-clip"]), ("shapes-small", "a red circle", ["shapes-clip"]))
 
 
 def real_architectures() -> dict:

@@ -120,21 +120,21 @@ def test_the_compare_chart_switches_too():
 
 @pytest.mark.parametrize("redraw", [axis.redraw, compare.redraw])
 def test_a_bad_axis_is_refused_by_name_and_nothing_shown_is_nothing_to_redraw(redraw):
-    with pytest.raises(gr.Error, match=r"cost \(the x axis\) must be one of nfe, seconds, calls, got 'minutes'"):
+    with pytest.raises(gr.Error, match=r"cost \(the x axis\) must be one of nfe, seconds, calls, flops, got 'minutes'"):
         redraw("minutes", Session())
     with pytest.raises(gr.Error, match="cost"):
         redraw(None, Session())
     assert redraw("calls", Session()) == gr.skip() and redraw("calls", None) == gr.skip()
 
 
-def test_the_radio_offers_the_three_axes_beside_each_chart():
+def test_the_radio_offers_the_four_axes_beside_each_chart():
     from tsearch.app import build_demo
 
     demo = build_demo(model="gmm")
     radios = [b for b in demo.blocks.values() if isinstance(b, gr.Radio) and b.label == "x axis"]
     assert len(radios) == 2
     for radio in radios:
-        assert [value for _, value in radio.choices] == ["nfe", "seconds", "calls"]
-        assert [name for name, _ in radio.choices] == ["NFEs", "seconds", "verifier calls"]
+        assert [value for _, value in radio.choices] == ["nfe", "seconds", "calls", "flops"]
+        assert [name for name, _ in radio.choices] == ["NFEs", "seconds", "verifier calls", "FLOPs"]
     wired = {getattr(fn.fn, "__wrapped__", fn.fn) for fn in demo.fns.values()}   # each under app.contain's net
     assert axis.redraw in wired and compare.redraw in wired

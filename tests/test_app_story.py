@@ -38,7 +38,7 @@ def stream(name: str, budget: int | None = None, stop_after: int | None = None, 
             held = (s + float(rng.normal()),) if evaluator else ()
             run.add(CandidateScored(Candidate(p.id, p.parent, p.round, s, Scores(("v",), (s,)),
                                               Scores(run.evaluators, held), costs.of(p), spent, p.t_end, (),
-                                              seconds=0.01, image_path=f"/x/{p.id}.png",
+                                              seconds=0.01, image_path=f"/x/{p.id}.png", flops=spent * 10**6,
                                               draft=recipes.is_draft(p.ops, STEPS, None)), None))
             count += 1
             if stop_after is not None and count >= stop_after:

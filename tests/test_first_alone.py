@@ -1,11 +1,13 @@
-"""The first image after one candidate (issue 20): with `first_alone` the search's first candidate is a
-batch of its own, sent before the batch-size calibration, and the search is the same as without it."""
+"""The first image after one candidate (issues 20 and 28): with `first_alone` (every watched search: the app, the
+API's stream, the CLI's progress) the search's first candidate is a batch of its own, sent before the batch-size
+calibration, and the search is the same as without it."""
 
 from __future__ import annotations
 
 import pytest
 
 from tsearch import engine
+from tsearch import api
 from tsearch.api import prepare
 from tsearch.config import SearchConfig
 from tsearch.events import CandidateScored
@@ -35,7 +37,8 @@ def test_the_first_batch_holds_one_uncalibrated_candidate_and_the_search_is_unch
     assert len(sent[0].ops) == 1 and sent[0].chunk == 1 and sent[0].calibrate_up_to is None
     assert sent[1].calibrate_up_to is not None and sent[1].chunk is None   # the calibration moved to the second
     calibrate.forget(plan.model)
-    assert rows(alone) == rows(list(engine.run(prepare(config(algorithm, options))))) and len(rows(alone)) > 4
+    whole = list(engine.run(prepare(config(algorithm, options))))
+    assert rows(alone) == rows(whole) and len(rows(alone)) > 4
 
 
 def test_the_first_candidate_is_reported_before_any_calibration(monkeypatch):
@@ -64,3 +67,38 @@ def test_a_model_with_a_fixed_micro_batch_sends_one_micro_batch_first():
     alone = list(engine.run(plan, batch_runner=lambda batch: sent.append(batch) or runner(batch), first_alone=True))
     assert [len(batch.ops) for batch in sent] == [4, 4, 4]   # padded calls of 4 cost the same for 1 row or 4
     assert rows(alone) == rows(list(engine.run(prepare(plan.config))))
+
+
+class Watching(api.Loader):
+    """Lends each model with its denoiser wrapped: the rows of every batch the engine asks of it, in order."""
+
+    def __init__(self):
+        self.rows = []
+
+    def load_model(self, name, device, options):
+        model = super().load_model(name, device, options)
+        forward = model.forward_x0
+        model.forward_x0 = lambda x, cond, sigma: self.rows.append(x.shape[0]) or forward(x, cond, sigma)
+        return model
+
+
+def test_the_api_stream_asks_the_model_for_one_sample_first_and_finds_the_same_search():
+    watching = Watching()
+    streamed = list(api.stream(config(), loader=watching))
+    assert watching.rows[0] == 1 and max(watching.rows) > 1   # the first batch asked of the model: one sample
+    whole = list(engine.run(prepare(config()), first_alone=False))
+    assert rows(streamed) == rows(whole) and len(rows(whole)) == 24   # same candidates, scores, recipes, NFEs
+
+
+def test_the_stream_and_the_cli_send_the_first_candidate_alone_and_search_keeps_whole_batches(monkeypatch):
+    seen = []
+    real = engine.run
+    monkeypatch.setattr(engine, "run",
+                        lambda plan, *a, **k: seen.append(k.get("first_alone", False)) or real(plan, *a, **k))
+    list(api.stream(config()))
+    from tsearch.cli import main
+
+    assert main(["run", "--model", "gmm", "--class", "1", "--verifier", "gmm-density", "--budget", "16",
+                 "--algorithm", "random", "--steps", "4"]) == 0
+    api.search(config())
+    assert seen == [True, True, False]   # watched: the stream, the CLI's progress; the end only: search()

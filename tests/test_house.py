@@ -23,7 +23,8 @@ LAYERS = [   # lowest first; a module belongs to the first prefix that names it 
      "tsearch.version", "tsearch.options", "tsearch.envvars"),
     ("tsearch.worlds",),   # data, oracles, training: no world imports a model, a verifier or anything above
     ("tsearch.search", "tsearch.models", "tsearch.verifiers", "tsearch.candidate",
-     "tsearch.events", "tsearch.recipes", "tsearch.runs", "tsearch.runfolder"),
+     "tsearch.events", "tsearch.recipes", "tsearch.runs", "tsearch.runfolder",
+     "tsearch.flops"),
     ("tsearch.config", "tsearch.config_checks", "tsearch.describe", "tsearch.flags", "tsearch.lineage",
      "tsearch.lineage_html"),
     ("tsearch.engine",),

@@ -196,7 +196,18 @@ def stream(config: SearchConfig | None = None, *, out: str | None = None, should
     """The search's events as they happen (see tsearch.events); close the iterator to stop."""
     check_run_keywords(should_stop, verifier_timeout)
     plan = prepare(config, out=out, loader=loader, **kwargs)
-    return engine.run(plan, should_stop=should_stop, verifier_timeout=verifier_timeout)
+    return watched(plan, should_stop=should_stop, verifier_timeout=verifier_timeout)
+
+
+def watched(plan: engine.Plan, should_stop=None, verifier_timeout: float | None = None,
+            on_summary=None) -> Iterator[Any]:
+    """The events of a search someone watches as it runs (the API's stream, the CLI's progress): its first
+    candidate goes through the model alone (`engine.run(first_alone=True)`: one micro-batch of a model that
+    pads to one), so it comes after about one candidate's compute rather than the first whole batch; the
+    candidates, their scores and NFEs are the same as without it. `search`, sweeps and benchmarks, which
+    only read the end, keep whole batches."""
+    return engine.run(plan, should_stop=should_stop, verifier_timeout=verifier_timeout, first_alone=True,
+                      on_summary=on_summary)
 
 
 def check_run_keywords(should_stop, verifier_timeout) -> None:

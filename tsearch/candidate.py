@@ -78,6 +78,7 @@ class Candidate:
     verifier_seconds: float = 0.0   # verifier share of its batch
     image_path: str | None = None   # its PNG in the run folder, when the run is written
     draft: bool = False             # a few-step render the run does not deliver (its full render or commit does)
+    flops: int | None = None        # FLOPs the search had spent once it was scored (tsearch.flops); None: not counted
 
     @property
     def deliverable(self) -> bool:
@@ -104,7 +105,7 @@ class Candidate:
         return {"id": self.id, "parent": self.parent, "round": self.round, "nfe": self.nfe,
                 "nfe_spent": self.nfe_spent, "t_end": self.t_end, "score": finite(self.score),
                 "scores": dict(self.scores), "evals": dict(self.evals), "recipe": [dict(op) for op in self.recipe],
-                "seconds": self.seconds, "verifier_seconds": self.verifier_seconds,
+                "seconds": self.seconds, "verifier_seconds": self.verifier_seconds, "flops": self.flops,
                 **({"draft": True} if self.draft else {})}   # only when set: rows from before drafts read the same
 
     @classmethod
@@ -128,7 +129,7 @@ class Candidate:
                        nfe_spent=_int(row, "nfe_spent"), t_end=float(row.get("t_end", 0.0)),
                        recipe=tuple(dict(op) for op in recipe), seconds=float(row.get("seconds") or 0.0),
                        verifier_seconds=float(row.get("verifier_seconds") or 0.0), image_path=image_path,
-                       draft=_flag(row, "draft"))
+                       draft=_flag(row, "draft"), flops=None if row.get("flops") is None else _int(row, "flops"))
         except (TypeError, ValueError, KeyError) as error:
             ident = row.get("id", "?") if isinstance(row, Mapping) else "?"
             raise ValueError(f"candidate {ident}: {error}") from None

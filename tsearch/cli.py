@@ -97,12 +97,13 @@ def _config(args) -> SearchConfig:
 
 
 def _run(args) -> int:
-    from tsearch import api, engine
+    from tsearch import api
     from tsearch.events import SearchDone
 
     plan = api.prepare(_config(args), out=args.out)
     progress = Progress(plan.config, plan.budget, plan.out)
-    events = engine.run(plan, on_summary=progress.ended)   # an interrupt still reports the engine's best
+    events = api.watched(plan, on_summary=progress.ended)   # the first candidate after about one candidate's
+    # compute; an interrupt still reports the engine's best
     done = None
     try:
         for event in events:

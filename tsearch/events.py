@@ -69,6 +69,7 @@ class Summary:
     error: str | None = None        # why the search ended early on an error (everything before it is kept)
     draft_nfe: int = 0              # of nfe_spent, the search's own candidates (the drafts)
     commits: tuple[int, ...] = ()   # ids of the committed candidates (final_steps renders of the best drafts)
+    flops_spent: int | None = None  # FLOPs of the NFEs, decodes and verifier calls (tsearch.flops); None: not counted
 
     @property
     def warning(self) -> str | None:
@@ -95,7 +96,7 @@ class Summary:
 _SUMMARY_KINDS = {"model": str, "algorithm": str, "condition": "condition", "budget": int, "nfe_spent": int,
                   "final_nfe": int, "candidates": int, "best_id": "id", "best_score": "score", "best_evals": "scores",
                   "seconds": float, "verifier_seconds": float, "stopped": bool, "run_dir": "text", "error": "text",
-                  "draft_nfe": int, "commits": "ids"}
+                  "draft_nfe": int, "commits": "ids", "flops_spent": "id"}
 _EMPTY = {str: "", int: 0, float: 0.0, bool: False, "scores": (), "ids": ()}
 
 

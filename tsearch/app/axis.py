@@ -1,4 +1,5 @@
-"""The charts' x axis: NFEs, wall-clock seconds (verifiers included) or verifier calls (issue 19, item 2).
+"""The charts' x axis: NFEs, wall-clock seconds (verifiers included), verifier calls (issue 19, item 2) or FLOPs
+(issue 28: `tsearch.flops`, each candidate's `flops`, so models of different sizes share an axis).
 
 A radio beside each chart chooses it. The choice is kept in the tab's session (`Shown`): switching redraws
 the run on show from what it recorded, with no rerun, and a search running meanwhile draws its next updates
@@ -14,11 +15,11 @@ from tsearch.app import best as best_lib
 from tsearch.app import charts
 from tsearch.app.state import Session
 
-CHOICES = [("NFEs", "nfe"), ("seconds", "seconds"), ("verifier calls", "calls")]   # (shown, value)
+CHOICES = [("NFEs", "nfe"), ("seconds", "seconds"), ("verifier calls", "calls"), ("FLOPs", "flops")]   # (shown, value)
 
 
 def cost_radio(elem_id: str) -> gr.Radio:
-    """NFEs | seconds | verifier calls, compact above its chart."""
+    """NFEs | seconds | verifier calls | FLOPs, compact above its chart."""
     return gr.Radio(CHOICES, value="nfe", label="x axis", elem_id=elem_id)
 
 

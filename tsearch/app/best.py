@@ -29,7 +29,8 @@ from tsearch.candidate import Candidate
 from tsearch.jsonio import finite
 
 COSTS = {"nfe": "NFEs spent (denoiser passes)", "seconds": "seconds spent (denoiser, decoder and verifiers)",
-         "calls": "verifier calls (candidates scored)"}
+         "calls": "verifier calls (candidates scored)",
+         "flops": "FLOPs spent (denoiser, decoder and verifiers; tsearch.flops)"}
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,15 @@ def best_draft(run: LiveRun) -> Candidate | None:
 
 
 def costs(candidates: list[Candidate], cost: str = "nfe") -> list[float]:
-    """Each candidate's x on the chart: NFEs spent, seconds spent (verifiers included) or verifier calls."""
+    """Each candidate's x on the chart: NFEs spent, seconds spent (verifiers included), verifier calls or FLOPs."""
     if cost not in COSTS:
         raise ValueError(f"cost must be one of {', '.join(COSTS)}, got {cost!r}")
     if cost == "nfe":
         return [c.nfe_spent for c in candidates]
     if cost == "calls":
         return list(range(1, len(candidates) + 1))
+    if cost == "flops":   # None where the run could not count them (the point is left off the axis)
+        return [c.flops for c in candidates]
     total, out = 0.0, []
     for c in candidates:
         total += c.seconds

@@ -34,6 +34,7 @@ PRESETS = {
     "shapes-teacher": Preset(("shapes-clip",), "shapes-oracle", prompt="a red circle and a blue square", budget=800),
     # one pass per step: the teacher's 40 candidates of 10 steps cost half the NFEs
     "shapes-distilled": Preset(("shapes-clip",), "shapes-oracle", prompt="a red circle and a blue square", budget=400),
+    "shapes-small": Preset(("shapes-clip",), "shapes-oracle", prompt="a red circle and a blue square", budget=800),
     "digits": Preset(("digits-classifier",), None, cls=3, budget=600),
     "gmm": Preset(("gmm-density",), None, cls=1, budget=300),
 }

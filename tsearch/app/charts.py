@@ -104,7 +104,7 @@ def ranked_against(pool: LiveRun, rows) -> list[float | None]:
     return out
 
 
-COMPUTE = {"nfe": "NFEs", "seconds": "seconds", "calls": "verifier calls"}   # "best so far at equal ..."
+COMPUTE = {"nfe": "NFEs", "seconds": "seconds", "calls": "verifier calls", "flops": "FLOPs"}   # "best so far at equal ..."
 GRID = "#e5e5e5"
 TEXT = "#333333"            # axis and annotation text: 12.6:1 on white
 PREVIEW = "#7a5c00"         # previews (clean estimates of noisy states): dark amber, 6.4:1 on white

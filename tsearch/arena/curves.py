@@ -1,8 +1,8 @@
 """One arena cell's outcome at a budget, read from its run folder's candidates.jsonl.
 
-Three cost axes per outcome: NFEs (the engine's exact count), seconds (each candidate's share of its
-batch's wall-clock: denoising, decoding and the verifier), and verifier calls (images scored, per
-verifier). An anytime method's cell ran once at the top budget; its outcome at a smaller budget b is the
+Four cost axes per outcome: NFEs (the engine's exact count), seconds (each candidate's share of its
+batch's wall-clock: denoising, decoding and the verifier), verifier calls (images scored, per
+verifier) and FLOPs (the candidates' cumulative count, `tsearch.flops`; None for runs that did not count). An anytime method's cell ran once at the top budget; its outcome at a smaller budget b is the
 best finished candidate among those scored within b NFEs (`best_within`), which is what a run at b
 returns (tests/test_arena_anytime.py). Other methods ran one cell per budget; their outcome is the
 candidate their own rule chose (the summary's best_id).
@@ -27,6 +27,7 @@ class Outcome:
     seconds: float          # wall-clock of those candidates (verifier included)
     verifier_calls: int     # images scored, times the verifiers scoring each
     category: str | None = None
+    flops: float | None = None   # FLOPs of those candidates: NFEs, decodes and verifier calls (tsearch.flops)
 
 
 def best_within(rows: list[dict], nfe: float | None = None, seconds: float | None = None):
@@ -43,6 +44,12 @@ def best_within(rows: list[dict], nfe: float | None = None, seconds: float | Non
         if best is None or score > best[1]:
             best = (row["id"], score, row)
     return best
+
+
+def _flops(used: list[dict]) -> float | None:
+    """The cumulative FLOPs of the last of `used` (None when the run did not count them)."""
+    counted = [c.get("flops") for c in used]
+    return None if not counted or any(f is None for f in counted) else float(max(counted))
 
 
 def metric_of(evals: dict, score) -> tuple[str, float | None]:
@@ -88,5 +95,6 @@ def outcomes_of_cell(root: Path, row: dict, method: str, budgets: list[int], any
             continue
         _, value = metric_of(chosen_row.get("evals") or {}, chosen_row.get("score"))
         out.append(Outcome(method, unit, budget, value, max(c["nfe_spent"] for c in used),
-                           sum(float(c.get("seconds") or 0.0) for c in used), len(used) * verifiers, category))
+                           sum(float(c.get("seconds") or 0.0) for c in used), len(used) * verifiers, category,
+                           _flops(used)))
     return out

@@ -39,6 +39,12 @@ def _mean(outcomes, field: str) -> float:
     return float(np.mean([getattr(o, field) for o in outcomes]))
 
 
+def _mean_flops(outcomes) -> float | None:
+    """Mean FLOPs of the outcomes, None unless every one was counted."""
+    values = [o.flops for o in outcomes]
+    return None if not values or any(v is None for v in values) else float(np.mean(values))
+
+
 def build(outcomes: list[Outcome], metric: str, device: str, reps: int = 2000, seed: int = 0) -> dict:
     """The leaderboard as plain data (strict-JSON ready): rows per method x budget, verdicts, to-reach."""
     table = _index(outcomes)
@@ -56,6 +62,7 @@ def build(outcomes: list[Outcome], metric: str, device: str, reps: int = 2000, s
             rows.append({"method": method, "budget": budget, "units": len(cell),
                          "value": scale * _mean(cell, "value"), "nfe": _mean(cell, "nfe"),
                          "seconds": _mean(cell, "seconds"), "verifier_calls": _mean(cell, "verifier_calls"),
+                         "flops": _mean_flops(cell),
                          "vs_random": _scaled(vs, scale)})
     board = {"metric": metric, "scale": scale, "device": device, "methods": methods, "budgets": budgets,
              "top_budget": top, "rows": rows, "verdicts": [], "to_reach": {},
@@ -197,15 +204,20 @@ def _equal_seconds_lines(board: dict) -> list[str]:
 
 
 def _cost_lines(board: dict, by: dict) -> list[str]:
-    lines = ["", "**Costs** (mean per search: NFEs / seconds / verifier calls)", "",
+    lines = ["", "**Costs** (mean per search: NFEs / seconds / verifier calls / GFLOPs)", "",
              "| method | " + " | ".join(f"{b}" for b in board["budgets"]) + " |",
              "|---" * (len(board["budgets"]) + 1) + "|"]
     for method in board["methods"]:
         cells = ["-" if (method, b) not in by else
                  f"{by[(method, b)]['nfe']:.0f} / {by[(method, b)]['seconds']:.2f} s / "
-                 f"{by[(method, b)]['verifier_calls']:.0f}" for b in board["budgets"]]
+                 f"{by[(method, b)]['verifier_calls']:.0f} / {_gflops(by[(method, b)].get('flops'))}"
+                 for b in board["budgets"]]
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return lines
+
+
+def _gflops(flops) -> str:
+    return "-" if flops is None else f"{flops / 1e9:.4g}"
 
 
 def _kind_lines(board: dict) -> list[str]:

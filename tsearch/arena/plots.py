@@ -1,4 +1,4 @@
-"""The arena's figures: DIR/arena.html (plotly: the metric against NFEs, seconds and verifier calls, one line
+"""The arena's figures: DIR/arena.html (plotly: the metric against NFEs, seconds, verifier calls and FLOPs, one line
 per method) and DIR/arena.png (against NFEs, drawn with PIL: plotly's PNG export needs kaleido and a browser,
 which this project does not require)."""
 
@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-AXES = (("nfe", "NFEs"), ("seconds", "seconds (verifier included)"), ("verifier_calls", "verifier calls"))
+AXES = (("nfe", "NFEs"), ("seconds", "seconds (verifier included)"), ("verifier_calls", "verifier calls"),
+        ("flops", "FLOPs (tsearch.flops)"))
 
 
 def write(board: dict, outcomes: list, out: Path) -> list[Path]:

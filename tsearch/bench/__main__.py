@@ -9,7 +9,8 @@ BENCHES = {"engine": "tsearch.bench.engine", "scaling": "tsearch.bench.scaling",
            "scaling-algorithms": "tsearch.bench.scaling_algorithms",
            "app-latency": "tsearch.bench.app_latency", "soak": "tsearch.bench.soak",
            "draft-commit": "tsearch.bench.draft_commit", "parity": "tsearch.bench.parity",
-           "accel": "tsearch.bench.accel", "parts-agreement": "tsearch.bench.parts_agreement"}
+           "accel": "tsearch.bench.accel", "parts-agreement": "tsearch.bench.parts_agreement",
+           "first-candidate": "tsearch.bench.first_candidate", "flops": "tsearch.bench.flops"}
 
 if len(sys.argv) < 2 or sys.argv[1] not in BENCHES:
     print(f"usage: python -m tsearch.bench {{{','.join(BENCHES)}}} [options]", file=sys.stderr)

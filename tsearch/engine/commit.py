@@ -69,7 +69,8 @@ def commit(plan: Plan, state: RunState, runner) -> Iterator:
         candidate = Candidate(first + j, draft, rnd, scores[j], Scores(state.names, out.raw[j].tolist()),
                               Scores(state.eval_names, out.held_out[j].tolist()), cost, state.counter.nfe, 0.0,
                               tuple(op_to_dict(op) for op in ops), out.seconds / len(drafts),
-                              out.verifier_seconds / len(drafts))
+                              out.verifier_seconds / len(drafts),
+                              flops=state.flops_spent(state.counter.nfe, state.count + 1))
         image = to_pil(out.images[j])
         if state.writer:
             candidate = state.writer.add(candidate, image)

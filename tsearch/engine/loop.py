@@ -68,8 +68,9 @@ def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
     `overlap`: decode and score batch i on a worker thread (its own CUDA stream) while batch i+1 is
     denoised (`tsearch.engine.overlap`); None: on CUDA devices only. The results are the same either way.
     `first_alone`: the search's first candidate is a batch of its own (one micro-batch of a model that pads
-    to one), before the calibration, so its image comes after one network call per step (the app's first
-    image). The results are the same either way.
+    to one), before the calibration, so its image comes after one network call per step, not after the
+    first whole batch. Every search someone watches asks for it (`tsearch.api.watched`: the API's stream, the
+    CLI's progress; the app and its MCP tool in `handlers.drive`). The results are the same either way.
     `on_summary(summary)` is called with the run's Summary however it ends, an interrupt or a closed generator
     included (which yield no SearchDone), so a caller reports the engine's own best rather than its last RoundDone.
     """
@@ -125,6 +126,7 @@ def _rounds(plan: Plan, state: RunState, runner, stop: _Stop, started: float) ->
         else:
             results = ((group, state.evaluate(runner, group)) for group in groups)
         for group, done in results:
+            state.count_flops(runner)   # once per search, on its first batch (a real forward, cached per process)
             for candidate in state.record(group, done):
                 yield CandidateScored(candidate, state.images[candidate.id])
         if stop.cut:
@@ -150,7 +152,7 @@ def _finish(plan: Plan, state: RunState, started: float, final_nfe: int, stopped
                       final_nfe, state.count, best[0] if best else None, finite(best[1]) if best else None,
                       best_evals, time.perf_counter() - started, state.verifier_seconds, stopped,
                       str(state.writer.root) if state.writer else None, error, state.counter.nfe - final_nfe,
-                      state.commits)
+                      state.commits, state.flops_spent(state.counter.nfe, state.count))
     if state.writer:
         state.writer.finish(summary.to_row(), keep_empty=state.count > 0 or error is None)
     return summary

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import torch
 
-from tsearch import recipes
+from tsearch import flops, recipes
 from tsearch.candidate import Candidate, Scores
 from tsearch.engine.records import Accounted, Batch, Plan, Scored
 from tsearch.recipes import Counter, to_pil
@@ -51,6 +51,7 @@ class RunState:
         self.best: tuple[int, float] | None = None
         self.best_image = None
         self.commits: tuple[int, ...] = ()             # the committed candidates' ids (tsearch.engine.commit)
+        self.cost: flops.Cost | None = None            # FLOPs per NFE, decode and verifier call (`count_flops`)
         # the thread count is recorded: CPU kernels sum in an order that can depend on it, so an exact
         # regeneration uses the same count
         extra = {"nfe_per_eval": plan.model.nfe_per_eval, "torch_threads": torch.get_num_threads()}
@@ -126,6 +127,20 @@ class RunState:
         self.verifier_seconds += out.verifier_seconds
         return Accounted(out.states, out.images, out.raw, out.held_out, costs, out.seconds / n, out.verifier_seconds / n)
 
+    def count_flops(self, runner) -> flops.Cost:
+        """The search's FLOPs per NFE, decode and verifier call (counted once per process, `tsearch.flops`),
+        recorded in run.json; each candidate then carries the run's cumulative FLOPs (`Candidate.flops`)."""
+        if self.cost is None:
+            plan = self.plan
+            self.cost = flops.of_search(plan.model, getattr(runner, "cond", None), plan.verifiers, plan.condition)
+            if self.writer:
+                self.writer.extra["flops"] = self.cost.to_dict()
+        return self.cost
+
+    def flops_spent(self, nfe: int, scored: int) -> int | None:
+        """Cumulative FLOPs once `nfe` NFEs were spent and `scored` candidates scored (None: not counted)."""
+        return self.cost.spent(nfe, scored) if self.cost is not None else None
+
     def _scores(self, raw: torch.Tensor) -> list:
         """What the algorithm is told: the raw score (NaN ranks last), or live mean ranks for an ensemble."""
         if self.ensemble is not None:
@@ -149,7 +164,8 @@ class RunState:
                 Scores(self.names, done.raw[j].tolist()), Scores(self.eval_names, done.held_out[j].tolist()),
                 done.costs[j], spent, proposal.t_end, tuple(op_to_dict(op) for op in recipe),
                 done.seconds, done.verifier_seconds,
-                draft=recipes.is_draft(recipe, self.plan.steps, self.plan.config.final_steps))
+                draft=recipes.is_draft(recipe, self.plan.steps, self.plan.config.final_steps),
+                flops=self.flops_spent(spent, self.count + j + 1))
             if self.writer:
                 candidate = self.writer.add(candidate, image)
             self.candidates[proposal.id] = candidate

@@ -105,6 +105,13 @@ class Model:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.dtype)
 
+    def flops_per_nfe(self, cond: Any) -> int:
+        """FLOPs of one NFE at the resolution this model runs, counted once on a real forward with torch's FLOP
+        counter and cached (`tsearch.flops.per_nfe`); an adapter that knows better may override it."""
+        from tsearch import flops
+
+        return flops.per_nfe(self, cond)
+
     def predict_x0(self, x: torch.Tensor, cond: Any, sigma: float) -> torch.Tensor:
         """One evaluation at noise level `sigma` (a search counts it: `tsearch.recipes.Counter`)."""
         return self.forward_x0(x, cond, float(sigma))

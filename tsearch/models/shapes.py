@@ -21,6 +21,7 @@ from tsearch.registry import Unavailable
 ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "assets", "shapes")
 DEFAULT_PATH = os.path.join(ASSETS, "generator")      # the two-pass CFG teacher
 DISTILLED_PATH = os.path.join(ASSETS, "distilled")    # its guidance-distilled student (one pass per step)
+SMALL_PATH = os.path.join(ASSETS, "small")            # a quarter of the teacher's FLOPs per NFE (docs/compute.md)
 TRAIN_HINT = ("train them with `python -m tsearch.worlds.shapes.train_generator --out assets/shapes/generator` "
               "(about 6 minutes on a GPU with --device cuda --minutes 6)")
 
@@ -137,5 +138,12 @@ def build_distilled(device: str = "cpu", guidance: float | None = None, dtype: s
     return build(device, DISTILLED_PATH, guidance, dtype)
 
 
+def build_small(device: str = "cpu", guidance: float | None = None, dtype: str | None = None) -> ShapesModel:
+    """The small shapes generator (assets/shapes/small): the teacher's recipe and guidance at a quarter of its FLOPs
+    per NFE (`python -m tsearch.worlds.shapes.train_generator --size small`; docs/compute.md)."""
+    return build(device, SMALL_PATH, guidance, dtype)
+
+
 build_teacher.available = available
 build_distilled.available = lambda: _check(DISTILLED_PATH)
+build_small.available = lambda: _check(SMALL_PATH)

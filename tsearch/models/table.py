@@ -25,6 +25,7 @@ MODELS: dict[str, Entry] = {
     "dit-xl-2-256": Entry("tsearch.models.hub:dit_xl_2_256", "DiT-XL/2, class-conditional ImageNet 256 (facebook/DiT-XL-2-256); condition = class index", requires=("diffusers", "transformers"), kind="diffusers"),
     "shapes-teacher": Entry("tsearch.models.shapes:build_teacher", "the bundled shapes generator with two-pass classifier-free guidance (the distilled model's teacher)", kind="bundled"),
     "shapes-distilled": Entry("tsearch.models.shapes:build_distilled", "the bundled shapes generator, guidance distilled into one pass per step (guidance is an input)", kind="bundled"),
+    "shapes-small": Entry("tsearch.models.shapes:build_small", "a smaller bundled shapes generator: a quarter of the teacher's FLOPs per NFE, two-pass guidance", kind="bundled"),
 }
 
 

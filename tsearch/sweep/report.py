@@ -76,6 +76,12 @@ class Group:
         return float(np.mean(values)) if values and None not in values else None
 
     @property
+    def flops(self) -> float | None:
+        """Mean FLOPs of a search (NFEs, decodes and verifier calls; tsearch.flops); None where a row lacks them."""
+        values = [r["summary"].get("flops_spent") for r in self.rows]
+        return float(np.mean(values)) if values and None not in values else None
+
+    @property
     def verifier_calls(self) -> float | None:
         """Mean images scored per search, times the verifiers scoring each."""
         values = [r["summary"].get("candidates") for r in self.rows]
@@ -267,13 +273,13 @@ def _fmt(value) -> str:
 
 
 def table_rows(report: dict) -> tuple[list[str], list[list[str]]]:
-    header = ["method", "budget", "NFEs", "seconds", "verifier calls", "cells", "failed", *report["columns"]]
+    header = ["method", "budget", "NFEs", "seconds", "verifier calls", "GFLOPs", "cells", "failed", *report["columns"]]
     body = []
     for g in report["groups"]:
         nfes, seconds, calls = g.nfes, g.seconds, g.verifier_calls
         body.append([g.method, str(g.budget), "-" if nfes is None else f"{nfes:.0f}",
                      "-" if seconds is None else f"{seconds:.2f}", "-" if calls is None else f"{calls:.0f}",
-                     str(len(g.rows)), str(g.failed), *[_fmt(g.values.get(c)) for c in report["columns"]]])
+                     "-" if g.flops is None else f"{g.flops / 1e9:.4g}", str(len(g.rows)), str(g.failed), *[_fmt(g.values.get(c)) for c in report["columns"]]])
     return header, body
 
 
@@ -337,7 +343,7 @@ def write_html(report: dict, path: str | Path) -> Path:
     methods_ = list(dict.fromkeys(g.method for g in report["groups"]))
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
                "#17becf"]
-    axes = {"NFEs": [], "seconds": [], "verifier calls": []}   # each trace's x on each cost axis
+    axes = {"NFEs": [], "seconds": [], "verifier calls": [], "FLOPs": []}   # each trace's x on each cost axis
     for index, column in enumerate(columns):
         r, c = index // cols + 1, index % cols + 1
         for m, method in enumerate(methods_):
@@ -347,7 +353,7 @@ def write_html(report: dict, path: str | Path) -> Path:
             if not points:
                 continue
             for axis, costs in zip(axes, ([g.nfes for g in chosen], [g.seconds for g in chosen],
-                                          [g.verifier_calls for g in chosen])):
+                                          [g.verifier_calls for g in chosen], [g.flops for g in chosen])):
                 axes[axis].append(costs)
             x = [p[0] for p in points]
             y = [p[1][0] for p in points]

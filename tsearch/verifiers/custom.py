@@ -28,6 +28,8 @@ def to_pil(images: torch.Tensor) -> list:
 
 
 class CallableVerifier:
+    flops_counted = False   # the user's function: its cost is not ours to count, nor to run once more (tsearch.flops)
+
     def __init__(self, function, name: str | None = None):
         if not callable(function):
             raise ValueError(f"a custom verifier must be callable as f(images, condition) -> scores, got {function!r}")

@@ -222,6 +222,7 @@ def parse_grade(content: str) -> dict:
 
 class LLMGrader:
     name = "llm-grader"
+    flops_counted = False   # a remote model: its FLOPs are not counted here (tsearch.flops)
 
     def __init__(self, config: GraderConfig):
         for option in ("deadline", "call_deadline"):

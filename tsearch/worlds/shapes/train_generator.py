@@ -1,6 +1,6 @@
 """Train the shapes generator: rectified flow with caption dropout for classifier-free guidance.
 
-    python -m tsearch.worlds.shapes.train_generator --device cuda --minutes 6 --out DIR
+    python -m tsearch.worlds.shapes.train_generator --device cuda --minutes 6 --out DIR [--size small]
 
 Loss (Esser et al. 2024, SD3 eq. 3 with logit-normal t, sec. 3.1): E || v(x_t, t, c) - (e - x0) ||^2,
 x_t = (1 - t) x0 + t e, t = sigmoid(n), n ~ N(0, 1). The caption is replaced by the empty one with
@@ -26,8 +26,13 @@ import numpy as np
 import torch
 
 from tsearch.worlds.shapes import data, grammar
-from tsearch.worlds.shapes.generator import NULL_CAPTION, new_generator
+from tsearch.worlds.shapes.generator import NULL_CAPTION, UNetConfig, new_generator
 from tsearch.worlds.shapes.text_encoder import CaptionTokenizer, vocabulary
+
+
+# model sizes, chosen by their FLOPs per NFE (python -m tsearch.bench flops; tsearch.flops): the teacher's UNet,
+# and one at a quarter of its FLOPs per NFE (230.7 against 904.6 MFLOPs per pass, 1.03M against 3.96M UNet parameters)
+SIZES = {"base": UNetConfig(), "small": UNetConfig(channels=(16, 32, 64))}
 
 
 @dataclass
@@ -44,6 +49,7 @@ class TrainConfig:
     threads: int = 1             # torch CPU threads of the main process
     workers: int = -1            # data-loader processes; -1: 4 on cuda, 0 on cpu
     out: str = "assets/shapes/generator"
+    size: str = "base"           # a key of SIZES: the UNet's widths
 
 
 class Pairs(torch.utils.data.IterableDataset):
@@ -83,7 +89,9 @@ def train(config: TrainConfig) -> dict:
     # every token any caption of the grammar can produce, plus the grammar's own words
     rng = np.random.default_rng(config.seed)
     vocab = vocabulary([grammar.random_caption(rng, c) for c in grammar.CATEGORIES for _ in range(200)])
-    model = new_generator(vocab).to(config.device).train()
+    if config.size not in SIZES:
+        raise ValueError(f"size: choose one of {', '.join(SIZES)}, got {config.size!r}")
+    model = new_generator(vocab, SIZES[config.size]).to(config.device).train()
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     ema_params, model_params = list(ema.parameters()), list(model.parameters())
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, fused=cuda)
@@ -164,10 +172,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workers", type=int, default=-1, help="data-loader processes; -1: 4 on cuda, 0 on cpu")
     parser.add_argument("--out", default="assets/shapes/generator")
+    parser.add_argument("--size", default="base", choices=sorted(SIZES),
+                        help="the UNet's widths: base (the teacher) or small (a quarter of its FLOPs per NFE)")
     args = parser.parse_args(argv)
     return train(TrainConfig(
         device=args.device, minutes=args.minutes, steps=args.steps, batch_size=args.batch_size,
-        lr=args.lr, seed=args.seed, threads=args.threads, workers=args.workers, out=args.out,
+        lr=args.lr, seed=args.seed, threads=args.threads, workers=args.workers, out=args.out, size=args.size,
     ))
 
 

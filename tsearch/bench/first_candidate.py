@@ -1,0 +1,91 @@
+"""When the first candidate arrives through the Python API's stream, in shares of the run (issue 28).
+
+    python -m tsearch.bench first-candidate [--model shapes] [--candidates 16] [--reps 5] [--threads 1]
+
+A search of --candidates random candidates runs through `tsearch.stream` (the engine's default: the first
+candidate goes alone, `engine.run(first_alone=True)`) and, interleaved with it, through the engine with the
+whole first batch (`first_alone=False`, as every door but the page did before). For each: the seconds until
+the first `CandidateScored`, the run's seconds, and their ratio to one candidate's share of the run
+(run seconds / candidates). Prints the median ratio of each and checks that both give the same candidates.
+The model, verifiers and calibration are loaded and measured once before timing (a warm process, as the
+app and a notebook are); speed only as ratios on one machine, named with its CPU and thread count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import torch
+
+from tsearch import api, engine, jsonio
+from tsearch.events import CandidateScored, SearchDone
+from tsearch.sweep.local import CachingLoader
+
+DEFAULTS = {"shapes": ("a red circle and a blue square", "shapes-clip"),
+            "digits": ("3", "digits-classifier"), "gmm": ("1", "gmm-density")}
+
+
+def timed(events) -> dict:
+    """Seconds to the first candidate and to the end, and the candidates' (id, nfe_spent, score) rows."""
+    started, first, rows = time.perf_counter(), None, []
+    for event in events:
+        if isinstance(event, CandidateScored):
+            first = first if first is not None else time.perf_counter() - started
+            rows.append((event.candidate.id, event.candidate.nfe_spent, event.candidate.score))
+        elif isinstance(event, SearchDone):
+            break
+    total = time.perf_counter() - started
+    return {"first": first, "total": total, "ratio": first / (total / len(rows)), "rows": rows}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m tsearch.bench first-candidate", description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="shapes", choices=sorted(DEFAULTS))
+    parser.add_argument("--candidates", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    condition, verifier = DEFAULTS[args.model]
+    loader = CachingLoader()
+    probe = api.prepare(model=args.model, condition=condition, verifiers=[verifier], loader=loader)
+    cost = probe.costs.full(probe.steps)
+    config = api.config_from(model=args.model, condition=condition, verifiers=[verifier], algorithm="random",
+                             budget=args.candidates * cost, batch_size=args.batch_size, seed=args.seed,
+                             options={"per_round": args.candidates})
+    timed(api.stream(config, loader=loader))   # warm-up: loads, calibrates, counts FLOPs
+    ways = {"api stream (first alone)": lambda: api.stream(config, loader=loader),
+            "whole first batch": lambda: engine.run(api.prepare(config, loader=loader),
+                                                      first_alone=False)}
+    results = {name: [] for name in ways}
+    for rep in range(args.reps):
+        for name, start in (ways.items() if rep % 2 == 0 else reversed(ways.items())):   # interleaved, alternating
+            results[name].append(timed(start()))
+    same = len({tuple(r["rows"]) for runs in results.values() for r in runs}) == 1
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor()) if platform.system() == "Linux" else platform.processor()
+    print(f"{args.model}: {args.candidates} candidates of {cost} NFEs, batch size {args.batch_size}, {args.reps} reps "
+          f"interleaved; {cpu}, {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} thread(s)")
+    summary = {"model": args.model, "candidates": args.candidates, "batch_size": args.batch_size,
+               "threads": torch.get_num_threads(), "cpu": cpu, "same_candidates": same, "ways": {}}
+    for name, runs in results.items():
+        ratio = statistics.median(r["ratio"] for r in runs)
+        first = statistics.median(r["first"] for r in runs)
+        total = statistics.median(r["total"] for r in runs)
+        summary["ways"][name] = {"median_ratio": ratio, "ratios": [r["ratio"] for r in runs],
+                                 "median_first_s": first, "median_total_s": total}
+        ratios = ", ".join(f"{r['ratio']:.2f}" for r in runs)
+        print(f"  {name:26s} first candidate at {ratio:.2f}x one candidate's share "
+              f"(median first {first:.3f} s of {total:.3f} s; ratios {ratios})")
+    print(f"  same candidates, scores and NFEs both ways: {same}")
+    print(jsonio.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -105,8 +105,9 @@ class Candidate:
         return {"id": self.id, "parent": self.parent, "round": self.round, "nfe": self.nfe,
                 "nfe_spent": self.nfe_spent, "t_end": self.t_end, "score": finite(self.score),
                 "scores": dict(self.scores), "evals": dict(self.evals), "recipe": [dict(op) for op in self.recipe],
-                "seconds": self.seconds, "verifier_seconds": self.verifier_seconds, "flops": self.flops,
-                **({"draft": True} if self.draft else {})}   # only when set: rows from before drafts read the same
+                "seconds": self.seconds, "verifier_seconds": self.verifier_seconds,
+                **({"flops": self.flops} if self.flops is not None else {}),   # only when set: rows from before
+                **({"draft": True} if self.draft else {})}                     # FLOPs and drafts read the same
 
     @classmethod
     def from_row(cls, row: Mapping, image_path: str | None = None) -> "Candidate":

@@ -7,13 +7,15 @@ from pathlib import Path
 
 SHIPPED = Path(__file__).resolve().parents[2] / "docs" / "bench" / "arena_ladder.md"
 COMMAND = "python -m tsearch arena --split hard --methods random --ladder bundled"
+BOARD = "**Verifier ladder**"   # where the board written by the command starts (tsearch.arena.ladder_board)
 
 
 def shipped_ladder() -> str:
     """The ladder measured for the docs, or a line saying how to measure one."""
     if not SHIPPED.is_file():
         return f"No verifier ladder ships with this copy: run `{COMMAND}`."
-    return SHIPPED.read_text(encoding="utf-8")
+    text = SHIPPED.read_text(encoding="utf-8")
+    return text[text.find(BOARD):] if BOARD in text else text   # the board itself: the page's prose is for the docs
 
 
 def load_ladder(folder: str | None) -> str:

@@ -181,13 +181,13 @@ def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str
             batch_size: int = DEFAULT_BATCH, session: Session | None = None, baseline: bool = False,
             height: int | None = None, width: int | None = None, guidance: float | None = None,
             negative_prompt: str | None = None, max_sequence_length: int | None = None,
-            **options) -> Iterator[tuple]:
+            final_steps: int | None = None, **options) -> Iterator[tuple]:
     """Several algorithms (same verifiers) or several verifiers (same algorithm), one after another, same budget.
 
     Streams (status, chart, each run's best image, results table: `tsearch.app.compare`). `baseline` is taken
     for symmetry with `search` and unused: add "steps" to the algorithms to compare with it.
     The model options and the other settings (`form.PAGE_SETTINGS`) are `search`'s."""
-    settings, options = form.split(options)
+    settings, options = form.split({**options, "final_steps": final_steps})   # final_steps named: optional in the API
     check_options(options)
     check_page_budget(budget)   # each run of a comparison is held to a Run's cap
     entries = _compare_entries(mode, algorithms, compare_verifiers, algorithm, verifiers)

@@ -232,7 +232,7 @@ def load(file, session: Session | None = None):
         raise gr.Error(f"load takes the path of a zip exported from this app, got {file!r}")
     if not os.path.exists(path):
         raise gr.Error(f"{os.path.basename(str(path))} was not found: upload the zip again")
-    from tsearch.app.loaded import checked
+    from tsearch.app.loaded import checked, parsed
     from tsearch.runs import load_run
 
     try:
@@ -242,12 +242,11 @@ def load(file, session: Session | None = None):
     try:   # a record SearchConfig itself refuses is refused whole; one a typed Run here would refuse (a CLI run
         # over the page's budget cap, a model or class this host lacks) is shown, its settings not put back
         row = load_run(run.run_dir).config
+        parsed(row)
         try:
             checked(row)
             note = "loaded from a saved run"
         except gr.Error as error:
-            if not _parses(row):
-                raise
             note = f"loaded from a saved run; its settings are not put back into the form ({error.message})"
         view = _search_view(run, note=note, cost=session.shown.cost if session else "nfe")
     except gr.Error as error:
@@ -262,19 +261,6 @@ def load(file, session: Session | None = None):
         session.last_run_dir = session.loaded_run_dir = run.run_dir
         session.shown.run, session.shown.baseline = run, None
     return view
-
-
-def _parses(row) -> bool:
-    """Whether a loaded run.json's config is a SearchConfig at all (its own ranges: seed, budget, steps...)."""
-    from tsearch.app.export import too_large
-    from tsearch.config import SearchConfig
-
-    try:
-        too_large(row)
-        SearchConfig.from_row(row)
-    except (ValueError, TypeError, OverflowError):
-        return False
-    return True
 
 
 def baseline_view(session: Session | None = None):

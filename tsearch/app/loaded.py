@@ -15,17 +15,23 @@ from tsearch.app.one_path import lend, prepared
 from tsearch.config import SearchConfig
 
 
+def parsed(row) -> SearchConfig:
+    """A loaded run's stored config as a SearchConfig (its own ranges: seed, budget, steps...); gr.Error naming the
+    setting when the record is none."""
+    try:
+        too_large(row)
+        return SearchConfig.from_row(row)
+    except (ValueError, TypeError, OverflowError) as error:
+        raise gr.Error(str(error)) from None
+
+
 def checked(row) -> SearchConfig | None:
     """A loaded run's stored config (run.json's "config") through the checks a Run typed on the page passes: the
     names (`validate.check_names`), a Run's budget cap, `form.build` (SearchConfig's own checks) and the plan's
     (`one_path.prepared`: the class the model has, the drafts the budget buys...), all before anything runs and
     none looping over a value. gr.Error naming the setting; None when its model is not available here (the run is
     shown, its settings are not put back)."""
-    try:
-        too_large(row)
-        config = SearchConfig.from_row(row)
-    except (ValueError, TypeError, OverflowError) as error:
-        raise gr.Error(str(error)) from None
+    config = parsed(row)
     if not any(name == config.model and ok for name, ok, _, _ in catalog.models()):
         return None
     model, verifiers, evaluator, algorithm = validate.check_names(

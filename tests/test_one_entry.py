@@ -142,3 +142,16 @@ def test_the_caller_finder_sees_every_spelling():
     calls = _Calls("m", *_aliases(tree))
     calls.visit(tree)
     assert calls.found == ["m:a", "m:c", "m:b", "m:b"]
+
+
+def test_the_one_budget_check_keeps_the_commits_back():
+    from tsearch.search import Costs, fit_budget
+
+    costs = Costs("euler", 1)
+    assert fit_budget("random", 40, costs, 4).total == 10
+    assert fit_budget("random", 40, costs, 4, final_steps=8, final_top=2).total == 6   # 40 - 2 commits of 8 NFEs
+    assert fit_budget("zero-order", 40, costs, 4, n=2).options.n == 2   # keyword options, as make_algorithm takes
+    with pytest.raises(ValueError, match=r"final_top=4: .* lower final_top \(at most 3 here\)"):
+        fit_budget("random", 40, costs, 4, final_steps=8, final_top=4)   # 32 NFEs of commits leave 8: not 4 drafts
+    with pytest.raises(ValueError, match="does not cover a final render of 8 steps"):
+        fit_budget("random", 10, costs, 4, final_steps=8)

@@ -86,12 +86,13 @@ def make_algorithm(name: str, budget: int, costs: Costs, steps: int, seed: int =
 
 
 def fit_budget(name: str, budget: int, costs: Costs, steps: int, seed: int = 0, options=None,
-               final_steps: int | None = None, final_top: int = 1):
+               final_steps: int | None = None, final_top: int = 1, **values):
     """The one budget check: the algorithm as a search of `budget` NFEs builds it, after the commits (`final_top`
     renders of `final_steps` steps) are kept back; ValueError naming the budget, final_top or the option that
-    does not fit. The API's plan, a sweep's pre-check, the arena and the app's budget hint all ask it."""
+    does not fit. The API's plan, a sweep's pre-check, the arena and the app's budget hint all ask it.
+    `options` and keyword `values` as `make_algorithm` takes them."""
     reserved = _reserved_for_commits(budget, costs, steps, final_steps, final_top)
-    return make_algorithm(name, budget - reserved, costs, steps, seed, options=options)
+    return make_algorithm(name, budget - reserved, costs, steps, seed, options, **values)
 
 
 def _reserved_for_commits(budget: int, costs: Costs, steps: int, final_steps: int | None, top: int) -> int:

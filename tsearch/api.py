@@ -7,7 +7,7 @@
 Keywords build a `SearchConfig` (prompt= or cls= become its condition; a keyword of the chosen
 algorithm's Options becomes an option), or pass one whole: `tsearch.search(config, out="run")`.
 `prepare` validates the keywords or config once and plans it (`plan_for`, over a config already validated);
-`events` is the one stream of a plan's events, which every interface consumes.
+`search_events` is the one stream of a plan's events, which every interface consumes.
 """
 
 from __future__ import annotations
@@ -192,16 +192,16 @@ def stream(config: SearchConfig | None = None, *, out: str | None = None, should
 def watched(plan: engine.Plan, should_stop=None, verifier_timeout: float | None = None,
             on_summary=None) -> Iterator[Any]:
     """The events of a search someone watches as it runs (the API's stream, the CLI's progress): its first
-    candidate goes through the model alone (`events(first_alone=True)`: one micro-batch of a model that
+    candidate goes through the model alone (`search_events(first_alone=True)`: one micro-batch of a model that
     pads to one), so it comes after about one candidate's compute rather than the first whole batch; the
     candidates, their scores and NFEs are the same as without it. `search`, sweeps and benchmarks, which
     only read the end, keep whole batches."""
-    return events(plan, should_stop=should_stop, verifier_timeout=verifier_timeout, first_alone=True,
-                  on_summary=on_summary)
+    return search_events(plan, should_stop=should_stop, verifier_timeout=verifier_timeout, first_alone=True,
+                         on_summary=on_summary)
 
 
-def events(plan: engine.Plan, *, should_stop=None, verifier_timeout: float | None = None, batch_runner=None,
-           first_alone: bool = False, on_summary=None) -> Iterator[Any]:
+def search_events(plan: engine.Plan, *, should_stop=None, verifier_timeout: float | None = None,
+                  batch_runner=None, first_alone: bool = False, on_summary=None) -> Iterator[Any]:
     """The one stream of a planned search's events, the only way into `engine.run` (benchmarks aside): `search`
     collects it; the CLI, `stream`, a sweep's cell, the app's runs and its calibration consume it.
     `should_stop`, `verifier_timeout`, `batch_runner` (the app's ZeroGPU calls), `first_alone` and `on_summary`
@@ -243,7 +243,7 @@ def search(config: SearchConfig | None = None, *, out: str | None = None, should
     history, done = [], None
     check_run_keywords(should_stop, verifier_timeout)
     plan = prepare(config, out=out, loader=loader, **kwargs)
-    for event in events(plan, should_stop=should_stop, verifier_timeout=verifier_timeout):
+    for event in search_events(plan, should_stop=should_stop, verifier_timeout=verifier_timeout):
         if isinstance(event, CandidateScored):
             history.append(event.candidate)
         elif isinstance(event, SearchDone):

@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 
 from tsearch import engine
-from tsearch.api import events as search_events
+from tsearch.api import search_events
 from tsearch.app.gpu import ZEROGPU_MAX_SECONDS, on_zerogpu
 from tsearch.events import CandidateScored
 

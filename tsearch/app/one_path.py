@@ -3,7 +3,7 @@
 A validated config (`form.build`) is `prepared`: the pool lends the model (loaded once for the page and the
 agents), `tsearch.api.plan_for` plans it (no second validation), and on ZeroGPU a batch must fit one GPU call.
 `drive` then runs it in a run folder of its own (`api.planned`: its own plan over the prepared plan's model and
-scorers, nothing loaded again), feeding the search's events (`api.events`) into a `LiveRun` and
+scorers, nothing loaded again), feeding the search's events (`api.search_events`) into a `LiveRun` and
 yielding page updates as `pace` (handlers.Pace) allows; Stop, a cancelled job and an error end it with
 everything found kept.
 """
@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import gradio as gr
 
 from tsearch import engine
-from tsearch.api import events as search_events, plan_for, planned
+from tsearch.api import plan_for, planned, search_events
 from tsearch.app import gpu
 from tsearch.app.estimate import Estimator
 from tsearch.app.pool import POOL, Slot

@@ -63,7 +63,7 @@ def run_cell(cell: Cell, root: str | Path, loader: api.Loader) -> dict:
         check_device_here(cell.config.device)   # the spec was read with here=False: its driver may lack the GPUs
         plan = api.plan_for(cell.config, out=str(folder), loader=loader)
         done = None
-        for event in api.events(plan):
+        for event in api.search_events(plan):
             if isinstance(event, CandidateScored):
                 best[event.candidate.id] = event.candidate   # the summary names the best by id
             elif isinstance(event, SearchDone):

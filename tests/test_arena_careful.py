@@ -52,14 +52,14 @@ def test_no_method_fitting_the_budgets_says_which_and_what_to_do(tmp_path, capsy
 def test_the_arena_exits_1_when_cells_fail(tmp_path, capsys, monkeypatch):
     import tsearch.sweep.local as local
 
-    real = local.api.prepare
+    real = local.api.plan_for
 
     def failing(config, *args, **kwargs):   # every cell of class 1 fails, as a verifier that breaks would
         if getattr(config, "condition", None) == 1:
             raise ValueError("the verifier broke")
         return real(config, *args, **kwargs)
 
-    monkeypatch.setattr(local.api, "prepare", failing)
+    monkeypatch.setattr(local.api, "plan_for", failing)
     out = tmp_path / "arena"
     assert main([*ARENA, "--out", str(out)]) == 1
     err = capsys.readouterr().err

@@ -6,7 +6,8 @@
 
 Keywords build a `SearchConfig` (prompt= or cls= become its condition; a keyword of the chosen
 algorithm's Options becomes an option), or pass one whole: `tsearch.search(config, out="run")`.
-`prepare` turns a config into the engine's plan; every interface goes through it.
+`prepare` validates the keywords or config once and plans it (`plan_for`, over a config already validated);
+`search_events` is the one stream of a plan's events, which every interface consumes.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tsearch.events import CandidateScored, SearchDone, Summary
 from tsearch.models import Model, load_model
 from tsearch.models.base import resolved_dtype
 from tsearch.runs import check_out
-from tsearch.search import ALGORITHMS, Costs, make_algorithm, option_fields
+from tsearch.search import ALGORITHMS, Costs, fit_budget, option_fields
 from tsearch.verifiers import load_verifier
 from tsearch.verifiers.custom import CallableVerifier
 
@@ -146,7 +147,8 @@ def prepare(config: SearchConfig | None = None, *, out: str | None = None, loade
 
 def plan_for(config: SearchConfig, *, out: str | None = None, loader: Loader | None = None) -> engine.Plan:
     """The engine's plan of a config `validate` has already checked (so it is checked once): the model, the
-    verifiers, the condition encoded, the budget against one candidate's cost. Nothing is spent or written."""
+    verifiers, the condition encoded, the budget against one candidate's cost. Nothing is spent or written;
+    the run folder `out` is only checked."""
     loader = loader or Loader()
     if out is not None:
         check_out(out)
@@ -163,32 +165,20 @@ def plan_for(config: SearchConfig, *, out: str | None = None, loader: Loader | N
                 check(condition)
             except ValueError as error:
                 raise ValueError(f"verifier {scorer.name!r} cannot score this search: {error}") from None
-    config = replace(config, condition=condition, steps=config.steps or model.default_steps,
+    return planned(replace(config, condition=condition), model, verifiers, evaluators, out)
+
+
+def planned(config: SearchConfig, model: Model, verifiers: tuple, evaluators: tuple,
+            out: str | None = None) -> engine.Plan:
+    """The plan of a checked config over its loaded model and scorers (what `plan_for` loads): steps, solver and
+    dtype resolved from the model, a fresh algorithm of what the budget leaves after the commits (`fit_budget`).
+    A search that has a plan already gets one of its own, in its run folder `out`, without loading anything."""
+    config = replace(config, steps=config.steps or model.default_steps,
                      solver=config.solver or model.default_solver, dtype=resolved_dtype(model, config.dtype))
     costs = Costs(config.solver, model.nfe_per_eval)
-    reserved = _check_commits(config, costs)
-    algorithm = make_algorithm(config.algorithm, config.budget - reserved, costs, config.steps, config.seed,
-                               options=config.options)
+    algorithm = fit_budget(config.algorithm, config.budget, costs, config.steps, config.seed, config.options,
+                           config.final_steps, config.final_top)
     return engine.Plan(config, model, verifiers, evaluators, algorithm, costs, None if out is None else str(out))
-
-
-def _check_commits(config: SearchConfig, costs: Costs) -> int:
-    """The NFEs kept back for the commits (final_top renders of final_steps steps); ValueError naming
-    final_top or the budget when they leave no room for as many drafts to choose from."""
-    if not config.final_steps:
-        return 0
-    top, full = config.final_top, costs.full(config.steps)
-    reserved = top * costs.full(config.final_steps)
-    if top == 1 and config.budget - reserved < full:
-        raise ValueError(f"budget of {config.budget} NFEs does not cover a final render of {config.final_steps} "
-                         f"steps ({reserved} NFEs) plus one candidate ({full} NFEs)")
-    if config.budget - reserved < top * full:
-        most = config.budget // (costs.full(config.final_steps) + full)   # n commits need n * (commit + draft) NFEs
-        lower = f"lower final_top (at most {most} here) or raise the budget" if most else "raise the budget"
-        raise ValueError(f"final_top={top}: a budget of {config.budget} NFEs does not cover {top} commits of "
-                         f"{config.final_steps} steps ({reserved} NFEs) plus {top} drafts to choose them from "
-                         f"({top * full} NFEs); {lower}")
-    return reserved
 
 
 def stream(config: SearchConfig | None = None, *, out: str | None = None, should_stop=None,
@@ -202,12 +192,22 @@ def stream(config: SearchConfig | None = None, *, out: str | None = None, should
 def watched(plan: engine.Plan, should_stop=None, verifier_timeout: float | None = None,
             on_summary=None) -> Iterator[Any]:
     """The events of a search someone watches as it runs (the API's stream, the CLI's progress): its first
-    candidate goes through the model alone (`engine.run(first_alone=True)`: one micro-batch of a model that
+    candidate goes through the model alone (`search_events(first_alone=True)`: one micro-batch of a model that
     pads to one), so it comes after about one candidate's compute rather than the first whole batch; the
     candidates, their scores and NFEs are the same as without it. `search`, sweeps and benchmarks, which
     only read the end, keep whole batches."""
-    return engine.run(plan, should_stop=should_stop, verifier_timeout=verifier_timeout, first_alone=True,
-                      on_summary=on_summary)
+    return search_events(plan, should_stop=should_stop, verifier_timeout=verifier_timeout, first_alone=True,
+                         on_summary=on_summary)
+
+
+def search_events(plan: engine.Plan, *, should_stop=None, verifier_timeout: float | None = None,
+                  batch_runner=None, first_alone: bool = False, on_summary=None) -> Iterator[Any]:
+    """The one stream of a planned search's events, the only way into `engine.run` (benchmarks aside): `search`
+    collects it; the CLI, `stream`, a sweep's cell, the app's runs and its calibration consume it.
+    `should_stop`, `verifier_timeout`, `batch_runner` (the app's ZeroGPU calls), `first_alone` and `on_summary`
+    are the engine's (see `tsearch.engine.loop.run`)."""
+    return engine.run(plan, should_stop=should_stop, verifier_timeout=verifier_timeout, batch_runner=batch_runner,
+                      first_alone=first_alone, on_summary=on_summary)
 
 
 def check_run_keywords(should_stop, verifier_timeout) -> None:
@@ -243,7 +243,7 @@ def search(config: SearchConfig | None = None, *, out: str | None = None, should
     history, done = [], None
     check_run_keywords(should_stop, verifier_timeout)
     plan = prepare(config, out=out, loader=loader, **kwargs)
-    for event in engine.run(plan, should_stop, verifier_timeout):
+    for event in search_events(plan, should_stop=should_stop, verifier_timeout=verifier_timeout):
         if isinstance(event, CandidateScored):
             history.append(event.candidate)
         elif isinstance(event, SearchDone):

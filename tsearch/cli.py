@@ -100,7 +100,7 @@ def _run(args) -> int:
     from tsearch import api
     from tsearch.events import SearchDone
 
-    plan = api.prepare(_config(args), out=args.out)
+    plan = api.plan_for(_config(args), out=args.out)   # the config validated once, by _config
     progress = Progress(plan.config, plan.budget, plan.out)
     events = api.watched(plan, on_summary=progress.ended)   # the first candidate after about one candidate's
     # compute; an interrupt still reports the engine's best

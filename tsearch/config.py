@@ -288,7 +288,7 @@ def scorer_name(scorer) -> str:
 def _final_top(value, final_steps, budget: int) -> int:
     """How many of the best drafts are committed: a whole number >= 1; above 1 only with final_steps; at most the
     commits the budget could buy (each costs a draft and a final render, at least one NFE each). O(1): the exact
-    check against the model's costs is `api._check_commits`."""
+    check against the model's costs is `search.fit_budget`."""
     number = whole_setting(SETTINGS["final_top"], value)
     if number > 1 and final_steps is None:
         raise ValueError(f"final_top={number} re-renders the best {number} drafts with final_steps steps: "

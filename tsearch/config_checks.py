@@ -139,6 +139,11 @@ def _scorers(name: str, values, minimum: int) -> tuple:
     return values
 
 
+def check_device_here(value) -> str:
+    """The device name, checked as a name and against this machine (a sweep's worker checks its cell's here)."""
+    return _device(value, here=True)
+
+
 def _device(value, here: bool = True) -> str:
     """The device name, checked as a name; `here`: also that this machine has it (a sweep's driver
     may lack the GPUs its workers have, so the spec is checked with here=False)."""

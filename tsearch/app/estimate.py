@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass
 
 from tsearch import engine
+from tsearch.api import search_events
 from tsearch.app.gpu import ZEROGPU_MAX_SECONDS, on_zerogpu
 from tsearch.events import CandidateScored
 
@@ -160,7 +161,7 @@ def _timed_start(plan: engine.Plan) -> tuple[list[float], int, float]:
     wanted = 1 + BATCHES * plan.config.batch_size
     times: list[float] = []
     start, cpu = time.perf_counter(), time.process_time()
-    events = engine.run(plan, should_stop=lambda: len(times) >= wanted, first_alone=True)
+    events = search_events(plan, should_stop=lambda: len(times) >= wanted, first_alone=True)
     try:
         for event in events:
             if isinstance(event, CandidateScored):

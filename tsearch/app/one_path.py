@@ -2,21 +2,22 @@
 
 A validated config (`form.build`) is `prepared`: the pool lends the model (loaded once for the page and the
 agents), `tsearch.api.plan_for` plans it (no second validation), and on ZeroGPU a batch must fit one GPU call.
-`drive` then runs the plan in a run folder of its own, feeding the engine's events into a `LiveRun` and
+`drive` then runs it in a run folder of its own (`api.planned`: its own plan over the prepared plan's model and
+scorers, nothing loaded again), feeding the search's events (`api.search_events`) into a `LiveRun` and
 yielding page updates as `pace` (handlers.Pace) allows; Stop, a cancelled job and an error end it with
 everything found kept.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import shutil
 import time
 from typing import Any, Iterator
 
 import gradio as gr
 
 from tsearch import engine
-from tsearch.api import plan_for
+from tsearch.api import plan_for, planned, search_events
 from tsearch.app import gpu
 from tsearch.app.estimate import Estimator
 from tsearch.app.pool import POOL, Slot
@@ -44,13 +45,13 @@ _slot = lend   # the name earlier versions used
 def _plan(slot: Slot, config: SearchConfig, label: str | None = None) -> engine.Plan:
     """The engine's plan of a validated config, with the pool's model and verifiers; ValueError -> gr.Error.
     A label gives it a run folder of its own."""
+    out = None if label is None else str(new_run_dir(label))
     try:
-        plan = plan_for(config, loader=slot)
+        return plan_for(config, loader=slot, out=out)
     except (ValueError, Unavailable) as error:
+        if out is not None:
+            shutil.rmtree(out, ignore_errors=True)   # a refused search leaves no folder
         raise gr.Error(str(error)) from None
-    if label is None:
-        return plan
-    return dataclasses.replace(plan, out=str(new_run_dir(label)))
 
 
 def prepared(config: SearchConfig, base: Slot | None = None) -> engine.Plan:
@@ -86,11 +87,11 @@ def drive(plan: engine.Plan, label: str, live: LiveRun, handle: RunHandle, pace,
     `view(chart)` builds one update; with chart=False the chart is left as it is (gr.skip()). `baseline`: the
     more-steps baseline, whose cost the estimator keeps apart."""
     began, cpu = time.perf_counter(), time.process_time()   # the Run's wall clock (page updates included) and CPU
-    plan = dataclasses.replace(plan, out=str(new_run_dir(label)))
+    plan = planned(plan.config, plan.model, plan.verifiers, plan.evaluators, out=str(new_run_dir(label)))
     live.run_dir = plan.out
     runner = gpu.batch_runner(plan, "app", ESTIMATOR.per_nfe(plan.model_name))
     # the first image at once: its candidate goes first, alone (not on ZeroGPU, where every call is a lease)
-    events = engine.run(plan, should_stop=lambda: handle.stopped, batch_runner=runner, first_alone=runner is None)
+    events = search_events(plan, should_stop=lambda: handle.stopped, batch_runner=runner, first_alone=runner is None)
     try:
         for event in events:
             live.add(event)

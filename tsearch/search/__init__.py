@@ -85,5 +85,32 @@ def make_algorithm(name: str, budget: int, costs: Costs, steps: int, seed: int =
     return ALGORITHMS[name](budget, costs, steps, seed, options)
 
 
-__all__ = ["ALGORITHMS", "Algorithm", "Costs", "Proposal", "convert_option", "declared_fields", "make_algorithm",
-           "make_options", "option_fields", "option_settings"]
+def fit_budget(name: str, budget: int, costs: Costs, steps: int, seed: int = 0, options=None,
+               final_steps: int | None = None, final_top: int = 1, **values):
+    """The one budget check: the algorithm as a search of `budget` NFEs builds it, after the commits (`final_top`
+    renders of `final_steps` steps) are kept back; ValueError naming the budget, final_top or the option that
+    does not fit. The API's plan, a sweep's pre-check, the arena and the app's budget hint all ask it.
+    `options` and keyword `values` as `make_algorithm` takes them."""
+    reserved = _reserved_for_commits(budget, costs, steps, final_steps, final_top)
+    return make_algorithm(name, budget - reserved, costs, steps, seed, options, **values)
+
+
+def _reserved_for_commits(budget: int, costs: Costs, steps: int, final_steps: int | None, top: int) -> int:
+    """The NFEs kept back for the commits; ValueError when they leave no room for as many drafts to choose from."""
+    if not final_steps:
+        return 0
+    full, reserved = costs.full(steps), top * costs.full(final_steps)
+    if top == 1 and budget - reserved < full:
+        raise ValueError(f"budget of {budget} NFEs does not cover a final render of {final_steps} "
+                         f"steps ({reserved} NFEs) plus one candidate ({full} NFEs)")
+    if budget - reserved < top * full:
+        most = budget // (costs.full(final_steps) + full)   # n commits need n * (commit + draft) NFEs
+        lower = f"lower final_top (at most {most} here) or raise the budget" if most else "raise the budget"
+        raise ValueError(f"final_top={top}: a budget of {budget} NFEs does not cover {top} commits of "
+                         f"{final_steps} steps ({reserved} NFEs) plus {top} drafts to choose them from "
+                         f"({top * full} NFEs); {lower}")
+    return reserved
+
+
+__all__ = ["ALGORITHMS", "Algorithm", "Costs", "Proposal", "convert_option", "declared_fields", "fit_budget",
+           "make_algorithm", "make_options", "option_fields", "option_settings"]

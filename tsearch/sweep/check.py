@@ -1,7 +1,7 @@
 """Every cell of a sweep checked before the first one runs (issue 21): a spec that cannot run fails at once.
 
 Each cell's config is validated when the spec is read (`SearchConfig.validate`); here its model name
-is checked and its algorithm is built as `api.prepare` builds it, so the constructor's checks (budget
+is checked and its algorithm built by the one budget check, `search.fit_budget`, so its checks (budget
 against one candidate's cost, checkpoints, options against steps) run too. Models that load in a
 second on a CPU (analytic, bundled) are loaded here to learn their exact costs; for the others (hub
 models, which the driver may not be able to load) the cheapest costs are assumed (one pass per step,
@@ -13,11 +13,9 @@ world) still fails in its cell, recorded in results.jsonl.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 
-from tsearch.api import _check_commits
 from tsearch.config import SearchConfig
-from tsearch.search import Costs, make_algorithm
+from tsearch.search import Costs, fit_budget
 
 CHEAP_KINDS = ("analytic", "bundled")   # registry kinds loaded here to learn their exact costs
 SHOWN = 3                                # problems quoted in the error; the rest are counted
@@ -62,8 +60,8 @@ def check_config(config: SearchConfig, loader) -> None:
     costs, steps = _costs(config, loader)
     if steps is None:
         return   # the model's default steps are known once a worker loads it
-    reserved = _check_commits(replace(config, steps=steps), costs)   # final_top commits, as api.prepare keeps back
-    make_algorithm(config.algorithm, config.budget - reserved, costs, steps, config.seed, options=config.options)
+    fit_budget(config.algorithm, config.budget, costs, steps, config.seed, config.options, config.final_steps,
+               config.final_top)
 
 
 def _costs(config: SearchConfig, loader) -> tuple[Costs, int | None]:

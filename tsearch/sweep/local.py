@@ -1,7 +1,8 @@
 """The local backend: every cell in this process, each model and verifier loaded once.
 
-`run_cell` is the one way a cell runs, here and on a Ray actor: clear its run folder, `prepare`
-its config through a `CachingLoader`, run the engine to the end, and return its result line.
+`run_cell` is the one way a cell runs, here and on a Ray actor: clear its run folder, plan its config
+(validated once, when the spec was read; here only its device is checked against this machine) through a
+`CachingLoader`, run the search's events to the end, and return its result line.
 A failing cell becomes a line with its `error`; the sweep goes on.
 """
 
@@ -13,7 +14,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Iterable
 
-from tsearch import api, engine
+from tsearch import api
+from tsearch.config_checks import check_device_here
 from tsearch.events import CandidateScored, SearchDone
 from tsearch.sweep.results import RUNS
 from tsearch.sweep.spec import Cell
@@ -58,9 +60,10 @@ def run_cell(cell: Cell, root: str | Path, loader: api.Loader) -> dict:
     started = time.perf_counter()
     best = {}
     try:
-        plan = api.prepare(cell.config, out=str(folder), loader=loader)
+        check_device_here(cell.config.device)   # the spec was read with here=False: its driver may lack the GPUs
+        plan = api.plan_for(cell.config, out=str(folder), loader=loader)
         done = None
-        for event in engine.run(plan):
+        for event in api.search_events(plan):
             if isinstance(event, CandidateScored):
                 best[event.candidate.id] = event.candidate   # the summary names the best by id
             elif isinstance(event, SearchDone):

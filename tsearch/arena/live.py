@@ -182,19 +182,15 @@ def run(arena: LiveArena, out: Path, loader, should_stop: Callable[[], bool] = l
 def _result(out: Path, spec: dict, anytime: dict, notes: list[str], cells: list, ran: int, failed: int,
             stopped: bool, device: str) -> Result:
     """The leaderboard of what ran (Markdown, leaderboard.json/.md and arena.png in `out`)."""
-    from tsearch.arena import curves, leaderboard, plots, variants
-    from tsearch.arena.cli import complete_units
+    from tsearch.arena import curves, leaderboard, plots
+    from tsearch.sweep import device_note, headline
     from tsearch.sweep.results import finished
 
     keys = {cell.key for cell in cells}
     rows = [row for key, row in finished(out).items() if key in keys]
-    outcomes = []
-    for row in rows:
-        name = variants.method_of(row)
-        outcomes += curves.outcomes_of_cell(out, row, name, spec["budgets"], anytime.get(name, False))
-    outcomes = complete_units(outcomes)
-    metric = "accuracy % (shapes-oracle)" if "shapes-oracle" in spec["evaluators"] else "score"
-    board = leaderboard.build(outcomes, metric, f"{device}, this app's process", reps=REPS)
+    outcomes = curves.outcomes(out, rows, spec["budgets"], anytime)
+    board = leaderboard.build(outcomes, headline.name(spec["evaluators"]),
+                              device_note.note(out, rows, devices=[device], where="this app's process"), reps=REPS)
     board.update(cells=len(cells), ran=ran, failed=failed, notes=notes, split=spec["name"].split("-", 1)[1],
                  anytime=sorted(m for m, a in anytime.items() if a), steps=spec["steps"], solver=spec["solver"],
                  units=len({o.unit for o in outcomes}))

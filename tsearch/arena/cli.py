@@ -102,11 +102,8 @@ def check(args) -> None:
 def plan(args) -> tuple[dict, dict, list[str]]:
     """(spec, {method: anytime}, notes): each method with the budgets it can afford, anytime ones at the top."""
     from tsearch.api import Loader
-    from tsearch.arena import variants
-    from tsearch.arena.variants import VARIANTS
     from tsearch.config import MAX_BUDGET
-    from tsearch.search import ALGORITHMS, Costs
-    from tsearch.search.base import is_anytime
+    from tsearch.search import Costs
 
     model = Loader().load_model(args.model, args.device, {})
     solver = args.solver or model.default_solver
@@ -119,18 +116,8 @@ def plan(args) -> tuple[dict, dict, list[str]]:
     if model.conditioning == "class" and model.classes and args.captions > len(model.classes):   # gmm: its classes
         raise ValueError(f"--captions {args.captions}: model {args.model} has {len(model.classes)} classes; give "
                          f"--captions 1..{len(model.classes)}")
-    world, tables, anytime, notes = WORLDS[args.model], [], {}, []
-    for method in args.methods:
-        fits = [budget for budget in budgets if _fits(method, budget, costs, args.steps)]
-        if not fits:
-            notes.append(f"{method}: no budget of {budgets} buys one of its searches at {args.steps} steps; left out")
-            continue
-        anytime[method] = method not in VARIANTS and is_anytime(ALGORITHMS[method])
-        skipped = sorted(set(budgets) - set(fits))
-        if skipped:
-            notes.append(f"{method}: below its smallest search at {skipped} NFEs")
-        table = variants.table(method, args.steps) if method in VARIANTS else {"name": method, **OPTIONS.get(method, {})}
-        tables.append({**table, "budgets": [max(fits)] if anytime[method] else fits})
+    world = WORLDS[args.model]
+    tables, anytime, notes = method_tables(args.methods, budgets, costs, args.steps)
     if not tables:
         raise ValueError(f"no method can run at these budgets: the largest, {budgets[-1]} NFEs, buys no search of "
                          f"{', '.join(args.methods)} at {args.steps} steps ({costs.full(args.steps)} NFEs a candidate); "
@@ -151,6 +138,30 @@ def plan(args) -> tuple[dict, dict, list[str]]:
     else:
         spec["classes"] = list(range(args.captions))
     return spec, anytime, notes
+
+
+def method_tables(methods: list[str], budgets: list[int], costs, steps: int) -> tuple[list[dict], dict, list[str]]:
+    """(the spec's algorithm tables, {method: anytime}, notes): each method at the budgets that buy one of its
+    searches (an anytime one once, at the largest), the options the benchmark pages used; a note for each left out
+    or cut. The command and the live arena plan alike."""
+    from tsearch.arena import variants
+    from tsearch.search import ALGORITHMS
+    from tsearch.search.base import is_anytime
+
+    tables, anytime, notes = [], {}, []
+    for method in methods:
+        fits = [budget for budget in budgets if _fits(method, budget, costs, steps)]
+        if not fits:
+            notes.append(f"{method}: no budget of {budgets} buys one of its searches at {steps} steps; left out")
+            continue
+        anytime[method] = method not in variants.VARIANTS and is_anytime(ALGORITHMS[method])
+        skipped = sorted(set(budgets) - set(fits))
+        if skipped:
+            notes.append(f"{method}: below its smallest search at {skipped} NFEs")
+        table = (variants.table(method, steps) if method in variants.VARIANTS
+                 else {"name": method, **OPTIONS.get(method, {})})
+        tables.append({**table, "budgets": [max(fits)] if anytime[method] else fits})
+    return tables, anytime, notes
 
 
 def settings_of(args) -> dict:
@@ -213,7 +224,7 @@ def main(argv=None) -> int:
 
 
 def run(args, spec: dict, anytime: dict, notes: list[str]) -> int:
-    from tsearch.arena import curves, leaderboard, plots
+    from tsearch.arena import curves, leaderboard
     from tsearch.sweep import headline, parse_spec, run_sweep
     from tsearch.sweep.cli import backend_options
     from tsearch.sweep.driver import Outcome
@@ -244,10 +255,7 @@ def run(args, spec: dict, anytime: dict, notes: list[str]) -> int:
     board.update(cells=len(sweep.cells), ran=outcome.ran, failed=outcome.failed, seconds=wall, notes=notes,
                  anytime=sorted(m for m, a in anytime.items() if a), split=args.split, steps=args.steps,
                  solver=spec["solver"], units=len({o.unit for o in outcomes}))
-    text = leaderboard.render_markdown(board)
-    (args.out / "leaderboard.json").write_text(jsonio.dumps(board, indent=1), encoding="utf-8")
-    (args.out / "leaderboard.md").write_text(text + "\n", encoding="utf-8")
-    written = plots.write(board, outcomes, args.out)
+    text, written = leaderboard.write(board, outcomes, args.out)
     print(text)
     for note in notes:
         print(f"note: {note}")

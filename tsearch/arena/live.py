@@ -110,23 +110,10 @@ def check(split, captions, methods, steps) -> LiveArena:
 def plan(arena: LiveArena, costs, device: str, out: Path | None = None) -> tuple[dict, dict, list[str]]:
     """(spec, {method: anytime}, notes), as the command plans them: each method at the budgets it can afford,
     an anytime one once at the top. `out`: where the split's captions are written (prompts.jsonl)."""
-    from tsearch.arena import variants
-    from tsearch.arena.cli import OPTIONS, WORLDS, _fits
-    from tsearch.search import ALGORITHMS
-    from tsearch.search.base import is_anytime
+    from tsearch.arena.cli import WORLDS, method_tables
 
     budgets = sorted({k * costs.full(arena.steps) for k in CANDIDATES})
-    tables, anytime, notes = [], {}, []
-    for method in arena.methods:
-        fits = [budget for budget in budgets if _fits(method, budget, costs, arena.steps)]
-        if not fits:
-            notes.append(f"{method}: no budget of {budgets} NFEs buys one of its searches at {arena.steps} steps; "
-                         f"left out")
-            continue
-        anytime[method] = method not in variants.VARIANTS and is_anytime(ALGORITHMS[method])
-        table = (variants.table(method, arena.steps) if method in variants.VARIANTS
-                 else {"name": method, **OPTIONS.get(method, {})})
-        tables.append({**table, "budgets": [max(fits)] if anytime[method] else fits})
+    tables, anytime, notes = method_tables(list(arena.methods), budgets, costs, arena.steps)
     world = WORLDS[MODEL]
     spec = {"name": f"arena-{arena.split}", "model": MODEL, "verifiers": world["verifiers"],
             "evaluators": world["evaluators"], "steps": arena.steps, "solver": costs.solver, "budgets": budgets,
@@ -182,7 +169,7 @@ def run(arena: LiveArena, out: Path, loader, should_stop: Callable[[], bool] = l
 def _result(out: Path, spec: dict, anytime: dict, notes: list[str], cells: list, ran: int, failed: int,
             stopped: bool, device: str) -> Result:
     """The leaderboard of what ran (Markdown, leaderboard.json/.md and arena.png in `out`)."""
-    from tsearch.arena import curves, leaderboard, plots
+    from tsearch.arena import curves, leaderboard
     from tsearch.sweep import device_note, headline
     from tsearch.sweep.results import finished
 
@@ -194,10 +181,7 @@ def _result(out: Path, spec: dict, anytime: dict, notes: list[str], cells: list,
     board.update(cells=len(cells), ran=ran, failed=failed, notes=notes, split=spec["name"].split("-", 1)[1],
                  anytime=sorted(m for m, a in anytime.items() if a), steps=spec["steps"], solver=spec["solver"],
                  units=len({o.unit for o in outcomes}))
-    text = leaderboard.render_markdown(board)
-    (out / "leaderboard.json").write_text(jsonio.dumps(board, indent=1), encoding="utf-8")
-    (out / "leaderboard.md").write_text(text + "\n", encoding="utf-8")
-    written = plots.write(board, outcomes, out) if outcomes else []
+    text, written = leaderboard.write(board, outcomes, out)
     png = next((p for p in written if p.suffix == ".png"), None)
     return Result(text, png, len(cells), ran, failed, stopped, tuple(notes))
 

@@ -203,6 +203,31 @@ def _warm_up(args, spec: dict) -> None:
                    budget=min(spec["budgets"]), steps=args.steps, solver=spec["solver"], device=args.device)
 
 
+def by_unit(cells: list) -> list:
+    """The cells unit by unit (caption, seed), every method in turn: a machine whose load drifts over hours shifts
+    every method's seconds alike, and a partial arena holds every method on the units it has done."""
+    order = {key: i for i, key in enumerate(dict.fromkeys((c.config.condition, c.config.seed) for c in cells))}
+    return sorted(cells, key=lambda c: order[(c.config.condition, c.config.seed)])
+
+
+def run_cells(args, spec: dict, sweep) -> tuple:
+    """(the sweep's Outcome, wall seconds): its cells `by_unit` on the chosen backend (resumable), after a warm-up
+    here for the local one; with --no-run (or no cell) nothing runs and every cell counts as done."""
+    from tsearch.sweep import run_sweep
+    from tsearch.sweep.cli import backend_options
+    from tsearch.sweep.driver import Outcome
+    from tsearch.sweep.spec import Sweep
+
+    if args.no_run or not sweep.cells:
+        return Outcome(len(sweep.cells), len(sweep.cells), 0, 0, str(args.out)), 0.0
+    if args.backend == "local":
+        _warm_up(args, spec)
+    started = time.perf_counter()
+    outcome = run_sweep(Sweep(sweep.name, by_unit(sweep.cells), sweep.description), args.out, args.backend,
+                        **backend_options(args))
+    return outcome, time.perf_counter() - started
+
+
 def main(argv=None) -> int:
     from tsearch.sweep.cli import print_error
 
@@ -213,7 +238,7 @@ def main(argv=None) -> int:
         if args.verifiers or args.ladder:   # methods x verifiers: the verifier ladder
             from tsearch.arena.ladder import run_ladder
 
-            return run_ladder(args, spec, anytime, notes, _warm_up, device_note)
+            return run_ladder(args, spec, anytime, notes, run_cells, device_note)
         return run(args, spec, anytime, notes)
     except ValueError as error:
         print_error(error)
@@ -225,28 +250,13 @@ def main(argv=None) -> int:
 
 def run(args, spec: dict, anytime: dict, notes: list[str]) -> int:
     from tsearch.arena import curves, leaderboard
-    from tsearch.sweep import headline, parse_spec, run_sweep
-    from tsearch.sweep.cli import backend_options
-    from tsearch.sweep.driver import Outcome
-    from tsearch.sweep.spec import Sweep
+    from tsearch.sweep import headline, parse_spec
     from tsearch.sweep.results import finished
     from tsearch.sweep.rows import readable
 
     (args.out / "spec.json").write_text(jsonio.dumps(spec, indent=1), encoding="utf-8")
     sweep = parse_spec(spec, base=args.out, default_name=spec["name"])
-    # unit by unit (caption, seed), every method in turn: a machine whose load drifts over hours shifts
-    # every method's seconds alike, and a partial arena holds every method on the units it has done
-    order = {key: i for i, key in enumerate(dict.fromkeys((c.config.condition, c.config.seed) for c in sweep.cells))}
-    sweep = Sweep(sweep.name, sorted(sweep.cells, key=lambda c: order[(c.config.condition, c.config.seed)]),
-                  sweep.description)
-    if args.backend == "local" and not args.no_run:
-        _warm_up(args, spec)
-    started = time.perf_counter()
-    if args.no_run:
-        outcome = Outcome(len(sweep.cells), len(sweep.cells), 0, 0, str(args.out))
-    else:
-        outcome = run_sweep(sweep, args.out, args.backend, **backend_options(args))
-    wall = time.perf_counter() - started
+    outcome, wall = run_cells(args, spec, sweep)
     keys = {cell.key for cell in sweep.cells}
     rows, passed_over = readable([row for key, row in finished(args.out).items() if key in keys])
     notes = [*notes, *passed_over]   # rows the report cannot read either (a row without a budget, say)

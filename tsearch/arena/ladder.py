@@ -98,8 +98,6 @@ def cells(spec: dict, entries: list[tuple], anytime: dict, out: Path):
                                     for c in parse_spec({**base, "algorithm": [one]}, base=out).cells}
             if missing:
                 out_cells.append(lacking[missing][unit])
-    order = {key: i for i, key in enumerate(dict.fromkeys((c.config.condition, c.config.seed) for c in out_cells))}
-    out_cells.sort(key=lambda c: order[(c.config.condition, c.config.seed)])   # unit by unit, as the arena does
     return Sweep(f"ladder-{spec['name']}", out_cells, ""), written, units
 
 
@@ -257,13 +255,10 @@ def verifier_costs(root: Path, names: list[str], model_name: str, device: str, s
 
 
 # --- the command -----------------------------------------------------------------------------------
-def run_ladder(args, spec: dict, anytime: dict, notes: list[str], warm_up, device_note) -> int:
+def run_ladder(args, spec: dict, anytime: dict, notes: list[str], run_cells, device_note) -> int:
     """The ladder arena: plan its cells, run them (sweep: local or Ray, resumable), write and print its board.
-    `warm_up` and `device_note` are the arena command's (tsearch.arena.cli), passed in: it imports this module."""
+    `run_cells` and `device_note` are the arena command's (tsearch.arena.cli), passed in: it imports this module."""
     from tsearch.arena import ladder_board
-    from tsearch.sweep import run_sweep
-    from tsearch.sweep.cli import backend_options
-    from tsearch.sweep.driver import Outcome
     from tsearch.sweep.headline import ACCURACY, oracle_of
     from tsearch.sweep.results import finished
 
@@ -277,14 +272,7 @@ def run_ladder(args, spec: dict, anytime: dict, notes: list[str], warm_up, devic
         notes = [*notes, f"{ORACLE} is not in the ladder: no gap to the oracle-verified search (add it to --verifiers)"]
     sweep, written, units = cells(spec, entries, anytime, args.out)
     (args.out / "ladder_spec.json").write_text(jsonio.dumps(written, indent=1), encoding="utf-8")
-    if args.backend == "local" and not args.no_run and sweep.cells:
-        warm_up(args, spec)
-    started = time.perf_counter()
-    if args.no_run or not sweep.cells:
-        outcome = Outcome(len(sweep.cells), len(sweep.cells), 0, 0, str(args.out))
-    else:
-        outcome = run_sweep(sweep, args.out, args.backend, **backend_options(args))
-    wall = time.perf_counter() - started
+    outcome, wall = run_cells(args, spec, sweep)
     done = finished(args.out)
     pooled = [r for r in done.values() if r["config"]["algorithm"] in POOLED and r.get("summary")
               and _unit_key(r["config"]) in units]

@@ -136,6 +136,7 @@ def run(arena: LiveArena, out: Path, loader, should_stop: Callable[[], bool] = l
         device: str = "cpu") -> Iterator[Progress | Result]:
     """Run the arena into `out` with `loader`'s model and verifiers: a Progress after each cell, then the
     Result (the leaderboard of the units every method has done; all of them unless `should_stop` ended it)."""
+    from tsearch.arena.cli import by_unit
     from tsearch.search import Costs
     from tsearch.sweep import parse_spec
     from tsearch.sweep.fingerprint import code_fingerprint
@@ -148,10 +149,7 @@ def run(arena: LiveArena, out: Path, loader, should_stop: Callable[[], bool] = l
     costs = Costs(model.default_solver, model.nfe_per_eval)
     spec, anytime, notes = plan(arena, costs, device, out)
     (out / "spec.json").write_text(jsonio.dumps(spec, indent=1), encoding="utf-8")
-    cells = parse_spec(spec, base=out, default_name=spec["name"]).cells
-    # caption by caption, every method in turn (as the command orders them): a Stop leaves whole units
-    order = {c: i for i, c in enumerate(dict.fromkeys(cell.config.condition for cell in cells))}
-    cells = sorted(cells, key=lambda cell: order[cell.config.condition])
+    cells = by_unit(parse_spec(spec, base=out, default_name=spec["name"]).cells)   # a Stop leaves whole units
     ran = failed = 0
     stopped = False
     with Results(out) as results:

@@ -292,4 +292,9 @@ def run_ladder(args, spec: dict, anytime: dict, notes: list[str], run_cells, dev
            "0 cells ran: nothing left to run (every unit's pool holds every verifier)" if not sweep.cells else
            f"{outcome.ran} cells ran, {outcome.skipped} were already done, {outcome.failed} failed, in {wall:.0f} s")
     print(f"\n{ran}; wrote {args.out / 'ladder.md'} and ladder.json; the same command resumes.")
+    if outcome.failed:   # as the arena and `sweep`: the board holds the cells that ran, the status says some did not
+        from tsearch.sweep.cli import print_failures
+
+        print_failures(outcome, args.out)
+        return 1
     return 0

@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from tsearch.arena.curves import best_within
+from tsearch.candidate import Candidate
 from tsearch.search import ALGORITHMS, Costs, make_algorithm
 from tsearch.search.base import is_anytime
 
@@ -18,11 +19,11 @@ OPTIONS = {"zero-order": [{}, {"n": 3, "on_stall": "keep"}], "evolution": [{}, {
 
 
 def rows_of(proposals, scores, costs):
-    """(id, cumulative NFEs, t_end, score) per candidate, as candidates.jsonl records them."""
+    """(id, cumulative NFEs, t_end, score) per candidate, as candidates.jsonl records them, read back as records."""
     spent, rows = 0, []
     for proposal, score in zip(proposals, scores):
         spent += costs.of(proposal)
-        rows.append({"id": proposal.id, "nfe_spent": spent, "t_end": proposal.t_end, "score": score})
+        rows.append(Candidate.from_row({"id": proposal.id, "nfe_spent": spent, "t_end": proposal.t_end, "score": score}))
     return rows
 
 
@@ -45,5 +46,5 @@ def test_a_smaller_budget_is_read_off_the_larger_run(name, steps, solver, cfg):
             small, _, spent = drive(small_alg, costs, seed_score)
             assert spent <= b
             assert [(p.id, p.ops, p.parent) for p in small] == [(p.id, p.ops, p.parent) for p in full[:len(small)]]
-            assert [r["nfe_spent"] for r in rows].index(spent) == len(small) - 1   # it stops where B's run was
+            assert [r.nfe_spent for r in rows].index(spent) == len(small) - 1   # it stops where B's run was
             assert small_alg.best == best_within(rows, b)[:2], (name, options, b)

@@ -22,6 +22,6 @@ def test_report_rows_carry_seconds_and_verifier_calls(tmp_path):
     header, body = report.table_rows(data)
     assert header[2:5] == ["NFEs", "seconds", "verifier calls"]
     assert body[0][2:5] == ["40", "3.00", "12"]          # mean 3 s; mean 6 images x 2 verifiers
-    assert "cpu, 3 torch thread(s)" in report.render_text(data)
+    assert "cpu (" in report.render_text(data) and "3 torch thread(s) per search" in report.render_text(data)
     page = report.write_html(data, out / "report.html").read_text()
     assert '"verifier calls"' in page and '"updatemenus"' in page and "seconds (verifier included; cpu" in page

@@ -14,8 +14,6 @@ Exit status: 0 done, 1 some cells failed (as `sweep`), 2 bad input, 130 interrup
 from __future__ import annotations
 
 import argparse
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -40,32 +38,28 @@ def parse(argv) -> argparse.Namespace:
     from tsearch.search import ALGORITHMS
     from tsearch.config import MAX_BUDGET, MAX_SEED, SETTINGS
     from tsearch.flags import add_config_flags
-    from tsearch.sweep.cli import MAX_REPS, MAX_THREADS, MAX_WORKERS, _Parser, _whole
+    from tsearch.sweep.cli import MAX_REPS, Parser, add_backend_flags, whole
 
-    p = _Parser(prog="tsearch arena", description=__doc__.split("\n\n")[0])
+    p = Parser(prog="tsearch arena", description=__doc__.split("\n\n")[0])
     p.add_argument("--split", choices=["hard", "easy"], default="hard", help="the shapes world's benchmark split")
     p.add_argument("--model", choices=sorted(WORLDS), default="shapes", help="shapes (default); gmm for a toy run")
-    p.add_argument("--captions", type=_whole(1, MAX_UNITS), default=48, help="captions of the split (gmm: classes)")
-    p.add_argument("--seeds", type=_whole(1, MAX_UNITS, "units of caption x seed the arena takes"), default=1,
+    p.add_argument("--captions", type=whole(1, MAX_UNITS), default=48, help="captions of the split (gmm: classes)")
+    p.add_argument("--seeds", type=whole(1, MAX_UNITS, "units of caption x seed the arena takes"), default=1,
                    help="search seeds per caption (0..S-1)")
-    p.add_argument("--candidates", type=_whole(1, MAX_BUDGET, "a search's largest budget"), nargs="+",
+    p.add_argument("--candidates", type=whole(1, MAX_BUDGET, "a search's largest budget"), nargs="+",
                    default=[4, 8, 16, 32], help="budgets as full candidates' NFEs (default 4 8 16 32)")
-    p.add_argument("--budgets", type=_whole(1, MAX_BUDGET, "a search's largest budget"), nargs="+", default=None,
+    p.add_argument("--budgets", type=whole(1, MAX_BUDGET, "a search's largest budget"), nargs="+", default=None,
                    help="budgets in NFEs (instead of --candidates)")
     p.add_argument("--methods", nargs="+", default=["all"], choices=[*ALGORITHMS, *VARIANTS, "all"],
                    help="registered methods and labelled variants (random-draft: draft-then-commit); default all")
-    p.add_argument("--draw-seed", type=_whole(0, MAX_SEED - 1), default=0, help="draws the split's captions (default 0)")
-    p.add_argument("--backend", choices=["local", "ray"], default="local")
-    p.add_argument("--workers", type=_whole(1, MAX_WORKERS), default=None, help="Ray actors")
-    p.add_argument("--address", default=None, help="Ray cluster address")
-    p.add_argument("--threads", type=_whole(1, MAX_THREADS), default=None, help="torch CPU threads per worker")
+    p.add_argument("--draw-seed", type=whole(0, MAX_SEED - 1), default=0, help="draws the split's captions (default 0)")
+    add_backend_flags(p)
     settings = config_flags()
     add_config_flags(p.add_argument_group("search settings (every search of the arena)"), settings,
                      {**{name: SETTINGS[name].default for name in settings}, **DEFAULTS})
-    p.add_argument("--reps", type=_whole(10, MAX_REPS, "more do not change the intervals"), default=2000,
+    p.add_argument("--reps", type=whole(10, MAX_REPS, "more do not change the intervals"), default=2000,
                    help="bootstrap resamples (default 2000)")
     p.add_argument("--out", default=None, help="the arena folder (default out/arena-SPLIT); rerun to resume")
-    p.add_argument("--no-progress", action="store_true")
     p.add_argument("--verifiers", nargs="+", default=None, metavar="VERIFIER",
                    help="the verifier ladder: search with each (a+b: their mean-rank ensemble); shapes-oracle is the "
                         "labelled upper bound (tsearch.arena.ladder)")
@@ -90,7 +84,9 @@ def config_flags() -> tuple[str, ...]:
 def check(args) -> None:
     """The flags parse cannot check alone, before any work: ValueError naming the flag."""
     from tsearch.config_checks import _device
+    from tsearch.sweep.cli import backend_options
 
+    backend_options(args, runs=not args.no_run)
     try:
         _device(args.device, here=args.backend == "local")
     except ValueError as error:
@@ -106,11 +102,8 @@ def check(args) -> None:
 def plan(args) -> tuple[dict, dict, list[str]]:
     """(spec, {method: anytime}, notes): each method with the budgets it can afford, anytime ones at the top."""
     from tsearch.api import Loader
-    from tsearch.arena import variants
-    from tsearch.arena.variants import VARIANTS
     from tsearch.config import MAX_BUDGET
-    from tsearch.search import ALGORITHMS, Costs
-    from tsearch.search.base import is_anytime
+    from tsearch.search import Costs
 
     model = Loader().load_model(args.model, args.device, {})
     solver = args.solver or model.default_solver
@@ -123,18 +116,8 @@ def plan(args) -> tuple[dict, dict, list[str]]:
     if model.conditioning == "class" and model.classes and args.captions > len(model.classes):   # gmm: its classes
         raise ValueError(f"--captions {args.captions}: model {args.model} has {len(model.classes)} classes; give "
                          f"--captions 1..{len(model.classes)}")
-    world, tables, anytime, notes = WORLDS[args.model], [], {}, []
-    for method in args.methods:
-        fits = [budget for budget in budgets if _fits(method, budget, costs, args.steps)]
-        if not fits:
-            notes.append(f"{method}: no budget of {budgets} buys one of its searches at {args.steps} steps; left out")
-            continue
-        anytime[method] = method not in VARIANTS and is_anytime(ALGORITHMS[method])
-        skipped = sorted(set(budgets) - set(fits))
-        if skipped:
-            notes.append(f"{method}: below its smallest search at {skipped} NFEs")
-        table = variants.table(method, args.steps) if method in VARIANTS else {"name": method, **OPTIONS.get(method, {})}
-        tables.append({**table, "budgets": [max(fits)] if anytime[method] else fits})
+    world = WORLDS[args.model]
+    tables, anytime, notes = method_tables(args.methods, budgets, costs, args.steps)
     if not tables:
         raise ValueError(f"no method can run at these budgets: the largest, {budgets[-1]} NFEs, buys no search of "
                          f"{', '.join(args.methods)} at {args.steps} steps ({costs.full(args.steps)} NFEs a candidate); "
@@ -155,6 +138,30 @@ def plan(args) -> tuple[dict, dict, list[str]]:
     else:
         spec["classes"] = list(range(args.captions))
     return spec, anytime, notes
+
+
+def method_tables(methods: list[str], budgets: list[int], costs, steps: int) -> tuple[list[dict], dict, list[str]]:
+    """(the spec's algorithm tables, {method: anytime}, notes): each method at the budgets that buy one of its
+    searches (an anytime one once, at the largest), the options the benchmark pages used; a note for each left out
+    or cut. The command and the live arena plan alike."""
+    from tsearch.arena import variants
+    from tsearch.search import ALGORITHMS
+    from tsearch.search.base import is_anytime
+
+    tables, anytime, notes = [], {}, []
+    for method in methods:
+        fits = [budget for budget in budgets if _fits(method, budget, costs, steps)]
+        if not fits:
+            notes.append(f"{method}: no budget of {budgets} buys one of its searches at {steps} steps; left out")
+            continue
+        anytime[method] = method not in variants.VARIANTS and is_anytime(ALGORITHMS[method])
+        skipped = sorted(set(budgets) - set(fits))
+        if skipped:
+            notes.append(f"{method}: below its smallest search at {skipped} NFEs")
+        table = (variants.table(method, steps) if method in variants.VARIANTS
+                 else {"name": method, **OPTIONS.get(method, {})})
+        tables.append({**table, "budgets": [max(fits)] if anytime[method] else fits})
+    return tables, anytime, notes
 
 
 def settings_of(args) -> dict:
@@ -179,40 +186,12 @@ def _fits(method: str, budget: int, costs, steps: int) -> bool:
     return True
 
 
-def device_name(args, root: Path, rows: list[dict]) -> str:
-    """The device and the torch thread count the seconds were measured with (from a run's run.json)."""
-    import json
+def device_note(args, rows: list[dict]) -> str:
+    """Where the seconds were measured (`tsearch.sweep.device_note`): the device, its processor, the torch threads
+    of the arena's runs and the backend."""
+    from tsearch.sweep import device_note
 
-    threads = None
-    for row in rows:
-        try:
-            threads = json.loads((root / row["run_dir"] / "run.json").read_text()).get("torch_threads")
-            break
-        except (OSError, ValueError, TypeError):
-            continue
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    if str(args.device).startswith("cuda"):
-        import torch
-
-        cpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else cpu
-    return f"{args.device} ({cpu}), {threads or '?'} torch thread(s) per search, backend {args.backend}"
-
-
-def complete_units(outcomes: list) -> list:
-    """The outcomes of the units that every method has at its largest budget (a partial arena stays paired)."""
-    tops: dict = {}
-    for o in outcomes:
-        tops[o.method] = max(tops.get(o.method, 0), o.budget)
-    have: dict = {}
-    for o in outcomes:
-        if o.budget == tops[o.method]:
-            have.setdefault(o.unit, set()).add(o.method)
-    keep = {unit for unit, methods in have.items() if methods == set(tops)}
-    return [o for o in outcomes if o.unit in keep]
+    return device_note.note(args.out, rows, devices=[args.device], where=f"backend {args.backend}")
 
 
 def _warm_up(args, spec: dict) -> None:
@@ -224,8 +203,33 @@ def _warm_up(args, spec: dict) -> None:
                    budget=min(spec["budgets"]), steps=args.steps, solver=spec["solver"], device=args.device)
 
 
+def by_unit(cells: list) -> list:
+    """The cells unit by unit (caption, seed), every method in turn: a machine whose load drifts over hours shifts
+    every method's seconds alike, and a partial arena holds every method on the units it has done."""
+    order = {key: i for i, key in enumerate(dict.fromkeys((c.config.condition, c.config.seed) for c in cells))}
+    return sorted(cells, key=lambda c: order[(c.config.condition, c.config.seed)])
+
+
+def run_cells(args, spec: dict, sweep) -> tuple:
+    """(the sweep's Outcome, wall seconds): its cells `by_unit` on the chosen backend (resumable), after a warm-up
+    here for the local one; with --no-run (or no cell) nothing runs and every cell counts as done."""
+    from tsearch.sweep import run_sweep
+    from tsearch.sweep.cli import backend_options
+    from tsearch.sweep.driver import Outcome
+    from tsearch.sweep.spec import Sweep
+
+    if args.no_run or not sweep.cells:
+        return Outcome(len(sweep.cells), len(sweep.cells), 0, 0, str(args.out)), 0.0
+    if args.backend == "local":
+        _warm_up(args, spec)
+    started = time.perf_counter()
+    outcome = run_sweep(Sweep(sweep.name, by_unit(sweep.cells), sweep.description), args.out, args.backend,
+                        **backend_options(args))
+    return outcome, time.perf_counter() - started
+
+
 def main(argv=None) -> int:
-    from tsearch.sweep.cli import _print_error
+    from tsearch.sweep.cli import print_error
 
     if argv and argv[0] == "plan":   # the compute planner: its own flags (tsearch.arena.plan_cli)
         from tsearch.arena.plan_cli import main as main_plan
@@ -238,59 +242,34 @@ def main(argv=None) -> int:
         if args.verifiers or args.ladder:   # methods x verifiers: the verifier ladder
             from tsearch.arena.ladder import run_ladder
 
-            return run_ladder(args, spec, anytime, notes, _warm_up, device_name)
+            return run_ladder(args, spec, anytime, notes, run_cells, device_note)
         return run(args, spec, anytime, notes)
     except ValueError as error:
-        _print_error(error)
+        print_error(error)
         return 2
     except KeyboardInterrupt:
-        _print_error(f"interrupted; the finished cells are kept in {args.out}: run the same command to resume")
+        print_error(f"interrupted; the finished cells are kept in {args.out}: run the same command to resume")
         return 130
 
 
 def run(args, spec: dict, anytime: dict, notes: list[str]) -> int:
-    from tsearch.arena import curves, leaderboard, plots, variants
-    from tsearch.sweep import parse_spec, run_sweep
-    from tsearch.sweep.driver import Outcome
-    from tsearch.sweep.spec import Sweep
+    from tsearch.arena import curves, leaderboard
+    from tsearch.sweep import headline, parse_spec
     from tsearch.sweep.results import finished
     from tsearch.sweep.rows import readable
 
     (args.out / "spec.json").write_text(jsonio.dumps(spec, indent=1), encoding="utf-8")
     sweep = parse_spec(spec, base=args.out, default_name=spec["name"])
-    # unit by unit (caption, seed), every method in turn: a machine whose load drifts over hours shifts
-    # every method's seconds alike, and a partial arena holds every method on the units it has done
-    order = {key: i for i, key in enumerate(dict.fromkeys((c.config.condition, c.config.seed) for c in sweep.cells))}
-    sweep = Sweep(sweep.name, sorted(sweep.cells, key=lambda c: order[(c.config.condition, c.config.seed)]),
-                  sweep.description)
-    if args.backend == "local" and not args.no_run:
-        _warm_up(args, spec)
-    options = {"threads": args.threads}
-    if args.backend == "ray":
-        options.update(address=args.address, workers=args.workers)
-    started = time.perf_counter()
-    if args.no_run:
-        outcome = Outcome(len(sweep.cells), len(sweep.cells), 0, 0, str(args.out))
-    else:
-        outcome = run_sweep(sweep, args.out, args.backend, progress=not args.no_progress, **options)
-    wall = time.perf_counter() - started
+    outcome, wall = run_cells(args, spec, sweep)
     keys = {cell.key for cell in sweep.cells}
     rows, passed_over = readable([row for key, row in finished(args.out).items() if key in keys])
     notes = [*notes, *passed_over]   # rows the report cannot read either (a row without a budget, say)
-    names = [variants.method_of(row) for row in rows]
-    outcomes = []
-    for row, name in zip(rows, names):
-        outcomes += curves.outcomes_of_cell(args.out, row, name, spec["budgets"], anytime.get(name, False))
-    outcomes = complete_units(outcomes)
-    metric = "accuracy % (shapes-oracle)" if "shapes-oracle" in spec["evaluators"] else "score"
-    board = leaderboard.build(outcomes, metric, device_name(args, args.out, rows), reps=args.reps)
+    outcomes = curves.outcomes(args.out, rows, spec["budgets"], anytime)
+    board = leaderboard.build(outcomes, headline.name(spec["evaluators"]), device_note(args, rows), reps=args.reps)
     board.update(cells=len(sweep.cells), ran=outcome.ran, failed=outcome.failed, seconds=wall, notes=notes,
                  anytime=sorted(m for m, a in anytime.items() if a), split=args.split, steps=args.steps,
                  solver=spec["solver"], units=len({o.unit for o in outcomes}))
-    text = leaderboard.render_markdown(board)
-    (args.out / "leaderboard.json").write_text(jsonio.dumps(board, indent=1), encoding="utf-8")
-    (args.out / "leaderboard.md").write_text(text + "\n", encoding="utf-8")
-    written = plots.write(board, outcomes, args.out)
+    text, written = leaderboard.write(board, outcomes, args.out)
     print(text)
     for note in notes:
         print(f"note: {note}")
@@ -300,8 +279,8 @@ def run(args, spec: dict, anytime: dict, notes: list[str]) -> int:
           f"anytime (read off one run): {', '.join(board['anytime']) or 'none'}. Wrote "
           f"{', '.join(str(p) for p in written)}; the same command resumes.")
     if outcome.failed:   # as `sweep`: the leaderboard holds the cells that ran, the status says some did not
-        from tsearch.sweep.cli import _print_failures
+        from tsearch.sweep.cli import print_failures
 
-        _print_failures(outcome, args.out)
+        print_failures(outcome, args.out)
         return 1
     return 0

@@ -98,8 +98,6 @@ def cells(spec: dict, entries: list[tuple], anytime: dict, out: Path):
                                     for c in parse_spec({**base, "algorithm": [one]}, base=out).cells}
             if missing:
                 out_cells.append(lacking[missing][unit])
-    order = {key: i for i, key in enumerate(dict.fromkeys((c.config.condition, c.config.seed) for c in out_cells))}
-    out_cells.sort(key=lambda c: order[(c.config.condition, c.config.seed)])   # unit by unit, as the arena does
     return Sweep(f"ladder-{spec['name']}", out_cells, ""), written, units
 
 
@@ -131,11 +129,11 @@ def searches(root: Path, sweep, units: set, entries: list[tuple], spec: dict, an
     from tsearch.arena import variants
     from tsearch.arena.curves import read_candidates
     from tsearch.arena.ladder_pools import covers, join, pool_of
-    from tsearch.sweep.report import ACCURACY
+    from tsearch.sweep.headline import ACCURACY, oracle_of
     from tsearch.sweep.results import finished
 
     evaluators = tuple(spec["evaluators"])
-    oracle = next((name for name in ACCURACY if name in evaluators), None)
+    oracle = oracle_of(evaluators)
     mark = ACCURACY.get(oracle)
     budgets, top = spec["budgets"], max(spec["budgets"])
     done = finished(root)
@@ -172,10 +170,12 @@ def searches(root: Path, sweep, units: set, entries: list[tuple], spec: dict, an
 
 def _pooled_searches(row, pool, entry, budgets, evaluators, cost, mark) -> list:
     """An entry's best-of-N at every budget, read off a pooled unit's recorded scores."""
+    from tsearch.arena.curves import unit_of
     from tsearch.arena.ladder_board import Search
     from tsearch.arena.ladder_pools import agreement, apportioned_seconds, entry_scores, pick, tied_best
+    from tsearch.config import SearchConfig
 
-    c, out = row["config"], []
+    c, out = SearchConfig.from_row(row["config"]), []
     seconds = apportioned_seconds(pool, entry, evaluators, cost)
     for budget in budgets:
         part = pool.within(budget)
@@ -184,7 +184,7 @@ def _pooled_searches(row, pool, entry, budgets, evaluators, cost, mark) -> list:
         scores = entry_scores(part, entry)
         best = pick(scores)
         judged = part.oracle[best]
-        out.append(Search(method=c["algorithm"], entry=entry, unit=_unit(c), budget=budget,
+        out.append(Search(method=c.algorithm, entry=entry, unit=unit_of(c), budget=budget,
                           value=None if mark is None or judged != judged else float(judged >= mark),
                           nfe=float(part.nfe_spent[-1]), seconds=float(seconds[:len(part)].sum()),
                           category=(row.get("metadata") or {}).get("category"), tied=tied_best(scores),
@@ -212,10 +212,6 @@ def _cell_searches(root, row, entry, budgets, anytime, oracle, mark) -> list:
                           agree=agreement(scores, part.oracle), agree_pass=agreement(scores, part.oracle, mark),
                           candidates=len(part)))
     return out
-
-
-def _unit(config: dict) -> str:
-    return f"{config['condition']} | seed {config['seed']}"
 
 
 # --- verifier costs --------------------------------------------------------------------------------
@@ -259,37 +255,24 @@ def verifier_costs(root: Path, names: list[str], model_name: str, device: str, s
 
 
 # --- the command -----------------------------------------------------------------------------------
-def run_ladder(args, spec: dict, anytime: dict, notes: list[str], warm_up, device_name) -> int:
+def run_ladder(args, spec: dict, anytime: dict, notes: list[str], run_cells, device_note) -> int:
     """The ladder arena: plan its cells, run them (sweep: local or Ray, resumable), write and print its board.
-    `warm_up` and `device_name` are the arena command's (tsearch.arena.cli), passed in: it imports this module."""
+    `run_cells` and `device_note` are the arena command's (tsearch.arena.cli), passed in: it imports this module."""
     from tsearch.arena import ladder_board
-    from tsearch.sweep import run_sweep
-    from tsearch.sweep.driver import Outcome
+    from tsearch.sweep.headline import ACCURACY, oracle_of
     from tsearch.sweep.results import finished
-
-    from tsearch.sweep.report import ACCURACY
 
     entries = entries_of(args)
     if not entries:
         raise ValueError("--verifiers: name at least one verifier (or --ladder NAME)")
-    if not any(name in ACCURACY for name in spec["evaluators"]):
+    if oracle_of(spec["evaluators"]) is None:
         raise ValueError(f"--verifiers: the ladder is judged by a world's exact oracle ({', '.join(ACCURACY)}); "
                          f"model {args.model!r} has none: use --model shapes")
     if (ORACLE,) not in entries:
         notes = [*notes, f"{ORACLE} is not in the ladder: no gap to the oracle-verified search (add it to --verifiers)"]
     sweep, written, units = cells(spec, entries, anytime, args.out)
     (args.out / "ladder_spec.json").write_text(jsonio.dumps(written, indent=1), encoding="utf-8")
-    if args.backend == "local" and not args.no_run and sweep.cells:
-        warm_up(args, spec)
-    options = {"threads": args.threads}
-    if args.backend == "ray":
-        options.update(address=args.address, workers=args.workers)
-    started = time.perf_counter()
-    if args.no_run or not sweep.cells:
-        outcome = Outcome(len(sweep.cells), len(sweep.cells), 0, 0, str(args.out))
-    else:
-        outcome = run_sweep(sweep, args.out, args.backend, progress=not args.no_progress, **options)
-    wall = time.perf_counter() - started
+    outcome, wall = run_cells(args, spec, sweep)
     done = finished(args.out)
     pooled = [r for r in done.values() if r["config"]["algorithm"] in POOLED and r.get("summary")
               and _unit_key(r["config"]) in units]
@@ -298,7 +281,7 @@ def run_ladder(args, spec: dict, anytime: dict, notes: list[str], warm_up, devic
                           pooled[0] if pooled else None)
     found, more = searches(args.out, sweep, units, entries, spec, anytime, cost)
     rows = [r for r in done.values() if r["key"] in {c.key for c in sweep.cells}] or pooled
-    board = ladder_board.build(found, entries, spec["evaluators"], device_name(args, args.out, rows), reps=args.reps)
+    board = ladder_board.build(found, entries, spec["evaluators"], device_note(args, rows), reps=args.reps)
     board.update(split=args.split, steps=args.steps, solver=spec["solver"], cells=len(sweep.cells),
                  ran=outcome.ran, failed=outcome.failed, seconds=wall, notes=[*notes, *more], verifier_costs=cost)
     text = ladder_board.render_markdown(board)
@@ -309,4 +292,9 @@ def run_ladder(args, spec: dict, anytime: dict, notes: list[str], warm_up, devic
            "0 cells ran: nothing left to run (every unit's pool holds every verifier)" if not sweep.cells else
            f"{outcome.ran} cells ran, {outcome.skipped} were already done, {outcome.failed} failed, in {wall:.0f} s")
     print(f"\n{ran}; wrote {args.out / 'ladder.md'} and ladder.json; the same command resumes.")
+    if outcome.failed:   # as the arena and `sweep`: the board holds the cells that ran, the status says some did not
+        from tsearch.sweep.cli import print_failures
+
+        print_failures(outcome, args.out)
+        return 1
     return 0

@@ -131,10 +131,8 @@ def _paired(cell: dict, oracle: dict, kind, reps, seed) -> dict | None:
 
 def _share(values: list[float], reps, seed) -> dict:
     """The mean of 0/1 values in %, with a bootstrap interval over units."""
-    v = np.asarray(values, dtype=float)
-    means = v[stats.resamples(v.size, reps, seed)].mean(1)
-    low, high = np.percentile(means, stats.LEVEL)
-    return {"value": 100.0 * float(v.mean()), "low": 100.0 * float(low), "high": 100.0 * float(high)}
+    mean, low, high = stats.interval(values, reps, seed)
+    return {"value": 100.0 * mean, "low": 100.0 * low, "high": 100.0 * high}
 
 
 def _ratio(pairs: list[tuple], reps, seed) -> dict | None:

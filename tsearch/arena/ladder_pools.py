@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tsearch.candidate import Candidate
+
 
 @dataclass(frozen=True)
 class Pool:
@@ -43,16 +45,16 @@ class Pool:
                     self.verifier_seconds[:k], self.ids[:k], self.own)
 
 
-def pool_of(candidates: list[dict], oracle: str | None) -> Pool:
-    """The pool of a cell's candidates.jsonl rows (only finished samples: t_end == 0), in NFE order."""
-    rows = sorted((c for c in candidates if float(c.get("t_end") or 0.0) == 0.0), key=lambda c: c["nfe_spent"])
-    names = tuple(dict.fromkeys(n for c in rows for n in (c.get("scores") or {})))
-    scores = np.array([[_score((c.get("scores") or {}).get(n)) for n in names] for c in rows],
+def pool_of(candidates: list[Candidate], oracle: str | None) -> Pool:
+    """The pool of a cell's candidates (only finished samples: t_end == 0), in NFE order."""
+    rows = sorted((c for c in candidates if c.finished), key=lambda c: c.nfe_spent)
+    names = tuple(dict.fromkeys(n for c in rows for n in c.scores))
+    scores = np.array([[_score(c.scores.get(n)) for n in names] for c in rows],
                       dtype=float).reshape(len(rows), len(names))
-    judged = np.array([_nan((c.get("evals") or {}).get(oracle)) if oracle else np.nan for c in rows], dtype=float)
-    column = lambda key: np.array([float(c.get(key) or 0.0) for c in rows], dtype=float)   # noqa: E731
+    judged = np.array([_nan(c.evals.get(oracle)) if oracle else np.nan for c in rows], dtype=float)
+    column = lambda key: np.array([float(getattr(c, key)) for c in rows], dtype=float)   # noqa: E731
     return Pool(names, scores, judged, column("nfe_spent"), column("seconds"), column("verifier_seconds"),
-                tuple(c["id"] for c in rows))
+                tuple(c.id for c in rows))
 
 
 def join(pools: list[Pool]) -> Pool | None:

@@ -9,10 +9,12 @@ verifier included; seconds name the device and thread count they were measured w
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
-from tsearch.sweep import stats
+from tsearch import jsonio
+from tsearch.sweep import headline, stats
 from tsearch.arena.curves import Outcome
 
 REFERENCE = "random"
@@ -51,7 +53,7 @@ def build(outcomes: list[Outcome], metric: str, device: str, reps: int = 2000, s
     methods = list(dict.fromkeys(o.method for o in outcomes))
     budgets = sorted({o.budget for o in outcomes})
     top = max(budgets) if budgets else None
-    scale = 100.0 if metric.startswith("accuracy") else 1.0
+    scale = headline.scale(metric)
     rows = []
     for method in methods:
         for budget in budgets:
@@ -145,6 +147,16 @@ def _scaled(diff: dict | None, scale: float) -> dict | None:
     if diff is None:
         return None
     return {**diff, **{k: scale * diff[k] for k in ("difference", "low", "high")}}
+
+
+def write(board: dict, outcomes: list[Outcome], out: Path) -> tuple[str, list[Path]]:
+    """(the Markdown, the paths written): DIR/leaderboard.json, leaderboard.md and, with outcomes, the figures."""
+    from tsearch.arena import plots
+
+    text = render_markdown(board)
+    (out / "leaderboard.json").write_text(jsonio.dumps(board, indent=1), encoding="utf-8")
+    (out / "leaderboard.md").write_text(text + "\n", encoding="utf-8")
+    return text, [out / "leaderboard.json", out / "leaderboard.md", *(plots.write(board, outcomes, out) if outcomes else [])]
 
 
 # --- text ------------------------------------------------------------------------------------------

@@ -110,23 +110,10 @@ def check(split, captions, methods, steps) -> LiveArena:
 def plan(arena: LiveArena, costs, device: str, out: Path | None = None) -> tuple[dict, dict, list[str]]:
     """(spec, {method: anytime}, notes), as the command plans them: each method at the budgets it can afford,
     an anytime one once at the top. `out`: where the split's captions are written (prompts.jsonl)."""
-    from tsearch.arena import variants
-    from tsearch.arena.cli import OPTIONS, WORLDS, _fits
-    from tsearch.search import ALGORITHMS
-    from tsearch.search.base import is_anytime
+    from tsearch.arena.cli import WORLDS, method_tables
 
     budgets = sorted({k * costs.full(arena.steps) for k in CANDIDATES})
-    tables, anytime, notes = [], {}, []
-    for method in arena.methods:
-        fits = [budget for budget in budgets if _fits(method, budget, costs, arena.steps)]
-        if not fits:
-            notes.append(f"{method}: no budget of {budgets} NFEs buys one of its searches at {arena.steps} steps; "
-                         f"left out")
-            continue
-        anytime[method] = method not in variants.VARIANTS and is_anytime(ALGORITHMS[method])
-        table = (variants.table(method, arena.steps) if method in variants.VARIANTS
-                 else {"name": method, **OPTIONS.get(method, {})})
-        tables.append({**table, "budgets": [max(fits)] if anytime[method] else fits})
+    tables, anytime, notes = method_tables(list(arena.methods), budgets, costs, arena.steps)
     world = WORLDS[MODEL]
     spec = {"name": f"arena-{arena.split}", "model": MODEL, "verifiers": world["verifiers"],
             "evaluators": world["evaluators"], "steps": arena.steps, "solver": costs.solver, "budgets": budgets,
@@ -149,6 +136,7 @@ def run(arena: LiveArena, out: Path, loader, should_stop: Callable[[], bool] = l
         device: str = "cpu") -> Iterator[Progress | Result]:
     """Run the arena into `out` with `loader`'s model and verifiers: a Progress after each cell, then the
     Result (the leaderboard of the units every method has done; all of them unless `should_stop` ended it)."""
+    from tsearch.arena.cli import by_unit
     from tsearch.search import Costs
     from tsearch.sweep import parse_spec
     from tsearch.sweep.fingerprint import code_fingerprint
@@ -161,10 +149,7 @@ def run(arena: LiveArena, out: Path, loader, should_stop: Callable[[], bool] = l
     costs = Costs(model.default_solver, model.nfe_per_eval)
     spec, anytime, notes = plan(arena, costs, device, out)
     (out / "spec.json").write_text(jsonio.dumps(spec, indent=1), encoding="utf-8")
-    cells = parse_spec(spec, base=out, default_name=spec["name"]).cells
-    # caption by caption, every method in turn (as the command orders them): a Stop leaves whole units
-    order = {c: i for i, c in enumerate(dict.fromkeys(cell.config.condition for cell in cells))}
-    cells = sorted(cells, key=lambda cell: order[cell.config.condition])
+    cells = by_unit(parse_spec(spec, base=out, default_name=spec["name"]).cells)   # a Stop leaves whole units
     ran = failed = 0
     stopped = False
     with Results(out) as results:
@@ -182,26 +167,19 @@ def run(arena: LiveArena, out: Path, loader, should_stop: Callable[[], bool] = l
 def _result(out: Path, spec: dict, anytime: dict, notes: list[str], cells: list, ran: int, failed: int,
             stopped: bool, device: str) -> Result:
     """The leaderboard of what ran (Markdown, leaderboard.json/.md and arena.png in `out`)."""
-    from tsearch.arena import curves, leaderboard, plots, variants
-    from tsearch.arena.cli import complete_units
+    from tsearch.arena import curves, leaderboard
+    from tsearch.sweep import device_note, headline
     from tsearch.sweep.results import finished
 
     keys = {cell.key for cell in cells}
     rows = [row for key, row in finished(out).items() if key in keys]
-    outcomes = []
-    for row in rows:
-        name = variants.method_of(row)
-        outcomes += curves.outcomes_of_cell(out, row, name, spec["budgets"], anytime.get(name, False))
-    outcomes = complete_units(outcomes)
-    metric = "accuracy % (shapes-oracle)" if "shapes-oracle" in spec["evaluators"] else "score"
-    board = leaderboard.build(outcomes, metric, f"{device}, this app's process", reps=REPS)
+    outcomes = curves.outcomes(out, rows, spec["budgets"], anytime)
+    board = leaderboard.build(outcomes, headline.name(spec["evaluators"]),
+                              device_note.note(out, rows, devices=[device], where="this app's process"), reps=REPS)
     board.update(cells=len(cells), ran=ran, failed=failed, notes=notes, split=spec["name"].split("-", 1)[1],
                  anytime=sorted(m for m, a in anytime.items() if a), steps=spec["steps"], solver=spec["solver"],
                  units=len({o.unit for o in outcomes}))
-    text = leaderboard.render_markdown(board)
-    (out / "leaderboard.json").write_text(jsonio.dumps(board, indent=1), encoding="utf-8")
-    (out / "leaderboard.md").write_text(text + "\n", encoding="utf-8")
-    written = plots.write(board, outcomes, out) if outcomes else []
+    text, written = leaderboard.write(board, outcomes, out)
     png = next((p for p in written if p.suffix == ".png"), None)
     return Result(text, png, len(cells), ran, failed, stopped, tuple(notes))
 

@@ -17,13 +17,16 @@ RAY_MISSING = ("the ray backend needs Ray: pip install -r requirements-ray.txt (
                "or use --backend local")
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one `error: ...` line on stderr and exit status 2."""
+
     def error(self, message: str):
-        _print_error(message)
+        print_error(message)
         raise SystemExit(2)
 
 
-def _print_error(message) -> None:
+def print_error(message) -> None:
+    """One `error: ...` line on stderr (a multi-line message joined into one)."""
     text = " ".join(part.strip() for part in str(message).splitlines()).strip() or "(no message)"
     print(f"error: {text}", file=sys.stderr, flush=True)
 
@@ -33,7 +36,7 @@ MAX_THREADS = 4096        # torch threads per worker: more than any machine's ha
 MAX_WORKERS = 10**4       # Ray actors
 
 
-def _whole(minimum: int, maximum: int | None = None, why: str = ""):
+def whole(minimum: int, maximum: int | None = None, why: str = ""):
     """An argparse type: a whole number in [minimum, maximum], checked before any work (argparse names the flag)."""
     bounds = f"of at least {minimum}" if maximum is None else f"from {minimum} to {maximum}" + (f" ({why})" if why else "")
 
@@ -48,23 +51,41 @@ def _whole(minimum: int, maximum: int | None = None, why: str = ""):
     return parse
 
 
-def _sweep_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="tsearch sweep", description="Run every search of a sweep spec; rerun to resume.")
-    p.add_argument("spec", help="the sweep's TOML file (see sweeps/)")
-    p.add_argument("--out", required=True, help="the sweep folder: results.jsonl and runs/<key>/")
+def add_backend_flags(p: argparse.ArgumentParser) -> None:
+    """--backend --address --workers --threads --no-progress: how the cells run (`sweep` and `arena` alike)."""
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="local: in this process (default); ray: one actor per GPU or CPU slot")
     p.add_argument("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS, else a local instance)")
-    p.add_argument("--workers", type=_whole(1, MAX_WORKERS), default=None,
+    p.add_argument("--workers", type=whole(1, MAX_WORKERS), default=None,
                    help="Ray actors (default: one per GPU or CPU slot)")
-    p.add_argument("--threads", type=_whole(1, MAX_THREADS), default=None,
+    p.add_argument("--threads", type=whole(1, MAX_THREADS), default=None,
                    help="torch CPU threads per worker (default: torch's for local, 1 per Ray actor)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def backend_options(args, runs: bool = True) -> dict:
+    """`run_sweep`'s options from the backend flags; ValueError naming the flag that does not fit (`runs`: cells
+    will run here, so Ray must be installed for --backend ray)."""
+    if args.backend == "local" and (args.address or args.workers):
+        raise ValueError("--address and --workers are for --backend ray")
+    options = {"threads": args.threads, "progress": not args.no_progress}
+    if args.backend == "ray":
+        if runs and importlib.util.find_spec("ray") is None:
+            raise ValueError(RAY_MISSING)
+        options.update(address=args.address, workers=args.workers)
+    return options
+
+
+def _sweep_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="tsearch sweep", description="Run every search of a sweep spec; rerun to resume.")
+    p.add_argument("spec", help="the sweep's TOML file (see sweeps/)")
+    p.add_argument("--out", required=True, help="the sweep folder: results.jsonl and runs/<key>/")
+    add_backend_flags(p)
     p.add_argument("--retry-failed", action="store_true", help="run the cells that failed before again")
     p.add_argument("--keep-going", action="store_true",
                    help="record the cells that cannot run (e.g. a budget below one candidate) as failed and run "
                         "the rest (default: refuse the sweep before any cell runs)")
     p.add_argument("--dry-run", action="store_true", help="check the spec and list the cells; run nothing")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p
 
 
@@ -73,13 +94,11 @@ def main_sweep(argv=None) -> int:
     from tsearch.jsonio import dumps
     from tsearch.sweep.spec import load_spec
 
-    if args.backend == "local" and (args.address or args.workers):
-        _print_error("--address and --workers are for --backend ray")
-        return 2
     try:
+        options = backend_options(args, runs=not args.dry_run)
         sweep = load_spec(args.spec)
     except ValueError as error:
-        _print_error(error)
+        print_error(error)
         return 2
     if args.dry_run:
         from tsearch.sweep.results import finished
@@ -90,7 +109,7 @@ def main_sweep(argv=None) -> int:
             try:
                 check_cells(sweep.cells)
             except ValueError as error:
-                _print_error(error)
+                print_error(error)
                 return 2
         done = finished(args.out)
         for cell in sweep.cells:
@@ -102,31 +121,25 @@ def main_sweep(argv=None) -> int:
         print(dumps({"cells": len(sweep.cells), "todo": todo, "nfe_budget_todo":
                      sum(c.config.budget for c in sweep.cells if c.key not in done), "out": args.out}))
         return 0
-    options = {"threads": args.threads}
-    if args.backend == "ray":
-        if importlib.util.find_spec("ray") is None:
-            _print_error(RAY_MISSING)
-            return 2
-        options.update(address=args.address, workers=args.workers)
     from tsearch.sweep.driver import run_sweep
 
     try:
         outcome = run_sweep(sweep, args.out, args.backend, retry_failed=args.retry_failed,
-                            progress=not args.no_progress, keep_going=args.keep_going, **options)
+                            keep_going=args.keep_going, **options)
     except ValueError as error:
-        _print_error(error)
+        print_error(error)
         return 2
     except KeyboardInterrupt:
-        _print_error(f"interrupted; the finished cells are kept in {args.out}: run the same command to resume")
+        print_error(f"interrupted; the finished cells are kept in {args.out}: run the same command to resume")
         return 130
     print(dumps(outcome.to_dict()))
     if outcome.failed:
-        _print_failures(outcome, args.out)
+        print_failures(outcome, args.out)
         return 1
     return 0
 
 
-def _print_failures(outcome, out, shown: int = 3) -> None:
+def print_failures(outcome, out, shown: int = 3) -> None:
     """How many cells failed and why: one line each for the first `shown`, on stderr."""
     print(f"error: {outcome.failed} of {outcome.ran} cell(s) run failed; every error is in {out}/results.jsonl "
           f"(--retry-failed runs them again)", file=sys.stderr)
@@ -137,13 +150,13 @@ def _print_failures(outcome, out, shown: int = 3) -> None:
 
 
 def main_report(argv=None) -> int:
-    p = _Parser(prog="tsearch report", description="Tables and plots of a sweep's results.")
+    p = Parser(prog="tsearch report", description="Tables and plots of a sweep's results.")
     p.add_argument("dir", help="a sweep folder (holding results.jsonl)")
     p.add_argument("--html", default=None, help="where to write the plots (default: DIR/report.html)")
     p.add_argument("--no-html", action="store_true", help="print the table only")
-    p.add_argument("--reps", type=_whole(10, MAX_REPS, "more do not change the intervals"), default=1000,
+    p.add_argument("--reps", type=whole(10, MAX_REPS, "more do not change the intervals"), default=1000,
                    help="bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=_whole(0, 2**63 - 1), default=0, help="the bootstrap's seed (default 0)")
+    p.add_argument("--seed", type=whole(0, 2**63 - 1), default=0, help="the bootstrap's seed (default 0)")
     p.add_argument("--no-set-metrics", action="store_true", help="skip metrics over each group's best images (FID, IS)")
     p.add_argument("--against", default=None, metavar="METHOD",
                    help="also print every method paired against this one (its label), unit by unit, with intervals")
@@ -158,14 +171,14 @@ def main_report(argv=None) -> int:
     from tsearch.sweep import paired, report
 
     if not Path(args.dir).is_dir():
-        _print_error(f"{args.dir} is not a folder; give the --out folder of a sweep")
+        print_error(f"{args.dir} is not a folder; give the --out folder of a sweep")
         return 2
     try:
         html = None if args.no_html else report.html_target(args.dir, args.html)   # before any work
         data = report.build(args.dir, reps=args.reps, seed=args.seed, set_metrics=not args.no_set_metrics)
         against = None if args.against is None else paired.paired(data, args.against, args.reps, args.seed)
     except ValueError as error:
-        _print_error(error)
+        print_error(error)
         return 2
     print(report.render_text(data))
     if against is not None:
@@ -177,7 +190,7 @@ def main_report(argv=None) -> int:
         try:
             path = report.write_html(data, html)
         except OSError as error:   # the table is printed; only the file could not be written
-            _print_error(f"--html {html}: cannot write it ({error.strerror or error}); the table above is complete")
+            print_error(f"--html {html}: cannot write it ({error.strerror or error}); the table above is complete")
             return 1
         print(f"wrote {path}", file=sys.stderr)
     return 0
@@ -186,14 +199,14 @@ def main_report(argv=None) -> int:
 def _lineage(run_dir: str, out: str, x: str) -> int:
     """`report RUN --lineage OUT.html` (tsearch.lineage_html)."""
     if importlib.util.find_spec("plotly") is None:
-        _print_error("--lineage needs plotly: pip install plotly")
+        print_error("--lineage needs plotly: pip install plotly")
         return 2
     from tsearch import lineage_html
 
     try:
         print(f"wrote {lineage_html.write(run_dir, out, x)}", file=sys.stderr)
     except (ValueError, OSError) as error:
-        _print_error(error)
+        print_error(error)
         return 2
     return 0
 
@@ -202,7 +215,7 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"sweep": main_sweep, "report": main_report}
     if not argv or argv[0] not in commands:
-        _print_error("usage: python -m tsearch.sweep.cli sweep SPEC.toml --out DIR | report DIR")
+        print_error("usage: python -m tsearch.sweep.cli sweep SPEC.toml --out DIR | report DIR")
         return 2
     return commands[argv[0]](argv[1:])
 

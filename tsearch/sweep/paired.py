@@ -1,23 +1,22 @@
 """`tsearch report DIR --against METHOD`: every method of a sweep against one of them, paired unit by unit.
 
 A unit is a (condition, seed); at each budget a method is compared with METHOD on the units both have
-finished, on the report's headline column (accuracy where an oracle judged, else the first evaluator,
-else the score): the mean difference with a 95% paired bootstrap interval (`tsearch.sweep.stats`, the
+finished, on the report's headline column (`tsearch.sweep.headline`: accuracy where an oracle judged, else the
+first evaluator, else the score): the mean difference with a 95% paired bootstrap interval (`tsearch.sweep.stats`, the
 arena's statistics) and wins / losses unit by unit; beside it, the mean paired difference of the verifier's
 best score and the units where both returned the very same score (most likely the same sample).
 """
 
 from __future__ import annotations
 
+from tsearch.sweep.headline import of_summary
 from tsearch.sweep.stats import paired_difference
 
 
 def _values(group, column: str) -> dict:
-    from tsearch.sweep.report import _column
-
     out = {}
     for row in group.rows:
-        value = _column(row, column)
+        value = of_summary(row["summary"], column)
         if value is not None:
             out[(str(row["config"]["condition"]), row["config"]["seed"])] = float(value)
     return out

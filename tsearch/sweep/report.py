@@ -1,10 +1,10 @@
 """`tsearch report DIR`: a sweep's results as a table per method x budget, and DIR/report.html.
 
 Each value is the mean over the group's cells (prompts x seeds) with a 95% percentile bootstrap
-interval (Efron & Tibshirani 1993, ch. 13), resampled with a seeded generator so a report reads
-the same twice. Columns: the verifier score the search was told (`score`), each held-out
+interval (`tsearch.sweep.stats.interval`, on the same resamples as the arena's paired intervals), seeded
+so a report reads the same twice. Columns: the verifier score the search was told (`score`), each held-out
 evaluator's score of the chosen sample, and accuracy where an evaluator is an oracle with a pass
-mark (shapes-oracle: ok + 0.5 partial, so a pass scores at least 1). Set metrics that need every
+mark (`tsearch.sweep.headline`, which also names the headline column). Set metrics that need every
 chosen image of a group at once (the digits world's Inception-Score and FID analogues) are
 computed here from each cell's best.png, with a jackknife interval. A method is the algorithm (or its `label`) with whatever
 else varies across the sweep's cells: options, steps, verifiers.
@@ -21,11 +21,10 @@ from typing import Callable
 
 import numpy as np
 
+from tsearch.sweep import device_note, headline, stats
 from tsearch.sweep.results import RESULTS, read_rows
 from tsearch.sweep.rows import readable
-from tsearch.verifiers.shapes_oracle import PASS_MARK as SHAPES_PASS_MARK
 
-ACCURACY = {"shapes-oracle": SHAPES_PASS_MARK}   # evaluator -> pass mark: accuracy is the share scoring at least this
 GROUPED_OUT = ("condition", "seed", "budget", "batch_size", "device", "evaluators")   # never part of a method
 
 
@@ -90,20 +89,6 @@ class Group:
         return float(np.mean([v * max(1, len(r["config"].get("verifiers") or [])) for v, r in zip(values, self.rows)]))
 
 
-def bootstrap(values, seed: int = 0, reps: int = 1000, statistic=np.mean) -> tuple[float, float, float] | None:
-    """(statistic, 2.5th, 97.5th percentile of the statistic over `reps` resamples); None without values."""
-    values = np.asarray([v for v in values if v is not None], dtype=np.float64)
-    if values.size == 0:
-        return None
-    point = float(statistic(values))
-    if values.size == 1:
-        return point, point, point
-    rng = np.random.default_rng(seed)
-    draws = np.array([statistic(values[rng.integers(0, values.size, values.size)]) for _ in range(reps)])
-    low, high = np.percentile(draws, [2.5, 97.5])
-    return point, float(low), float(high)
-
-
 def methods(rows: list[dict]) -> list[str]:
     """Each row's method: its label (or algorithm) with the options and fields that vary across the sweep."""
     configs = [row["config"] for row in rows]
@@ -150,60 +135,26 @@ def build(root: str | Path, reps: int = 1000, seed: int = 0, set_metrics: bool =
     ordered = sorted(groups.values(), key=lambda g: (list(dict.fromkeys(k[0] for k in groups)).index(g.method),
                                                      g.budget))
     evaluators = list(dict.fromkeys(n for g in ordered for r in g.rows for n in r["summary"].get("evals", {})))
-    oracles = [n for n in ACCURACY if any(n in r["summary"].get("evals", {}) or n in r["summary"].get("scores", {})
-                                          for g in ordered for r in g.rows)]
-    columns = ["score", *evaluators, *[f"accuracy % ({n})" for n in oracles]]
+    oracles = [n for n in headline.ACCURACY if any(n in r["summary"].get("evals", {}) or
+                                                   n in r["summary"].get("scores", {}) for g in ordered for r in g.rows)]
+    columns = [headline.SCORE, *evaluators, *map(headline.accuracy, oracles)]
     notes = list(passed_over)
     for index, group in enumerate(ordered):
-        s = [r["summary"] for r in group.rows]
-        group.values["score"] = bootstrap([x["best_score"] for x in s], seed + index, reps)
-        for name in evaluators:
-            group.values[name] = bootstrap([x.get("evals", {}).get(name) for x in s], seed + index, reps)
-        for name in oracles:
-            passed = [_passed(x, name) for x in s]
-            result = bootstrap([None if p is None else 100.0 * p for p in passed], seed + index, reps)
-            group.values[f"accuracy % ({name})"] = result
+        for column in columns:
+            group.values[column] = stats.interval([headline.of_summary(r["summary"], column) for r in group.rows], reps, seed + index)
     if set_metrics:
         columns += _set_metrics(root, ordered, notes)
-    headline = next((c for c in reversed(columns) if c.startswith("accuracy")), evaluators[0] if evaluators else "score")
+    top = headline.name([*evaluators, *oracles])
     categories = sorted({r.get("metadata", {}).get("category") for g in ordered for r in g.rows} - {None}, key=str)
     for group in ordered:
         for category in categories:
             chosen = [r for r in group.rows if r.get("metadata", {}).get("category") == category]
-            values = [_column(r, headline) for r in chosen]
+            values = [headline.of_summary(r["summary"], top) for r in chosen]
             values = [v for v in values if v is not None]
             group.categories[category] = float(np.mean(values)) if values else None
     return {"root": str(root), "cells": len(rows), "failed": sum(g.failed for g in ordered), "skipped_lines": bad,
-            "columns": columns, "groups": ordered, "headline": headline, "categories": categories, "notes": notes,
-            "device": _device(root, rows)}
-
-
-def _device(root: Path, rows: list[dict]) -> str:
-    """Where the seconds were measured: the cells' device(s) and torch thread count (from a run.json)."""
-    devices = sorted({str(r["config"].get("device", "cpu")) for r in rows})
-    threads = None
-    for row in rows:
-        try:
-            threads = json.loads((root / row["run_dir"] / "run.json").read_text()).get("torch_threads")
-            break
-        except (OSError, TypeError, ValueError, KeyError):
-            continue
-    return f"{', '.join(devices)}, {threads or '?'} torch thread(s)"
-
-
-def _passed(summary: dict, name: str) -> bool | None:
-    value = summary.get("evals", {}).get(name, summary.get("scores", {}).get(name))
-    return None if value is None else value >= ACCURACY[name]
-
-
-def _column(row: dict, column: str):
-    s = row["summary"]
-    if column == "score":
-        return s["best_score"]
-    if column.startswith("accuracy % ("):
-        passed = _passed(s, column[len("accuracy % ("):-1])
-        return None if passed is None else 100.0 * passed
-    return s.get("evals", {}).get(column)
+            "columns": columns, "groups": ordered, "headline": top, "categories": categories, "notes": notes,
+            "device": device_note.note(root, rows)}
 
 
 def _set_metrics(root: Path, groups: list[Group], notes: list) -> list[str]:

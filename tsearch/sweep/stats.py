@@ -1,8 +1,9 @@
-"""Paired statistics over the arena's units (the same captions and seeds for every method).
+"""The bootstrap of sweeps and the arena: one mean with its interval, and paired differences over units.
 
-Intervals are 95% percentile bootstraps over units (Efron & Tibshirani 1993, ch. 13): each resample draws
-units with replacement and applies the same draw to both methods, so the pairing is kept. The draws come
-from a seeded generator, so a leaderboard reads the same twice.
+Intervals are 95% percentile bootstraps over units (Efron & Tibshirani 1993, ch. 13). Every interval draws
+its units from `resamples`: a paired one applies the same draw to both methods, so the pairing is kept; an
+unpaired one (`interval`) is the same draw over one list. The draws come from a seeded generator, so a report
+or a leaderboard reads the same twice.
 """
 
 from __future__ import annotations
@@ -19,6 +20,16 @@ def resamples(n: int, reps: int = 2000, seed: int = 0) -> np.ndarray:
     if n < 1:
         raise ValueError("resamples: need at least one unit")
     return np.random.default_rng(seed).integers(0, n, size=(reps, n))
+
+
+def interval(values, reps: int = 2000, seed: int = 0) -> tuple[float, float, float] | None:
+    """(mean, low, high): the mean of the values (None ones left out) with its 95% bootstrap interval; None
+    without values."""
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    if v.size == 0:
+        return None
+    low, high = np.percentile(v[resamples(v.size, reps, seed)].mean(1), LEVEL)
+    return float(v.mean()), float(low), float(high)
 
 
 def paired_difference(a, b, reps: int = 2000, seed: int = 0) -> dict:

@@ -28,38 +28,34 @@ DEFAULT_SECONDS = 2.0
 def parse(argv) -> argparse.Namespace:
     from tsearch.config import MAX_SEED
     from tsearch.models import MODELS
-    from tsearch.sweep.cli import MAX_REPS, MAX_THREADS, MAX_WORKERS, _Parser, _whole
+    from tsearch.sweep.cli import MAX_REPS, Parser, add_backend_flags, whole
     from tsearch.verifiers import VERIFIERS
 
-    p = _Parser(prog="tsearch arena plan", description=__doc__.split("\n\n")[0])
+    p = Parser(prog="tsearch arena plan", description=__doc__.split("\n\n")[0])
     p.add_argument("--split", choices=["hard", "easy"], default="hard", help="the shapes world's benchmark split")
-    p.add_argument("--captions", type=_whole(1, 10**4), default=48, help="captions of the split (default 48)")
-    p.add_argument("--seeds", type=_whole(1, 100), default=2, help="search seeds per caption (default 2)")
-    p.add_argument("--draw-seed", type=_whole(0, MAX_SEED - 1), default=0, help="draws the split's captions")
+    p.add_argument("--captions", type=whole(1, 10**4), default=48, help="captions of the split (default 48)")
+    p.add_argument("--seeds", type=whole(1, 100), default=2, help="search seeds per caption (default 2)")
+    p.add_argument("--draw-seed", type=whole(0, MAX_SEED - 1), default=0, help="draws the split's captions")
     p.add_argument("--models", nargs="+", choices=sorted(MODELS), default=list(plan_grid.MODELS),
                    help="models of the grid; the first is the reference of the equal-FLOPs top")
-    p.add_argument("--steps", type=_whole(1, 1000), nargs="+", default=list(plan_grid.STEPS),
+    p.add_argument("--steps", type=whole(1, 1000), nargs="+", default=list(plan_grid.STEPS),
                    help="steps per candidate (default 4 6 10 20)")
     p.add_argument("--verifiers", nargs="+", choices=sorted(VERIFIERS), default=list(plan_grid.VERIFIERS),
                    help="verifiers each candidate is scored by (default shapes-clip shapes-parts)")
-    p.add_argument("--top", type=_whole(1, 10**4), default=16,
-                   help="the grid's FLOPs: this many candidates of the first model at --reference-steps (default 16)")
-    p.add_argument("--reference-steps", type=_whole(1, 1000), default=10, help="(default 10)")
-    p.add_argument("--most", type=_whole(1, 10**4), default=plan_grid.MOST, help="candidates of a cell at most (48)")
-    p.add_argument("--commit", type=_whole(1, 100), default=2, help="draft-then-commit: drafts committed (default 2)")
+    p.add_argument("--top", type=whole(1, 10**4), default=8,
+                   help="the grid's FLOPs: this many candidates of the first model at --reference-steps (default 8)")
+    p.add_argument("--reference-steps", type=whole(1, 1000), default=10, help="(default 10)")
+    p.add_argument("--most", type=whole(1, 10**4), default=plan_grid.MOST, help=f"candidates of a cell at most ({plan_grid.MOST})")
+    p.add_argument("--commit", type=whole(1, 100), default=2, help="draft-then-commit: drafts committed (default 2)")
     p.add_argument("--default-seconds", type=_seconds, default=DEFAULT_SECONDS,
                    help=f"the budget the default is chosen for, in timed seconds (default {DEFAULT_SECONDS})")
-    p.add_argument("--batch-size", type=_whole(1, 4096), default=16, help="candidates per batch (default 16)")
+    p.add_argument("--batch-size", type=whole(1, 4096), default=16, help="candidates per batch (default 16)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--backend", choices=["local", "ray"], default="local")
-    p.add_argument("--workers", type=_whole(1, MAX_WORKERS), default=None, help="Ray actors")
-    p.add_argument("--address", default=None, help="Ray cluster address")
-    p.add_argument("--threads", type=_whole(1, MAX_THREADS), default=None, help="torch CPU threads per worker")
-    p.add_argument("--reps", type=_whole(10, MAX_REPS), default=2000, help="bootstrap resamples (default 2000)")
+    add_backend_flags(p)
+    p.add_argument("--reps", type=whole(10, MAX_REPS), default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--out", default=None, help="the plan folder (default out/plan-SPLIT); rerun to resume")
-    p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-run", action="store_true", help="run no cells: the report of the cells already done")
-    p.add_argument("--time-reps", type=_whole(1, 100), default=3, help="rounds of the seconds' timing (default 3)")
+    p.add_argument("--time-reps", type=whole(1, 100), default=3, help="rounds of the seconds' timing (default 3)")
     p.add_argument("--retime", action="store_true", help="time the settings again (DIR/seconds.json)")
     args = p.parse_args(argv)
     args.out = Path(args.out or f"out/plan-{args.split}")
@@ -85,7 +81,6 @@ def prepare(args) -> tuple[list, object]:
     """(the grid's settings, its sweep), after writing DIR/prompts.jsonl and DIR/grid.json."""
     from tsearch.worlds.shapes import grammar
 
-    args.out.mkdir(parents=True, exist_ok=True)
     rows = grammar.split_captions(args.split, args.captions, args.draw_seed)
     (args.out / "prompts.jsonl").write_text("".join(jsonio.dumps(r) + "\n" for r in rows), encoding="utf-8")
     grid = plan_grid.settings(args.models, args.steps, args.top, args.reference_steps, args.most, args.device)
@@ -101,26 +96,28 @@ def prepare(args) -> tuple[list, object]:
 def run_cells(args, sweep):
     """Run the cells no finished row covers; the sweep's Outcome."""
     from tsearch.sweep import run_sweep
+    from tsearch.sweep.cli import backend_options
     from tsearch.sweep.driver import Outcome
     from tsearch.sweep.results import finished
     from tsearch.sweep.spec import Sweep
 
+    options = backend_options(args, runs=not args.no_run)
     todo = plan_grid.to_run(sweep, finished(args.out).values())
     if args.no_run or not todo:
         return Outcome(len(sweep.cells), len(sweep.cells) - len(todo), 0, 0, str(args.out))
-    options = {"threads": args.threads}
-    if args.backend == "ray":
-        options.update(address=args.address, workers=args.workers)
-    outcome = run_sweep(Sweep("plan", todo, ""), args.out, args.backend, progress=not args.no_progress, **options)
+    outcome = run_sweep(Sweep("plan", todo, ""), args.out, args.backend, **options)
     outcome.skipped += len(sweep.cells) - len(todo)
     return outcome
 
 
 def main(argv=None) -> int:
-    from tsearch.sweep.cli import _print_error, _print_failures
+    from tsearch.sweep.cli import print_error, print_failures
 
     args = parse(argv)
     try:
+        from tsearch.arena.cli import check
+
+        check(args)   # --device and --out, as the arena checks them
         started = time.perf_counter()
         grid, sweep = prepare(args)
         outcome = run_cells(args, sweep)
@@ -129,12 +126,12 @@ def main(argv=None) -> int:
 
         report(args, grid, sweep, outcome, wall)
     except ValueError as error:
-        _print_error(error)
+        print_error(error)
         return 2
     except KeyboardInterrupt:
-        _print_error(f"interrupted; the finished cells are kept in {args.out}: run the same command to resume")
+        print_error(f"interrupted; the finished cells are kept in {args.out}: run the same command to resume")
         return 130
     if outcome.failed:
-        _print_failures(outcome, args.out)
+        print_failures(outcome, args.out)
         return 1
     return 0

@@ -24,7 +24,7 @@ from tsearch import jsonio
 MODELS = ("shapes", "shapes-distilled", "shapes-small")   # the teacher, the distilled student, the small model
 STEPS = (4, 6, 10, 20)
 VERIFIERS = ("shapes-clip", "shapes-parts")
-MOST = 48          # candidates of one pooled cell at most
+MOST = 32          # candidates of one pooled cell at most
 SLACK = 1.02       # a setting whose candidates cost within 2% of the reference's fills the top as the reference
 
 

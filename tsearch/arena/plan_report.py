@@ -10,7 +10,7 @@ AXIS_NAMES = {"seconds": "seconds", "flops": "GFLOPs", "nfe": "NFEs"}
 
 def rows_of(args, grid) -> tuple[list, list[dict], dict]:
     """(units, one row per choice: {"choice", "values", "accuracy", "cost"}, the timed seconds)."""
-    from tsearch.sweep.report import ACCURACY
+    from tsearch.sweep.headline import ACCURACY
 
     units, pools = plan_read.pools(args.out, grid, ACCURACY["shapes-oracle"])
     if not units:

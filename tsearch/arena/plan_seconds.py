@@ -11,7 +11,6 @@ own work); a verifier's is its time per image. Both are this machine's, at the t
 from __future__ import annotations
 
 import json
-import platform
 import statistics
 from pathlib import Path
 
@@ -52,19 +51,12 @@ def measure(grid, verifiers: list[str], device: str, reps: int = 3, threads: int
 
 
 def describe(device: str, threads: int) -> str:
-    """The device the seconds were timed on: the CPU's model name (or the GPU's), and torch's thread count."""
-    name = platform.processor() or platform.machine()
-    try:
-        name = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    if str(device).startswith("cuda"):
-        import torch
-
-        name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else name
+    """The device the seconds were timed on (its processor or GPU, the CPU's capability) and the thread count."""
     import torch
 
-    return f"{device} ({name}, {torch.backends.cpu.get_cpu_capability()}), {threads} torch thread(s)"
+    from tsearch.sweep.device_note import hardware
+
+    return f"{device} ({hardware(device)}, {torch.backends.cpu.get_cpu_capability()}), {threads} torch thread(s)"
 
 
 def load_or_measure(path: Path, grid, verifiers: list[str], device: str, retime: bool, threads=None,

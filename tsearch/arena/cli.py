@@ -172,15 +172,16 @@ def settings_of(args) -> dict:
 def _fits(method: str, budget: int, costs, steps: int) -> bool:
     """Whether `budget` buys one of the method's searches (a variant: its drafts and commits) at `steps`."""
     from tsearch.arena import variants
-    from tsearch.search import make_algorithm
+    from tsearch.search import fit_budget
 
     options = {k: v for k, v in OPTIONS.get(method, {}).items() if k != "label"}
     try:
         if method in variants.VARIANTS:
-            left = variants.search_budget(method, budget, costs, steps)
-            make_algorithm(variants.VARIANTS[method]["algorithm"], left, costs, variants.draft_steps(method, steps), 0)
+            v = variants.VARIANTS[method]
+            fit_budget(v["algorithm"], budget, costs, variants.draft_steps(method, steps), 0, final_steps=steps,
+                       final_top=v["top"])
         else:
-            make_algorithm(method, budget, costs, steps, 0, **options)
+            fit_budget(method, budget, costs, steps, 0, **options)
     except ValueError:
         return False
     return True

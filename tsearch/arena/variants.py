@@ -29,16 +29,6 @@ def table(name: str, steps: int) -> dict:
             "final_top": v["top"]}
 
 
-def search_budget(name: str, budget: int, costs, steps: int) -> int:
-    """The NFEs left to the variant's drafts at `budget`; ValueError when they do not buy a draft per commit."""
-    top, drafts = VARIANTS[name]["top"], draft_steps(name, steps)
-    left = budget - top * costs.full(steps)
-    if left < top * costs.full(drafts):
-        raise ValueError(f"{name}: a budget of {budget} NFEs does not cover {top} commits of {steps} steps and "
-                         f"{top} drafts of {drafts} steps")
-    return left
-
-
 def method_of(row: dict) -> str:
     """A sweep row's method in the arena: its label (a variant's name), else its algorithm."""
     return (row.get("metadata") or {}).get("label") or row["config"]["algorithm"]

@@ -137,7 +137,7 @@ def test_the_live_arena_offers_every_registered_method_that_fits():
 
 
 def test_the_live_arena_shares_the_pages_search_slots_and_has_a_stop(demo):
-    from tsearch.app.ui import CONCURRENCY
+    from tsearch.app.pool import CONCURRENCY
 
     arena = next(f for f in demo.fns.values() if getattr(f.fn, "__wrapped__", None).__name__ == "run_live")
     run = next(f for f in demo.fns.values() if f.api_name == "search")
@@ -150,6 +150,7 @@ def test_the_live_arena_shares_the_pages_search_slots_and_has_a_stop(demo):
 def test_a_stopped_live_arena_shows_what_ran_its_promise_is_measured_and_its_folder_goes():
     from tsearch.app import arena_tab
     from tsearch.app.one_path import ESTIMATOR
+    from tsearch.app.pool import POOL
     from tsearch.search import Costs
 
     if ESTIMATOR.figure("shapes") is None:   # as a finished Run on shapes leaves it (the page measures it once)
@@ -165,7 +166,7 @@ def test_a_stopped_live_arena_shows_what_ran_its_promise_is_measured_and_its_fol
     assert session.current is None and not glob.glob(str(runs_root.runs_root() / "*live-arena*"))
     # the promise is the page's measured figure for the shapes model, summed over the arena's searches
     said = arena_tab.live_arena_estimate("hard", 3, ["tree", "smc"], 4)
-    model = handlers.POOL.get("shapes").model
+    model = POOL.get("shapes").model
     budgets = live.cell_budgets(live.check("hard", 3, ["tree", "smc"], 4),
                                 Costs(model.default_solver, model.nfe_per_eval))
     low = sum(ESTIMATOR.span("shapes", b)[0] for b in budgets)

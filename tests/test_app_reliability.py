@@ -13,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from tsearch.app import handlers, runs_root
+from tsearch.app import handlers, runs_root, state
 from tsearch.app.state import Session
 from tsearch.models import MODELS
 from tsearch.registry import Entry
@@ -232,7 +232,7 @@ def test_stop_pressed_while_a_search_waits_in_the_queue_stops_it():
 
 
 def test_stopping_during_the_baseline_says_stopped(monkeypatch):
-    monkeypatch.setattr(handlers, "UPDATE_INTERVAL", 0.0)   # every candidate is an update
+    monkeypatch.setattr(state, "UPDATE_INTERVAL", 0.0)   # every candidate is an update
     session = Session()
     updates = handlers.search(**dict(GMM, budget=400, baseline=True, batch_size=1), session=session)
     for update in updates:

@@ -19,29 +19,18 @@ from typing import Iterator
 import gradio as gr
 
 from tsearch.app import a11y, catalog, charts, contain, evidence, form, views
-from tsearch.app.charts import plot  # noqa: F401 (the page and tests read it here)
-from tsearch.app.compare import _compare_entries, _compare_view, compare_plans  # noqa: F401
+from tsearch.app.charts import plot
+from tsearch.app.compare import _compare_entries, compare_plans
 from tsearch.app.export import discard_loaded, export_zip, load_live
-from tsearch.app.one_path import ESTIMATOR, _plan, _slot, drive, lend, prepared  # noqa: F401
+from tsearch.app.one_path import drive, lend, prepared
 from tsearch.app.pool import POOL, Slot
-from tsearch.app.state import LiveRun, Session, Throttle
-from tsearch.app.validate import (DEFAULT_BATCH, check_flag, check_names, check_options,  # noqa: F401
-                                  check_page_budget, config_for)
-from tsearch.config import MAX_BUDGET, SearchConfig
-from tsearch.registry import Unavailable
+from tsearch.app.state import LiveRun, Pace, Session
+from tsearch.app.validate import check_flag, check_names, check_options, check_page_budget
+from tsearch.config import DEFAULT_BATCH, SearchConfig
 
 
 LOG = logging.getLogger(__name__)
 SEARCH_OUTPUTS = ("status", "best_image", "best_card", "chart", "gallery", "details")
-UPDATE_INTERVAL = 0.25   # seconds between page updates while a search runs (the last is always sent)
-CHART_INTERVAL = 1.0     # seconds between chart redraws: a browser redraws a big plotly chart far slower than text
-
-
-class Pace:
-    """When to update the page: text and gallery every `UPDATE_INTERVAL` s, the chart every `CHART_INTERVAL` s."""
-
-    def __init__(self):
-        self.page, self.chart = Throttle(UPDATE_INTERVAL), Throttle(CHART_INTERVAL)
 
 
 def _search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", chart: bool = True,
@@ -272,45 +261,3 @@ def baseline_view(session: Session | None = None):
         return gr.update(visible=False, value=None)
     return gr.update(visible=True, value=path, label="More steps (the baseline)",
                      alt_text=a11y.best_alt(more, "More steps (the baseline), one noise"))
-
-
-def estimate(model: str, budget, prompt: str | None = None, cls: int | None = None,
-             batch_size: int = DEFAULT_BATCH, baseline: bool = False) -> str:
-    """'N NFEs take about T s here': the first time, from a short search on the model's preset settings (its
-    verifiers and held-out evaluator, the model's steps, `batch_size`), then from this process's finished Runs."""
-    if model not in catalog.known_models() or not catalog.status_of("model", model)[0]:
-        return ""
-    if ESTIMATOR.per_nfe(model) is None and not (catalog.is_local(model) or POOL.loaded(model)):
-        return "Time estimate: measured once the model has loaded (its first search)."
-    if ESTIMATOR.per_nfe(model) is None:
-        try:
-            ESTIMATOR.calibrate(_calibration_plan(model, prompt, cls, batch_size))
-        except (ValueError, Unavailable, TypeError, gr.Error) as error:
-            return f"Time estimate unavailable: {error}"
-    return ESTIMATOR.text(model, budget, bool(baseline))
-
-
-def _calibration_plan(model: str, prompt: str | None, cls: int | None, batch_size) -> engine.Plan:
-    """The plan of the calibration search: the model's preset verifiers and evaluator, a run folder of its own."""
-    slot, preset = POOL.get(model), catalog.preset(model)
-    text_model = slot.model.conditioning == "text"
-    config = form.build(model, slot.model.conditioning, prompt=(prompt or preset.prompt) if text_model else None,
-                        cls=None if text_model else (cls or 0), verifiers=preset.verifiers,
-                        evaluator=preset.evaluator, algorithm="random", budget=MAX_BUDGET,   # it stops itself
-                        batch_size=int(batch_size or DEFAULT_BATCH))
-    return _plan(slot, config, label="calibration")
-
-
-def warm(model: str) -> None:
-    """Load a local model with its preset verifiers (so the first Run shows a candidate within seconds)."""
-    if catalog.is_local(model):
-        preset = catalog.preset(model)
-        try:
-            POOL.warm(model, preset.verifiers + ((preset.evaluator,) if preset.evaluator else ()))
-        except (ValueError, Unavailable):
-            pass  # the Run button reports it with the reason
-
-
-def describe(model: str) -> dict:
-    """What the controls need to know about a model: conditioning, classes, default steps (loads it once)."""
-    return POOL.describe(model)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from tsearch.app import best as best_lib
-from tsearch.app import compare, compare_estimate, handlers, one_path, state, timing
+from tsearch.app import compare, compare_estimate, one_path, state, timing
 from tsearch.app.compare_table import HEADERS
 from tsearch.app.estimate import Estimator
 from tsearch.app.state import Session
@@ -29,7 +29,7 @@ def runs_in_tmp(tmp_path, monkeypatch):
 def test_the_table_has_a_row_per_run_as_they_go_and_agrees_with_the_runs(monkeypatch):
     monkeypatch.setattr(state, "UPDATE_INTERVAL", 0.0)   # every candidate is an update
     session = Session()
-    updates = list(handlers.compare(**GMM, mode="algorithms", algorithms=["random", "zero-order", "steps"],
+    updates = list(compare.compare(**GMM, mode="algorithms", algorithms=["random", "zero-order", "steps"],
                                     session=session))
     tables = [update[3] for update in updates]
     assert all(isinstance(t, pd.DataFrame) and list(t.columns) == HEADERS for t in tables)
@@ -54,7 +54,7 @@ def test_the_table_has_a_row_per_run_as_they_go_and_agrees_with_the_runs(monkeyp
 
 def test_a_running_comparison_shows_its_partial_row():
     session = Session()
-    updates = handlers.compare(**GMM, mode="algorithms", algorithms=["random", "cem"], session=session)
+    updates = compare.compare(**GMM, mode="algorithms", algorithms=["random", "cem"], session=session)
     first = next(updates)
     updates.close()
     table = first[3]

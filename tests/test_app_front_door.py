@@ -85,9 +85,9 @@ def test_the_app_refuses_what_does_not_apply(change, message):
 
 def test_compare_takes_the_same_path_and_says_what_a_string_of_algorithms_is(monkeypatch):
     with pytest.raises(gr.Error, match=r"algorithms is a list of algorithm names, e.g. \['random'\], got 'random'"):
-        list(handlers.compare(**GMM, mode="algorithms", algorithms="random", session=Session()))
-    driven = counting(monkeypatch, compare, "drive")   # handlers.compare runs its plans in tsearch.app.compare
-    updates = list(handlers.compare(**GMM, mode="algorithms", algorithms=["random", "zero-order"], session=Session()))
+        list(compare.compare(**GMM, mode="algorithms", algorithms="random", session=Session()))
+    driven = counting(monkeypatch, compare, "drive")   # compare.compare runs its plans on the one path
+    updates = list(compare.compare(**GMM, mode="algorithms", algorithms=["random", "zero-order"], session=Session()))
     assert updates[-1][0].startswith("Compared 2 runs") and len(driven) == 2
 
 

@@ -14,7 +14,7 @@ import gradio as gr
 import pytest
 import torch
 
-from tsearch.app import catalog, charts, handlers, state, views
+from tsearch.app import catalog, charts, compare, files_tab, handlers, state, views
 from tsearch.app.state import Session
 from tsearch.models import MODELS
 from tsearch.models.base import Model
@@ -195,7 +195,7 @@ def test_paths_and_the_steps_baseline():
 
 def test_compare_overlays_runs_and_shows_their_best_images_side_by_side():
     session = Session()
-    updates = list(handlers.compare(**dict(GMM, budget=100), mode="algorithms", algorithms=["random", "zero-order"],
+    updates = list(compare.compare(**dict(GMM, budget=100), mode="algorithms", algorithms=["random", "zero-order"],
                                     session=session))
     status, figure, cards, _ = updates[-1]
     assert status.startswith("Compared 2 runs")
@@ -203,24 +203,24 @@ def test_compare_overlays_runs_and_shows_their_best_images_side_by_side():
     assert "random" in names and "zero-order" in names
     assert [caption.split(":")[0] for _, caption in cards] == ["random", "zero-order"]
     with pytest.raises(gr.Error, match="at least two"):
-        list(handlers.compare(**GMM, mode="verifiers", compare_verifiers=["gmm-density"], session=session))
+        list(compare.compare(**GMM, mode="verifiers", compare_verifiers=["gmm-density"], session=session))
 
 
 def test_export_and_load_round_trip():
     session = Session()
     with pytest.raises(gr.Error, match="nothing to export"):
-        handlers.export(session)
+        files_tab.export(session)
     last = fields(list(handlers.search(**GMM, session=session))[-1])
-    archive = handlers.export(session)
+    archive = files_tab.export(session)
     names = zipfile.ZipFile(archive).namelist()
     assert {"run.json", "candidates.jsonl", "best.png"} <= set(names)
     assert sum(n.startswith("images/") for n in names) == 20
-    loaded = fields(handlers.load(archive, Session()))
+    loaded = fields(files_tab.load(archive, Session()))
     assert loaded["details"]["best_id"] == last["details"]["best_id"]
     assert loaded["details"]["candidates"] == 20 and "loaded" in loaded["status"]
     assert [c for _, c in loaded["gallery"]] == [c for _, c in last["gallery"]]
     with pytest.raises(gr.Error, match="zip"):
-        handlers.load(str(Path(last["details"]["run_dir"]) / "run.json"))
+        files_tab.load(str(Path(last["details"]["run_dir"]) / "run.json"))
 
 
 def test_load_refuses_a_zip_that_is_not_a_run(tmp_path):
@@ -228,12 +228,12 @@ def test_load_refuses_a_zip_that_is_not_a_run(tmp_path):
     with zipfile.ZipFile(bad, "w") as archive:
         archive.writestr("notes.txt", "hello")
     with pytest.raises(gr.Error, match="no run.json"):
-        handlers.load(str(bad))
+        files_tab.load(str(bad))
     evil = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil, "w") as archive:
         archive.writestr("../run.json", json.dumps({}))
     with pytest.raises(gr.Error, match="refusing"):
-        handlers.load(str(evil))
+        files_tab.load(str(evil))
 
 
 def test_options_come_from_the_algorithms_with_their_explanations():

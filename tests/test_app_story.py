@@ -276,7 +276,7 @@ def test_gmm_is_drawn_as_samples_over_the_density(tmp_path):
 
 
 def test_a_loaded_run_puts_its_settings_back_and_a_running_search_keeps_its_own(tmp_path, monkeypatch):
-    from tsearch.app import catalog, handlers, restore
+    from tsearch.app import catalog, files_tab, handlers, restore
     from tsearch.app.export import export_zip
     from tsearch.app.state import Session
     from tsearch.models import MODEL_OPTIONS
@@ -291,7 +291,7 @@ def test_a_loaded_run_puts_its_settings_back_and_a_running_search_keeps_its_own(
     c["option_inputs"] = {f.key: f.key for f in catalog.all_option_fields()}
     c["model_option_inputs"] = {name: name for name in MODEL_OPTIONS}
     session = Session()
-    handlers.load(str(archive), session)
+    files_tab.load(str(archive), session)
     shown = dict(zip(restore.outputs(c), restore.restore(c, session)))
     assert [shown[k]["value"] for k in restore.RUN_CONTROLS] == ["gmm", "zero-order", 7, 3, "heun", 10, 2]
     assert shown["cls"]["value"] == 2 and shown["cls"]["visible"] and not shown["prompt"]["visible"]

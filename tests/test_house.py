@@ -54,12 +54,14 @@ APP_LAYERS = [
     # the form: the controls generated from the settings, their choices and notes, the time estimate it shows,
     # the checks a Run passes, and a loaded run's settings put back
     ("form", "validate", "budget", "numbers", "timing", "choices", "controls", "loaded", "restore"),
-    # one handler module per tab over the one path: Search (with Export / load), Compare, Arena
-    ("handlers", "compare", "compare_estimate", "arena_tab", "arena_ladder"),
+    # the tabs, over the one path: each tab's handlers in modules of its own (TABS)
+    ("handlers", "compare", "compare_estimate", "files_tab", "arena_tab", "arena_ladder"),
     # the page and the MCP tool side by side (neither imports the other), and the package that opens the page
     ("ui", "style", "mcp", "tsearch.app"),
 ]
 SIDE_BY_SIDE = ("tsearch.app.ui", "tsearch.app.mcp")   # the top floor's two front doors do not know each other
+TABS = {"Search": ("handlers",), "Compare": ("compare", "compare_estimate"), "Export / load": ("files_tab",),
+        "Arena": ("arena_tab", "arena_ladder")}   # no tab's module imports another tab's
 TRAINING = ("train", "fit_")   # the worlds' training scripts are exempt from the length rule
 MAX_LINES = 60
 
@@ -162,13 +164,16 @@ def test_no_import_runs_from_a_lower_layer_to_a_higher_one():
 
 
 def test_the_app_flows_one_way():
-    """No module of the app imports one on a higher floor; the page and the MCP tool do not import each other;
-    every module of the app has a floor; no circle among them."""
+    """No module of the app imports one on a higher floor; the page and the MCP tool do not import each other, nor
+    one tab another's; every module of the app has a floor; no circle among them."""
     edges = graph()
     app = [name for name in modules() if name == "tsearch.app" or name.startswith("tsearch.app.")]
     assert all(app_layer(name) >= 0 for name in app)
     assert app_upward(edges) == []
     assert [f"{a} -> {b}" for a in SIDE_BY_SIDE for b in SIDE_BY_SIDE if b in edges.get(a, ())] == []
+    tab = {f"tsearch.app.{name}": title for title, names in TABS.items() for name in names}
+    assert set(tab) == {f"tsearch.app.{name}" for name in APP_LAYERS[-2]}
+    assert [f"{a} -> {b}" for a in tab for b in edges.get(a, ()) if b in tab and tab[b] != tab[a]] == []
     assert cycles({a: edges.get(a, set()) & set(app) for a in app}, app) == []
 
 

@@ -20,7 +20,7 @@ from tsearch.app.state import Session
 
 LOG = logging.getLogger(__name__)
 LIVE_METHODS = arena_live.offered   # the registered methods a live arena runs (a function: they are computed)
-REFUSED = "refused"                 # the status line's class while it says why (as the Search tab's)
+REFUSED = "refused"                 # the status line's class while it says why (as contain.REFUSED)
 
 
 def load_leaderboard(folder: str) -> tuple[str, str | None]:

@@ -38,7 +38,7 @@ def restore(c: dict, session: Session | None, baseline: bool = False) -> list:
         return keep
     try:
         config = checked(load_run(session.loaded_run_dir).config)
-    except (ValueError, OSError, gr.Error):   # `handlers.load` refused it already, naming the setting
+    except (ValueError, OSError, gr.Error):   # `files_tab.load` refused it already, naming the setting
         return keep
     if config is None:
         return keep

@@ -1,8 +1,9 @@
 """The page: model, prompt, Run and Stop at the top, settings on the left, the live search on the right;
 `build_demo()` returns the Blocks.
 
-Layout and wiring only; the work is in handlers.py. Every choice the page offers (models,
-verifiers, algorithms, their options and explanations) is read from the registries by catalog.py.
+Layout and wiring only; the work is in each tab's handlers (handlers.py for Search, compare.py, files_tab.py,
+arena_tab.py). Every choice the page offers (models, verifiers, algorithms, their options and explanations) is
+read from the registries by catalog.py.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import os
 
 import gradio as gr
 
-from tsearch.app import (a11y, axis, catalog, charts, choices, compare, compare_estimate, density, form, handlers,
-                         lineage_view, numbers, restore, timing, views)
+from tsearch.app import (a11y, axis, catalog, charts, choices, compare, compare_estimate, density, files_tab, form,
+                         handlers, lineage_view, numbers, restore, timing, views)
 from tsearch.app.arena_tab import arena_tab
 from tsearch.app.choices import model_controls
 from tsearch.app.compare_table import DATATYPES, HEADERS
@@ -281,14 +282,14 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
                      outputs=[r["compare_status"], r["compare_chart"], r["compare_gallery"], r["compare_table"]],
                      concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal")
     # the page's Compare says why it was refused in its status line; the API's is the same on a hidden button
-    compare_event = r["compare_button"].click(handlers.compare_page, api_visibility="private", **comparing)
-    gr.Button("compare (API)", visible=False).click(handlers.compare, api_name="compare", **comparing)
+    compare_event = r["compare_button"].click(compare.compare_page, api_visibility="private", **comparing)
+    gr.Button("compare (API)", visible=False).click(compare.compare, api_name="compare", **comparing)
     _after(compare_event, _idle, busy)
     _wire_views(demo, session, c, r)
-    r["export_button"].click(handlers.export, inputs_kwargs={"session": session}, outputs=r["export_file"],
+    r["export_button"].click(files_tab.export, inputs_kwargs={"session": session}, outputs=r["export_file"],
                              api_name="export")
     r["load_event"] = r["load_file"].upload(
-        handlers.load, inputs_kwargs={"file": r["load_file"], "session": session}, outputs=search_outputs,
+        files_tab.load, inputs_kwargs={"file": r["load_file"], "session": session}, outputs=search_outputs,
         api_name="load_run").then(lambda: gr.Tabs(selected="search"), outputs=r["tabs"], api_visibility="private")
     # .input: the user's choice (a loaded run's model, set by restore, keeps the run's own settings)
     c["model"].input(model_controls, inputs=[c["model"], c["budget"], c["baseline"]],

@@ -8,7 +8,7 @@ re-encoding pictures on every update, and holds the SHOWN highest-scoring, not t
 from __future__ import annotations
 
 from tsearch.app import best as best_lib
-from tsearch.app.charts import ranked_against
+from tsearch.app.charts import plot, ranked_against, run_figure
 from tsearch.app.state import LiveRun
 from tsearch.candidate import Candidate
 from tsearch.events import no_finite_score
@@ -199,3 +199,28 @@ def verdict(run: LiveRun, baseline: LiveRun) -> str:
     for name in run.evaluators[:1]:
         text += f"; held-out {name} {fmt(mine.evals.get(name))} vs {fmt(theirs.evals.get(name))}"
     return text
+
+
+def search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", chart: bool = True,
+                cost: str = "nfe") -> tuple:
+    """The Search tab's update of a run (and the more-steps baseline after it): (status, best image, best card,
+    chart, gallery, details), the chart left as it is (gr.skip()) when `chart` is False."""
+    import gradio as gr
+
+    from tsearch.app.evidence import boxed
+
+    figure = plot(run_figure(run, baseline, cost)) if chart else gr.skip()
+    status = status_line(run, note)
+    if baseline is not None and baseline.running:
+        status = (f"Search done: {run.nfe_spent} NFEs in {run.elapsed:.1f} s. Now the more-steps baseline "
+                  f"(one noise, more steps): {status_line(baseline)}")
+    elif baseline is not None and baseline.stopped:
+        status = (f"Stopped during the more-steps baseline ({len(baseline.candidates)} of its samples kept). "
+                  f"The search before it: {status_line(run)}")
+    elif baseline is not None and baseline.candidates:
+        status = f"{status} · {verdict(run, baseline)}"
+    card = best_card(run)
+    if baseline is not None and not baseline.running and baseline_line(baseline):
+        card += "\n\n" + baseline_line(baseline)   # its image is beside the best once the Run ends
+    best = boxed(run, best_path(run))   # atom-judging verifiers: the detected boxes drawn over it
+    return (status, best, card, figure, gallery(run), summary(run))

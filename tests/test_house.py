@@ -7,6 +7,8 @@ the registries); the engine; the API; the front doors, each on its own floor (sw
 app and its MCP tool); the benchmarks and the package itself on top. The worlds sit under the parts: no world
 imports a model or a verifier. A module may import its own layer or any below; and search, models and
 verifiers do not know each other (STYLE.md 1). The long-function check of the same issue is here too.
+Inside the app the same rule holds floor by floor (APP_LAYERS: services, the live run and its views, the one path,
+the form, the tabs, then the page and the MCP tool side by side), and no tab's handlers import another tab's.
 """
 
 from __future__ import annotations

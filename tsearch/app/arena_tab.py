@@ -19,7 +19,6 @@ from tsearch.arena import live as arena_live
 from tsearch.app.state import Session
 
 LOG = logging.getLogger(__name__)
-LIVE_METHODS = arena_live.offered   # the registered methods a live arena runs (a function: they are computed)
 REFUSED = "refused"                 # the status line's class while it says why (as contain.REFUSED)
 
 
@@ -123,7 +122,7 @@ def live_arena_estimate(split, captions, methods, steps) -> str:
         return f"Not runnable as set: {error}"
     if one_path.ESTIMATOR.figure(arena_live.MODEL) is None and POOL.loaded(arena_live.MODEL):
         estimate(arena_live.MODEL, 1)   # calibrates the loaded shapes model once, as the Search tab does
-    if one_path.ESTIMATOR.figure(arena_live.MODEL) is None:   # a slider's move never loads a model: the first arena does
+    if one_path.ESTIMATOR.figure(arena_live.MODEL) is None:   # a slider never loads a model: the first arena does
         return ("Duration: measured on this machine once the shapes model has run here (a Search on shapes, or "
                 "this tab's first live arena).")
     model = POOL.get(arena_live.MODEL).model
@@ -180,7 +179,7 @@ def arena_tab(default_dir: str | None = None, limits: dict | None = None):
             split = gr.Radio(list(arena_live.SPLITS), value="hard", label="Split")
             captions = gr.Slider(1, arena_live.MAX_CAPTIONS, value=3, step=1, label="Captions")
             steps = gr.Slider(1, arena_live.MAX_STEPS, value=4, step=1, label="Steps per candidate")
-            choices = list(LIVE_METHODS())
+            choices = list(arena_live.offered())   # every registered method a live arena can run
             methods = gr.CheckboxGroup(choices, value=[m for m in ("tree", "smc") if m in choices],
                                        label=f"Methods ({arena_live.REFERENCE} is always run as the reference)")
             duration = gr.Markdown("", elem_id="arena-estimate")

@@ -16,7 +16,6 @@ import gradio as gr
 from tsearch.app import (a11y, axis, catalog, charts, choices, compare, compare_estimate, density, files_tab, form,
                          handlers, lineage_view, numbers, restore, timing, views)
 from tsearch.app.arena_tab import arena_tab
-from tsearch.app.choices import model_controls
 from tsearch.app.compare_table import DATATYPES, HEADERS
 from tsearch.app.contain import contain
 from tsearch.app.controls import _controls, _run_bar
@@ -292,7 +291,7 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
         files_tab.load, inputs_kwargs={"file": r["load_file"], "session": session}, outputs=search_outputs,
         api_name="load_run").then(lambda: gr.Tabs(selected="search"), outputs=r["tabs"], api_visibility="private")
     # .input: the user's choice (a loaded run's model, set by restore, keeps the run's own settings)
-    c["model"].input(model_controls, inputs=[c["model"], c["budget"], c["baseline"]],
+    c["model"].input(choices.model_controls, inputs=[c["model"], c["budget"], c["baseline"]],
                      outputs=[c[k] for k in restore.MODEL_CONTROLS] + list(c["model_option_inputs"].values()),
                      api_visibility="private")
     choices.wire_choices(demo, c)   # the form's choices and notes follow the model and the algorithm

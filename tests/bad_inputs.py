@@ -581,6 +581,7 @@ COMPARE_BASE = dict(model="gmm", prompt="", cls=1, verifiers=["gmm-density"], al
 
 
 def app_cases() -> list[Case]:
+    from tsearch.app import compare as compare_tab
     from tsearch.app import handlers
     from tsearch.app.state import Session
 
@@ -594,7 +595,7 @@ def app_cases() -> list[Case]:
 
     def compare(label, overrides, needle, valid=False):
         def call(ctx, overrides=overrides):
-            return list(handlers.compare(**_merged(COMPARE_BASE, overrides), session=Session()))
+            return list(compare_tab.compare(**_merged(COMPARE_BASE, overrides), session=Session()))
         cases.append(Case("app", f"compare: {label}", call, _needles(needle), valid))
 
     def raw(label, call, needle, valid=False):
@@ -657,7 +658,7 @@ def _app_cases_1(add, compare, raw) -> None:
 
 
 def _app_cases_2(add, compare, raw) -> None:
-    from tsearch.app import handlers
+    from tsearch.app import files_tab
     from tsearch.app.state import Session
 
     add("baseline='no' (a string)", dict(baseline="no"), "baseline")
@@ -677,37 +678,37 @@ def _app_cases_2(add, compare, raw) -> None:
     add("random_per_round=True", dict(random_per_round=True), ("per_round", "random_per_round"))
     add("unknown option key bogus_option=1", dict(bogus_option=1), "bogus_option")
     # load
-    raw("load(None)", lambda ctx: handlers.load(None, Session()), "zip")
-    raw("load('')", lambda ctx: handlers.load("", Session()), "zip")
-    raw("load(a missing file)", lambda ctx: handlers.load(str(ctx.tmp / "missing.zip"), Session()),
+    raw("load(None)", lambda ctx: files_tab.load(None, Session()), "zip")
+    raw("load('')", lambda ctx: files_tab.load("", Session()), "zip")
+    raw("load(a missing file)", lambda ctx: files_tab.load(str(ctx.tmp / "missing.zip"), Session()),
         ("no such file", "not found", "does not exist", "cannot find"))
-    raw("load(a text file)", lambda ctx: handlers.load(str(ctx.a_file), Session()), "zip")
-    raw("load(an empty file)", lambda ctx: handlers.load(str(ctx.empty_file), Session()), "zip")
-    raw("load(a folder that is not a run)", lambda ctx: handlers.load(str(ctx.empty_dir), Session()), "run.json")
-    raw("load('/etc')", lambda ctx: handlers.load("/etc", Session()), "run.json")
-    raw("load(3)", lambda ctx: handlers.load(3, Session()), ("file", "zip"))
-    raw("load(['a.zip'])", lambda ctx: handlers.load([str(ctx.run_zip)], Session()), ("file", "zip"))
+    raw("load(a text file)", lambda ctx: files_tab.load(str(ctx.a_file), Session()), "zip")
+    raw("load(an empty file)", lambda ctx: files_tab.load(str(ctx.empty_file), Session()), "zip")
+    raw("load(a folder that is not a run)", lambda ctx: files_tab.load(str(ctx.empty_dir), Session()), "run.json")
+    raw("load('/etc')", lambda ctx: files_tab.load("/etc", Session()), "run.json")
+    raw("load(3)", lambda ctx: files_tab.load(3, Session()), ("file", "zip"))
+    raw("load(['a.zip'])", lambda ctx: files_tab.load([str(ctx.run_zip)], Session()), ("file", "zip"))
     raw("valid: load({'path': ...}) (a FileData dict, as gradio passes an upload)",
-        lambda ctx: handlers.load({"path": str(ctx.run_zip)}, Session()), "", valid=True)
+        lambda ctx: files_tab.load({"path": str(ctx.run_zip)}, Session()), "", valid=True)
     for label, build, needle in _zip_cases():
-        raw(f"load: {label}", lambda ctx, build=build: handlers.load(str(build(ctx)), Session()), needle)
+        raw(f"load: {label}", lambda ctx, build=build: files_tab.load(str(build(ctx)), Session()), needle)
     for label, damage, needle in _damaged_runs():
         raw(f"load: run.json {label}", lambda ctx, label=label, damage=damage:
-            handlers.load(str(ctx.damaged_zip("json-" + label, damage)), Session()), needle or "", valid=needle is None)
+            files_tab.load(str(ctx.damaged_zip("json-" + label, damage)), Session()), needle or "", valid=needle is None)
     for label, damage, valid in _damaged_rows():
         raw(f"load: {label}", lambda ctx, label=label, damage=damage:
-            handlers.load(str(ctx.damaged_zip("rows-" + label, damage)), Session()), "candidates", valid=valid)
+            files_tab.load(str(ctx.damaged_zip("rows-" + label, damage)), Session()), "candidates", valid=valid)
     # export
-    raw("export(None)", lambda ctx: handlers.export(None), "export")
-    raw("export with nothing run", lambda ctx: handlers.export(Session()), "export")
-    raw("export of a run folder that was deleted", lambda ctx: handlers.export(_session_with(ctx.tmp / "gone")),
+    raw("export(None)", lambda ctx: files_tab.export(None), "export")
+    raw("export with nothing run", lambda ctx: files_tab.export(Session()), "export")
+    raw("export of a run folder that was deleted", lambda ctx: files_tab.export(_session_with(ctx.tmp / "gone")),
         ("run", "run.json"))
-    raw("export of a folder that is not a run", lambda ctx: handlers.export(_session_with(ctx.empty_dir)),
+    raw("export of a folder that is not a run", lambda ctx: files_tab.export(_session_with(ctx.empty_dir)),
         ("run", "run.json"))
 
 
 def _app_cases_3(add, compare, raw) -> None:
-    from tsearch.app import handlers
+    from tsearch.app import files_tab
     from tsearch.app.state import Session
 
     # compare
@@ -737,7 +738,7 @@ def _app_cases_3(add, compare, raw) -> None:
     add("valid: verifiers='gmm-density' (one name)", dict(verifiers="gmm-density"), "", valid=True)
     add("valid: zero_order_lam with random (ignored: the page sends every option)", dict(zero_order_lam=0.5), "",
         valid=True)
-    raw("valid: load an exported run", lambda ctx: handlers.load(str(ctx.run_zip), Session()), "", valid=True)
+    raw("valid: load an exported run", lambda ctx: files_tab.load(str(ctx.run_zip), Session()), "", valid=True)
     compare("valid: two algorithms", dict(mode="algorithms", algorithms=["random", "zero-order"]), "", valid=True)
     add("budget=10**30 (no upper bound: runs until stopped)", dict(budget=10**30), "budget")
 
@@ -977,13 +978,13 @@ def _setup(tmp: Path, need_app: bool) -> Context:
     tsearch.search(model="gmm", cls=1, verifiers=["gmm-density"], algorithm="zero-order", budget=60, steps=4, n=2,
                    seed=3, out=str(ctx.saved_run))
     if need_app:
-        from tsearch.app import handlers
+        from tsearch.app import files_tab, handlers
         from tsearch.app.state import Session
 
         session = Session()
         list(handlers.search(**APP_BASE, session=session))
         ctx.app_run = Path(session.last_run_dir)
-        ctx.run_zip = Path(handlers.export(session))
+        ctx.run_zip = Path(files_tab.export(session))
     return ctx
 
 

@@ -10,7 +10,7 @@ import gradio as gr
 import pytest
 from served import ARGS, CHROMIUM, served
 
-from tsearch.app import a11y, handlers
+from tsearch.app import a11y, contain, handlers
 from tsearch.app import best as best_lib
 from tsearch.app.state import LiveRun, Session
 
@@ -74,7 +74,7 @@ def test_a_refused_run_says_why_once_in_the_status_line_and_keeps_the_results():
     updates = list(handlers.search_page(**PATHS_TOO_SMALL, session=Session()))
     assert len(updates) == 1
     status, *rest = updates[0]
-    assert status["elem_classes"] == [handlers.REFUSED]
+    assert status["elem_classes"] == [contain.REFUSED]
     assert status["value"].startswith("**Run refused: budget of 300 NFEs is below one search over paths")
     assert rest == [gr.skip()] * (len(handlers.SEARCH_OUTPUTS) - 1)   # the best image, chart, gallery stay
     with pytest.raises(gr.Error, match="below one search over paths"):   # the API's search still raises it
@@ -105,7 +105,7 @@ def test_a_run_failing_midway_or_on_a_bug_shows_a_line_and_no_traceback(monkeypa
     monkeypatch.setattr(handlers, "search", buggy)
     (only,) = handlers.search_page(**GMM)
     assert only[0]["value"].startswith("**Run failed on an unexpected error (KeyError: 'oops')")
-    assert "Traceback" not in only[0]["value"] and only[0]["elem_classes"] == [handlers.REFUSED]
+    assert "Traceback" not in only[0]["value"] and only[0]["elem_classes"] == [contain.REFUSED]
 
 
 # --- in a real browser --------------------------------------------------------------------------------------

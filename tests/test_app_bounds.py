@@ -12,7 +12,7 @@ import zipfile
 import gradio as gr
 import pytest
 
-from tsearch.app import contain, handlers, restore, runs_root
+from tsearch.app import compare, contain, files_tab, handlers, restore, runs_root
 from tsearch.app.state import Session
 from tsearch.arena import live
 
@@ -80,10 +80,11 @@ def test_the_pages_run_and_compare_say_a_system_exit_in_their_status_line(monkey
         raise SystemExit(2)
 
     monkeypatch.setattr(handlers, "check_names", exits)
+    monkeypatch.setattr(compare, "check_names", exits)
     (run,) = handlers.search_page(**GMM, session=Session())
     assert run[0]["value"].startswith("**Run failed on an unexpected error (SystemExit: 2)")
-    assert run[0]["elem_classes"] == [handlers.REFUSED] and all(u == gr.skip() for u in run[1:])
-    (said,) = handlers.compare_page(**GMM, mode="algorithms", algorithms=["random", "tree"], session=Session())
+    assert run[0]["elem_classes"] == [contain.REFUSED] and all(u == gr.skip() for u in run[1:])
+    (said,) = compare.compare_page(**GMM, mode="algorithms", algorithms=["random", "tree"], session=Session())
     assert said[0]["value"].startswith("**Compare failed on an unexpected error (SystemExit: 2)") and len(said) == 4
 
 
@@ -126,7 +127,7 @@ def test_the_live_arena_checks_each_value_first_and_names_it(split, captions, me
     assert said[0]["value"].startswith("**Arena refused: ") and said[0]["elem_classes"] == ["refused"]
 
 
-def test_the_live_arena_offers_every_registered_method_that_fits():
+def test_the_live_arena_offers_every_registered_method_that_fits(demo):
     from tsearch.arena.cli import _fits
     from tsearch.models.shapes import ShapesModel
     from tsearch.search import Costs
@@ -134,10 +135,12 @@ def test_the_live_arena_offers_every_registered_method_that_fits():
     costs = Costs(ShapesModel.default_solver, 1)
     fits = [m for m in live.registered() if any(_fits(m, 4 * costs.full(s), costs, s) for s in range(1, 11))]
     assert list(live.offered()) == fits and "random-draft" in fits and len(fits) >= 8
+    (boxes,) = [b for b in demo.blocks.values() if str(getattr(b, "label", "")).startswith("Methods (")]
+    assert [value for _, value in boxes.choices] == fits   # the Arena tab's picker: the registries', no hand list
 
 
 def test_the_live_arena_shares_the_pages_search_slots_and_has_a_stop(demo):
-    from tsearch.app.ui import CONCURRENCY
+    from tsearch.app.pool import CONCURRENCY
 
     arena = next(f for f in demo.fns.values() if getattr(f.fn, "__wrapped__", None).__name__ == "run_live")
     run = next(f for f in demo.fns.values() if f.api_name == "search")
@@ -150,6 +153,7 @@ def test_the_live_arena_shares_the_pages_search_slots_and_has_a_stop(demo):
 def test_a_stopped_live_arena_shows_what_ran_its_promise_is_measured_and_its_folder_goes():
     from tsearch.app import arena_tab
     from tsearch.app.one_path import ESTIMATOR
+    from tsearch.app.pool import POOL
     from tsearch.search import Costs
 
     if ESTIMATOR.figure("shapes") is None:   # as a finished Run on shapes leaves it (the page measures it once)
@@ -165,7 +169,7 @@ def test_a_stopped_live_arena_shows_what_ran_its_promise_is_measured_and_its_fol
     assert session.current is None and not glob.glob(str(runs_root.runs_root() / "*live-arena*"))
     # the promise is the page's measured figure for the shapes model, summed over the arena's searches
     said = arena_tab.live_arena_estimate("hard", 3, ["tree", "smc"], 4)
-    model = handlers.POOL.get("shapes").model
+    model = POOL.get("shapes").model
     budgets = live.cell_budgets(live.check("hard", 3, ["tree", "smc"], 4),
                                 Costs(model.default_solver, model.nfe_per_eval))
     low = sum(ESTIMATOR.span("shapes", b)[0] for b in budgets)
@@ -176,10 +180,10 @@ def test_a_stopped_live_arena_shows_what_ran_its_promise_is_measured_and_its_fol
 # --- /compare and loaded runs ----------------------------------------------------------------------
 
 def test_compare_is_held_to_a_runs_cap_before_any_work(monkeypatch):
-    monkeypatch.setattr(handlers, "lend", lambda *a, **k: pytest.fail("a model was lent before the cap was checked"))
+    monkeypatch.setattr(compare, "lend", lambda *a, **k: pytest.fail("a model was lent before the cap was checked"))
     with pytest.raises(gr.Error, match="budget: a Run spends at most 20,000 NFEs here; got 1,000,000,000"):
-        list(handlers.compare(**dict(GMM, budget=10 ** 9), mode="algorithms", algorithms=["random", "tree"]))
-    (said,) = handlers.compare_page(**dict(GMM, budget=10 ** 9), mode="algorithms", algorithms=["random", "tree"])
+        list(compare.compare(**dict(GMM, budget=10 ** 9), mode="algorithms", algorithms=["random", "tree"]))
+    (said,) = compare.compare_page(**dict(GMM, budget=10 ** 9), mode="algorithms", algorithms=["random", "tree"])
     assert said[0]["value"].startswith("**Compare refused: budget: a Run spends at most 20,000")
 
 
@@ -222,7 +226,7 @@ def test_a_loaded_run_a_typed_run_would_refuse_is_shown_and_its_settings_not_put
     """A run made elsewhere (a CLI run over the page's cap, say) can still be looked at; nothing reaches the form."""
     archive = _exported()
     session = Session()
-    view = handlers.load(_with(archive, tmp_path, **changes), session)
+    view = files_tab.load(_with(archive, tmp_path, **changes), session)
     assert "not put back into the form" in str(view[0]) and message in str(view[0])
     assert session.loaded_run_dir is not None
     assert all(v == gr.skip() for v in _restored(session).values())
@@ -238,10 +242,10 @@ def test_a_loaded_run_a_typed_run_would_refuse_is_shown_and_its_settings_not_put
 def test_a_loaded_run_whose_settings_a_typed_run_would_refuse_is_refused_by_name(tmp_path, changes, message):
     archive = _exported()
     session = Session()
-    handlers.load(archive, session)
+    files_tab.load(archive, session)
     good = session.loaded_run_dir
     with pytest.raises(gr.Error) as caught:
-        handlers.load(_with(archive, tmp_path, **changes), session)
+        files_tab.load(_with(archive, tmp_path, **changes), session)
     assert message in caught.value.message and "Traceback" not in caught.value.message
     assert session.loaded_run_dir == good   # the run shown before stays, and nothing reaches the form
     shown = _restored(session)

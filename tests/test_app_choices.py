@@ -115,13 +115,13 @@ def test_verifiers_and_evaluators_are_filtered_by_the_model(monkeypatch):
 
 
 def test_changing_the_model_updates_the_verifier_and_evaluator_choices():
-    from tsearch.app import ui
+    from tsearch.app.choices import model_controls
 
-    _, _, _, _, verifiers, evaluator, *_ = ui._model_controls("digits", 300, False)
+    _, _, _, _, verifiers, evaluator, *_ = model_controls("digits", 300, False)
     assert verifiers["choices"] == ["digits-classifier"] and verifiers["value"] == ["digits-classifier"]
     assert evaluator["choices"] == [("none", ""), ("digits-classifier", "digits-classifier")]
     assert evaluator["value"] == ""
-    _, _, _, _, verifiers, evaluator, *_ = ui._model_controls("shapes", 300, False)
+    _, _, _, _, verifiers, evaluator, *_ = model_controls("shapes", 300, False)
     assert verifiers["value"] == ["shapes-clip"] and evaluator["value"] == "shapes-oracle"
     assert ("gmm-density", "gmm-density") not in evaluator["choices"]
 

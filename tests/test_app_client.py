@@ -13,7 +13,7 @@ from served import served
 
 gradio_client = pytest.importorskip("gradio_client")
 
-from tsearch.app import build_demo, handlers  # noqa: E402
+from tsearch.app import build_demo, state  # noqa: E402
 from tsearch.runs import load_run  # noqa: E402
 
 SEARCH = dict(model="gmm", prompt="", cls=1, verifiers=["gmm-density"], evaluator="", algorithm="random",
@@ -55,7 +55,7 @@ def first_update(job, timeout: float = 30.0):
 def test_search_streams_updates_that_agree_with_the_run_on_disk(client, monkeypatch):
     # gmm can finish 200 candidates within a few 0.25 s throttle windows on a quiet machine; update
     # at most every 50 ms here so the streaming itself is what is tested, not the machine's speed
-    monkeypatch.setattr(handlers, "UPDATE_INTERVAL", 0.05)
+    monkeypatch.setattr(state, "UPDATE_INTERVAL", 0.05)
     started = time.perf_counter()
     job = client.submit(**SEARCH)
     first = first_update(job)

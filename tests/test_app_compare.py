@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from tsearch.app import best as best_lib
-from tsearch.app import compare, compare_estimate, handlers
+from tsearch.app import compare, compare_estimate, one_path, state, timing
 from tsearch.app.compare_table import HEADERS
 from tsearch.app.estimate import Estimator
 from tsearch.app.state import Session
@@ -27,9 +27,9 @@ def runs_in_tmp(tmp_path, monkeypatch):
 
 
 def test_the_table_has_a_row_per_run_as_they_go_and_agrees_with_the_runs(monkeypatch):
-    monkeypatch.setattr(handlers, "UPDATE_INTERVAL", 0.0)   # every candidate is an update
+    monkeypatch.setattr(state, "UPDATE_INTERVAL", 0.0)   # every candidate is an update
     session = Session()
-    updates = list(handlers.compare(**GMM, mode="algorithms", algorithms=["random", "zero-order", "steps"],
+    updates = list(compare.compare(**GMM, mode="algorithms", algorithms=["random", "zero-order", "steps"],
                                     session=session))
     tables = [update[3] for update in updates]
     assert all(isinstance(t, pd.DataFrame) and list(t.columns) == HEADERS for t in tables)
@@ -54,7 +54,7 @@ def test_the_table_has_a_row_per_run_as_they_go_and_agrees_with_the_runs(monkeyp
 
 def test_a_running_comparison_shows_its_partial_row():
     session = Session()
-    updates = handlers.compare(**GMM, mode="algorithms", algorithms=["random", "cem"], session=session)
+    updates = compare.compare(**GMM, mode="algorithms", algorithms=["random", "cem"], session=session)
     first = next(updates)
     updates.close()
     table = first[3]
@@ -68,8 +68,7 @@ def measured(monkeypatch):
     estimator = Estimator()
     estimator.observe("gmm", 10.0, 1000)
     estimator.observe("gmm", 25.0, 1000, baseline=True)
-    monkeypatch.setattr(handlers, "ESTIMATOR", estimator)
-    monkeypatch.setattr(compare_estimate, "ESTIMATOR", estimator)
+    monkeypatch.setattr(one_path, "ESTIMATOR", estimator)   # the one estimator the page, Compare and Runs share
     return estimator
 
 
@@ -88,7 +87,7 @@ def test_the_estimate_follows_the_choices_and_says_what_is_missing(measured):
         "Choose at least two verifiers to compare."
     assert "budget must be a whole number" in compare_estimate.total("gmm", "lots", "algorithms", ["random", "cem"])
     unmeasured = Estimator()
-    handlers.ESTIMATOR = compare_estimate.ESTIMATOR = unmeasured   # (undone by the fixture's monkeypatch)
+    one_path.ESTIMATOR = unmeasured   # (undone by the fixture's monkeypatch)
     text = compare_estimate.total("gmm", 200, "algorithms", ["random", "cem"])   # calibrates gmm once, here
     assert unmeasured.per_nfe("gmm") is not None and text.startswith("Time estimate: 2 runs of 200 NFEs take")
 
@@ -116,7 +115,7 @@ def test_the_page_opens_on_algorithms_with_the_verifiers_picker_hidden_and_wires
     assert table.headers == HEADERS
     estimate = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "compare-estimate")
     triggers = {tuple(t) for d in demo.config["dependencies"] if d["outputs"] == [estimate._id] for t in d["targets"]}
-    page_estimate = next(f.outputs[0] for f in demo.fns.values() if getattr(f.fn, "__wrapped__", None) is handlers.estimate)
+    page_estimate = next(f.outputs[0] for f in demo.fns.values() if getattr(f.fn, "__wrapped__", None) is timing.estimate)
     for chosen in (mode, boxes, picker, page_estimate):   # it follows every choice that changes the sum, and the
         assert (chosen._id, "change") in triggers          # page's estimate, which follows the model and budget
     compare_event = next(d for d in demo.config["dependencies"] if d.get("api_name") == "compare")

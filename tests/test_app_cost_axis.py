@@ -13,7 +13,7 @@ import gradio as gr
 import pytest
 import torch
 
-from tsearch.app import axis, compare, handlers
+from tsearch.app import axis, compare, files_tab, handlers
 from tsearch.app import best as best_lib
 from tsearch.app.state import Session
 
@@ -95,9 +95,9 @@ def test_the_baseline_is_redrawn_on_the_same_axis():
 
 def test_a_loaded_run_is_redrawn_too():
     session = searched(budget=100)
-    archive = handlers.export(session)
+    archive = files_tab.export(session)
     fresh = Session()
-    handlers.load(archive, fresh)
+    files_tab.load(archive, fresh)
     figure = figure_of(axis.redraw("seconds", fresh))
     assert len(trace(figure, "candidates")["x"]) == 10
     assert figure["layout"]["xaxis2"]["title"]["text"].startswith("seconds on cpu")
@@ -105,7 +105,7 @@ def test_a_loaded_run_is_redrawn_too():
 
 def test_the_compare_chart_switches_too():
     session = Session()
-    for _ in handlers.compare(**dict(GMM, budget=100), mode="algorithms", algorithms=["random", "zero-order"],
+    for _ in compare.compare(**dict(GMM, budget=100), mode="algorithms", algorithms=["random", "zero-order"],
                               session=session):
         pass
     runs = session.shown.compared

@@ -9,7 +9,7 @@ import gradio as gr
 import pytest
 
 import tsearch
-from tsearch.app import compare, handlers, mcp, runs_root, validate
+from tsearch.app import compare, handlers, mcp, one_path, runs_root
 from tsearch.app.pool import ModelPool
 from tsearch.app.state import Session
 from tsearch.config import DEFAULT_BATCH, SearchConfig
@@ -57,7 +57,7 @@ def test_a_run_click_does_each_check_once(monkeypatch):
 
 
 def test_every_front_door_has_the_same_defaults():
-    assert validate.DEFAULT_BATCH == handlers.DEFAULT_BATCH == DEFAULT_BATCH == SearchConfig("gmm").batch_size
+    assert DEFAULT_BATCH == SearchConfig("gmm").batch_size
     spec = parse_spec({"model": "gmm", "classes": [1], "verifiers": ["gmm-density"], "budgets": [40],
                        "algorithm": [{"name": "random"}]})
     assert spec.cells[0].config.batch_size == DEFAULT_BATCH
@@ -85,14 +85,14 @@ def test_the_app_refuses_what_does_not_apply(change, message):
 
 def test_compare_takes_the_same_path_and_says_what_a_string_of_algorithms_is(monkeypatch):
     with pytest.raises(gr.Error, match=r"algorithms is a list of algorithm names, e.g. \['random'\], got 'random'"):
-        list(handlers.compare(**GMM, mode="algorithms", algorithms="random", session=Session()))
-    driven = counting(monkeypatch, compare, "drive")   # handlers.compare runs its plans in tsearch.app.compare
-    updates = list(handlers.compare(**GMM, mode="algorithms", algorithms=["random", "zero-order"], session=Session()))
+        list(compare.compare(**GMM, mode="algorithms", algorithms="random", session=Session()))
+    driven = counting(monkeypatch, compare, "drive")   # compare.compare runs its plans on the one path
+    updates = list(compare.compare(**GMM, mode="algorithms", algorithms=["random", "zero-order"], session=Session()))
     assert updates[-1][0].startswith("Compared 2 runs") and len(driven) == 2
 
 
 def test_the_mcp_tool_takes_the_algorithms_options_on_the_same_path(monkeypatch):
-    driven = counting(monkeypatch, handlers, "drive")
+    driven = counting(monkeypatch, one_path, "drive")   # the tool's one path, the page's
     _, score, text = mcp.search_noise(model="gmm", cls=1, verifiers=["gmm-density"], algorithm="zero-order",
                                       budget=40, steps=4, options={"n": 2})
     summary = json.loads(text)

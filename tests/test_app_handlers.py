@@ -14,7 +14,7 @@ import gradio as gr
 import pytest
 import torch
 
-from tsearch.app import catalog, charts, handlers, views
+from tsearch.app import catalog, charts, compare, files_tab, handlers, state, views
 from tsearch.app.state import Session
 from tsearch.models import MODELS
 from tsearch.models.base import Model
@@ -85,7 +85,7 @@ def test_streams_in_order_and_agrees_with_the_run_on_disk():
     # every image is the file the run wrote once; the gallery holds the top and the latest, best first
     assert len(list((run.root / "images").glob("*.png"))) == 20
     gallery = last["gallery"]
-    assert 0 < len(gallery) <= views.TOP + views.LATEST
+    assert 0 < len(gallery) <= views.SHOWN
     assert all(Path(path).parent == run.root / "images" for path, _ in gallery)
     assert gallery[0][1] == views.caption(run.candidates[run.summary["best_id"]], run.summary["best_id"])
     assert gallery[0][1].startswith("★ ") and gallery[0][1].endswith(f" NFE · #{run.summary['best_id']}")
@@ -103,7 +103,7 @@ def test_streams_in_order_and_agrees_with_the_run_on_disk():
 
 
 def test_updates_are_throttled_and_the_last_is_always_sent(monkeypatch):
-    monkeypatch.setattr(handlers, "UPDATE_INTERVAL", 60.0)
+    monkeypatch.setattr(state, "UPDATE_INTERVAL", 60.0)
     updates = [fields(u) for u in handlers.search(**GMM, session=Session())]
     assert len(updates) == 2   # the first candidate at once, then nothing until the final update
     assert updates[0]["details"]["candidates"] == 1 and updates[1]["details"]["candidates"] == 20
@@ -195,7 +195,7 @@ def test_paths_and_the_steps_baseline():
 
 def test_compare_overlays_runs_and_shows_their_best_images_side_by_side():
     session = Session()
-    updates = list(handlers.compare(**dict(GMM, budget=100), mode="algorithms", algorithms=["random", "zero-order"],
+    updates = list(compare.compare(**dict(GMM, budget=100), mode="algorithms", algorithms=["random", "zero-order"],
                                     session=session))
     status, figure, cards, _ = updates[-1]
     assert status.startswith("Compared 2 runs")
@@ -203,24 +203,24 @@ def test_compare_overlays_runs_and_shows_their_best_images_side_by_side():
     assert "random" in names and "zero-order" in names
     assert [caption.split(":")[0] for _, caption in cards] == ["random", "zero-order"]
     with pytest.raises(gr.Error, match="at least two"):
-        list(handlers.compare(**GMM, mode="verifiers", compare_verifiers=["gmm-density"], session=session))
+        list(compare.compare(**GMM, mode="verifiers", compare_verifiers=["gmm-density"], session=session))
 
 
 def test_export_and_load_round_trip():
     session = Session()
     with pytest.raises(gr.Error, match="nothing to export"):
-        handlers.export(session)
+        files_tab.export(session)
     last = fields(list(handlers.search(**GMM, session=session))[-1])
-    archive = handlers.export(session)
+    archive = files_tab.export(session)
     names = zipfile.ZipFile(archive).namelist()
     assert {"run.json", "candidates.jsonl", "best.png"} <= set(names)
     assert sum(n.startswith("images/") for n in names) == 20
-    loaded = fields(handlers.load(archive, Session()))
+    loaded = fields(files_tab.load(archive, Session()))
     assert loaded["details"]["best_id"] == last["details"]["best_id"]
     assert loaded["details"]["candidates"] == 20 and "loaded" in loaded["status"]
     assert [c for _, c in loaded["gallery"]] == [c for _, c in last["gallery"]]
     with pytest.raises(gr.Error, match="zip"):
-        handlers.load(str(Path(last["details"]["run_dir"]) / "run.json"))
+        files_tab.load(str(Path(last["details"]["run_dir"]) / "run.json"))
 
 
 def test_load_refuses_a_zip_that_is_not_a_run(tmp_path):
@@ -228,12 +228,12 @@ def test_load_refuses_a_zip_that_is_not_a_run(tmp_path):
     with zipfile.ZipFile(bad, "w") as archive:
         archive.writestr("notes.txt", "hello")
     with pytest.raises(gr.Error, match="no run.json"):
-        handlers.load(str(bad))
+        files_tab.load(str(bad))
     evil = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil, "w") as archive:
         archive.writestr("../run.json", json.dumps({}))
     with pytest.raises(gr.Error, match="refusing"):
-        handlers.load(str(evil))
+        files_tab.load(str(evil))
 
 
 def test_options_come_from_the_algorithms_with_their_explanations():
@@ -259,9 +259,11 @@ def test_default_model_prefers_shapes_and_says_why_it_fell_back(monkeypatch):
 
 
 def test_estimate_is_measured_here():
-    text = handlers.estimate("gmm", 300)
+    from tsearch.app import timing
+
+    text = timing.estimate("gmm", 300)
     assert text.startswith("300 NFEs take") and "ms per NFE" in text
-    assert handlers.estimate("no-such-model", 300) == ""
+    assert timing.estimate("no-such-model", 300) == ""
 
 
 def test_the_chart_draws_the_best_the_algorithm_reported_and_derives_none():
@@ -279,35 +281,37 @@ def test_the_chart_draws_the_best_the_algorithm_reported_and_derives_none():
 
 
 def test_model_controls_follow_the_chosen_model(monkeypatch):
-    from tsearch.app import ui
+    from tsearch.app.choices import model_controls
+    from tsearch.app.pool import POOL
 
     note, prompt, examples, cls, verifiers, evaluator, budget, steps, estimate, box, *model_options = \
-        ui._model_controls("gmm", 300, False)
+        model_controls("gmm", 300, False)
     assert box["visible"] is False and len(model_options) == 5 and not any(o["visible"] for o in model_options)
     assert cls["visible"] and cls["choices"] and cls["value"] == 1 and prompt["visible"] is False
     assert verifiers["value"] == ["gmm-density"] and steps["value"] == 10 and "NFEs take" in estimate
     # a hub model is never loaded (or downloaded) just to describe it: it loads on Run
     monkeypatch.setitem(MODELS, "hub-model", Entry("tsearch.models.gmm:build", "stands in for a hub model", kind="diffusers"))
-    monkeypatch.setattr(handlers.POOL, "describe", lambda name: pytest.fail("a hub model was loaded to describe it"))
-    note, *rest = ui._model_controls("hub-model", 300, False)   # not offered: nothing follows it
+    monkeypatch.setattr(POOL, "describe", lambda name: pytest.fail("a hub model was loaded to describe it"))
+    note, *rest = model_controls("hub-model", 300, False)   # not offered: nothing follows it
     assert note == "**hub-model**: stands in for a hub model" and all(u == gr.update() for u in rest[:7])
     monkeypatch.setenv("TSEARCH_APP_MODELS", "hub-model")   # the host offers it
     note, prompt, _, cls, *_, steps, estimate, box, height, width, guidance, negative, length = \
-        ui._model_controls("hub-model", 300, False)
+        model_controls("hub-model", 300, False)
     assert "loads when you press Run" in note and prompt["visible"] and cls["allow_custom_value"]
     assert steps["value"] is None and "measured once the model has loaded" in estimate
     monkeypatch.setitem(MODELS, "missing", Entry("tsearch.no_such_module:build", "a model whose code is missing"))
-    note, *rest = ui._model_controls("missing", 300, False)
+    note, *rest = model_controls("missing", 300, False)
     assert "unavailable here" in note and "cannot import" in note
 
 
 def test_off_zerogpu_the_app_runs_batches_in_process(monkeypatch):
-    from tsearch.app import gpu
+    from tsearch.app import form, gpu, one_path
+    from tsearch.app.pool import POOL
 
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
-    plan = handlers._plan(handlers._slot("gmm"), handlers.config_for(
-        "gmm", "class", "", 1, ["gmm-density"], None, "random", 200, 10, 0, None, 4, {}))
-    assert gpu.batch_runner(plan) is None and gpu.POOLS["app"] is handlers.POOL
+    plan = one_path.prepared(form.build("gmm", "class", cls=1, verifiers=["gmm-density"], algorithm="random",
+                                        budget=200, steps=10, seed=0, batch_size=4))
+    assert gpu.batch_runner(plan) is None and gpu.POOLS["app"] is POOL
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
     runner = gpu.batch_runner(plan, "app", 0.01)
     assert isinstance(runner, gpu.ZeroGPURunner) and runner.per_nfe == 0.01
@@ -320,6 +324,7 @@ def _note(demo):
 
 def test_the_page_says_so_when_it_falls_back_to_gmm(monkeypatch):
     from tsearch.app import ui
+    from tsearch.app.pool import POOL
     from tsearch.registry import Unavailable
 
     rows = [("gmm", True, "ok", "g"), ("shapes", False, "shapes generator weights not found", "s")]
@@ -328,8 +333,8 @@ def test_the_page_says_so_when_it_falls_back_to_gmm(monkeypatch):
     assert note.visible and "shapes" in note.value and "weights not found" in note.value
     # listed as available yet failing to load: still a note, never a crash
     monkeypatch.setattr(catalog, "default_model", lambda: ("shapes", ""))
-    real = handlers.describe
-    monkeypatch.setattr(handlers, "describe",
+    real = POOL.describe
+    monkeypatch.setattr(POOL, "describe",
                         lambda name: (_ for _ in ()).throw(Unavailable("broken weights")) if name == "shapes" else real(name))
     note = _note(ui.build_demo())
     assert note.visible and "could not be loaded" in note.value and "broken weights" in note.value
@@ -351,10 +356,10 @@ def test_a_model_that_fails_to_load_is_a_clear_error(monkeypatch):
 
 
 def test_on_zerogpu_a_long_search_runs_as_one_gpu_call_per_batch_and_a_too_big_batch_is_refused(monkeypatch):
-    from tsearch.app import gpu
+    from tsearch.app import gpu, one_path
 
     monkeypatch.setattr(gpu, "on_zerogpu", lambda: True)
-    monkeypatch.setattr(handlers.ESTIMATOR, "per_nfe", lambda model: 0.1)   # 100 ms per NFE
+    monkeypatch.setattr(one_path.ESTIMATOR, "per_nfe", lambda model: 0.1)   # 100 ms per NFE
     calls = []
     real = gpu.gpu_call   # off a Space spaces.GPU left it the plain function: it runs here, found through POOLS
     monkeypatch.setattr(gpu, "gpu_call", lambda *args: calls.append(args[-1]) or real(*args))
@@ -368,9 +373,10 @@ def test_on_zerogpu_a_long_search_runs_as_one_gpu_call_per_batch_and_a_too_big_b
 
 
 def test_the_best_card_writes_the_new_recipe_ops_readably():
+    from tsearch.recipes import recipe_text
     from tsearch.search.base import CoarseNoise, Crossover, Gaussian, Neighbour, op_to_dict
 
     rows = [op_to_dict(op) for op in (Gaussian(3), Crossover(0.7, (Gaussian(5), Neighbour(2, 0.9))),
                                       CoarseNoise(4, 2, (0.1,) * 4))]
-    assert views.recipe_text(rows) == ("gaussian(seed=3) → crossover(cos=0.7, with [gaussian(seed=5) → "
+    assert recipe_text(rows) == ("gaussian(seed=3) → crossover(cos=0.7, with [gaussian(seed=5) → "
                                        "neighbour(cos=0.9, seed=2)]) → coarse-band noise(seed=4, 2x2 cells)")

@@ -13,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from tsearch.app import handlers, runs_root
+from tsearch.app import compare, files_tab, handlers, runs_root, state
 from tsearch.app.state import Session
 from tsearch.models import MODELS
 from tsearch.registry import Entry
@@ -78,7 +78,7 @@ def test_eight_clients_start_searches_while_the_clean_up_has_old_folders(runs_in
 def _export(session=None) -> str:
     session = session or Session()
     last(handlers.search(**GMM, session=session))
-    return handlers.export(session)
+    return files_tab.export(session)
 
 
 def test_a_refused_zip_leaves_nothing_on_disk(runs_in_tmp, tmp_path):
@@ -87,7 +87,7 @@ def test_a_refused_zip_leaves_nothing_on_disk(runs_in_tmp, tmp_path):
         archive.writestr("junk.bin", b"\0" * (20 << 20))     # 20 MB of zeros: a 1000-fold bomb, no run.json
     before = set(runs_in_tmp.iterdir()) if runs_in_tmp.exists() else set()
     with pytest.raises(gr.Error, match="zip bomb"):
-        handlers.load(str(big), Session())
+        files_tab.load(str(big), Session())
     assert (set(runs_in_tmp.iterdir()) if runs_in_tmp.exists() else set()) == before
 
 
@@ -97,21 +97,21 @@ def test_zips_with_two_runs_or_huge_rows_are_refused_by_name(tmp_path):
         archive.writestr("a/run.json", json.dumps({"config": {}}))
         archive.writestr("b/run.json", json.dumps({"config": {}}))
     with pytest.raises(gr.Error, match="holds 2 runs"):
-        handlers.load(str(two), Session())
+        files_tab.load(str(two), Session())
     rows = tmp_path / "rows.zip"
     with zipfile.ZipFile(rows, "w", compression=zipfile.ZIP_STORED) as archive:
         archive.writestr("run.json", json.dumps({"config": {}}))
         archive.writestr("candidates.jsonl", "x" * (17 << 20))
     with pytest.raises(gr.Error, match="candidates.jsonl is 17 MB"):
-        handlers.load(str(rows), Session())
+        files_tab.load(str(rows), Session())
 
 
 def test_a_session_keeps_one_loaded_run_at_a_time(runs_in_tmp):
     archive = _export()
     session = Session()
-    handlers.load(archive, session)
+    files_tab.load(archive, session)
     first = Path(session.loaded_run_dir)
-    handlers.load(archive, session)
+    files_tab.load(archive, session)
     assert not first.exists() and Path(session.loaded_run_dir).exists()
 
 
@@ -128,7 +128,7 @@ def test_malformed_runs_give_a_clear_message(tmp_path, damage, message):
     root = Path(session.last_run_dir)
     damage(root)
     with pytest.raises(gr.Error, match=message):
-        handlers.load(handlers.export(session) if False else _zip(root, tmp_path), Session())
+        files_tab.load(files_tab.export(session) if False else _zip(root, tmp_path), Session())
 
 
 def _zip(root: Path, tmp_path: Path) -> str:
@@ -152,7 +152,7 @@ def test_damaged_rows_are_passed_over_and_the_rows_after_them_load(tmp_path):
     run = load_run(root)
     assert len(run.candidates) == done["details"]["candidates"] - 3 and run.skipped == 3
     assert run.candidates[-1].id == done["details"]["candidates"] - 1
-    loaded = dict(zip(handlers.SEARCH_OUTPUTS, handlers.load(_zip(root, tmp_path), Session())))
+    loaded = dict(zip(handlers.SEARCH_OUTPUTS, files_tab.load(_zip(root, tmp_path), Session())))
     assert loaded["details"]["candidates"] == len(run.candidates)
 
 
@@ -232,7 +232,7 @@ def test_stop_pressed_while_a_search_waits_in_the_queue_stops_it():
 
 
 def test_stopping_during_the_baseline_says_stopped(monkeypatch):
-    monkeypatch.setattr(handlers, "UPDATE_INTERVAL", 0.0)   # every candidate is an update
+    monkeypatch.setattr(state, "UPDATE_INTERVAL", 0.0)   # every candidate is an update
     session = Session()
     updates = handlers.search(**dict(GMM, budget=400, baseline=True, batch_size=1), session=session)
     for update in updates:
@@ -268,11 +268,11 @@ def test_what_the_bad_input_tally_found_in_the_app(change, message):
 
 def test_loading_odd_files_and_damaged_summaries_is_a_clear_message(tmp_path):
     with pytest.raises(gr.Error, match="missing.zip was not found"):
-        handlers.load(str(tmp_path / "missing.zip"), Session())
+        files_tab.load(str(tmp_path / "missing.zip"), Session())
     with pytest.raises(gr.Error, match="load takes the path"):
-        handlers.load(3, Session())
+        files_tab.load(3, Session())
     with pytest.raises(gr.Error, match="algorithms is a list of algorithm names"):
-        list(handlers.compare(**GMM, mode="algorithms", algorithms="random", session=Session()))
+        list(compare.compare(**GMM, mode="algorithms", algorithms="random", session=Session()))
     session = Session()
     last(handlers.search(**GMM, session=session))
     root = Path(session.last_run_dir)
@@ -282,6 +282,6 @@ def test_loading_odd_files_and_damaged_summaries_is_a_clear_message(tmp_path):
         meta["summary"][key] = value
         (root / "run.json").write_text(json.dumps(meta))
         with pytest.raises(gr.Error, match=f"summary {key} is"):
-            handlers.load(_zip(root, tmp_path), Session())
+            files_tab.load(_zip(root, tmp_path), Session())
         meta["summary"][key] = good
         (root / "run.json").write_text(json.dumps(meta))

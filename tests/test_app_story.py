@@ -202,19 +202,19 @@ def test_on_a_machine_busier_than_when_measured_the_estimate_is_a_range(monkeypa
 def test_the_first_estimate_times_a_short_real_search_with_its_verifiers_and_evaluator(tmp_path, monkeypatch):
     """One candidate alone, then two full batches, on the engine path a Run takes: the seconds to the first
     candidate are counted apart from the rate, and the calibration's run folder is removed."""
-    from tsearch.app import handlers
     from tsearch.app import estimate as estimate_lib
+    from tsearch.app import one_path, timing
     from tsearch.app.estimate import Estimator, Figure
 
     monkeypatch.setenv("TSEARCH_APP_RUNS", str(tmp_path))
-    monkeypatch.setattr(handlers, "ESTIMATOR", Estimator())
+    monkeypatch.setattr(one_path, "ESTIMATOR", Estimator())
     scored = []
     real_run = estimate_lib.engine.run
     monkeypatch.setattr(estimate_lib.engine, "run", lambda plan, **kw: scored.append(plan) or real_run(plan, **kw))
-    text = handlers.estimate("gmm", 300, cls=1, batch_size=4)
+    text = timing.estimate("gmm", 300, cls=1, batch_size=4)
     (plan,) = scored
     assert plan.config.verifiers == ("gmm-density",) and plan.config.batch_size == 4
-    figure = handlers.ESTIMATOR.figure("gmm")
+    figure = one_path.ESTIMATOR.figure("gmm")
     per_candidate = plan.costs.full(plan.steps)
     assert figure.first_nfe == per_candidate and figure.first > 0 and figure.per_nfe > 0
     assert figure.seconds(300) == pytest.approx(figure.first + figure.per_nfe * (300 - per_candidate))
@@ -276,7 +276,7 @@ def test_gmm_is_drawn_as_samples_over_the_density(tmp_path):
 
 
 def test_a_loaded_run_puts_its_settings_back_and_a_running_search_keeps_its_own(tmp_path, monkeypatch):
-    from tsearch.app import catalog, handlers, restore
+    from tsearch.app import catalog, files_tab, handlers, restore
     from tsearch.app.export import export_zip
     from tsearch.app.state import Session
     from tsearch.models import MODEL_OPTIONS
@@ -291,7 +291,7 @@ def test_a_loaded_run_puts_its_settings_back_and_a_running_search_keeps_its_own(
     c["option_inputs"] = {f.key: f.key for f in catalog.all_option_fields()}
     c["model_option_inputs"] = {name: name for name in MODEL_OPTIONS}
     session = Session()
-    handlers.load(str(archive), session)
+    files_tab.load(str(archive), session)
     shown = dict(zip(restore.outputs(c), restore.restore(c, session)))
     assert [shown[k]["value"] for k in restore.RUN_CONTROLS] == ["gmm", "zero-order", 7, 3, "heun", 10, 2]
     assert shown["cls"]["value"] == 2 and shown["cls"]["visible"] and not shown["prompt"]["visible"]

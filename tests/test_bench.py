@@ -70,11 +70,11 @@ def test_engine_bench_runs_the_gpu_paths_at_a_tiny_size_on_the_cpu(capsys):
 def test_app_latency_names_the_cpu_and_compares_the_first_candidate_with_one_alone(tmp_path, monkeypatch):
     import json
 
-    from tsearch.app import handlers
+    from tsearch.app import pool
     from tsearch.app.pool import ModelPool
     from tsearch.bench import app_latency
 
-    monkeypatch.setattr(handlers, "POOL", ModelPool())   # --dtype hands the pool a model: keep it to this test
+    monkeypatch.setattr(pool, "POOL", ModelPool())   # --dtype hands the pool a model: keep it to this test
 
     out = tmp_path / "latency.json"
     figures = app_latency.main(["--model", "gmm", "--cls", "1", "--verifier", "gmm-density", "--candidates", "2",

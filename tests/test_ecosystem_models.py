@@ -268,20 +268,22 @@ def _build_brightness(model=None, device="cpu"):
 
 def test_the_app_serves_a_loaded_pipeline_with_model_options_and_opens_on_zero_order(pipe, tmp_path, monkeypatch):
     from tsearch.app import catalog, handlers, ui, views
+    from tsearch.app.choices import model_option_updates
+    from tsearch.app.pool import POOL
     from tsearch.app.state import Session
 
     monkeypatch.setenv("TSEARCH_APP_RUNS", str(tmp_path / "runs"))
     monkeypatch.setitem(VERIFIERS, "brightness", Entry(f"{__name__}:_build_brightness", "mean pixel value (test)"))
     demo = ui.build_demo(model=pipe)
     name = "StableDiffusionPipeline"
-    assert handlers.POOL.get(name).model.pipe is pipe
+    assert POOL.get(name).model.pipe is pipe
     by_label = {getattr(block, "label", None): block for block in demo.blocks.values()}
-    assert ui.DEFAULT_ALGORITHM == "zero-order" and by_label["Search algorithm"].value == "zero-order"
+    assert catalog.DEFAULT_ALGORITHM == "zero-order" and by_label["Search algorithm"].value == "zero-order"
     assert by_label["Model"].value == name
     assert by_label["Height (pixels)"].visible and by_label["Negative prompt"].visible
     assert not by_label["Max sequence length"].visible         # SD 1.5 has no T5 encoder
     assert catalog.model_options("shapes") == ("guidance",) and catalog.model_options("gmm") == ()
-    updates = ui._model_option_updates("gmm")
+    updates = model_option_updates("gmm")
     assert updates[0]["visible"] is False and all(u["visible"] is False for u in updates[1:])
 
     search = dict(model=name, prompt=PROMPT, verifiers=["brightness"], algorithm="zero-order", budget=30, steps=2,
@@ -291,7 +293,7 @@ def test_the_app_serves_a_loaded_pipeline_with_model_options_and_opens_on_zero_o
     assert status.startswith("Done") and Image.open(best).size == (20, 16)
     stored = json.loads(open(f"{details['run_dir']}/run.json").read())["config"]
     assert stored["model"] == name and stored["model_options"] == {"height": 16, "width": 20, "guidance": 1.0}
-    assert handlers.POOL.get(name, {"height": 16, "width": 20, "guidance": 1.0}).model.pipe is pipe
+    assert POOL.get(name, {"height": 16, "width": 20, "guidance": 1.0}).model.pipe is pipe
     for path, caption in gallery:
         assert len(caption.splitlines()) == 2 and max(map(len, caption.splitlines())) <= 17 and " NFE · #" in caption
     with pytest.raises(gr.Error, match="max_sequence_length applies to flux-dev.*takes only height, width, guidance"):

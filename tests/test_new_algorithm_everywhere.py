@@ -10,7 +10,7 @@ import gradio as gr
 import pytest
 
 import tsearch
-from tsearch.app import handlers, mcp, runs_root
+from tsearch.app import compare, handlers, mcp, runs_root
 from tsearch.app.state import Session
 from tsearch.cli import main
 from tsearch.describe import options_table
@@ -51,15 +51,15 @@ def test_the_app_its_form_compare_and_the_mcp_tool(tiny):
     assert ("tiny", "tiny") in radio.choices
     (field,) = _block(demo, label="Noises per round (w)")
     assert field.value == 3 and "at most 64" in field.info
-    (compare,) = _block(demo, label="Algorithms")
-    assert ("tiny", "tiny") in compare.choices
+    (boxes,) = _block(demo, label="Algorithms")
+    assert ("tiny", "tiny") in boxes.choices
     assert "; tiny (" in mcp.search_noise.__doc__ and "width: fresh noises tried per round" in \
         mcp.search_noise.__doc__
     search = dict(model="gmm", prompt="", cls=1, verifiers=["gmm-density"], budget=40, steps=4, seed=0,
                   evaluator="", session=Session())
     done = list(handlers.search(**search, algorithm="tiny", tiny_width=2, baseline=False))[-1]
     assert done[0].startswith("Done") and done[-1]["candidates"] == 10
-    compared = list(handlers.compare(**search, algorithm="random", mode="algorithms", algorithms=["tiny", "random"]))
+    compared = list(compare.compare(**search, algorithm="random", mode="algorithms", algorithms=["tiny", "random"]))
     assert compared[-1][0].startswith("Compared 2 runs")
     _, _, text = mcp.search_noise(model="gmm", cls=1, algorithm="tiny", budget=40, steps=4, options={"width": 2})
     assert json.loads(text)["algorithm"] == "tiny"

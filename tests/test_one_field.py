@@ -60,7 +60,7 @@ seen["search_parameters"] = [p["parameter_name"] for p in info["/search"]["param
 seen["tool_parameters"] = [p["parameter_name"] for p in info["/search_noise"]["parameters"]]
 seen["tool_doc"] = mcp.search_noise.__doc__
 seen["labels"] = [getattr(b, "label", None) for b in demo.blocks.values()]
-from tsearch.app import handlers
+from tsearch.app import files_tab, handlers
 from tsearch.app.state import Session
 done = list(handlers.search(model="gmm", cls=1, verifiers=["gmm-density"], budget=8, steps=2, warmth=4,
                             evaluator="", session=Session()))[-1]
@@ -69,7 +69,7 @@ from tsearch.app import catalog, restore
 from tsearch.app.export import export_zip
 from tsearch.models import MODEL_OPTIONS
 session = Session()
-handlers.load(str(export_zip(done[-1]["run_dir"])), session)
+files_tab.load(str(export_zip(done[-1]["run_dir"])), session)
 c = {key: key for key in restore.MODEL_CONTROLS + restore.RUN_CONTROLS}
 c["option_inputs"] = {f.key: f.key for f in catalog.all_option_fields()}
 c["model_option_inputs"] = {name: name for name in MODEL_OPTIONS}

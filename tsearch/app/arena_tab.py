@@ -19,8 +19,7 @@ from tsearch.arena import live as arena_live
 from tsearch.app.state import Session
 
 LOG = logging.getLogger(__name__)
-LIVE_METHODS = arena_live.offered   # the registered methods a live arena runs (a function: they are computed)
-REFUSED = "refused"                 # the status line's class while it says why (as handlers.REFUSED)
+REFUSED = "refused"                 # the status line's class while it says why (as contain.REFUSED)
 
 
 def load_leaderboard(folder: str) -> tuple[str, str | None]:
@@ -72,13 +71,12 @@ def _run(arena: arena_live.LiveArena, session: Session):
 
     from tsearch.app.one_path import lend
     from tsearch.app.runs_root import new_run_dir
-
-    from tsearch.app import handlers
+    from tsearch.app.timing import estimate
 
     slot = lend(arena_live.MODEL)   # the page's shared shapes model: loaded once for every tab
     for name in ("shapes-clip", "shapes-oracle"):
         slot.load_verifier(name)
-    handlers.estimate(arena_live.MODEL, 1)   # measured once (if not yet): the tab's next promise of a duration
+    estimate(arena_live.MODEL, 1)   # measured once (if not yet): the tab's next promise of a duration
     handle = session.start()
     # a marked folder under the app's runs root: removed when the arena ends, and by the app's clean-up of old runs
     # should the process die first
@@ -112,25 +110,26 @@ def _skip():
 def live_arena_estimate(split, captions, methods, steps) -> str:
     """How long this live arena takes here: the page's measured seconds per search (tsearch.app.estimate, the
     Search tab's figure for the shapes model, calibrated once on this machine) summed over its searches."""
-    from tsearch.app import handlers
+    from tsearch.app import one_path
     from tsearch.app.estimate import _about
-    from tsearch.app.one_path import ESTIMATOR
+    from tsearch.app.pool import POOL
+    from tsearch.app.timing import estimate
     from tsearch.search import Costs
 
     try:
         arena = arena_live.check(split, captions, methods, steps)
     except ValueError as error:
         return f"Not runnable as set: {error}"
-    if ESTIMATOR.figure(arena_live.MODEL) is None and handlers.POOL.loaded(arena_live.MODEL):
-        handlers.estimate(arena_live.MODEL, 1)   # calibrates the loaded shapes model once, as the Search tab does
-    if ESTIMATOR.figure(arena_live.MODEL) is None:   # a slider's move never loads a model: the first arena does
+    if one_path.ESTIMATOR.figure(arena_live.MODEL) is None and POOL.loaded(arena_live.MODEL):
+        estimate(arena_live.MODEL, 1)   # calibrates the loaded shapes model once, as the Search tab does
+    if one_path.ESTIMATOR.figure(arena_live.MODEL) is None:   # a slider never loads a model: the first arena does
         return ("Duration: measured on this machine once the shapes model has run here (a Search on shapes, or "
                 "this tab's first live arena).")
-    model = handlers.POOL.get(arena_live.MODEL).model
+    model = POOL.get(arena_live.MODEL).model
     budgets = arena_live.cell_budgets(arena, Costs(model.default_solver, model.nfe_per_eval))
-    spans = [ESTIMATOR.span(arena_live.MODEL, budget) for budget in budgets]
+    spans = [one_path.ESTIMATOR.span(arena_live.MODEL, budget) for budget in budgets]
     low, high = sum(s[0] for s in spans), sum(s[1] for s in spans)
-    figure = ESTIMATOR.figure(arena_live.MODEL)
+    figure = one_path.ESTIMATOR.figure(arena_live.MODEL)
     return (f"{len(budgets)} searches, {sum(budgets)} NFEs: {_about(low, high)} here (the shapes model's "
             f"{figure.per_nfe * 1000:.1f} ms per NFE, {figure.source}; waits for a free search slot first).")
 
@@ -180,7 +179,7 @@ def arena_tab(default_dir: str | None = None, limits: dict | None = None):
             split = gr.Radio(list(arena_live.SPLITS), value="hard", label="Split")
             captions = gr.Slider(1, arena_live.MAX_CAPTIONS, value=3, step=1, label="Captions")
             steps = gr.Slider(1, arena_live.MAX_STEPS, value=4, step=1, label="Steps per candidate")
-            choices = list(LIVE_METHODS())
+            choices = list(arena_live.offered())   # every registered method a live arena can run
             methods = gr.CheckboxGroup(choices, value=[m for m in ("tree", "smc") if m in choices],
                                        label=f"Methods ({arena_live.REFERENCE} is always run as the reference)")
             duration = gr.Markdown("", elem_id="arena-estimate")

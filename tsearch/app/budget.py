@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tsearch.sampling import solver_nfes
-from tsearch.search import ALGORITHMS, Costs, make_algorithm
+from tsearch.search import Costs, make_algorithm
 
 MOST_TRIED = 10**9   # the search for an algorithm's least budget gives up here (SearchConfig's MAX_BUDGET)
 
@@ -98,6 +98,3 @@ def budget_problem(budget, least: int | None, per_candidate: int, most: int) -> 
     if budget > most:
         return f"Budget: {_number(int(budget))} NFEs is above the most a Run spends here, {_number(most)}."
     return ""
-
-
-__all__ = ["ALGORITHMS", "Facts", "budget_problem", "cost_text", "facts_of", "least_budget", "least_text"]

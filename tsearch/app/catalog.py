@@ -218,6 +218,19 @@ def preset(model: str) -> Preset:
     return dataclasses.replace(base, verifiers=chosen, evaluator=evaluator)
 
 
+def warm(model: str) -> None:
+    """Load a local model with its preset verifiers (so the first Run shows a candidate within seconds); one that
+    will not load is left for the Run button, which says why."""
+    from tsearch.registry import Unavailable
+
+    if is_local(model):
+        chosen = preset(model)
+        try:
+            _pool().warm(model, chosen.verifiers + ((chosen.evaluator,) if chosen.evaluator else ()))
+        except (ValueError, Unavailable):
+            pass
+
+
 def model_note(model: str) -> str:
     """One markdown line about the chosen model: its description, or why it cannot run here."""
     for name, ok, reason, description in models():

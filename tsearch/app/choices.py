@@ -16,7 +16,8 @@ from __future__ import annotations
 import gradio as gr
 
 from tsearch.app import budget as nfes
-from tsearch.app import catalog, handlers
+from tsearch.app import catalog, timing
+from tsearch.app.pool import POOL
 from tsearch.models import MODEL_OPTIONS
 from tsearch.search import make_options
 
@@ -29,11 +30,11 @@ def class_choices(info: dict) -> list[tuple[str, int]]:
 
 def described(model: str) -> bool:
     """Whether the model may be loaded to describe it (local, or loaded already: no download for a page event)."""
-    return catalog.is_local(model) or handlers.POOL.loaded(model)
+    return catalog.is_local(model) or POOL.loaded(model)
 
 
 def facts(model: str) -> nfes.Facts | None:
-    return nfes.facts_of(handlers.POOL.get(model).model) if described(model) else None
+    return nfes.facts_of(POOL.get(model).model) if described(model) else None
 
 
 def verifier_updates(model: str) -> tuple[dict, dict]:
@@ -48,7 +49,7 @@ def model_option_updates(model: str) -> list:
     model takes it, holding the model's own default where it is known (a loaded model's value; the search drops a
     value equal to it), else blank."""
     taken = catalog.model_options(model)
-    loaded = handlers.POOL.get(model).model if taken and described(model) else None
+    loaded = POOL.get(model).model if taken and described(model) else None
     updates = [gr.update(visible=bool(taken))]
     for name in MODEL_OPTIONS:
         default = getattr(loaded, name, None) if name in taken else None
@@ -68,8 +69,8 @@ def following(model: str) -> dict:
         return dict(prompt=gr.update(visible=True), examples=gr.update(visible=False),
                     cls=gr.update(visible=True, choices=[], value=None, allow_custom_value=True),
                     verifiers=verifiers, evaluator=evaluator, steps=gr.update(value=None))
-    info = handlers.describe(model)
-    handlers.warm(model)
+    info = POOL.describe(model)
+    catalog.warm(model)
     text, classes = info["conditioning"] == "text", class_choices(info)
     cls_value = preset.cls if preset.cls is not None and preset.cls < len(classes) else (0 if classes else None)
     return dict(prompt=gr.update(visible=text, value=preset.prompt if text and preset.prompt else gr.skip()),
@@ -87,10 +88,10 @@ def model_controls(model: str, budget, baseline: bool):
     preset = catalog.preset(model)
     if not described(model):
         note += "\n\nIt loads when you press Run. Give a prompt, or a class index for a class-conditional model."
-        estimate = handlers.estimate(model, preset.budget, baseline=baseline)
+        estimate = timing.estimate(model, preset.budget, baseline=baseline)
     else:
         cls_value = follow["cls"].get("value") if isinstance(follow["cls"], dict) else None
-        estimate = handlers.estimate(model, preset.budget, preset.prompt, cls_value, baseline=baseline)
+        estimate = timing.estimate(model, preset.budget, preset.prompt, cls_value, baseline=baseline)
     return (note, follow["prompt"], follow["examples"], follow["cls"], follow["verifiers"], follow["evaluator"],
             gr.update(value=preset.budget), follow["steps"], estimate, *model_option_updates(model))
 

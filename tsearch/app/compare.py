@@ -1,8 +1,8 @@
 """The Compare tab: several runs one after another on the one path (`drive`), drawn on one chart and one table.
 
-`handlers.compare` (the API endpoint) checks the choices and prepares every run's plan; `compare_plans` runs
-them and streams (status, chart, best images, results table). The runs are kept in the session (`Shown`), so
-switching the chart's x axis redraws them without running them again (`redraw`).
+`compare` (the API endpoint; `compare_page` on the page) checks the choices and prepares every run's plan;
+`compare_plans` runs them and streams (status, chart, best images, results table). The runs are kept in the
+session (`Shown`), so switching the chart's x axis redraws them without running them again (`redraw`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ import gradio as gr
 
 from tsearch import engine
 from tsearch.app import best as best_lib
-from tsearch.app import catalog, charts, views
+from tsearch.app import catalog, charts, form, views
 from tsearch.app.axis import check_cost
 from tsearch.app.compare_table import table
-from tsearch.app.one_path import drive
-from tsearch.app.state import LiveRun, Session
+from tsearch.app.contain import on_the_page
+from tsearch.app.one_path import drive, lend, prepared
+from tsearch.app.state import LiveRun, Pace, Session
+from tsearch.app.validate import check_names, check_options, check_page_budget
+from tsearch.config import DEFAULT_BATCH
 
 MODES = ("algorithms", "verifiers")
 
@@ -59,7 +62,7 @@ def _compare_entries(mode, algorithms, compare_verifiers, algorithm, verifiers) 
 def compare_plans(session: Session, plans: list[tuple[str, engine.Plan]], by_evaluator: bool,
                   pace) -> Iterator[tuple]:
     """Prepared plans run one after another in this tab, each on the one path (`drive`), as page updates
-    paced by `pace` (handlers.Pace); the chart's x axis is the session's choice, read at every update."""
+    paced by `pace` (state.Pace); the chart's x axis is the session's choice, read at every update."""
     handle = session.start()
     runs: list[LiveRun] = []
     shown = session.shown
@@ -78,6 +81,43 @@ def compare_plans(session: Session, plans: list[tuple[str, engine.Plan]], by_eva
     ended = "Stopped; the runs so far are kept" if handle.stopped else f"Compared {len(runs)} runs"
     yield _compare_view(runs, f"{ended} at {plans[0][1].config.budget} NFEs each.", by_evaluator,
                         cost=shown.compare_cost)
+
+
+def compare(model: str, prompt: str | None, verifiers: list[str], algorithm: str, budget: int, steps: int | None,
+            seed: int, cls: int | None = None, evaluator: str | None = None, mode: str = "algorithms",
+            algorithms: list[str] | None = None, compare_verifiers: list[str] | None = None,
+            batch_size: int = DEFAULT_BATCH, session: Session | None = None, baseline: bool = False,
+            height: int | None = None, width: int | None = None, guidance: float | None = None,
+            negative_prompt: str | None = None, max_sequence_length: int | None = None,
+            final_steps: int | None = None, **options) -> Iterator[tuple]:
+    """Several algorithms (same verifiers) or several verifiers (same algorithm), one after another, same budget.
+
+    Streams (status, chart, each run's best image, results table). `baseline` is taken for symmetry with
+    `handlers.search` and unused: add "steps" to the algorithms to compare with it.
+    The model options and the other settings (`form.PAGE_SETTINGS`) are `handlers.search`'s."""
+    settings, options = form.split({**options, "final_steps": final_steps})   # final_steps named: optional in the API
+    check_options(options)
+    check_page_budget(budget)   # each run of a comparison is held to a Run's cap
+    entries = _compare_entries(mode, algorithms, compare_verifiers, algorithm, verifiers)
+    model, _, evaluator, _ = check_names(model, entries[0][2], evaluator, entries[0][1])
+    for _, algo, chosen in entries[1:]:
+        check_names(model, chosen, evaluator, algo)
+    slot = lend(model)
+    kind = slot.model.conditioning
+    model_values = dict(height=height, width=width, guidance=guidance, negative_prompt=negative_prompt,
+                        max_sequence_length=max_sequence_length)
+    configs = [(label, form.build(model, kind, prompt=prompt, cls=cls, verifiers=chosen, evaluator=evaluator,
+                                  algorithm=algo, budget=budget, steps=steps, seed=seed, batch_size=batch_size,
+                                  options=options, model_values=model_values, **settings))
+               for label, algo, chosen in entries]
+    for _, config in configs:
+        check_page_budget(config.budget)
+    plans = [(label, prepared(config, slot)) for label, config in configs]   # every entry checked before any runs
+    by_evaluator = mode == "verifiers" and bool(configs[0][1].evaluators)
+    yield from compare_plans(session if session is not None else Session(), plans, by_evaluator, Pace())
+
+
+compare_page = on_the_page(lambda: compare, "Compare", 4, "compare_page")   # the page's: says why in its status line
 
 
 def redraw(cost: str, session: Session | None = None):

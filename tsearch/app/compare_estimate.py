@@ -1,15 +1,14 @@
 """How long a comparison takes here, shown before Compare is pressed: the sum of its runs' estimates.
 
 Every run of a comparison spends the same budget on the same model, so each is the page's own estimate
-(`handlers.estimate`, which calibrates the model once; `tsearch.app.estimate.Estimator`'s seconds per NFE).
+(`timing.estimate`, which calibrates the model once; `tsearch.app.estimate.Estimator`'s seconds per NFE).
 The `steps` baseline denoises one sample at a time and has its own, dearer, rate per NFE.
 """
 
 from __future__ import annotations
 
-from tsearch.app import handlers
-from tsearch.app.one_path import ESTIMATOR
-from tsearch.app.validate import DEFAULT_BATCH
+from tsearch.app import one_path, timing
+from tsearch.config import DEFAULT_BATCH
 
 
 def _about(seconds: float) -> str:
@@ -34,8 +33,8 @@ def total(model: str, budget, mode: str = "algorithms", algorithms: list[str] | 
         budget = int(budget)
     except (TypeError, ValueError):
         return f"budget must be a whole number of NFEs, got {budget!r}"
-    single = handlers.estimate(model, budget, prompt, cls, batch_size)   # calibrates the model the first time
-    search, steps = ESTIMATOR.per_nfe(model), ESTIMATOR.per_nfe(model, baseline=True)
+    single = timing.estimate(model, budget, prompt, cls, batch_size)   # calibrates the model the first time
+    search, steps = one_path.ESTIMATOR.per_nfe(model), one_path.ESTIMATOR.per_nfe(model, baseline=True)
     if search is None:
         return single
     parts, whole = [], 0.0

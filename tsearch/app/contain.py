@@ -6,7 +6,7 @@ escapes gradio's queue and the ASGI app, and the server's event loop stops for g
 alive (issue 25). `contain(demo)` wraps the function of every event of a built app (the named API and the
 private ones alike) so that any failure leaves it as a `gr.Error` with a message: an API caller reads it,
 the page shows it, and the server goes on. The page's own handlers with a status line (Run, Compare, the
-live arena) already say why in that line (`handlers.search_page`, `handlers.compare_page`,
+live arena) already say why in that line (`on_the_page`: `handlers.search_page`, `compare.compare_page`;
 `arena_tab.run_live`); this is the net under everything else. A generator closed by gradio (a cancelled or
 abandoned job) still gets its `GeneratorExit`, so its `finally` runs.
 """
@@ -22,6 +22,7 @@ import gradio as gr
 
 LOG = logging.getLogger(__name__)
 MARK = "_tsearch_contained"
+REFUSED = "refused"   # the status line's class while it says why a Run was refused or failed: the page dims the results
 
 
 def message(error: BaseException, what: str = "this request") -> str:
@@ -80,3 +81,34 @@ def contain(demo: gr.Blocks) -> gr.Blocks:
     for block_fn in demo.fns.values():
         block_fn.fn = contained(block_fn.fn, block_fn.name)
     return demo
+
+
+def refused(message: str, width: int) -> tuple:
+    """A status-only update of `width` outputs: the message, and the class that dims the results still shown."""
+    return (gr.update(value=f"**{message}**", elem_classes=[REFUSED]),) + (gr.skip(),) * (width - 1)
+
+
+def on_the_page(handler, what: str, width: int, name: str):
+    """The handler `handler()` returns (it streams updates whose first output is a status line; it is looked up
+    when called, so a test's stand-in runs) as the page calls it: a refused or failed `what` says why once, in the
+    status line, and keeps what the page showed (dimmed by the page's CSS) instead of marking every output with an
+    error. Any failure (a SystemExit from below too) is that one line. API callers get the handler itself, whose
+    error gradio_client raises with its message."""
+
+    @functools.wraps(handler())
+    def page(*args, **kwargs):
+        started = False
+        try:
+            for update in handler()(*args, **kwargs):
+                started = True
+                yield (gr.update(value=update[0], elem_classes=[]),) + tuple(update[1:])
+        except GeneratorExit:   # the job was cancelled or its tab left: the search's own `finally` ends it
+            raise
+        except gr.Error as error:
+            yield refused(f"{what} {'failed' if started else 'refused'}: {shorten(error.message)}", width)
+        except BaseException as error:   # noqa: BLE001 (a bug or a SystemExit from below: a line, not a stopped server)
+            LOG.error("the page's %s failed", what, exc_info=(type(error), error, error.__traceback__))
+            yield refused(message(error, what), width)
+
+    page.__name__ = page.__qualname__ = name   # its own name (the API's is the handler's)
+    return page

@@ -10,9 +10,7 @@ from __future__ import annotations
 import gradio as gr
 
 from tsearch.app import catalog, choices, form
-from tsearch.app.catalog import DEFAULT_ALGORITHM  # noqa: F401 (ui and tests read it here)
-from tsearch.app.choices import model_controls as _model_controls  # noqa: F401 (ui wires it)
-from tsearch.app.choices import model_option_updates as _model_option_updates  # noqa: F401
+from tsearch.app.catalog import DEFAULT_ALGORITHM
 from tsearch.config import SETTINGS
 from tsearch.flags import choices_of
 from tsearch.models import MODEL_OPTIONS

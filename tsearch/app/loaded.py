@@ -2,7 +2,7 @@
 
 A shared zip's run.json is a visitor's values like any other (issue 25: a budget of 10^12, seed -1, class 99, a
 module path as the algorithm, `final_top: 1000000000` restored into the form unchecked). `checked` is the one
-check: `handlers.load` refuses a run that fails it, naming the setting, and `restore` puts back only what passed.
+check: `files_tab.load` refuses a run that fails it, naming the setting, and `restore` puts back only what passed.
 """
 
 from __future__ import annotations

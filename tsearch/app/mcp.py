@@ -6,8 +6,8 @@ per-tab `Session` (Stop, Export), which an MCP call cannot carry, so agents get 
 own: `search_noise`, one whole search per call, added with `gr.api` (no component on the page) and
 the only tool the MCP server lists (`launch`); gradio_client still sees every endpoint. It goes through
 the app's front door and takes the page's one path: names are checked by `validate`, `form.build`
-validates the config once, `handlers.prepared` lends the model from the shared pool (loaded once for
-the page and the agents alike) and builds the plan, and `handlers.drive` runs it. Its algorithms and
+validates the config once, `one_path.prepared` lends the model from the shared pool (loaded once for
+the page and the agents alike) and builds the plan, and `one_path.drive` runs it. Its algorithms and
 their options are the registry's (`tool_doc`), so a new algorithm reaches agents untouched; and after the
 hand-described parameters (model, prompt, cls, verifiers, evaluator, algorithm, budget, steps, seed,
 options) come every other SearchConfig setting a remote caller may set (`TOOL_SETTINGS`: batch_size,
@@ -27,10 +27,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from tsearch.app import catalog, form, handlers
+from tsearch.app import catalog, form, one_path
 from tsearch.app.contain import contain
-from tsearch.app.state import LiveRun, RunHandle
-from tsearch.app.ui import CONCURRENCY
+from tsearch.app.pool import CONCURRENCY
+from tsearch.app.state import LiveRun, Pace, RunHandle
 from tsearch.app.validate import check_names
 from tsearch.describe import algorithm_summary
 from tsearch.jsonio import dumps, finite
@@ -61,19 +61,19 @@ def _search_noise(model: str = "shapes", prompt: str = "", cls: int | None = Non
     if verifiers in (None, [], ()) and isinstance(model, str) and model in catalog.PRESETS:
         verifiers = list(catalog.preset(model).verifiers)
     model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
-    slot = handlers.lend(model)   # the page's shared instance: loaded once for the page and the agents
+    slot = one_path.lend(model)   # the page's shared instance: loaded once for the page and the agents
     config = form.build(model, slot.model.conditioning, prompt=prompt, cls=cls, verifiers=verifiers,
                         evaluator=evaluator, algorithm=algorithm, budget=budget, steps=steps, seed=seed,
                         options=_options(algorithm, options), **settings)
     if config.budget > MAX_BUDGET:   # a float such as 5e4 arrives here as a whole number
         raise gr.Error(f"budget: one call runs to the end without a Stop, so it takes at most {MAX_BUDGET} NFEs; "
                        f"got {config.budget}")
-    plan = handlers.prepared(config, slot)   # every check before anything is written or spent
+    plan = one_path.prepared(config, slot)   # every check before anything is written or spent
     if not RUNNING.acquire(timeout=WAIT_SECONDS):
         raise gr.Error(f"{CONCURRENCY} agent searches have been running for over {WAIT_SECONDS} s; try again later")
     run = LiveRun(seed=config.seed, label=config.algorithm)
     try:
-        for _ in handlers.drive(plan, f"mcp-{config.algorithm}", run, RunHandle(), handlers.Pace(), lambda chart: None):
+        for _ in one_path.drive(plan, f"mcp-{config.algorithm}", run, RunHandle(), Pace(), lambda chart: None):
             pass
     finally:
         RUNNING.release()

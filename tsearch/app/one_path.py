@@ -39,9 +39,6 @@ def lend(model: str, options: dict | None = None) -> Slot:
                        f"{error}") from None
 
 
-_slot = lend   # the name earlier versions used
-
-
 def _plan(slot: Slot, config: SearchConfig, label: str | None = None) -> engine.Plan:
     """The engine's plan of a validated config, with the pool's model and verifiers; ValueError -> gr.Error.
     A label gives it a run folder of its own."""

@@ -6,15 +6,18 @@ loaded once, under a per-name lock, the first time a search or the page asks for
 model options (height, guidance, ...) gets a variant slot: a diffusers adapter over the same
 pipeline (`with_options`, no reload), or a bundled model built again with them; variants share the
 base slot's verifiers. A model handed to the app already loaded (`add`) is served like the others.
-`POOL` is the app's one pool, shared by the page, the MCP tool and a ZeroGPU worker (`gpu.register_pool`).
+`POOL` is the app's one pool, shared by the page, the MCP tool and a ZeroGPU worker (`gpu.register_pool`);
+`CONCURRENCY` searches run on it at once.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import OrderedDict, defaultdict
 
+from tsearch import envvars
 from tsearch.api import Loader
 from tsearch.app import gpu
 from tsearch.models import load_model
@@ -22,6 +25,10 @@ from tsearch.verifiers import VERIFIERS, load_verifier
 
 
 MAX_VARIANTS = 8   # option variants kept per pool, the oldest dropped first (adapters are small; weights are shared)
+# Searches running at once on the pool, all tabs and agents together (the page's queue and the MCP tool's own bound):
+# one per core, at most 4 (8 at once on 2 cores ran 2-6x slower overall than 2 at a time); $TSEARCH_APP_CONCURRENCY
+# overrides.
+CONCURRENCY = envvars.whole("TSEARCH_APP_CONCURRENCY", max(1, min(4, os.cpu_count() or 1)), 1, 1024)
 
 
 class Slot(Loader):

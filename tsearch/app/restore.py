@@ -2,7 +2,7 @@
 evaluator, algorithm and its options, budget, steps, and every other setting of the form (`form.PAGE_SETTINGS`:
 seed, batch size, solver, final render steps, the drafts committed, ...) and model options.
 
-The controls that follow the model (`controls._model_controls`) are set for the run's model first, then given
+The controls that follow the model (`choices.model_controls`) are set for the run's model first, then given
 the run's own values, so pressing Run again repeats the loaded search. While this tab's search runs nothing
 changes: a running search's controls stay as it was started with.
 """
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import gradio as gr
 
-from tsearch.app import catalog, form, handlers
-from tsearch.app.controls import _model_controls
+from tsearch.app import catalog, form, timing
+from tsearch.app.choices import model_controls
 from tsearch.app.loaded import checked
 from tsearch.app.state import Session
 from tsearch.config import SETTINGS
 from tsearch.runs import load_run
 
-# the outputs of `_model_controls`, in its order (then each model option's field)
+# the outputs of `choices.model_controls`, in its order (then each model option's field)
 MODEL_CONTROLS = ("model_note", "prompt", "examples_column", "cls", "verifiers", "evaluator", "budget", "steps",
                   "estimate", "model_options_box")
 RUN_CONTROLS = ("model", "algorithm", *(name for name in form.PAGE_SETTINGS if name not in MODEL_CONTROLS))
@@ -38,11 +38,11 @@ def restore(c: dict, session: Session | None, baseline: bool = False) -> list:
         return keep
     try:
         config = checked(load_run(session.loaded_run_dir).config)
-    except (ValueError, OSError, gr.Error):   # `handlers.load` refused it already, naming the setting
+    except (ValueError, OSError, gr.Error):   # `files_tab.load` refused it already, naming the setting
         return keep
     if config is None:
         return keep
-    follow = list(_model_controls(config.model, config.budget, baseline))
+    follow = list(model_controls(config.model, config.budget, baseline))
     _own_values(follow, c, config, baseline)
     run = [config.model, config.algorithm] + [shown(name, getattr(config, name)) for name in RUN_CONTROLS[2:]]
     options = dict(config.options or {})
@@ -61,7 +61,7 @@ def shown(name: str, value):
 
 
 def _own_values(follow: list, c: dict, config: SearchConfig, baseline: bool) -> None:
-    """The run's values over the model's presets in `_model_controls`'s updates (in place)."""
+    """The run's values over the model's presets in `model_controls`'s updates (in place)."""
     at = {key: i for i, key in enumerate(MODEL_CONTROLS)}
     text = isinstance(config.condition, str)
     if text:
@@ -73,8 +73,8 @@ def _own_values(follow: list, c: dict, config: SearchConfig, baseline: bool) -> 
     follow[at["budget"]] = gr.update(value=config.budget)
     if config.steps is not None:
         follow[at["steps"]] = gr.update(value=config.steps)
-    follow[at["estimate"]] = handlers.estimate(config.model, config.budget, config.condition if text else None,
-                                               None if text else config.condition, config.batch_size, baseline)
+    follow[at["estimate"]] = timing.estimate(config.model, config.budget, config.condition if text else None,
+                                             None if text else config.condition, config.batch_size, baseline)
     chosen = dict(config.model_options or {})
     for i, name in enumerate(c["model_option_inputs"], start=len(MODEL_CONTROLS)):
         if name in chosen:

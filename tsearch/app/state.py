@@ -19,6 +19,8 @@ from tsearch.events import (CandidateScored, FinalRendered, RoundDone, SearchDon
                             stored_value)
 
 PENDING_STOP_SECONDS = 120.0   # a Stop pressed while this tab's search waits in the queue stops it when it starts
+UPDATE_INTERVAL = 0.25   # seconds between page updates while a search runs (the last is always sent)
+CHART_INTERVAL = 1.0     # seconds between chart redraws: a browser redraws a big plotly chart far slower than text
 
 
 class Throttle:
@@ -33,6 +35,13 @@ class Throttle:
             self.last = now
             return True
         return False
+
+
+class Pace:
+    """When to update the page: text and gallery every `UPDATE_INTERVAL` s, the chart every `CHART_INTERVAL` s."""
+
+    def __init__(self):
+        self.page, self.chart = Throttle(UPDATE_INTERVAL), Throttle(CHART_INTERVAL)
 
 
 class RunHandle:

@@ -1,8 +1,9 @@
 """The page: model, prompt, Run and Stop at the top, settings on the left, the live search on the right;
 `build_demo()` returns the Blocks.
 
-Layout and wiring only; the work is in handlers.py. Every choice the page offers (models,
-verifiers, algorithms, their options and explanations) is read from the registries by catalog.py.
+Layout and wiring only; the work is in each tab's handlers (handlers.py for Search, compare.py, files_tab.py,
+arena_tab.py). Every choice the page offers (models, verifiers, algorithms, their options and explanations) is
+read from the registries by catalog.py.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ import os
 
 import gradio as gr
 
-from tsearch import envvars
-from tsearch.app import (a11y, axis, catalog, charts, choices, compare, compare_estimate, density, form, handlers,
-                         lineage_view, numbers, restore, views)
-from tsearch.app.compare_table import DATATYPES, HEADERS
-from tsearch.app.controls import (DEFAULT_ALGORITHM, _controls, _model_controls,  # noqa: F401 (tests read them here)
-                                  _model_option_updates, _run_bar)
+from tsearch.app import (a11y, axis, catalog, charts, choices, compare, compare_estimate, density, files_tab, form,
+                         handlers, lineage_view, numbers, restore, timing, views)
 from tsearch.app.arena_tab import arena_tab
+from tsearch.app.compare_table import DATATYPES, HEADERS
 from tsearch.app.contain import contain
+from tsearch.app.controls import _controls, _run_bar
+from tsearch.app.pool import CONCURRENCY, POOL
 from tsearch.app.state import Session
 from tsearch.registry import Unavailable
 from tsearch.search import ALGORITHMS
@@ -39,9 +39,6 @@ guidance makes two passes per step). The chart shows the best score so far again
 evaluator, never told to the search, shows whether the image improved or only the verifier's opinion of it.
 """
 from tsearch.app.style import HEAD, SHOW_RESULT  # noqa: E402  (the page's CSS and script: tsearch/app/style.py)
-# Searches running at once, all tabs together: one per core, at most 4 (8 at once on 2 cores ran 2-6x slower
-# overall than 2 at a time); $TSEARCH_APP_CONCURRENCY overrides.
-CONCURRENCY = envvars.whole("TSEARCH_APP_CONCURRENCY", max(1, min(4, os.cpu_count() or 1)), 1, 1024)
 
 
 def _busy(session: Session | None, run: str, compare: str) -> tuple:
@@ -86,7 +83,7 @@ def _provide(model) -> str:
         description = f"the {type(model).__name__} model handed to build_demo, already loaded"
     else:
         raise ValueError(f"model: give a registered name, a loaded diffusers pipeline or a tsearch Model; got {model!r}")
-    handlers.POOL.add(name, adapter, description)
+    POOL.add(name, adapter, description)
     return name
 
 
@@ -101,16 +98,16 @@ def _opening(model, budget: int | None) -> tuple[str, str, dict, catalog.Preset]
             raise ValueError(f"model {model!r} is unknown or unavailable here; available: {', '.join(usable)}")
         start, fallback = model, ""
     try:
-        info = handlers.describe(start)
+        info = POOL.describe(start)
     except (ValueError, Unavailable, OSError) as error:   # listed as available, yet it would not load
         if model is not None or start == "gmm":
             raise
         fallback = f"The `{start}` model could not be loaded here ({error}), so the app opened on `gmm`."
-        start, info = "gmm", handlers.describe("gmm")
+        start, info = "gmm", POOL.describe("gmm")
     preset = catalog.preset(start)
     if budget is not None:
         preset = dataclasses.replace(preset, budget=int(budget))
-    handlers.warm(start)   # model and preset verifiers loaded now, so the first Run shows a candidate in seconds
+    catalog.warm(start)   # model and preset verifiers loaded now, so the first Run shows a candidate in seconds
     return start, fallback, info, preset
 
 
@@ -132,7 +129,7 @@ def _results() -> dict:
                     r["best_card"] = gr.Markdown("", label="Best sample", elem_id="best-card")
                 with gr.Column(scale=2, min_width=300), gr.Tabs(elem_id="chart-tabs"):
                     with gr.Tab("Compute vs score", id="chart-tab") as r["chart_tab"]:
-                        r["chart"] = gr.Plot(handlers.plot(charts.empty_figure()), label="Compute vs score",
+                        r["chart"] = gr.Plot(charts.plot(charts.empty_figure()), label="Compute vs score",
                                              elem_id="chart")
                         r["chart_text"] = gr.Markdown("", elem_id="chart-text")   # the chart in words (a11y)
                         r["cost"] = axis.cost_radio("cost-axis")   # the chart's x axis (tsearch.app.axis), under it
@@ -284,17 +281,17 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
                      outputs=[r["compare_status"], r["compare_chart"], r["compare_gallery"], r["compare_table"]],
                      concurrency_limit=CONCURRENCY, concurrency_id="search", show_progress="minimal")
     # the page's Compare says why it was refused in its status line; the API's is the same on a hidden button
-    compare_event = r["compare_button"].click(handlers.compare_page, api_visibility="private", **comparing)
-    gr.Button("compare (API)", visible=False).click(handlers.compare, api_name="compare", **comparing)
+    compare_event = r["compare_button"].click(compare.compare_page, api_visibility="private", **comparing)
+    gr.Button("compare (API)", visible=False).click(compare.compare, api_name="compare", **comparing)
     _after(compare_event, _idle, busy)
     _wire_views(demo, session, c, r)
-    r["export_button"].click(handlers.export, inputs_kwargs={"session": session}, outputs=r["export_file"],
+    r["export_button"].click(files_tab.export, inputs_kwargs={"session": session}, outputs=r["export_file"],
                              api_name="export")
     r["load_event"] = r["load_file"].upload(
-        handlers.load, inputs_kwargs={"file": r["load_file"], "session": session}, outputs=search_outputs,
+        files_tab.load, inputs_kwargs={"file": r["load_file"], "session": session}, outputs=search_outputs,
         api_name="load_run").then(lambda: gr.Tabs(selected="search"), outputs=r["tabs"], api_visibility="private")
     # .input: the user's choice (a loaded run's model, set by restore, keeps the run's own settings)
-    c["model"].input(_model_controls, inputs=[c["model"], c["budget"], c["baseline"]],
+    c["model"].input(choices.model_controls, inputs=[c["model"], c["budget"], c["baseline"]],
                      outputs=[c[k] for k in restore.MODEL_CONTROLS] + list(c["model_option_inputs"].values()),
                      api_visibility="private")
     choices.wire_choices(demo, c)   # the form's choices and notes follow the model and the algorithm
@@ -302,7 +299,7 @@ def _wire(demo: gr.Blocks, session: gr.State, c: dict, r: dict):
     c["algorithm"].change(lambda name: [gr.update(visible=key == name) for key in groups], inputs=c["algorithm"],
                           outputs=list(groups.values()), api_visibility="private")
     for trigger in (c["budget"].change, c["baseline"].change, demo.load):
-        trigger(handlers.estimate, inputs=[c[k] for k in ("model", "budget", "prompt", "cls", "batch_size",
+        trigger(timing.estimate, inputs=[c[k] for k in ("model", "budget", "prompt", "cls", "batch_size",
                                                           "baseline")],
                 outputs=c["estimate"], api_visibility="private")
     _wire_results(session, c, r, runs)

@@ -10,11 +10,9 @@ from __future__ import annotations
 import gradio as gr
 
 from tsearch.app import catalog
-from tsearch.config import DEFAULT_BATCH, MAX_BUDGET, SearchConfig
+from tsearch.config import MAX_BUDGET
 from tsearch.search import ALGORITHMS
 from tsearch.verifiers import VERIFIERS
-
-__all__ = ["DEFAULT_BATCH", "check_flag", "check_names", "check_options", "check_page_budget", "config_for"]
 
 
 def _known(kind: str, name, registry) -> str:
@@ -74,19 +72,6 @@ def check_options(options: dict) -> None:
     if unknown:
         raise gr.Error(f"unknown parameter(s) {', '.join(unknown)}; algorithm options are named "
                        f"<algorithm>_<option>, e.g. zero_order_lam")
-
-
-def config_for(model, conditioning: str, prompt, cls, verifiers, evaluator, algorithm, budget, steps, seed,
-               final_steps, batch_size, options: dict, model_values: dict | None = None) -> SearchConfig:
-    """The validated SearchConfig of one search from the controls; `conditioning` is the loaded model's ("text"/"class").
-
-    The names are checked here, then `form.build` validates the config once."""
-    from tsearch.app import form
-
-    model, verifiers, evaluator, algorithm = check_names(model, verifiers, evaluator, algorithm)
-    return form.build(model, conditioning, prompt=prompt, cls=cls, verifiers=verifiers, evaluator=evaluator,
-                      algorithm=algorithm, budget=budget, steps=steps, seed=seed, final_steps=final_steps,
-                      batch_size=batch_size, options=options, model_values=model_values)
 
 
 def check_page_budget(budget) -> None:

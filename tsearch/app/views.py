@@ -2,21 +2,20 @@
 the verdict against more steps. "Best" is `tsearch.app.best`'s, the one place it is derived.
 
 Images are the PNG files the run writes once per candidate; the gallery points at them instead of
-re-encoding pictures on every update, and holds the TOP + LATEST highest-scoring, not thousands.
+re-encoding pictures on every update, and holds the SHOWN highest-scoring, not thousands.
 """
 
 from __future__ import annotations
 
 from tsearch.app import best as best_lib
-from tsearch.app.charts import ranked_against
+from tsearch.app.charts import plot, ranked_against, run_figure
 from tsearch.app.state import LiveRun
 from tsearch.candidate import Candidate
 from tsearch.events import no_finite_score
 from tsearch.jsonio import finite
-from tsearch.recipes import recipe_text  # noqa: F401 (the card and tests read it here)
+from tsearch.recipes import recipe_text
 
-TOP = 8      # the gallery holds TOP + LATEST candidates, highest score first (TOP // 2 places kept for previews)
-LATEST = 8   # (named when the gallery also held the latest candidates; kept for callers that pass it)
+SHOWN = 16   # the gallery holds SHOWN candidates, highest score first (SHOWN // 4 places kept for previews)
 
 
 def fmt(value) -> str:
@@ -44,21 +43,21 @@ GALLERY_LABEL = ("Candidates, highest score first (finished samples, then ✎ dr
                  "not deliver, then ◇ previews: clean estimates of noisy states)")
 
 
-def gallery_rows(run: LiveRun, top: int = TOP, latest: int = LATEST) -> list[Candidate]:
-    """The `top + latest` highest-scoring deliverable samples, highest first (ties: earlier first), then the
-    highest-scoring drafts, then previews; the run's best is always among them (the steps baseline's latest
+def gallery_rows(run: LiveRun, shown: int = SHOWN) -> list[Candidate]:
+    """Up to `shown` candidates: the highest-scoring deliverable samples, highest first (ties: earlier first), then
+    the highest-scoring drafts, then previews; the run's best is always among them (the steps baseline's latest
     may not score highest), in its place in that order."""
     scored = [c for c in run.candidates if finite(c.score) is not None and c.image_path]
     order = lambda c: (-c.score, c.id)   # noqa: E731
     finished = sorted((c for c in scored if c.deliverable), key=order)
     previews = (sorted((c for c in scored if c.finished and c.draft), key=order)
                 + sorted((c for c in scored if not c.finished), key=order))
-    room = top + latest - min(len(previews), top // 2)   # previews, when there are any, get a few places
-    shown = finished[:room]
+    room = shown - min(len(previews), shown // 4)   # previews, when there are any, get a few places
+    rows = finished[:room]
     winner = best_lib.best(run)
-    if winner is not None and winner.image_path and shown and winner not in shown:
-        shown = sorted(shown[:-1] + [winner], key=order)
-    return shown + previews[:top + latest - len(shown)]
+    if winner is not None and winner.image_path and rows and winner not in rows:
+        rows = sorted(rows[:-1] + [winner], key=order)
+    return rows + previews[:shown - len(rows)]
 
 
 def gallery(run: LiveRun) -> list[tuple[str, str]]:
@@ -200,3 +199,28 @@ def verdict(run: LiveRun, baseline: LiveRun) -> str:
     for name in run.evaluators[:1]:
         text += f"; held-out {name} {fmt(mine.evals.get(name))} vs {fmt(theirs.evals.get(name))}"
     return text
+
+
+def search_view(run: LiveRun, baseline: LiveRun | None = None, note: str = "", chart: bool = True,
+                cost: str = "nfe") -> tuple:
+    """The Search tab's update of a run (and the more-steps baseline after it): (status, best image, best card,
+    chart, gallery, details), the chart left as it is (gr.skip()) when `chart` is False."""
+    import gradio as gr
+
+    from tsearch.app.evidence import boxed
+
+    figure = plot(run_figure(run, baseline, cost)) if chart else gr.skip()
+    status = status_line(run, note)
+    if baseline is not None and baseline.running:
+        status = (f"Search done: {run.nfe_spent} NFEs in {run.elapsed:.1f} s. Now the more-steps baseline "
+                  f"(one noise, more steps): {status_line(baseline)}")
+    elif baseline is not None and baseline.stopped:
+        status = (f"Stopped during the more-steps baseline ({len(baseline.candidates)} of its samples kept). "
+                  f"The search before it: {status_line(run)}")
+    elif baseline is not None and baseline.candidates:
+        status = f"{status} · {verdict(run, baseline)}"
+    card = best_card(run)
+    if baseline is not None and not baseline.running and baseline_line(baseline):
+        card += "\n\n" + baseline_line(baseline)   # its image is beside the best once the Run ends
+    best = boxed(run, best_path(run))   # atom-judging verifiers: the detected boxes drawn over it
+    return (status, best, card, figure, gallery(run), summary(run))

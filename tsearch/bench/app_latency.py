@@ -110,14 +110,15 @@ def default_run(name: str, algorithm: str, baseline: bool) -> tuple[float, int]:
 
 def _setup(args):
     """The app's slot, the request the app would get, and the same search as a config for the engine alone."""
-    from tsearch.app import catalog, handlers
-    from tsearch.app.ui import DEFAULT_ALGORITHM
-    from tsearch.app.validate import DEFAULT_BATCH, config_for
+    from tsearch.app import catalog, form
+    from tsearch.app.pool import POOL
+    from tsearch.app.validate import check_names
+    from tsearch.config import DEFAULT_BATCH
     from tsearch.search import Costs
 
-    algorithm = args.algorithm or DEFAULT_ALGORITHM
+    algorithm = args.algorithm or catalog.DEFAULT_ALGORITHM
     batch = args.batch_size or DEFAULT_BATCH
-    slot = served(handlers.POOL, args.model, args.dtype)
+    slot = served(POOL, args.model, args.dtype)
     args.steps = args.steps or slot.model.default_steps
     verifier = args.verifier or catalog.preset(args.model).verifiers[0]
     cost = Costs(slot.model.default_solver, slot.model.nfe_per_eval).full(args.steps)
@@ -125,8 +126,10 @@ def _setup(args):
     prompt = None if args.cls is not None else args.prompt
     request = dict(model=args.model, prompt=prompt, cls=args.cls, verifiers=[verifier], algorithm=algorithm, budget=budget,
                    steps=args.steps, seed=0, batch_size=batch)
-    config = config_for(args.model, slot.model.conditioning, prompt, args.cls, [verifier], None, algorithm, budget,
-                        args.steps, 0, None, batch, {})
+    model, verifiers, evaluator, algorithm = check_names(args.model, [verifier], None, algorithm)
+    config = form.build(model, slot.model.conditioning, prompt=prompt, cls=args.cls, verifiers=verifiers,
+                        evaluator=evaluator, algorithm=algorithm, budget=budget, steps=args.steps, seed=0,
+                        batch_size=batch)
     return slot, request, config, cost
 
 

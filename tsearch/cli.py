@@ -214,9 +214,12 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("arena", "sweep", "report"):   # their own flags: tsearch.arena, tsearch.sweep
         from tsearch.arena.cli import main as main_arena
+        from tsearch.arena.plan_cli import main as main_plan
         from tsearch.sweep.cli import main_report, main_sweep
 
         command = {"arena": main_arena, "sweep": main_sweep, "report": main_report}[argv[0]]
+        if argv[:2] == ["arena", "plan"]:   # the compute planner, with flags of its own
+            command, argv = main_plan, argv[1:]
         try:
             return command(argv[1:])
         except SystemExit as exit_:   # their parsers' errors (already printed, one line) or --help: a status

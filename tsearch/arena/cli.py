@@ -232,10 +232,6 @@ def run_cells(args, spec: dict, sweep) -> tuple:
 def main(argv=None) -> int:
     from tsearch.sweep.cli import print_error
 
-    if argv and argv[0] == "plan":   # the compute planner: its own flags (tsearch.arena.plan_cli)
-        from tsearch.arena.plan_cli import main as main_plan
-
-        return main_plan(argv[1:])
     args = parse(argv)
     try:
         check(args)

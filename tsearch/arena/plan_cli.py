@@ -36,11 +36,13 @@ def parse(argv) -> argparse.Namespace:
     p.add_argument("--captions", type=whole(1, 10**4), default=48, help="captions of the split (default 48)")
     p.add_argument("--seeds", type=whole(1, 100), default=2, help="search seeds per caption (default 2)")
     p.add_argument("--draw-seed", type=whole(0, MAX_SEED - 1), default=0, help="draws the split's captions")
-    p.add_argument("--models", nargs="+", choices=sorted(MODELS), default=list(plan_grid.MODELS),
-                   help="models of the grid; the first is the reference of the equal-FLOPs top")
+    p.add_argument("--models", nargs="+", choices=[m for m in MODELS if m.startswith("shapes")], metavar="MODEL",
+                   default=list(plan_grid.MODELS), help="the shapes world's models (its oracle judges them); the "
+                   "first is the reference of the equal-FLOPs top (default shapes shapes-distilled shapes-small)")
     p.add_argument("--steps", type=whole(1, 1000), nargs="+", default=list(plan_grid.STEPS),
                    help="steps per candidate (default 4 6 10 20)")
     p.add_argument("--verifiers", nargs="+", choices=sorted(VERIFIERS), default=list(plan_grid.VERIFIERS),
+                   metavar="VERIFIER",
                    help="verifiers each candidate is scored by (default shapes-clip shapes-parts)")
     p.add_argument("--top", type=whole(1, 10**4), default=8,
                    help="the grid's FLOPs: this many candidates of the first model at --reference-steps (default 8)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tsearch.sampling import solver_nfes
-from tsearch.search import Costs, make_algorithm
+from tsearch.search import Costs, fit_budget
 
 MOST_TRIED = 10**9   # the search for an algorithm's least budget gives up here (SearchConfig's MAX_BUDGET)
 
@@ -43,7 +43,7 @@ def least_budget(algorithm: str, facts: Facts, steps: int, options: dict | None 
     MOST_TRIED does, or the options themselves are refused (the form says why when Run is pressed)."""
     def accepts(budget: int) -> bool:
         try:
-            make_algorithm(algorithm, budget, facts.costs, steps, 0, **(options or {}))
+            fit_budget(algorithm, budget, facts.costs, steps, 0, **(options or {}))   # the one budget check
         except (ValueError, TypeError):
             return False
         return True

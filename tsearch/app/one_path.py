@@ -4,7 +4,7 @@ A validated config (`form.build`) is `prepared`: the pool lends the model (loade
 agents), `tsearch.api.plan_for` plans it (no second validation), and on ZeroGPU a batch must fit one GPU call.
 `drive` then runs it in a run folder of its own (`api.planned`: its own plan over the prepared plan's model and
 scorers, nothing loaded again), feeding the search's events (`api.search_events`) into a `LiveRun` and
-yielding page updates as `pace` (handlers.Pace) allows; Stop, a cancelled job and an error end it with
+yielding page updates as `pace` (state.Pace) allows; Stop, a cancelled job and an error end it with
 everything found kept.
 """
 

@@ -46,6 +46,29 @@ def timed(events) -> dict:
     return {"first": first, "total": total, "ratio": first / (total / len(rows)), "rows": rows}
 
 
+def lone_row(plan, batch_size: int, reps: int = 9) -> float | None:
+    """One network call on one sample unpadded, over one sample's part of a padded call of `batch_size` (the
+    median of `reps` interleaved pairs): the floor of the first candidate's ratio is about c r / (r + c), with
+    c candidates. None for a model that does not pad its calls."""
+    from tsearch.models.invariant import unpadded
+
+    model = plan.model
+    if (getattr(model, "micro_batch", None) or 1) <= 1:
+        return None
+    cond, sigma = model.encode(plan.condition), model.sigma_at(0.5)
+    x = torch.randn(batch_size, *model.noise_shape, generator=torch.Generator().manual_seed(0))
+    ratios = []
+    for _ in range(reps + 1):
+        started = time.perf_counter()
+        with unpadded():
+            model.forward_x0(x[:1], cond, sigma)
+        alone = time.perf_counter() - started
+        started = time.perf_counter()
+        model.forward_x0(x, cond, sigma)
+        ratios.append(alone / ((time.perf_counter() - started) / batch_size))
+    return statistics.median(ratios[1:])   # the first pair warms up
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m tsearch.bench first-candidate", description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="shapes", choices=sorted(DEFAULTS))
@@ -71,6 +94,7 @@ def main(argv=None) -> dict:
     for rep in range(args.reps):
         for name, start in (ways.items() if rep % 2 == 0 else reversed(ways.items())):   # interleaved, alternating
             results[name].append(timed(start()))
+    row = lone_row(probe, args.batch_size)
     every = [r["rows"] for runs in results.values() for r in runs]
     same = len({tuple(row[:3] for row in rows) for rows in every}) == 1
     bitwise = sum(len({rows[i][3] for rows in every}) == 1 for i in range(len(every[0]))) if same else 0
@@ -81,7 +105,7 @@ def main(argv=None) -> dict:
           f"interleaved; {cpu}, {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} thread(s)")
     summary = {"model": args.model, "candidates": args.candidates, "batch_size": args.batch_size,
                "threads": torch.get_num_threads(), "cpu": cpu, "same_candidates": same, "scores_bitwise_equal": bitwise,
-               "largest_score_difference": drift, "ways": {}}
+               "largest_score_difference": drift, "lone_row_over_share": row, "ways": {}}
     for name, runs in results.items():
         ratio = statistics.median(r["ratio"] for r in runs)
         first = statistics.median(r["first"] for r in runs)
@@ -91,6 +115,9 @@ def main(argv=None) -> dict:
         ratios = ", ".join(f"{r['ratio']:.2f}" for r in runs)
         print(f"  {name:26s} first candidate at {ratio:.2f}x one candidate's share "
               f"(median first {first:.3f} s of {total:.3f} s; ratios {ratios})")
+    if row is not None:
+        print(f"  one sample's network call unpadded costs {row:.2f}x its share of a padded batch of {args.batch_size} "
+              f"(the floor of the first candidate's ratio: {args.candidates * row / (row + args.candidates):.2f}x)")
     print(f"  same candidates, recipes (but the unpadded mark) and NFEs both ways: {same}; scores equal to the bit: "
           f"{bitwise} of {len(every[0])}, the largest difference {drift if drift is None else f'{drift:.2g}'}")
     print(jsonio.dumps(summary))

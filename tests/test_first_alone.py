@@ -192,3 +192,22 @@ def test_the_stream_and_the_cli_send_the_first_candidate_alone_and_search_keeps_
                  "--algorithm", "random", "--steps", "4"]) == 0
     api.search(config())
     assert seen == [True, True, False]   # watched: the stream, the CLI's progress; the end only: search()
+
+
+@pytest.mark.parametrize("solver", ["euler", "dpmpp-2m"])
+def test_holding_the_autocast_open_over_an_interval_changes_no_bit(solver, monkeypatch):
+    """`interval()` (shapes, digits) casts the weights once an interval, not once a call: the same bits, padded
+    or unpadded, so runs written before regenerate as they did."""
+    from tsearch.recipes import Counter, apply_ops, flow_ops, start_states
+    from tsearch.search.base import Gaussian, Integrate
+
+    model = shapes_plan("random").model
+    cond = model.encode(CAPTION)
+    for alone in (True, False):
+        ops = [(Gaussian(seed), Integrate(1.0, 0.4, 2, unpadded=alone)) for seed in range(1 if alone else 3)]
+        x = start_states(model, ops)
+        held = apply_ops(model, cond, x, [flow_ops(o) for o in ops], solver, Counter())[0]
+        with monkeypatch.context() as patch:
+            patch.delattr(type(model), "interval")
+            per_call = apply_ops(model, cond, x, [flow_ops(o) for o in ops], solver, Counter())[0]
+        assert torch.equal(held, per_call)

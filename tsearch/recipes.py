@@ -8,6 +8,7 @@ counter passed in, so a model instance carries no state of any search.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Sequence
 
@@ -91,7 +92,8 @@ def apply_ops(model, cond, x: torch.Tensor, op_rows: Sequence[Sequence[Op]], sol
                 callback = lambda i, s, x0, node=node: captured.setdefault("x0", x0) if i == node else None  # noqa: E731
             # each interval is one solver call: a multistep solver starts a fresh history here; an interval
             # marked unpadded runs its network calls without a padded model's padding (tsearch.models.invariant)
-            with unpadded(op.unpadded):
+            # (a model may hold a context open over the interval's calls: `interval`, e.g. its autocast)
+            with unpadded(op.unpadded), getattr(model, "interval", contextlib.nullcontext)():
                 x = SOLVERS[solver](x0_fn, x, sigmas, callback, view=model.parameterization)
         else:
             fresh = torch.stack([noise_lib.gaussian(model.noise_shape, o.seed) for o in column]).to(x.device)

@@ -46,27 +46,28 @@ def timed(events) -> dict:
     return {"first": first, "total": total, "ratio": first / (total / len(rows)), "rows": rows}
 
 
-def lone_row(plan, batch_size: int, reps: int = 9) -> float | None:
-    """One network call on one sample unpadded, over one sample's part of a padded call of `batch_size` (the
-    median of `reps` interleaved pairs): the floor of the first candidate's ratio is about c r / (r + c), with
-    c candidates. None for a model that does not pad its calls."""
-    from tsearch.models.invariant import unpadded
+def lone_row(plan, batch_size: int, reps: int = 5) -> float | None:
+    """One sample's integration (the run's steps) on one unpadded row, over one sample's part of the same
+    integration of a padded batch of `batch_size` (the median of `reps` interleaved pairs, after one to warm up):
+    r, whence the floor of the first candidate's ratio, about c r / (r + c) with c candidates. None for a model
+    that does not pad its calls."""
+    from tsearch import recipes
+    from tsearch.search.base import Gaussian, Integrate
 
     model = plan.model
     if (getattr(model, "micro_batch", None) or 1) <= 1:
         return None
-    cond, sigma = model.encode(plan.condition), model.sigma_at(0.5)
-    x = torch.randn(batch_size, *model.noise_shape, generator=torch.Generator().manual_seed(0))
-    ratios = []
-    for _ in range(reps + 1):
+    cond, solver = model.encode(plan.condition), plan.config.solver or model.default_solver
+
+    def seconds(rows: int, alone: bool) -> float:
+        ops = [(Gaussian(seed), Integrate(1.0, 0.0, plan.steps, unpadded=alone)) for seed in range(rows)]
+        x = recipes.start_states(model, ops)
         started = time.perf_counter()
-        with unpadded():
-            model.forward_x0(x[:1], cond, sigma)
-        alone = time.perf_counter() - started
-        started = time.perf_counter()
-        model.forward_x0(x, cond, sigma)
-        ratios.append(alone / ((time.perf_counter() - started) / batch_size))
-    return statistics.median(ratios[1:])   # the first pair warms up
+        recipes.apply_ops(model, cond, x, [recipes.flow_ops(o) for o in ops], solver, recipes.Counter())
+        return time.perf_counter() - started
+
+    ratios = [seconds(1, True) / (seconds(batch_size, False) / batch_size) for _ in range(reps + 1)]
+    return statistics.median(ratios[1:])
 
 
 def main(argv=None) -> dict:
@@ -116,7 +117,7 @@ def main(argv=None) -> dict:
         print(f"  {name:26s} first candidate at {ratio:.2f}x one candidate's share "
               f"(median first {first:.3f} s of {total:.3f} s; ratios {ratios})")
     if row is not None:
-        print(f"  one sample's network call unpadded costs {row:.2f}x its share of a padded batch of {args.batch_size} "
+        print(f"  one sample integrated alone, unpadded, costs {row:.2f}x its share of a padded batch of {args.batch_size} "
               f"(the floor of the first candidate's ratio: {args.candidates * row / (row + args.candidates):.2f}x)")
     print(f"  same candidates, recipes (but the unpadded mark) and NFEs both ways: {same}; scores equal to the bit: "
           f"{bitwise} of {len(every[0])}, the largest difference {drift if drift is None else f'{drift:.2g}'}")

@@ -132,6 +132,25 @@ def test_on_a_padded_model_the_first_candidate_runs_unpadded_and_every_candidate
         assert candidate.score == pytest.approx(other.score, rel=1e-5, abs=1e-6)
 
 
+def test_the_commit_of_an_unpadded_first_draft_is_padded_and_regenerates_bit_for_bit():
+    """Draft-then-commit re-renders a draft's noise in a fresh integration: unmarked, padded, exact."""
+    from tsearch.models import shapes
+    from tsearch.regenerate import regenerate_tensor
+
+    ok, reason = shapes.available()
+    if not ok:
+        pytest.skip(reason)
+    seen = Seen()
+    plan = prepare(SearchConfig(model="shapes", condition=CAPTION, verifiers=("shapes-clip",), evaluators=(seen,),
+                                budget=3 * 4 + 3 * 8, steps=1, final_steps=2, final_top=3, batch_size=8, seed=1,
+                                options={"per_round": 3}))
+    made = [e.candidate for e in engine.run(plan, first_alone=True) if isinstance(e, CandidateScored)]
+    commits = made[3:]
+    assert marked(made[0]) and 0 in {c.parent for c in commits} and not any(marked(c) for c in commits)
+    for candidate, image in zip(made, seen.images):
+        assert torch.equal(regenerate_tensor(plan.model, CAPTION, candidate.recipe, plan.config.solver), image)
+
+
 def test_a_recipe_marked_unpadded_replays_with_one_unpadded_row():
     """What regeneration reads: the mark in the row, written only where set, replayed unpadded."""
     from tsearch.recipes import recipe_text, regenerate_state

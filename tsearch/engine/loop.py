@@ -67,15 +67,10 @@ def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
     False denoises each batch whole.
     `overlap`: decode and score batch i on a worker thread (its own CUDA stream) while batch i+1 is
     denoised (`tsearch.engine.overlap`); None: on CUDA devices only. The results are the same either way.
-    `first_alone`: the search's first candidate is a batch of its own, before the calibration, so its image
-    comes after one candidate's network calls, not after the first whole batch. On a model that pads every call
-    to a fixed micro-batch (`tsearch.models.invariant`) it runs one row unpadded, and its recipe's integrations
-    say so (`Integrate.unpadded`): regeneration and every descendant's replay run them the same way, so each
-    candidate still regenerates bit for bit. Every search someone watches asks for it (`tsearch.api.watched`:
-    the API's stream, the CLI's progress; the app and its MCP tool in `handlers.drive`). The search is the same
-    either way (candidates, recipes but for that mark, NFEs, the images of all candidates that do not pass
-    through the first); the first candidate's bits, and scores of a verifier that is not batch invariant, may
-    differ in the last bits.
+    `first_alone`: the search's first candidate is a batch of its own, before the calibration, so its image comes
+    after one candidate's compute; on a model that pads its calls, one row unpadded, marked so in its recipe for
+    exact replays (`Integrate.unpadded`; docs/compute.md says what differs). Every watched search asks for it
+    (`tsearch.api.watched`: the API's stream, the CLI's progress; the app and MCP in `handlers.drive`).
     `on_summary(summary)` is called with the run's Summary however it ends, an interrupt or a closed generator
     included (which yield no SearchDone), so a caller reports the engine's own best rather than its last RoundDone.
     """

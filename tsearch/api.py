@@ -192,10 +192,11 @@ def stream(config: SearchConfig | None = None, *, out: str | None = None, should
 def watched(plan: engine.Plan, should_stop=None, verifier_timeout: float | None = None,
             on_summary=None) -> Iterator[Any]:
     """The events of a search someone watches as it runs (the API's stream, the CLI's progress): its first
-    candidate goes through the model alone (`search_events(first_alone=True)`: one micro-batch of a model that
-    pads to one), so it comes after about one candidate's compute rather than the first whole batch; the
-    candidates, their scores and NFEs are the same as without it. `search`, sweeps and benchmarks, which
-    only read the end, keep whole batches."""
+    candidate goes through the model alone (`search_events(first_alone=True)`: one unpadded row on a model that
+    pads its calls, marked in its recipe so it regenerates exactly), so it comes after about one candidate's
+    compute rather than the first whole batch. The candidates, recipes (but for the mark) and NFEs are the same
+    as without it; the first candidate's last bits may differ (docs/compute.md). `search`, sweeps and
+    benchmarks, which only read the end, keep whole batches."""
     return search_events(plan, should_stop=should_stop, verifier_timeout=verifier_timeout, first_alone=True,
                          on_summary=on_summary)
 

@@ -8,6 +8,7 @@ counter passed in, so a model instance carries no state of any search.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Sequence
 
@@ -16,6 +17,7 @@ import torch
 from PIL import Image
 
 from tsearch import noise as noise_lib
+from tsearch.models.invariant import unpadded
 from tsearch.sampling import SOLVERS
 from tsearch.search.base import CoarseNoise, Crossover, Gaussian, Integrate, Neighbour, NOISE_OPS, Op, Proposal, Renoise
 
@@ -88,19 +90,30 @@ def apply_ops(model, cond, x: torch.Tensor, op_rows: Sequence[Sequence[Op]], sol
                 target = model.sigma_at(capture_t)
                 node = int((sigmas[:-1] - target).abs().argmin())
                 callback = lambda i, s, x0, node=node: captured.setdefault("x0", x0) if i == node else None  # noqa: E731
-            # each interval is one solver call: a multistep solver starts a fresh history here
-            x = SOLVERS[solver](x0_fn, x, sigmas, callback, view=model.parameterization)
+            # each interval is one solver call: a multistep solver starts a fresh history here; an interval
+            # marked unpadded runs its network calls without a padded model's padding (tsearch.models.invariant)
+            # (a model may hold a context open over the interval's calls: `interval`, e.g. its autocast)
+            with unpadded(op.unpadded), getattr(model, "interval", contextlib.nullcontext)():
+                x = SOLVERS[solver](x0_fn, x, sigmas, callback, view=model.parameterization)
         else:
             fresh = torch.stack([noise_lib.gaussian(model.noise_shape, o.seed) for o in column]).to(x.device)
             x = model.renoise(x, model.sigma_at(op.t_from), model.sigma_at(op.t_to), fresh)
     return x, captured.get("x0")
 
 
-def scored_images(model, cond, x: torch.Tensor, t_end: float, counter: Counter) -> torch.Tensor:
-    """What a verifier sees: the decoded sample, or the decoded one-step clean estimate above t = 0."""
+def scored_images(model, cond, x: torch.Tensor, t_end: float, counter: Counter, alone: bool = False) -> torch.Tensor:
+    """What a verifier sees: the decoded sample, or the decoded one-step clean estimate above t = 0 (unpadded
+    with `alone`, as the interval that ended there: `ends_unpadded`)."""
     if t_end > 0.0:
-        x = counter.x0_fn(model, cond)(x, model.sigma_at(t_end))
+        with unpadded(alone):
+            x = counter.x0_fn(model, cond)(x, model.sigma_at(t_end))
     return model.decode(x)
+
+
+def ends_unpadded(ops: Sequence[Op]) -> bool:
+    """Whether the ops' last integration ran unpadded, so the clean estimate that scores its state does too."""
+    last = [op for op in ops if isinstance(op, Integrate)]
+    return bool(last) and last[-1].unpadded
 
 
 def denoise(model, cond, x: torch.Tensor, sigmas: torch.Tensor, solver: str | None = None,
@@ -121,7 +134,8 @@ def regenerate_state(model, cond, recipe: Sequence[Op], solver: str, counter: Co
 
 def structure(proposal: Proposal) -> tuple:
     """Proposals with equal structure can share one batch."""
-    flow = tuple((type(op).__name__, op.t_from, op.t_to, getattr(op, "steps", 0)) for op in flow_ops(proposal.ops))
+    flow = tuple((type(op).__name__, op.t_from, op.t_to, getattr(op, "steps", 0), getattr(op, "unpadded", False))
+                 for op in flow_ops(proposal.ops))
     return (proposal.start is None, flow)
 
 
@@ -164,7 +178,8 @@ def recipe_text(recipe) -> str:
         elif kind == "neighbour":
             parts.append(f"neighbour(cos={op['cos']:g}, seed={op['seed']})")
         elif kind == "integrate":
-            parts.append(f"integrate({op['t_from']:g}→{op['t_to']:g}, {op['steps']} steps)")
+            alone = ", unpadded" if op.get("unpadded") else ""
+            parts.append(f"integrate({op['t_from']:g}→{op['t_to']:g}, {op['steps']} steps{alone})")
         elif kind == "renoise":
             parts.append(f"renoise({op['t_from']:g}→{op['t_to']:g}, seed={op['seed']})")
         elif kind == "crossover":
@@ -176,5 +191,5 @@ def recipe_text(recipe) -> str:
     return " → ".join(parts)
 
 
-__all__ = ["Counter", "apply_ops", "final_render_ops", "flow_ops", "is_draft", "noise_ops", "recipe_text",
+__all__ = ["Counter", "apply_ops", "ends_unpadded", "final_render_ops", "flow_ops", "is_draft", "noise_ops", "recipe_text",
            "regenerate_state", "scored_images", "start_noise", "start_states", "structure", "to_pil"]

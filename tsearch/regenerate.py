@@ -17,7 +17,8 @@ def regenerate_tensor(model, condition, recipe_rows, solver: str | None = None) 
     cond = model.encode(condition)
     counter = recipes.Counter()
     x = recipes.regenerate_state(model, cond, recipe, solver, counter)
-    return recipes.scored_images(model, cond, x, t_end(recipe), counter)[0].float()
+    # an interval marked unpadded (a watched search's first candidate) replays unpadded, in apply_ops and here
+    return recipes.scored_images(model, cond, x, t_end(recipe), counter, recipes.ends_unpadded(recipe))[0].float()
 
 
 def regenerate_candidate(run_dir: str, candidate_id: int, model=None, device: str | None = None):

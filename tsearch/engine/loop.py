@@ -67,10 +67,10 @@ def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
     False denoises each batch whole.
     `overlap`: decode and score batch i on a worker thread (its own CUDA stream) while batch i+1 is
     denoised (`tsearch.engine.overlap`); None: on CUDA devices only. The results are the same either way.
-    `first_alone`: the search's first candidate is a batch of its own (one micro-batch of a model that pads
-    to one), before the calibration, so its image comes after one network call per step, not after the
-    first whole batch. Every search someone watches asks for it (`tsearch.api.watched`: the API's stream, the
-    CLI's progress; the app and its MCP tool in `handlers.drive`). The results are the same either way.
+    `first_alone`: the search's first candidate is a batch of its own, before the calibration, so its image comes
+    after one candidate's compute; on a model that pads its calls, one row unpadded, marked so in its recipe for
+    exact replays (`Integrate.unpadded`; docs/compute.md says what differs). Every watched search asks for it
+    (`tsearch.api.watched`: the API's stream, the CLI's progress; the app and MCP in `handlers.drive`).
     `on_summary(summary)` is called with the run's Summary however it ends, an interrupt or a closed generator
     included (which yield no SearchDone), so a caller reports the engine's own best rather than its last RoundDone.
     """

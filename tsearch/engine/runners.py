@@ -59,10 +59,11 @@ def score_batch(model, cond, condition, verifiers, evaluators, batch: Batch, den
                 to_cpu: bool = False) -> Scored:
     """The scoring half: decode each chunk (a one-step estimate first above t = 0), then verify."""
     counter, images, references = denoised.counter, [], []
+    alone = bool(batch.ops) and recipes.ends_unpadded(batch.ops[0])   # a first candidate sent alone, unpadded
     for x, early in zip(denoised.states, denoised.early):
         if early is not None:
             references.append(model.decode(early).float())
-        images.append(recipes.scored_images(model, cond, x, batch.t_end, counter).float())
+        images.append(recipes.scored_images(model, cond, x, batch.t_end, counter, alone).float())
     x, images = torch.cat(denoised.states), torch.cat(images)
     reference = torch.cat(references) if references else None
     tv = time.perf_counter()

@@ -10,6 +10,7 @@ number of rows of one denoiser call.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any, Callable
 
 import torch
@@ -19,7 +20,7 @@ from tsearch.candidate import Candidate, Scores
 from tsearch.engine.records import Accounted, Batch, Plan, Scored
 from tsearch.recipes import Counter, to_pil
 from tsearch.runs import RunWriter
-from tsearch.search.base import Algorithm, Proposal, op_to_dict
+from tsearch.search.base import Algorithm, Integrate, Proposal, op_to_dict
 from tsearch.verifiers.deadline import Caller, VerifierError
 from tsearch.verifiers.ensemble import MeanRank
 
@@ -60,8 +61,8 @@ class RunState:
 
     def start_round(self, proposals: list[Proposal]) -> list[list[Proposal]]:
         """The round's groups: proposals of equal structure together, at most batch_size each (with
-        `first_alone`, the search's first proposal in a group of its own, so its image comes first; a model
-        that pads every call to a fixed micro-batch gets that many, which cost no more than one)."""
+        `first_alone`, the search's first proposal in a group of its own, so its image comes first; on a model
+        that pads every call to a fixed micro-batch it runs unpadded, one row, and its recipe says so)."""
         plan = self.plan
         planned = sum(plan.costs.of(p) for p in proposals)
         if self.counter.nfe + planned > plan.budget - plan.final_reserve:
@@ -76,10 +77,10 @@ class RunState:
             by_structure[recipes.structure(proposal)].append(proposal)
         size = plan.config.batch_size
         groups = [g[i:i + size] for g in by_structure.values() for i in range(0, len(g), size)]
-        first = max(1, getattr(plan.model, "micro_batch", None) or 1)
-        if self.first_alone and self.count == 0 and not self.alone and len(groups[0]) > first:
-            self.alone = tuple(p.id for p in groups[0][:first])
-            groups[:1] = [groups[0][:first], groups[0][first:]]
+        if self.first_alone and self.count == 0 and not self.alone:
+            first = _unpadded(groups[0][0]) if (getattr(plan.model, "micro_batch", None) or 1) > 1 else groups[0][0]
+            self.alone = (first.id,)
+            groups[:1] = [[first], groups[0][1:]] if len(groups[0]) > 1 else [[first]]
         return groups
 
     def _is_alone(self, group: list[Proposal]) -> bool:
@@ -209,6 +210,13 @@ class RunState:
         if ids and self.writer:
             self.writer.add_round(self.candidates[ids[0]].round, self.counter.nfe, self.count, self.best)
         return bool(ids)
+
+
+def _unpadded(proposal: Proposal) -> Proposal:
+    """The proposal with its integrations marked unpadded: one row alone costs about 1.5 candidates' compute on
+    shapes where a padded call costs 4 (docs/compute.md), and the mark makes every replay run it the same way."""
+    ops = tuple(replace(op, unpadded=True) if isinstance(op, Integrate) else op for op in proposal.ops)
+    return replace(proposal, ops=ops)
 
 
 def _number(score) -> float:

@@ -16,13 +16,33 @@ lone sample pays for a whole chunk. Measured on one CPU thread: shapes (4 sample
 guidance) and digits (16) evaluate a batch of 16 as fast as before (x1.00); a lone sample, as in
 regeneration, costs about x3 (shapes) and x5 (digits) of an unpadded batch of one. Results are
 invariant for a given thread count; 1 and 2 threads do not always give the same bits.
+
+Inside `unpadded()` a call runs as it comes instead: one sample alone then costs what it costs, not a whole
+micro-batch, but gets the bits of a batch of one. The engine does it for a watched search's first candidate,
+so its image comes after about one candidate's compute, and marks that candidate's integration `unpadded` in
+its recipe, so that regeneration (and every descendant's replay) runs it the same way.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import contextvars
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import torch
+
+# set per call and per thread (a context variable): a model serves other searches at once, unpadded or not
+_UNPADDED: contextvars.ContextVar[bool] = contextvars.ContextVar("tsearch_unpadded", default=False)
+
+
+@contextmanager
+def unpadded(on: bool = True) -> Iterator[None]:
+    """Within it, `fixed_batches` calls its function once on the rows as they come (no padding), in this thread."""
+    token = _UNPADDED.set(bool(on))
+    try:
+        yield
+    finally:
+        _UNPADDED.reset(token)
 
 
 def fixed_batches(fn: Callable[..., torch.Tensor], x: torch.Tensor, *per_row: torch.Tensor,
@@ -32,10 +52,11 @@ def fixed_batches(fn: Callable[..., torch.Tensor], x: torch.Tensor, *per_row: to
     The last chunk is padded with zero rows, whose outputs are dropped. Each `per_row` tensor (a
     condition given per sample) is cut and padded alongside x; one with a single row, or none
     (0-d), is passed whole for fn to broadcast. fn must treat rows independently apart from kernel
-    choice (a network in eval mode, no batch statistics). size None or 0 calls fn once, unchanged.
+    choice (a network in eval mode, no batch statistics). size None or 0, or inside `unpadded()`, calls fn
+    once, unchanged.
     """
     n = x.shape[0]
-    if not size or n == size or n == 0:
+    if not size or n == size or n == 0 or _UNPADDED.get():
         return fn(x, *per_row)
     cut = [t.dim() > 0 and t.shape[0] != 1 for t in per_row]
     for t, c in zip(per_row, cut):

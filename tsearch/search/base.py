@@ -29,10 +29,16 @@ class Neighbour:
 
 @dataclass(frozen=True)
 class Integrate:
-    """Integrate the probability-flow ODE from t_from down to t_to in `steps` solver steps."""
+    """Integrate the probability-flow ODE from t_from down to t_to in `steps` solver steps.
+
+    `unpadded`: the network ran on this one sample alone, without the padding of a model that pads every call
+    to a fixed micro-batch (`tsearch.models.invariant`); other bits than a padded call, so a replay must run it
+    the same way. The engine sets it on a watched search's first candidate only (`engine.run(first_alone=True)`).
+    """
     t_from: float
     t_to: float
     steps: int
+    unpadded: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,10 @@ def op_to_dict(op: Op) -> dict:
         return {"op": "crossover", "cos": op.cos, "other": [op_to_dict(o) for o in op.other]}
     if isinstance(op, CoarseNoise):
         return {"op": "coarsenoise", "seed": op.seed, "grid": op.grid, "coefficients": list(op.coefficients)}
-    return {"op": type(op).__name__.lower(), **asdict(op)}
+    row = {"op": type(op).__name__.lower(), **asdict(op)}
+    if isinstance(op, Integrate) and not op.unpadded:
+        del row["unpadded"]   # written only where set: every other recipe reads as it always did
+    return row
 
 
 def op_from_dict(data: dict) -> Op:
@@ -98,6 +107,8 @@ def op_from_dict(data: dict) -> Op:
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             raise ValueError("a coarsenoise op's `coefficients` is a list of numbers")
         fields["coefficients"] = tuple(float(v) for v in values)
+    elif kind == "integrate" and not isinstance(fields.get("unpadded", False), bool):
+        raise ValueError("an integrate op's `unpadded` is true or false")
     return _OPS[kind](**fields)
 
 

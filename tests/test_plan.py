@@ -112,3 +112,30 @@ def test_bad_flags_are_one_line_naming_the_flag(tmp_path, capsys):
     assert stop.value.code == 2 and "--reference-steps 10" in capsys.readouterr().err
     assert plan_cli.main([*TINY, "--no-run", "--out", str(tmp_path / "empty")]) == 2
     assert "without --no-run" in capsys.readouterr().err
+
+
+def test_the_page_opens_on_the_planners_documented_choice():
+    """The shipped default (catalog.PLANNED) is the planner's choice in docs/bench/plan_hard.json, which the docs
+    name; the page opens on its model with its verifier, steps and budget, and its default algorithm can spend
+    that budget at those steps."""
+    from pathlib import Path
+
+    from tsearch.app import catalog
+    from tsearch.models import load_model
+    from tsearch.search import Costs, fit_budget
+
+    root = Path(__file__).resolve().parent.parent
+    plan = json.loads((root / "docs/bench/plan_hard.json").read_text())
+    chosen, planned = plan["default"]["choice"], catalog.PLANNED
+    assert (planned.model, planned.steps, planned.candidates, planned.verifier, planned.draft_steps, planned.commit) \
+        == (chosen["model"], chosen["steps"], chosen["candidates"], chosen["verifier"], chosen["draft_steps"],
+            chosen["commit"])
+    assert planned.budget == plan["default"]["cost"]["nfe"] and chosen["name"] in (root / "docs/planner.md").read_text()
+    assert catalog.PREFERRED_MODELS[0] == planned.model and catalog.default_model()[0] == planned.model
+    preset = catalog.preset(planned.model)
+    assert (preset.verifiers, preset.steps, preset.budget) == ((planned.verifier,), planned.steps, planned.budget)
+    model = load_model(planned.model)
+    fit_budget(catalog.DEFAULT_ALGORITHM, preset.budget, Costs(model.default_solver, model.nfe_per_eval), preset.steps)
+    from tsearch.app.choices import following
+
+    assert following(planned.model)["steps"]["value"] == planned.steps

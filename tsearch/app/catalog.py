@@ -27,20 +27,40 @@ class Preset:
     prompt: str | None = None       # text models: the prompt the app opens with
     cls: int | None = None          # class models: the class the app opens with
     budget: int = 400               # NFEs; about half a minute or less on a 2-core CPU
+    steps: int | None = None        # steps per candidate the page opens with (None: the model's default)
 
 
+@dataclass(frozen=True)
+class Planned:
+    """The compute planner's best choice for the page's default budget in seconds (docs/planner.md, its figures
+    in docs/bench/plan_hard.json): the model, steps, verifier and budget the page opens on. A test keeps this,
+    the documented choice and the page the same."""
+    model: str
+    steps: int
+    candidates: int
+    verifier: str
+    budget: int                     # NFEs of its candidates (and commits)
+    draft_steps: int | None = None  # draft-then-commit: the drafts' steps (None: a plain search)
+    commit: int = 0
+
+
+# `python -m tsearch arena plan --threads 1` (cells), then `--no-run --retime --threads 2` (seconds on 2 threads):
+# the most accurate choice within 2 s on the hard split, and the cheapest of the equals (100% of 96 units, 0.46 s)
+PLANNED = Planned(model="shapes-small", steps=4, candidates=16, verifier="shapes-parts", budget=128)
+PROMPT = "a red circle and a blue square"
 PRESETS = {
-    "shapes": Preset(("shapes-clip",), "shapes-oracle", prompt="a red circle and a blue square", budget=800),
-    "shapes-teacher": Preset(("shapes-clip",), "shapes-oracle", prompt="a red circle and a blue square", budget=800),
+    "shapes": Preset(("shapes-clip",), "shapes-oracle", prompt=PROMPT, budget=800),
+    "shapes-teacher": Preset(("shapes-clip",), "shapes-oracle", prompt=PROMPT, budget=800),
     # one pass per step: the teacher's 40 candidates of 10 steps cost half the NFEs
-    "shapes-distilled": Preset(("shapes-clip",), "shapes-oracle", prompt="a red circle and a blue square", budget=400),
-    "shapes-small": Preset(("shapes-clip",), "shapes-oracle", prompt="a red circle and a blue square", budget=800),
+    "shapes-distilled": Preset(("shapes-clip",), "shapes-oracle", prompt=PROMPT, budget=400),
+    PLANNED.model: Preset((PLANNED.verifier,), "shapes-oracle", prompt=PROMPT, budget=PLANNED.budget,
+                          steps=PLANNED.steps),
     "digits": Preset(("digits-classifier",), None, cls=3, budget=600),
     "gmm": Preset(("gmm-density",), None, cls=1, budget=300),
 }
 MOST_NFES = 20000   # a Run's (and an MCP call's) largest budget: a page search should end within minutes on a CPU
 DEFAULT_ALGORITHM = "zero-order"   # the app's point: watch zero-order steps improve one image
-PREFERRED_MODELS = ("shapes", "gmm")   # the first available one is selected when the app opens
+PREFERRED_MODELS = tuple(dict.fromkeys((PLANNED.model, "shapes", "gmm")))   # the first available one opens the app
 LOCAL_KINDS = ("analytic", "bundled")  # registry kinds that load in seconds; others may download weights
 DOWNLOADING_KINDS = ("diffusers",)     # registry kinds that fetch weights from the hub when first loaded
 

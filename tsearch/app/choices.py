@@ -76,7 +76,7 @@ def following(model: str) -> dict:
     return dict(prompt=gr.update(visible=text, value=preset.prompt if text and preset.prompt else gr.skip()),
                 examples=gr.update(visible=text and bool(info["examples"])),
                 cls=gr.update(visible=not text, choices=classes, value=cls_value),
-                verifiers=verifiers, evaluator=evaluator, steps=gr.update(value=info["default_steps"]))
+                verifiers=verifiers, evaluator=evaluator, steps=gr.update(value=preset.steps or info["default_steps"]))
 
 
 def model_controls(model: str, budget, baseline: bool):

@@ -69,13 +69,17 @@ def by_budget(rows: list[dict], reference: dict, models: list[str], axis: str, r
     return out
 
 
-def small_vs_large(rows: list[dict], reference: dict, small: str, reps: int) -> dict:
+def small_vs_large(rows: list[dict], reference: dict, small: str, verifiers: list[str], reps: int) -> dict:
     """The paper's question: the small model's best search within the cost of one reference candidate (the
-    large model without search), on FLOPs and on seconds, against it, paired."""
+    large model without search), on FLOPs and on seconds, against it, paired; with any verifier ("any") and
+    with each verifier alone."""
     out = {}
-    for axis in ("flops", "seconds"):
-        mine = best_within(rows, axis, reference["cost"][axis], lambda r: r["choice"].model == small)
-        out[axis] = None if mine is None else {**_brief(mine), **versus(mine, reference, reps)}
+    for verifier in ("any", *verifiers):
+        for axis in ("flops", "seconds"):
+            mine = best_within(rows, axis, reference["cost"][axis], lambda r: r["choice"].model == small and (
+                verifier == "any" or r["choice"].verifier in (None, verifier)))
+            out.setdefault(verifier, {})[axis] = None if mine is None else {**_brief(mine),
+                                                                            **versus(mine, reference, reps)}
     return out
 
 

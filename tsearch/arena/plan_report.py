@@ -50,7 +50,8 @@ def build(args, grid, units, rows, seconds) -> dict:
                          for axis in plan_frontier.AXES},
             "by_budget": {axis: plan_frontier.by_budget(rows, reference, args.models, axis, args.reps)
                           for axis in plan_frontier.AXES},
-            "small_vs_large": {"small": small, **plan_frontier.small_vs_large(rows, reference, small, args.reps)},
+            "small_vs_large": {"small": small, **plan_frontier.small_vs_large(rows, reference, small, args.verifiers,
+                                                                                args.reps)},
             "default_seconds": args.default_seconds,
             "default": None if default is None else {**plan_frontier._brief(default),
                                                      **plan_frontier.versus(default, reference, args.reps)},
@@ -121,12 +122,14 @@ def _frontier_lines(plan) -> list[str]:
 def _question_lines(plan) -> list[str]:
     q, ref = plan["small_vs_large"], plan["reference"]
     lines = [f"## {q['small']} with search against {ref['choice']['name']}", ""]
-    for axis in ("flops", "seconds"):
-        r = q[axis]
-        lines.append(f"- equal {AXIS_NAMES[axis]}: " + ("no choice fits" if r is None else
-                     f"{r['choice']['name']}: {r['accuracy']:.1f}% against {ref['accuracy']:.1f}%, "
-                     f"{r['difference']:+.1f} points [{r['low']:+.1f}, {r['high']:+.1f}] ({r['verdict']}; "
-                     f"{r['wins']} wins, {r['losses']} losses)"))
+    for verifier in [k for k in q if k != "small"]:
+        for axis in ("flops", "seconds"):
+            r = q[verifier][axis]
+            lines.append(f"- equal {AXIS_NAMES[axis]}, {'any verifier' if verifier == 'any' else verifier}: " + (
+                "no choice fits" if r is None else
+                f"{r['choice']['name']}: {r['accuracy']:.1f}% against {ref['accuracy']:.1f}%, "
+                f"{r['difference']:+.1f} points [{r['low']:+.1f}, {r['high']:+.1f}] ({r['verdict']}; "
+                f"{r['wins']} wins, {r['losses']} losses)"))
     d = plan["default"]
     if d:
         lines += ["", f"**The default** (the best within {plan['default_seconds']} s): {d['choice']['name']}, "

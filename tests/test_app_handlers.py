@@ -245,13 +245,18 @@ def test_options_come_from_the_algorithms_with_their_explanations():
     assert "Zero-order" in catalog.algorithm_doc("zero-order")
 
 
-def test_default_model_prefers_shapes_and_says_why_it_fell_back(monkeypatch):
-    rows = [("gmm", True, "ok", "g"), ("shapes", False, "weights not found", "s")]
+def test_default_model_prefers_the_planners_pick_then_shapes_and_says_why_it_fell_back(monkeypatch):
+    first = catalog.PLANNED.model   # the compute planner's pick (docs/planner.md)
+    rows = [("gmm", True, "ok", "g"), (first, False, "weights not found", "p"), ("shapes", False, "gone", "s")]
     monkeypatch.setattr(catalog, "models", lambda: rows)
     name, note = catalog.default_model()
-    assert name == "gmm" and "shapes" in note and "weights not found" in note
-    monkeypatch.setattr(catalog, "models", lambda: [("gmm", True, "ok", "g"), ("shapes", True, "ok", "s")])
-    assert catalog.default_model() == ("shapes", "")
+    assert name == "gmm" and first in note and "weights not found" in note
+    monkeypatch.setattr(catalog, "models", lambda: [("gmm", True, "ok", "g"), (first, False, "weights not found", "p"),
+                                                    ("shapes", True, "ok", "s")])
+    assert catalog.default_model()[0] == "shapes"
+    monkeypatch.setattr(catalog, "models", lambda: [("gmm", True, "ok", "g"), (first, True, "ok", "p"),
+                                                    ("shapes", True, "ok", "s")])
+    assert catalog.default_model() == (first, "")
     monkeypatch.setattr(catalog, "available_verifiers", lambda: ["shapes-clip", "shapes-oracle"])
     assert catalog.preset("shapes").evaluator == "shapes-oracle"
     monkeypatch.setattr(catalog, "available_verifiers", lambda: ["gmm-density"])
@@ -327,10 +332,11 @@ def test_the_page_says_so_when_it_falls_back_to_gmm(monkeypatch):
     from tsearch.app.pool import POOL
     from tsearch.registry import Unavailable
 
-    rows = [("gmm", True, "ok", "g"), ("shapes", False, "shapes generator weights not found", "s")]
+    rows = [("gmm", True, "ok", "g"), (catalog.PLANNED.model, False, "shapes generator weights not found", "p"),
+            ("shapes", False, "shapes generator weights not found", "s")]
     monkeypatch.setattr(catalog, "models", lambda: rows)
     note = _note(ui.build_demo())
-    assert note.visible and "shapes" in note.value and "weights not found" in note.value
+    assert note.visible and catalog.PLANNED.model in note.value and "weights not found" in note.value
     # listed as available yet failing to load: still a note, never a crash
     monkeypatch.setattr(catalog, "default_model", lambda: ("shapes", ""))
     real = POOL.describe

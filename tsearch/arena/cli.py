@@ -230,10 +230,11 @@ def run_cells(args, spec: dict, sweep) -> tuple:
 
 
 def main(argv=None) -> int:
-    from tsearch.sweep.cli import print_error
+    from tsearch.sweep.cli import guarded
 
     args = parse(argv)
-    try:
+
+    def work() -> int:
         check(args)
         spec, anytime, notes = plan(args)
         if args.verifiers or args.ladder:   # methods x verifiers: the verifier ladder
@@ -241,12 +242,8 @@ def main(argv=None) -> int:
 
             return run_ladder(args, spec, anytime, notes, run_cells, device_note)
         return run(args, spec, anytime, notes)
-    except ValueError as error:
-        print_error(error)
-        return 2
-    except KeyboardInterrupt:
-        print_error(f"interrupted; the finished cells are kept in {args.out}: run the same command to resume")
-        return 130
+
+    return guarded(work, args.out)
 
 
 def run(args, spec: dict, anytime: dict, notes: list[str]) -> int:

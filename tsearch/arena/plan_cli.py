@@ -113,27 +113,22 @@ def run_cells(args, sweep):
 
 
 def main(argv=None) -> int:
-    from tsearch.sweep.cli import print_error, print_failures
+    from tsearch.sweep.cli import guarded, print_failures
 
     args = parse(argv)
-    try:
+
+    def work() -> int:
         from tsearch.arena.cli import check
+        from tsearch.arena.plan_report import report
 
         check(args)   # --device and --out, as the arena checks them
         started = time.perf_counter()
         grid, sweep = prepare(args)
         outcome = run_cells(args, sweep)
-        wall = time.perf_counter() - started
-        from tsearch.arena.plan_report import report
+        report(args, grid, sweep, outcome, time.perf_counter() - started)
+        if outcome.failed:
+            print_failures(outcome, args.out)
+            return 1
+        return 0
 
-        report(args, grid, sweep, outcome, wall)
-    except ValueError as error:
-        print_error(error)
-        return 2
-    except KeyboardInterrupt:
-        print_error(f"interrupted; the finished cells are kept in {args.out}: run the same command to resume")
-        return 130
-    if outcome.failed:
-        print_failures(outcome, args.out)
-        return 1
-    return 0
+    return guarded(work, args.out)

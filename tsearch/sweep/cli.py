@@ -31,6 +31,19 @@ def print_error(message) -> None:
     print(f"error: {text}", file=sys.stderr, flush=True)
 
 
+def guarded(work, out) -> int:
+    """work()'s exit status, with the two early ends every resumable command shares: a ValueError is one error
+    line and status 2; Ctrl-C keeps the finished cells in `out`, says how to resume, and gives status 130."""
+    try:
+        return work()
+    except ValueError as error:
+        print_error(error)
+        return 2
+    except KeyboardInterrupt:
+        print_error(f"interrupted; the finished cells are kept in {out}: run the same command to resume")
+        return 130
+
+
 MAX_REPS = 10**5          # bootstrap resamples: more move a 95% interval by less than its printed digits
 MAX_THREADS = 4096        # torch threads per worker: more than any machine's hardware threads
 MAX_WORKERS = 10**4       # Ray actors
@@ -123,20 +136,16 @@ def main_sweep(argv=None) -> int:
         return 0
     from tsearch.sweep.driver import run_sweep
 
-    try:
+    def work() -> int:
         outcome = run_sweep(sweep, args.out, args.backend, retry_failed=args.retry_failed,
                             keep_going=args.keep_going, **options)
-    except ValueError as error:
-        print_error(error)
-        return 2
-    except KeyboardInterrupt:
-        print_error(f"interrupted; the finished cells are kept in {args.out}: run the same command to resume")
-        return 130
-    print(dumps(outcome.to_dict()))
-    if outcome.failed:
-        print_failures(outcome, args.out)
-        return 1
-    return 0
+        print(dumps(outcome.to_dict()))
+        if outcome.failed:
+            print_failures(outcome, args.out)
+            return 1
+        return 0
+
+    return guarded(work, args.out)
 
 
 def print_failures(outcome, out, shown: int = 3) -> None:

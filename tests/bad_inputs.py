@@ -326,24 +326,25 @@ def _arena(*extra):
 
 
 def _cells_of_class_1_fail():
-    """A patch under which every search of class 1 fails as a broken verifier would (the arena's failed cells)."""
+    """A patch under which every search of class 1 fails as a broken verifier would (the arena's failed cells):
+    `api.plan_for`, the plan builder every sweep cell calls."""
     import contextlib
 
     import tsearch.api
 
     @contextlib.contextmanager
     def patched():
-        real = tsearch.api.prepare
+        real = tsearch.api.plan_for
 
         def failing(config=None, *args, **kwargs):
             if getattr(config, "condition", None) == 1:
                 raise ValueError("the verifier broke")
             return real(config, *args, **kwargs)
-        tsearch.api.prepare = failing
+        tsearch.api.plan_for = failing
         try:
             yield
         finally:
-            tsearch.api.prepare = real
+            tsearch.api.plan_for = real
     return patched()
 
 

@@ -206,7 +206,7 @@ def test_a_loaded_run_puts_its_settings_back_into_the_controls(url, tmp_path):
     from tsearch.app.export import export_zip
     from tsearch.app.state import Session
 
-    *_, last = handlers.search(model="gmm", prompt="", cls=3, verifiers=["gmm-density"], algorithm="random",
+    *_, last = handlers.search(model="gmm", prompt="", cls=3, verifiers=["gmm-density"], algorithm="zero-order",
                                budget=140, steps=10, seed=9, batch_size=4, session=Session())
     archive = export_zip(last[5]["run_dir"], tmp_path)
     with sync_api.sync_playwright() as playwright:
@@ -215,7 +215,7 @@ def test_a_loaded_run_puts_its_settings_back_into_the_controls(url, tmp_path):
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.goto(url)
             page.wait_for_selector("#chart .main-svg", timeout=30_000)
-            assert not page.get_by_label("random", exact=True).is_checked()   # the page opens on zero-order
+            assert not page.get_by_label("zero-order", exact=True).is_checked()   # the page opens on random search
             page.get_by_role("tab", name="Export / load").click()
             page.locator("input[type=file]").set_input_files(str(archive))
             page.wait_for_function("document.querySelector('#status').innerText.includes('loaded from a saved run')",
@@ -223,7 +223,7 @@ def test_a_loaded_run_puts_its_settings_back_into_the_controls(url, tmp_path):
             page.wait_for_function("[...document.querySelectorAll('input[type=number]')].some("
                                    "i => (i.getAttribute('aria-label') || '').includes('Budget') && i.value === '140')",
                                    timeout=30_000)
-            assert page.get_by_label("random", exact=True).is_checked()
+            assert page.get_by_label("zero-order", exact=True).is_checked()
             values = page.evaluate("() => [...document.querySelectorAll('label')].filter(l => "
                                    "l.innerText.trim().startsWith('Seed')).map(l => l.querySelector('input').value)")
             assert values == ["9"], values

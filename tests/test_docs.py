@@ -99,8 +99,7 @@ def test_the_readme_is_a_front_page_of_at_most_250_lines():
     lines = README.read_text(encoding="utf-8").split("\n")
     assert len(lines) - (lines[-1] == "") <= 250, "README.md is over 250 lines: move the detail to a page in docs/"
     assert lines[0] == "---", "the Space's front matter opens the README"
-    assert "](docs/app.png)" in README.read_text(encoding="utf-8") or \
-        "](docs/app-1440x900.png)" in README.read_text(encoding="utf-8")
+    assert "](docs/app-1440x900.png)" in README.read_text(encoding="utf-8")   # the finished default Run
 
 
 def test_the_readmes_first_commands_are_the_app_and_the_tests_that_ci_runs():

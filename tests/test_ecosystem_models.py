@@ -254,7 +254,7 @@ def test_one_name_for_guidance_in_every_family_and_old_runs_still_load(folder, t
                           height=16, width=16)
 
 
-# --- the app: a loaded pipeline, its model options, zero-order by default, captions that fit -----------------------
+# --- the app: a loaded pipeline, its model options, random search by default, captions that fit -----------------
 class _Brightness:
     name = "brightness"
 
@@ -278,7 +278,7 @@ def test_the_app_serves_a_loaded_pipeline_with_model_options_and_opens_on_zero_o
     name = "StableDiffusionPipeline"
     assert POOL.get(name).model.pipe is pipe
     by_label = {getattr(block, "label", None): block for block in demo.blocks.values()}
-    assert catalog.DEFAULT_ALGORITHM == "zero-order" and by_label["Search algorithm"].value == "zero-order"
+    assert by_label["Search algorithm"].value == catalog.DEFAULT_ALGORITHM == catalog.PLANNED.algorithm == "random"
     assert by_label["Model"].value == name
     assert by_label["Height (pixels)"].visible and by_label["Negative prompt"].visible
     assert not by_label["Max sequence length"].visible         # SD 1.5 has no T5 encoder

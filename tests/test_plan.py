@@ -132,6 +132,7 @@ def test_the_page_opens_on_the_planners_documented_choice():
             chosen["commit"])
     assert planned.budget == plan["default"]["cost"]["nfe"] and chosen["name"] in (root / "docs/planner.md").read_text()
     assert catalog.PREFERRED_MODELS[0] == planned.model and catalog.default_model()[0] == planned.model
+    assert catalog.DEFAULT_ALGORITHM == planned.algorithm == ("random-draft" if chosen["draft_steps"] else "random")
     preset = catalog.preset(planned.model)
     assert (preset.verifiers, preset.steps, preset.budget) == ((planned.verifier,), planned.steps, planned.budget)
     model = load_model(planned.model)

@@ -43,6 +43,11 @@ class Planned:
     draft_steps: int | None = None  # draft-then-commit: the drafts' steps (None: a plain search)
     commit: int = 0
 
+    @property
+    def algorithm(self) -> str:
+        """The planner's pools are random search's, so its choice is random search (drafts: random-draft)."""
+        return "random-draft" if self.draft_steps else "random"
+
 
 # `python -m tsearch arena plan --threads 1` (cells), then `--no-run --retime --threads 2` (seconds on 2 threads):
 # the most accurate choice within 2 s on the hard split, and the cheapest of the equals (100% of 96 units, 0.46 s)
@@ -59,7 +64,9 @@ PRESETS = {
     "gmm": Preset(("gmm-density",), None, cls=1, budget=300),
 }
 MOST_NFES = 20000   # a Run's (and an MCP call's) largest budget: a page search should end within minutes on a CPU
-DEFAULT_ALGORITHM = "zero-order"   # the app's point: watch zero-order steps improve one image
+# the planner's choice is random search; at its setting every other method that fits loses on the same 96 units
+# (zero-order 81.2%, -18.8 [-26.0, -11.5] against random's 100%; sweeps/default_algorithm.toml, docs/planner.md)
+DEFAULT_ALGORITHM = PLANNED.algorithm
 PREFERRED_MODELS = tuple(dict.fromkeys((PLANNED.model, "shapes", "gmm")))   # the first available one opens the app
 LOCAL_KINDS = ("analytic", "bundled")  # registry kinds that load in seconds; others may download weights
 DOWNLOADING_KINDS = ("diffusers",)     # registry kinds that fetch weights from the hub when first loaded

@@ -72,7 +72,9 @@ def boxed(run, image_path: str | None) -> str | None:
     for box in found["boxes"]:
         x0, y0, x1, y1 = (v * unit for v in box["box"])
         draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=(255, 255, 255), width=max(1, scale // 4))
-        draw.text((x0 + 2, max(y0 - 11, 0)), f"{box['color'] or ''} {box['label']} {box['confidence']:.2f}".strip(),
+        # above the box, else under it where the image's top edge (and the page's "Best so far" tag) would hide it
+        top = y0 - 11 if y0 >= 11 else (y1 + 1 if y1 + 11 <= image.height else y0 + 1)
+        draw.text((x0 + 2, top), f"{box['color'] or ''} {box['label']} {box['confidence']:.2f}".strip(),
                   fill=(255, 255, 255))
     out = Path(image_path).with_name(f"{Path(image_path).stem}_boxes.png")
     image.save(out)

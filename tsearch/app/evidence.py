@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tsearch.engine import exiting
+
 LOG = logging.getLogger(__name__)
 MARKS = {"pass": "✓", "fail": "✗", "undecidable": "?"}
 BOX_SIDE = 256   # the boxed best image is drawn at about this many pixels (nearest-neighbour upscaling)
@@ -38,7 +40,8 @@ def explain(model: str, name: str, image_path: str, condition: str) -> dict | No
     try:
         verifier = POOL.get(model).load_verifier(name)
         pixels = np.asarray(Image.open(image_path).convert("RGB"), dtype=np.float32) / 255
-        return verifier.atoms(torch.from_numpy(pixels).permute(2, 0, 1)[None], condition)[0]
+        with exiting.busy():   # an interpreter exit waits for it (tsearch.engine.exiting)
+            return verifier.atoms(torch.from_numpy(pixels).permute(2, 0, 1)[None], condition)[0]
     except Exception as error:   # evidence is an extra: the page goes on without it, and the log says why
         LOG.warning("no atoms from %s for %s: %s", name, image_path, error)
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Iterator
 
+from tsearch.engine import exiting
 from tsearch.engine.commit import commit
 from tsearch.engine.overlap import OverlapRunner, overlapped
 from tsearch.engine.records import Batch, Plan, Scored
@@ -26,12 +27,15 @@ class StopCheckError(ValueError):
 
 
 class _Stop:
-    """`should_stop` asked between batches; `cut` says the last round was stopped between two of them."""
+    """`should_stop` asked between batches; `cut` says the last round was stopped between two of them. The
+    interpreter's exit stops every search too (`tsearch.engine.exiting`)."""
 
     def __init__(self, should_stop: Callable[[], bool] | None):
         self.should_stop, self.cut = should_stop or (lambda: False), False
 
     def __call__(self) -> bool:
+        if exiting.exiting():
+            return True
         try:
             return bool(self.should_stop())
         except Exception as error:   # the caller's code: named, so it is not taken for a fault of the search
@@ -74,6 +78,24 @@ def run(plan: Plan, should_stop: Callable[[], bool] | None = None,
     `on_summary(summary)` is called with the run's Summary however it ends, an interrupt or a closed generator
     included (which yield no SearchDone), so a caller reports the engine's own best rather than its last RoundDone.
     """
+    events = _events(plan, should_stop, verifier_timeout, batch_runner, chunked, overlap, first_alone, on_summary)
+    try:
+        while True:
+            with exiting.busy():   # the engine's work between two events, which an interpreter exit waits for
+                try:
+                    event = next(events)
+                except StopIteration:
+                    return
+            yield event
+    finally:
+        with exiting.busy():
+            events.close()   # closed early: its batch in hand is kept, as the docstring says
+
+
+def _events(plan: Plan, should_stop: Callable[[], bool] | None, verifier_timeout: float | None,
+            batch_runner: Callable[[Batch], Scored] | None, chunked: bool, overlap: bool | None, first_alone: bool,
+            on_summary: Callable[[Summary], None] | None) -> Iterator[Any]:
+    """`run`'s events, each computed where `run` asks for it."""
     stop = _Stop(should_stop)
     state = RunState(plan, DEFAULT_SECONDS if verifier_timeout is None else verifier_timeout, chunked, first_alone)
     started, final_nfe, stopped, final, error = time.perf_counter(), 0, True, None, None

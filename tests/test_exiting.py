@@ -56,6 +56,7 @@ def fresh(monkeypatch):
     monkeypatch.setattr(exiting, "_idle", threading.Condition())
     monkeypatch.setattr(exiting, "_busy", 0)
     monkeypatch.setattr(exiting, "_entries", 0)
+    monkeypatch.setattr(exiting, "_left", float("-inf"))
 
 
 def test_the_exit_waits_for_busy_threads_and_not_for_ever(fresh):
@@ -91,3 +92,10 @@ def test_a_search_stops_at_its_next_batch_once_the_interpreter_exits(fresh):
         elif isinstance(event, SearchDone):
             done = event.summary
     assert done.stopped and scored == done.candidates < 100 and done.best_id is not None
+
+
+def test_an_exit_with_no_search_on_another_thread_does_not_wait(fresh):
+    with exiting.busy():   # the main thread's own search (the CLI's) is over before the exit begins
+        pass
+    began = time.monotonic()
+    assert exiting.wait_idle(seconds=5, grace=2.0) and time.monotonic() - began < 0.5

@@ -5,9 +5,10 @@ caller. When Python exits while such a thread is inside a torch call, the thread
 back, through C++ frames that cannot unwind, and the whole process aborts (`terminate called without an active
 exception`, exit status 134) after everything else went well. So at exit `exiting()` becomes true and every search
 stops at its next batch (the engine's Stop asks it first; everything scored is kept), and the exit waits, at most
-`WAIT_SECONDS`, until no thread has been inside `busy()` (the engine's work between two events, the page's
-evidence) for `GRACE_SECONDS`: a thread that reads an event and asks for the next one is back inside well within
-that, and a search nobody iterates any more is not waited for.
+`WAIT_SECONDS`, until no thread is inside `busy()` (the engine's work between two events, the page's evidence)
+and no thread but the main one has left it for `GRACE_SECONDS`: a thread that reads an event and asks for the next
+is back inside well within that, one that ends a search has put torch down by then, and a search nobody iterates
+any more is not waited for. A process whose searches all ran on its main thread (the CLI) exits without a wait.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _exiting = threading.Event()
 _idle = threading.Condition()
 _busy = 0
 _entries = 0
+_left = float("-inf")   # when a thread other than the main one last left busy() (time.monotonic)
 
 
 def exiting() -> bool:
@@ -34,7 +36,7 @@ def exiting() -> bool:
 @contextlib.contextmanager
 def busy() -> Iterator[None]:
     """Mark this thread as inside the models' work, which an exit waits for."""
-    global _busy, _entries
+    global _busy, _entries, _left
     with _idle:
         _busy += 1
         _entries += 1
@@ -44,24 +46,27 @@ def busy() -> Iterator[None]:
     finally:
         with _idle:
             _busy -= 1
+            if threading.current_thread() is not threading.main_thread():
+                _left = time.monotonic()
             _idle.notify_all()
 
 
 def wait_idle(seconds: float = WAIT_SECONDS, grace: float = GRACE_SECONDS) -> bool:
-    """Set `exiting()` and wait until no thread has been busy for `grace` seconds: whether that came within
-    `seconds`."""
+    """Set `exiting()` and wait until no thread is busy and none but the main one has left for `grace` seconds:
+    whether that came within `seconds`."""
     _exiting.set()
     deadline = time.monotonic() + seconds
     with _idle:
         while True:
             if not _idle.wait_for(lambda: _busy == 0, timeout=max(0.0, deadline - time.monotonic())):
                 return False
-            seen = _entries
-            _idle.wait_for(lambda: _entries != seen, timeout=min(grace, max(0.0, deadline - time.monotonic())))
-            if _entries == seen and _busy == 0:
+            quiet = time.monotonic() - _left
+            if quiet >= grace:
                 return True
             if time.monotonic() >= deadline:
                 return False
+            seen = _entries
+            _idle.wait_for(lambda: _entries != seen, timeout=min(grace - quiet, max(0.0, deadline - time.monotonic())))
 
 
 atexit.register(wait_idle)
